@@ -1,0 +1,18 @@
+//! Shared types of everybyte: findings, rules, configuration, project discovery, report
+//! renderers, atomic writes and byte sizes. Area crates produce [`Finding`]s; renderers know
+//! nothing of areas.
+
+pub mod atomic;
+pub mod bytesize;
+pub mod config;
+pub mod discover;
+pub mod finding;
+pub mod render;
+pub mod rule;
+pub mod rules;
+
+pub use atomic::write_atomic;
+pub use config::{Config, ConfigError, Selection};
+pub use discover::{FileKind, Project, ProjectFile};
+pub use finding::{ContextItem, Finding, Location, Related, Report, Severity, Summary};
+pub use rule::{Registry, Rule};

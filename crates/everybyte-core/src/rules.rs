@@ -1,0 +1,26 @@
+//! Rules that belong to no area: problems with the inputs themselves.
+
+crate::declare_rule! {
+    /// ## What it checks
+    /// An input that everybyte was asked to examine, or found while walking a project, could
+    /// not be read: a permission error, an I/O error, a broken symbolic link, or a compressed
+    /// file whose stream is corrupt.
+    /// ## Why it matters
+    /// A check that silently skips an unreadable file reports a clean result for data it never
+    /// saw. The same file usually breaks the job that needs it (a training run reading a
+    /// dataset, a server loading a model), only later and with a worse message.
+    /// ## Example
+    /// ```text
+    /// $ chmod 000 logs/train.log
+    /// $ everybyte audit .
+    /// logs/train.log  error  IO001  cannot read: Permission denied (os error 13)
+    /// ```
+    /// ## Fix
+    /// Make the file readable by the user running everybyte (`ls -l`, `chmod`, `chown`), restore
+    /// a truncated archive from its source, or exclude the path in `everybyte.toml`
+    /// (`exclude = ["logs/old/"]`).
+    pub static UNREADABLE_INPUT = { code: "IO001", name: "unreadable-input", severity: Error, summary: "An input could not be read" };
+}
+
+/// The rules of this crate.
+pub static RULES: &[&crate::Rule] = &[&UNREADABLE_INPUT];

@@ -1,0 +1,125 @@
+//! Log triage: a streaming reader that turns raw logs (training output, `dmesg`, `kubectl
+//! describe`, NCCL and driver messages) into incidents, in order, each with a diagnosis that
+//! carries the numbers and the next command to run.
+//!
+//! The reader finds candidate lines with one multi-pattern search over whole buffers, so the
+//! cost per byte is close to that of `grep`, and it holds only one buffer and the incidents in
+//! memory, whatever the size of the log.
+
+mod env;
+mod hit;
+mod line;
+pub mod rules;
+mod scan;
+mod sink;
+mod traceback;
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use everybyte_core::config::TriageOptions;
+use everybyte_core::{ContextItem, FileKind, Finding, Location, Project};
+
+pub use rules::RULES;
+pub use scan::Scanner;
+
+/// The outcome of triaging one log.
+#[derive(Debug, Default)]
+pub struct TriageResult {
+    pub findings: Vec<Finding>,
+    pub context: Vec<ContextItem>,
+    /// Lines read (a final line without a newline counts).
+    pub lines: u64,
+    /// Bytes read, after decompression.
+    pub bytes: u64,
+    /// Incidents beyond `max_incidents`, counted but not kept.
+    pub dropped: u64,
+}
+
+/// An input that could not be read to the end.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct ReadError {
+    pub path: String,
+    pub source: io::Error,
+    /// What was diagnosed before the error.
+    pub partial: Box<TriageResult>,
+}
+
+/// Triages a stream, decompressing it first when it starts with the gzip magic bytes.
+/// `name` is what findings print as the path.
+pub fn triage_reader<R: Read>(
+    reader: R,
+    name: &str,
+    opts: &TriageOptions,
+) -> Result<TriageResult, ReadError> {
+    let mut buffered = BufReader::with_capacity(64 * 1024, reader);
+    let is_gzip = match buffered.fill_buf() {
+        Ok(head) => head.starts_with(&[0x1f, 0x8b]),
+        Err(source) => {
+            return Err(ReadError {
+                path: name.to_owned(),
+                source,
+                partial: Box::default(),
+            });
+        }
+    };
+    let mut scanner = Scanner::new(name, opts);
+    let result = if is_gzip {
+        scanner.read_all(flate2::read::MultiGzDecoder::new(buffered))
+    } else {
+        scanner.read_all(buffered)
+    };
+    match result {
+        Ok(()) => Ok(scanner.finish()),
+        Err(source) => Err(ReadError {
+            path: name.to_owned(),
+            source,
+            partial: Box::new(scanner.finish()),
+        }),
+    }
+}
+
+/// Triages a file (plain or gzip-compressed).
+pub fn triage_file(
+    path: &Path,
+    name: &str,
+    opts: &TriageOptions,
+) -> Result<TriageResult, ReadError> {
+    let file = File::open(path).map_err(|source| ReadError {
+        path: name.to_owned(),
+        source,
+        partial: Box::default(),
+    })?;
+    triage_reader(file, name, opts)
+}
+
+/// The audit check: triages every log the project holds.
+pub fn check(project: &Project, opts: &TriageOptions) -> (Vec<Finding>, Vec<ContextItem>) {
+    let mut findings = Vec::new();
+    let mut context = Vec::new();
+    for file in project.files_of(FileKind::Log) {
+        match triage_file(&file.path, &file.rel, opts) {
+            Ok(r) => {
+                findings.extend(r.findings);
+                context.extend(r.context);
+            }
+            Err(err) => {
+                findings.extend(err.partial.findings);
+                findings.push(unreadable(&file.rel, &err.source));
+            }
+        }
+    }
+    (findings, context)
+}
+
+/// The IO001 finding for an input that could not be read.
+pub fn unreadable(path: &str, err: &io::Error) -> Finding {
+    Finding::new(
+        &everybyte_core::rules::UNREADABLE_INPUT,
+        Location::file(path),
+        format!("cannot read: {err}"),
+    )
+    .with_help("check permissions (ls -l) and, for .gz files, the archive's integrity (gzip -t)")
+}

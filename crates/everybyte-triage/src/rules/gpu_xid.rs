@@ -1,0 +1,190 @@
+//! LOG008: an NVIDIA driver Xid event.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::hit::{Hit, Role};
+
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// NVIDIA driver error events in the kernel log: `NVRM: Xid (PCI:0000:3b:00): 79, pid=…,
+    /// name=…, GPU has fallen off the bus.` The code is looked up in a table of the common
+    /// Xids (13, 31, 32, 43, 45, 48, 61–64, 68, 74, 79, 92, 94, 95, 109, 119, 120, 154): what it
+    /// means, whether the application or the hardware is to blame, and what to do — including
+    /// when a GPU reset (`nvidia-smi -r`) helps and when only a reboot or a replacement will.
+    /// ## Why it matters
+    /// Xids tell apart a bug in your kernel (13, 31, 43: fix the code, the GPU is fine) from a
+    /// failing card (48, 79, 95: drain the node). Resetting a GPU that fell off the bus does
+    /// nothing; rerunning a job on a card with uncorrectable ECC errors wastes the run again.
+    /// ## Example
+    /// ```text
+    /// [12409.6] NVRM: Xid (PCI:0000:01:00): 79, pid=14201, name=python3, GPU has fallen off the bus.
+    /// ```
+    /// ## Fix
+    /// Follow the action for the code. Application Xids: rerun with `CUDA_LAUNCH_BLOCKING=1`
+    /// and `compute-sanitizer`. Hardware Xids: `nvidia-smi -q -d ECC,PAGE_RETIREMENT,ROW_REMAPPER`,
+    /// drain the node, and reset or reboot as the table says.
+    pub static GPU_XID = { code: "LOG008", name: "gpu-xid", severity: Error, summary: "The NVIDIA driver reported an Xid error" };
+}
+
+static XID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"Xid \((?:PCI:)?([0-9a-fA-F:.]+)\): (\d+)(?:,\s*(.*))?").expect("valid regex")
+});
+static PID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"pid=('?<?\w+>?'?),\s*name=([^,]+)").expect("valid regex"));
+
+/// Xid code → (meaning, likely culprit, action).
+pub fn xid_info(code: u32) -> Option<(&'static str, &'static str, &'static str)> {
+    const APP: &str = "usually the application";
+    const HW: &str = "hardware or driver";
+    Some(match code {
+        8 => (
+            "GPU stopped processing (timeout)",
+            APP,
+            "look for a hung kernel; rerun with CUDA_LAUNCH_BLOCKING=1",
+        ),
+        13 => (
+            "graphics engine exception: an illegal access or instruction in a kernel",
+            APP,
+            "rerun with CUDA_LAUNCH_BLOCKING=1 and compute-sanitizer; check custom CUDA ops for out-of-bounds indexing; the GPU itself is fine",
+        ),
+        31 => (
+            "GPU memory page fault: a kernel touched an unmapped address",
+            APP,
+            "an illegal memory access in a kernel: rerun with compute-sanitizer --tool memcheck; if it repeats across different programs, suspect the driver",
+        ),
+        32 => (
+            "invalid or corrupted push buffer stream",
+            HW,
+            "often PCIe or driver trouble: check nvidia-smi -q -d PCIE for replay errors; update the driver",
+        ),
+        38 => (
+            "driver firmware error",
+            HW,
+            "update the driver; reset the GPU (nvidia-smi -r) if it persists",
+        ),
+        43 => (
+            "GPU stopped processing: the application hit a fault and its context was torn down",
+            APP,
+            "the application's own error (look for LOG012 lines); the GPU stays usable, no reset needed",
+        ),
+        45 => (
+            "preemptive cleanup after a previous error (the process was killed)",
+            APP,
+            "follows another Xid or a killed process; read the Xid before it",
+        ),
+        48 => (
+            "double-bit (uncorrectable) ECC error",
+            HW,
+            "reset the GPU (nvidia-smi -r) or reboot; check nvidia-smi -q -d ECC,PAGE_RETIREMENT; if it repeats, drain the node and replace the card",
+        ),
+        61 => (
+            "internal micro-controller breakpoint/warning",
+            HW,
+            "update the driver; reset the GPU if it stops responding",
+        ),
+        62 => (
+            "internal micro-controller halt",
+            HW,
+            "reset the GPU (nvidia-smi -r) or reboot; update the driver",
+        ),
+        63 => (
+            "ECC page retirement or row-remapping event recorded",
+            HW,
+            "reset the GPU (nvidia-smi -r) to apply the remapping; no data loss by itself",
+        ),
+        64 => (
+            "ECC page retirement or row remapper recording failure",
+            HW,
+            "reset the GPU; if it repeats, the card has run out of spare rows: replace it",
+        ),
+        68 => (
+            "video decoder (NVDEC) exception",
+            APP,
+            "check the video decoding path; update the driver",
+        ),
+        69 => (
+            "graphics engine class error",
+            APP,
+            "rerun with CUDA_LAUNCH_BLOCKING=1; update the driver",
+        ),
+        74 => (
+            "NVLink error",
+            HW,
+            "nvidia-smi nvlink -e shows the failing link; reseat or replace; reset the GPUs on that link",
+        ),
+        79 => (
+            "GPU has fallen off the bus: it no longer answers on PCIe",
+            HW,
+            "a GPU reset will not work; reboot the node, then check power, cooling and PCIe seating (nvidia-smi -q -d PCIE,TEMPERATURE,POWER); drain the node if it repeats",
+        ),
+        92 => (
+            "high single-bit ECC error rate",
+            HW,
+            "schedule a reset (nvidia-smi -r) and watch nvidia-smi -q -d ECC; replace the card if the rate grows",
+        ),
+        94 => (
+            "contained ECC error: the affected application was stopped",
+            HW,
+            "the other applications are safe; reset the GPU (nvidia-smi -r) when it is idle to retire the memory",
+        ),
+        95 => (
+            "uncontained ECC error: every application on the GPU is affected",
+            HW,
+            "reset the GPU (nvidia-smi -r) now, or reboot; drain the node if it repeats",
+        ),
+        109 => (
+            "context switch timeout",
+            APP,
+            "a kernel ran too long or hung; update the driver if it repeats across programs",
+        ),
+        119 => (
+            "GSP RPC timeout: the GPU System Processor stopped answering",
+            HW,
+            "reset the GPU or reboot; update the driver (or disable GSP firmware on affected versions)",
+        ),
+        120 => (
+            "GSP error",
+            HW,
+            "reset the GPU or reboot; update the driver",
+        ),
+        154 => (
+            "GPU recovery action changed (the driver asks for a reset, reboot or drain)",
+            HW,
+            "do what the message says: nvidia-smi -q | grep -i recovery; reset (nvidia-smi -r), reboot or drain",
+        ),
+        _ => return None,
+    })
+}
+
+pub fn detect(line: &str, out: &mut Vec<Hit>) {
+    let Some(c) = XID.captures(line) else { return };
+    let pci = &c[1];
+    let Ok(code) = c[2].parse::<u32>() else {
+        return;
+    };
+    let rest = c.get(3).map_or("", |m| m.as_str());
+    let proc = PID
+        .captures(rest)
+        .map(|p| format!(" (pid {}, {})", p[1].trim_matches('\''), p[2].trim()))
+        .unwrap_or_default();
+    let (message, help) = match xid_info(code) {
+        Some((meaning, culprit, action)) => (
+            format!("GPU {pci}: Xid {code}, {meaning} — {culprit}{proc}"),
+            action.to_owned(),
+        ),
+        None => (
+            format!("GPU {pci}: Xid {code}{proc}: {}", rest.trim()),
+            "look the code up in NVIDIA's Xid catalog; nvidia-smi -q shows the GPU's state"
+                .to_owned(),
+        ),
+    };
+    out.push(
+        Hit::new(&GPU_XID, c.get(0).map_or(0, |m| m.start()), message, help)
+            .role(Role::Cause("GPU Xid error"))
+            .key(format!("xid-{code}-{pci}"))
+            .data("xid", code)
+            .data("pci", pci),
+    );
+}

@@ -1,0 +1,153 @@
+//! The triage rules, one file each (a file may hold two rules when one detector decides
+//! between them), and the table that maps trigger words to detectors.
+
+pub mod crash_loop;
+pub mod cuda_compat;
+pub mod cuda_kernel_fault;
+pub mod cuda_library_status;
+pub mod cuda_oom;
+pub mod dataloader_shm;
+pub mod gpu_xid;
+pub mod host_oom;
+pub mod nccl;
+pub mod nonfinite_loss;
+pub mod probe_failed;
+pub mod python_exception;
+pub mod segfault;
+pub mod shared_library;
+pub mod symbol_version;
+pub mod termination;
+
+use everybyte_core::Rule;
+
+use crate::hit::Hit;
+
+/// Every rule of the triage area, in code order.
+pub static RULES: &[&Rule] = &[
+    &cuda_oom::CUDA_OOM_CAPACITY,
+    &cuda_oom::CUDA_OOM_FRAGMENTATION,
+    &segfault::SEGFAULT,
+    &termination::KILLED_BY_SIGNAL,
+    &host_oom::OOM_KILLED,
+    &crash_loop::CRASH_LOOP,
+    &probe_failed::PROBE_FAILED,
+    &gpu_xid::GPU_XID,
+    &nccl::NCCL_FAILURE,
+    &dataloader_shm::DATALOADER_SHM,
+    &symbol_version::SYMBOL_VERSION_NOT_FOUND,
+    &cuda_kernel_fault::CUDA_KERNEL_FAULT,
+    &cuda_library_status::CUDA_LIBRARY_STATUS,
+    &nonfinite_loss::NONFINITE_LOSS,
+    &python_exception::PYTHON_EXCEPTION,
+    &shared_library::SHARED_LIBRARY_NOT_FOUND,
+    &cuda_compat::CUDA_INCOMPATIBLE,
+];
+
+/// A detector: the lowercase words that make a line worth its attention, and the function
+/// that diagnoses the line (pushing zero or more hits).
+pub struct Detector {
+    pub triggers: &'static [&'static str],
+    pub detect: fn(&str, &mut Vec<Hit>),
+}
+
+/// All line detectors. The scanner searches for every trigger at once and runs only the
+/// detectors whose triggers occur in a line.
+pub static DETECTORS: &[Detector] = &[
+    Detector {
+        triggers: &["out of memory"],
+        detect: cuda_oom::detect,
+    },
+    Detector {
+        triggers: &[
+            "segfault",
+            "segmentation fault",
+            "sigsegv",
+            "exit code",
+            "exit status",
+            "exitcode",
+            "exited with",
+            "returncode",
+            "return code",
+            "killed by signal",
+        ],
+        detect: segfault::detect,
+    },
+    Detector {
+        triggers: &[
+            "terminated",
+            "killed",
+            "sigterm",
+            "sigkill",
+            "sigabrt",
+            "sigint",
+            "sighup",
+            "exit code",
+            "exit status",
+            "exitcode",
+            "exited with",
+            "returncode",
+            "return code",
+        ],
+        detect: termination::detect,
+    },
+    Detector {
+        triggers: &["killed process", "kill process", "oom-kill:", "oomkilled"],
+        detect: host_oom::detect,
+    },
+    Detector {
+        triggers: &["crashloopbackoff", "back-off restarting"],
+        detect: crash_loop::detect,
+    },
+    Detector {
+        triggers: &["probe failed", "probe, will be restarted"],
+        detect: probe_failed::detect,
+    },
+    Detector {
+        triggers: &["xid"],
+        detect: gpu_xid::detect,
+    },
+    Detector {
+        triggers: &["nccl", "watchdog caught"],
+        detect: nccl::detect,
+    },
+    Detector {
+        triggers: &["bus error", "shared memory"],
+        detect: dataloader_shm::detect,
+    },
+    Detector {
+        triggers: &["version `", "version '", "version \u{2018}"],
+        detect: symbol_version::detect,
+    },
+    Detector {
+        triggers: &[
+            "device-side assert",
+            "illegal memory access",
+            "misaligned address",
+            "unspecified launch failure",
+            "illegal instruction",
+            "assertion `",
+        ],
+        detect: cuda_kernel_fault::detect,
+    },
+    Detector {
+        triggers: &["cublas_status", "cudnn_status"],
+        detect: cuda_library_status::detect,
+    },
+    Detector {
+        triggers: &["loss"],
+        detect: nonfinite_loss::detect,
+    },
+    Detector {
+        triggers: &["cannot open shared object"],
+        detect: shared_library::detect,
+    },
+    Detector {
+        triggers: &[
+            "driver on your system is too old",
+            "driver version is insufficient",
+            "no kernel image",
+            "not compatible with the current pytorch",
+        ],
+        detect: cuda_compat::detect,
+    },
+];

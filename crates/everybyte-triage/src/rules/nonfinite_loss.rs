@@ -1,0 +1,158 @@
+//! LOG014: the loss became NaN or infinite.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::hit::{Hit, Role};
+
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// Training output where a loss value is `nan` or `inf`: `loss: nan`, `train_loss=inf`,
+    /// `{'loss': nan, …}` (Hugging Face Trainer), `loss=nan` (Lightning's progress bar),
+    /// `tensor(nan, …)`, `Loss is nan, stopping training`. The first occurrence is reported with
+    /// its step or epoch where the line gives one, and the repeats are counted. Loss-scaler
+    /// values (`loss_scale`) are not losses and are ignored.
+    /// ## Why it matters
+    /// Once the loss is NaN, every gradient is NaN and every later step updates nothing; runs
+    /// often continue for hours, spending the GPU budget on a model that outputs garbage. The
+    /// first bad step narrows the cause to a batch, a learning-rate change or an fp16 overflow.
+    /// ## Example
+    /// ```text
+    /// {'loss': nan, 'grad_norm': nan, 'learning_rate': 4.8e-05, 'epoch': 0.31}
+    /// ```
+    /// ## Fix
+    /// Lower the learning rate or add warm-up; clip gradients
+    /// (`torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)`); with fp16 use a
+    /// `GradScaler` or switch to bf16; find the first bad batch with
+    /// `torch.autograd.set_detect_anomaly(True)`, and scan the data for NaN/inf cells
+    /// (`everybyte data scan DIR`).
+    pub static NONFINITE_LOSS = { code: "LOG014", name: "nonfinite-loss", severity: Error, summary: "The training loss became NaN or infinite" };
+}
+
+static STEP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(global_step|step|iteration|iter|it|batch)\b['\x22]?\s*[:=#]?\s*\[?(\d+)")
+        .expect("valid regex")
+});
+static EPOCH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bepoch\b['\x22]?\s*[:=#]?\s*\[?(\d+(?:\.\d+)?)").expect("valid regex")
+});
+
+/// Finds a loss field whose value is non-finite; returns (byte offset, value as written).
+pub fn find_nonfinite_loss(line: &str) -> Option<(usize, &str)> {
+    let bytes = line.as_bytes();
+    let lower = line.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(rel) = lower[from..].find("loss") {
+        let start = from + rel;
+        from = start + 4;
+        // The name around "loss": letters, digits and underscores (train_loss, loss_scale).
+        let mut name_end = from;
+        while name_end < bytes.len()
+            && (bytes[name_end].is_ascii_alphanumeric() || bytes[name_end] == b'_')
+        {
+            name_end += 1;
+        }
+        let mut name_start = start;
+        while name_start > 0
+            && (bytes[name_start - 1].is_ascii_alphanumeric()
+                || bytes[name_start - 1] == b'_'
+                || bytes[name_start - 1] == b'/')
+        {
+            name_start -= 1;
+        }
+        let name = &lower[name_start..name_end];
+        if name.contains("scale") || name.contains("scaler") {
+            continue;
+        }
+        let rest = &line[name_end..];
+        let Some(value) = value_after(rest) else {
+            continue;
+        };
+        return Some((name_start, value));
+    }
+    None
+}
+
+/// The value after a separator (`: `, `=`, ` is `, `': `), if it is non-finite.
+fn value_after(rest: &str) -> Option<&str> {
+    let mut s = rest.trim_start_matches(['\'', '"']).trim_start();
+    if let Some(r) = s.strip_prefix("is ") {
+        s = r;
+    } else if let Some(r) = s.strip_prefix(':').or_else(|| s.strip_prefix('=')) {
+        s = r;
+    } else {
+        return None;
+    }
+    s = s.trim_start();
+    s = s.strip_prefix("tensor(").unwrap_or(s);
+    let end = s
+        .find(|c: char| !(c.is_ascii_alphabetic() || c == '-' || c == '+'))
+        .unwrap_or(s.len());
+    let token = &s[..end];
+    let t = token.trim_start_matches(['-', '+']).to_ascii_lowercase();
+    matches!(t.as_str(), "nan" | "inf" | "infinity").then_some(token)
+}
+
+pub fn detect(line: &str, out: &mut Vec<Hit>) {
+    let Some((at, value)) = find_nonfinite_loss(line) else {
+        return;
+    };
+    let step = STEP.captures(line).map(|c| format!("{} {}", &c[1], &c[2]));
+    let epoch = EPOCH.captures(line).map(|c| format!("epoch {}", &c[1]));
+    let when = match (&step, &epoch) {
+        (Some(s), Some(e)) => format!(" at {s}, {e}"),
+        (Some(s), None) => format!(" at {s}"),
+        (None, Some(e)) => format!(" at {e}"),
+        (None, None) => String::new(),
+    };
+    let mut hit = Hit::new(
+        &NONFINITE_LOSS,
+        at,
+        format!("loss is {value}{when}: training diverged, and every step after this one learns nothing"),
+        "lower the learning rate or add warm-up; clip gradients (torch.nn.utils.clip_grad_norm_(params, 1.0)); with fp16 use GradScaler or switch to bf16; torch.autograd.set_detect_anomaly(True) finds the first bad op; everybyte data scan DIR finds NaN/inf in the data",
+    )
+    .role(Role::None)
+    .key("nonfinite-loss")
+    .data("value", value);
+    if let Some(s) = step {
+        hit = hit.data("step", s);
+    }
+    if let Some(e) = epoch {
+        hit = hit.data("epoch", e);
+    }
+    out.push(hit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_nonfinite_loss;
+
+    #[test]
+    fn finds_the_forms_trainers_print() {
+        for line in [
+            "{'loss': nan, 'grad_norm': nan, 'learning_rate': 4.8e-05, 'epoch': 0.31}",
+            "Epoch 3 | step 1200 | loss: nan",
+            "train_loss=inf val_loss=2.3",
+            "Loss is nan, stopping training",
+            "Epoch 0:  12%|█▏ | 120/1000 [00:31<03:50, loss=nan, v_num=3]",
+            "loss = tensor(nan, device='cuda:0', grad_fn=<NllLossBackward0>)",
+            "val/loss: -inf",
+        ] {
+            assert!(find_nonfinite_loss(line).is_some(), "{line}");
+        }
+    }
+
+    #[test]
+    fn ignores_finite_losses_and_scalers() {
+        for line in [
+            "step 10 | loss: 0.4312 | info: nanoGPT finance",
+            "loss_scale: inf",
+            "Gradient overflow. Skipping step, loss scaler 0 reducing loss scale to inf",
+            "lossless compression is informative",
+            "loss: 1.2e-3 (inf norm: 4.0)",
+        ] {
+            assert!(find_nonfinite_loss(line).is_none(), "{line}");
+        }
+    }
+}

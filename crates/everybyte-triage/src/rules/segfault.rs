@@ -1,0 +1,229 @@
+//! LOG003: a process died of a segmentation fault; the kernel's line is decoded.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::hit::{Hit, Role};
+use crate::line::find_ci;
+
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// A segmentation fault: the kernel's `segfault at ADDR ip IP sp SP error N in
+    /// LIB[BASE+SIZE]` line, a shell's `Segmentation fault (core dumped)`, Python's
+    /// faulthandler, a DataLoader worker killed by SIGSEGV, or exit status 139.
+    /// The kernel line is decoded: the page-fault error bits (read or write, user or kernel
+    /// mode, page not present or protection violation, instruction fetch), a fault near
+    /// address 0 named as a NULL dereference, and the instruction's offset inside the library
+    /// computed from the mapping's base, so it can be resolved to a function.
+    /// ## Why it matters
+    /// A segfault in a native extension (`libtorch_cuda.so`, a custom op, a mismatched
+    /// `libstdc++`) leaves no Python traceback. The offset and the library are the only
+    /// evidence; `addr2line` turns them into a function and often a source line.
+    /// ## Example
+    /// ```text
+    /// python3[14201]: segfault at 0 ip 00007f8e12a34b12 sp 00007ffc8e12a340 error 4 in libtorch_cuda.so[7f8e10000000+12a34000]
+    /// ```
+    /// ## Fix
+    /// Resolve the offset with `addr2line -C -f -e /path/to/LIB 0xOFFSET` (or `gdb -batch -ex
+    /// 'info symbol 0xOFFSET' LIB`); run with `PYTHONFAULTHANDLER=1` to get the Python stack
+    /// next time, or under `gdb --args python train.py`. Mixed builds (a wheel compiled
+    /// against another PyTorch or CUDA) are the usual cause: `everybyte env check`.
+    pub static SEGFAULT = { code: "LOG003", name: "segfault", severity: Error, summary: "A process died of a segmentation fault" };
+}
+
+static KERNEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?:(\S+)\[(\d+)\]: )?segfault at ([0-9a-fA-F]+) ip ([0-9a-fA-F]+) sp ([0-9a-fA-F]+) error ([0-9a-fA-F]+)(?: cpu \d+)?(?: in ([^\[\s]+)\[([0-9a-fA-F]+)\+([0-9a-fA-F]+)\])?",
+    )
+    .expect("valid regex")
+});
+
+static EXIT_139: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:exit(?:ed with)?[ _]?(?:code|status)|exitcode|return ?code)\s*[:=]?\s*(139|-11)\b")
+        .expect("valid regex")
+});
+
+/// The x86 page-fault error code, as the kernel prints it (hex).
+pub fn describe_error_code(code: u64) -> String {
+    let mode = if code & 0b100 != 0 {
+        "user-mode"
+    } else {
+        "kernel-mode"
+    };
+    let access = if code & 0b1_0000 != 0 {
+        "instruction fetch"
+    } else if code & 0b10 != 0 {
+        "write"
+    } else {
+        "read"
+    };
+    let reason = if code & 0b1 != 0 {
+        "a protection violation (the page is mapped, but not for this access)"
+    } else {
+        "a page that is not mapped"
+    };
+    let mut s = format!("{mode} {access} of {reason}");
+    if code & 0b1000 != 0 {
+        s.push_str(", reserved bit set in a page-table entry");
+    }
+    if code & 0b10_0000 != 0 {
+        s.push_str(", protection-key violation");
+    }
+    s
+}
+
+pub fn detect(line: &str, out: &mut Vec<Hit>) {
+    if let Some(c) = KERNEL.captures(line) {
+        out.push(kernel_hit(line, &c));
+        return;
+    }
+    let generic = |anchor: usize, what: &str| {
+        Hit::new(
+            &SEGFAULT,
+            anchor,
+            format!("{what}: the process died of SIGSEGV, with no faulting address in this line"),
+            "the kernel log has the address and library: dmesg -T | grep -i segfault; rerun with PYTHONFAULTHANDLER=1 for the Python stack, or under gdb --args python …",
+        )
+        .role(Role::Cause("segmentation fault"))
+        .key("sigsegv")
+    };
+    if let Some(p) = find_ci(line, "segmentation fault") {
+        let what = if line.contains("Fatal Python error") {
+            "Python's faulthandler reported a segmentation fault"
+        } else if line.contains("killed by signal") {
+            "a DataLoader worker was killed by a segmentation fault"
+        } else {
+            "segmentation fault"
+        };
+        out.push(generic(p, what));
+    } else if let Some(m) = EXIT_139.find(line) {
+        out.push(
+            generic(m.start(), "exit status 139 (128 + signal 11, SIGSEGV)").data("exit_code", 139),
+        );
+    }
+}
+
+fn kernel_hit(line: &str, c: &regex::Captures<'_>) -> Hit {
+    let hex = |i: usize| {
+        c.get(i)
+            .and_then(|m| u64::from_str_radix(m.as_str(), 16).ok())
+    };
+    let addr = hex(3).unwrap_or(0);
+    let ip = hex(4).unwrap_or(0);
+    let code = hex(6).unwrap_or(0);
+    let comm = c.get(1).map(|m| m.as_str());
+    let pid = c.get(2).map(|m| m.as_str());
+    let lib = c.get(7).map(|m| m.as_str());
+    let base = hex(8);
+    let size = hex(9);
+
+    let what = if code & 0b1_0000 != 0 && addr == ip && addr < 0x1_0000 {
+        "a call through a NULL function pointer".to_owned()
+    } else if addr == 0 {
+        "a NULL pointer dereference".to_owned()
+    } else if addr < 0x1_0000 {
+        format!("a NULL pointer dereference (field at offset {addr:#x} of a NULL struct)")
+    } else {
+        format!("an invalid access at {addr:#x}")
+    };
+    let who = match (comm, pid) {
+        (Some(comm), Some(pid)) => format!("{comm} (pid {pid})"),
+        _ => "a process".to_owned(),
+    };
+    let mut message = format!(
+        "{who} segfaulted: {what} — {} (error {code:#x}) at ip {ip:#x}",
+        describe_error_code(code)
+    );
+    let mut hit_data: Vec<(&'static str, serde_json::Value)> = vec![
+        ("fault_address", format!("{addr:#x}").into()),
+        ("ip", format!("{ip:#x}").into()),
+        ("error_code", code.into()),
+    ];
+    let mut help = String::new();
+    if let (Some(lib), Some(base)) = (lib, base) {
+        let within = size.is_none_or(|s| ip >= base && ip < base.saturating_add(s));
+        if within && ip >= base {
+            let off = ip - base;
+            message.push_str(&format!(" in {lib} at offset {off:#x}"));
+            hit_data.push(("library", lib.into()));
+            hit_data.push(("offset", format!("{off:#x}").into()));
+            let find = if lib.starts_with("libtorch") || lib.starts_with("libc10") {
+                "python -c \"import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))\"".to_owned()
+            } else {
+                format!("ldconfig -p | grep {lib}   (or: find / -name '{lib}*' 2>/dev/null)")
+            };
+            help = format!(
+                "resolve the instruction: addr2line -C -f -i -e /path/to/{lib} {off:#x}\n\
+                 or: gdb -batch -ex 'info symbol {off:#x}' /path/to/{lib}\n\
+                 find the library: {find}\n\
+                 (the offset is from the start of the mapping the kernel printed; for a library's first mapping that is its load base)"
+            );
+        } else {
+            message.push_str(&format!(" (outside the mapping of {lib} the kernel named)"));
+        }
+    }
+    if help.is_empty() {
+        help = "rerun with PYTHONFAULTHANDLER=1 for the Python stack, or under gdb --args python …; dmesg -T | grep -i segfault shows every crash".to_owned();
+    }
+    let anchor = c.get(0).map_or(0, |m| m.start());
+    let _ = line;
+    let mut hit =
+        Hit::new(&SEGFAULT, anchor, message, help).role(Role::Cause("segmentation fault"));
+    hit.data = hit_data;
+    hit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_error_bits() {
+        assert_eq!(
+            describe_error_code(4),
+            "user-mode read of a page that is not mapped"
+        );
+        assert_eq!(
+            describe_error_code(6),
+            "user-mode write of a page that is not mapped"
+        );
+        assert_eq!(
+            describe_error_code(7),
+            "user-mode write of a protection violation (the page is mapped, but not for this access)"
+        );
+        assert_eq!(
+            describe_error_code(0x14),
+            "user-mode instruction fetch of a page that is not mapped"
+        );
+        assert_eq!(
+            describe_error_code(0),
+            "kernel-mode read of a page that is not mapped"
+        );
+    }
+
+    #[test]
+    fn computes_offset_in_library() {
+        let mut out = Vec::new();
+        detect(
+            "python3[14201]: segfault at 0 ip 00007f8e12a34b12 sp 00007ffc8e12a340 error 4 in libtorch_cuda.so[7f8e10000000+12a34000]",
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0].message.contains("NULL pointer dereference"),
+            "{}",
+            out[0].message
+        );
+        assert!(
+            out[0].message.contains("offset 0x2a34b12"),
+            "{}",
+            out[0].message
+        );
+        assert!(
+            out[0]
+                .help
+                .contains("addr2line -C -f -i -e /path/to/libtorch_cuda.so 0x2a34b12")
+        );
+    }
+}

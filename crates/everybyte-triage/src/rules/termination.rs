@@ -1,0 +1,167 @@
+//! LOG004: a process terminated by a signal — the kill, not yet its cause.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::hit::{Hit, Role};
+
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// A process ended by a signal: `Terminated`, `Killed` (as a shell reports its job),
+    /// `Signal 15 (SIGTERM) received by PID …` (torchrun), `received SIGTERM`, exit codes above
+    /// 128 (`exit code 137` is 128 + 9, SIGKILL; 143 is SIGTERM) and negative ones from
+    /// Python's `subprocess` and torchrun (`exitcode: -9`). When an out-of-memory error, an
+    /// OOM kill, a failed probe or an NCCL failure came shortly before (within
+    /// `triage.link-window` lines, 200 by default), the finding names it as the likely cause.
+    /// Segmentation faults (139) are LOG003; Kubernetes `State: Terminated` lines are a state,
+    /// not a signal, and are not reported.
+    /// ## Why it matters
+    /// SIGKILL cannot be caught, so the process leaves no traceback: the kernel's OOM killer,
+    /// a container memory limit and `kubectl delete --grace-period=0` all look the same from
+    /// inside. SIGTERM is a request to stop from a scheduler, an elastic launcher tearing down
+    /// the surviving ranks after one failed, or a person; the first failing rank's log holds
+    /// the real error.
+    /// ## Example
+    /// ```text
+    /// [2023-10-27T14:22:01.445Z] Terminated: 15 (SIGTERM)
+    /// ```
+    /// ## Fix
+    /// Find who sent it. SIGKILL/137: `dmesg -T | grep -iE 'killed process|oom'` and
+    /// `kubectl describe pod POD` (Last State, Reason). SIGTERM/143: the scheduler's events
+    /// (`kubectl get events`, `sacct -j JOB`), or the log of the rank that failed first.
+    pub static KILLED_BY_SIGNAL = { code: "LOG004", name: "killed-by-signal", severity: Error, summary: "A process was terminated by a signal" };
+}
+
+static EXIT_CODE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:exit(?:ed with)?[ _]?(?:code|status)|exitcode|return ?code)\s*[:=]?\s*(-?\d{1,3})\b")
+        .expect("valid regex")
+});
+static SIGNAL_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:Signals\.)?SIG(TERM|KILL|ABRT|INT|HUP|QUIT)\b").expect("valid regex")
+});
+static WORD: LazyLock<Regex> = LazyLock::new(|| {
+    // A shell's job report: "Terminated", "Killed", "[1]+  Killed  python x",
+    // "run.sh: line 12:  4242 Killed   python train.py", "Terminated: 15".
+    Regex::new(r"(?:^|\s)(Terminated|Killed)(?::\s*(\d+))?(?:\s|$)").expect("valid regex")
+});
+
+/// Signal number → (name, what usually sends it).
+pub fn signal_info(n: u32) -> Option<(&'static str, &'static str)> {
+    Some(match n {
+        1 => (
+            "SIGHUP",
+            "the controlling terminal closed (an SSH session ended without nohup/tmux)",
+        ),
+        2 => (
+            "SIGINT",
+            "an interrupt (Ctrl-C, or a launcher forwarding one)",
+        ),
+        3 => ("SIGQUIT", "a quit request"),
+        6 => (
+            "SIGABRT",
+            "the process aborted itself: a failed C++ assertion, an uncaught C++ exception, std::terminate, or the NCCL watchdog",
+        ),
+        9 => (
+            "SIGKILL",
+            "an uncatchable kill: the kernel OOM killer, a container memory limit, the kubelet after the grace period, or kill -9",
+        ),
+        15 => (
+            "SIGTERM",
+            "a request to stop: a scheduler (Kubernetes, Slurm time limit or preemption), an elastic launcher tearing down the other ranks after one failed, or a person",
+        ),
+        _ => return None,
+    })
+}
+
+fn help_for(n: u32) -> &'static str {
+    match n {
+        9 => {
+            "look for the OOM kill: dmesg -T | grep -iE 'killed process|oom'; in Kubernetes: kubectl describe pod POD | grep -A4 'Last State'"
+        }
+        15 => {
+            "find who asked it to stop: kubectl get events --sort-by=.lastTimestamp, sacct -j JOB --format=JobID,State,ExitCode, or the log of the rank that failed first (torchrun tears the others down)"
+        }
+        6 => {
+            "the line before the abort names the C++ error; for NCCL watchdog aborts look for LOG009; gdb or a core file (ulimit -c unlimited) gives the stack"
+        }
+        1 => "run long jobs under tmux, screen or nohup, or as a scheduler job",
+        _ => "the lines before this one usually name the reason",
+    }
+}
+
+pub fn detect(line: &str, out: &mut Vec<Hit>) {
+    let stripped = crate::line::strip_decorations(line);
+    let offset = line.len() - stripped.len();
+    // Kubernetes state and DataLoader worker lines belong elsewhere.
+    if stripped.trim_start().starts_with("State:")
+        || stripped.trim_start().starts_with("Last State:")
+        || stripped.contains("killed by signal")
+        || stripped.contains("Killed process")
+        || stripped.contains("Kill process")
+    {
+        return;
+    }
+    let mut found: Option<(u32, usize, Option<i64>)> = None;
+    if let Some(c) = EXIT_CODE.captures(stripped) {
+        let code: i64 = c[1].parse().unwrap_or(0);
+        let sig = if code < 0 {
+            u32::try_from(-code).ok()
+        } else if code > 128 && code <= 128 + 64 {
+            u32::try_from(code - 128).ok()
+        } else {
+            None
+        };
+        if let Some(sig) = sig.filter(|s| *s != 11 && *s != 7) {
+            found = Some((sig, c.get(0).map_or(0, |m| m.start()), Some(code)));
+        }
+    }
+    if found.is_none()
+        && let Some(c) = WORD.captures(stripped)
+    {
+        let sig = if &c[1] == "Killed" { 9 } else { 15 };
+        let sig = c
+            .get(2)
+            .and_then(|m| m.as_str().parse().ok())
+            .unwrap_or(sig);
+        found = Some((sig, c.get(1).map_or(0, |m| m.start()), None));
+    }
+    if found.is_none()
+        && let Some(c) = SIGNAL_NAME.captures(stripped)
+    {
+        let sig = match &c[1] {
+            "KILL" => 9,
+            "ABRT" => 6,
+            "INT" => 2,
+            "HUP" => 1,
+            "QUIT" => 3,
+            _ => 15,
+        };
+        found = Some((sig, c.get(0).map_or(0, |m| m.start()), None));
+    }
+    let Some((sig, at, code)) = found else {
+        return;
+    };
+    let Some((name, why)) = signal_info(sig) else {
+        return;
+    };
+    let how = match code {
+        Some(c) if c < 0 => format!(" (exit code {c})"),
+        Some(c) => format!(" (exit code {c} = 128 + {sig})"),
+        None => String::new(),
+    };
+    let mut hit = Hit::new(
+        &KILLED_BY_SIGNAL,
+        offset + at,
+        format!("process terminated by {name}{how}: {why}"),
+        help_for(sig),
+    )
+    .role(Role::Kill)
+    .key(format!("signal-{sig}"))
+    .data("signal", sig)
+    .data("signal_name", name);
+    if let Some(c) = code {
+        hit = hit.data("exit_code", c);
+    }
+    out.push(hit);
+}

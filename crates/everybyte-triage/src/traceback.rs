@@ -1,0 +1,303 @@
+//! Following a Python traceback line by line: frames, the final exception, chained causes.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::hit::{Hit, Role};
+use crate::line::{rank_tag, strip_decorations};
+use crate::rules::python_exception::{PYTHON_EXCEPTION, advice};
+
+/// A traceback longer than this is abandoned (interleaved output, not a traceback).
+const MAX_LINES: u32 = 5_000;
+
+static FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^\s*File "([^"]+)", line (\d+)(?:, in (.+))?"#).expect("valid regex")
+});
+static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?::\s?(.*))?$")
+        .expect("valid regex")
+});
+
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub file: String,
+    pub line: u64,
+    pub func: String,
+}
+
+/// An exception that ended a traceback, not yet reported.
+#[derive(Debug)]
+pub struct Pending {
+    line_no: u64,
+    text: String,
+    name: String,
+    message: String,
+    frame: Option<Frame>,
+    /// Already reported by a more specific rule on the same line.
+    reported: bool,
+    cause: Option<Box<Pending>>,
+}
+
+#[derive(Debug)]
+pub struct Open {
+    rank: Option<String>,
+    frame: Option<Frame>,
+    lines: u32,
+    cause: Option<Box<Pending>>,
+}
+
+#[derive(Debug, Default)]
+pub enum Mode {
+    /// Only candidate lines are read.
+    #[default]
+    Fast,
+    /// Inside a traceback.
+    Open(Open),
+    /// A traceback ended; is another chained to it?
+    After {
+        pending: Pending,
+        waited: u32,
+        rank: Option<String>,
+    },
+    /// `During handling of the above exception…`: waiting for the next traceback.
+    Chained {
+        cause: Pending,
+        waited: u32,
+        rank: Option<String>,
+    },
+}
+
+impl Mode {
+    pub fn is_fast(&self) -> bool {
+        matches!(self, Mode::Fast)
+    }
+}
+
+fn exception_name(s: &str) -> Option<(String, String)> {
+    let c = EXCEPTION.captures(s)?;
+    let name = &c[1];
+    let last = name.rsplit('.').next().unwrap_or(name);
+    // Exception classes are CamelCase; log levels (INFO:) and prose are not.
+    let camel = last.starts_with(|ch: char| ch.is_ascii_uppercase())
+        && last.chars().any(|ch| ch.is_ascii_lowercase());
+    camel.then(|| {
+        (
+            name.to_owned(),
+            c.get(2).map_or("", |m| m.as_str()).trim().to_owned(),
+        )
+    })
+}
+
+fn is_traceback_start(s: &str) -> bool {
+    s.trim_start()
+        .starts_with("Traceback (most recent call last)")
+}
+
+fn is_chain_marker(s: &str) -> bool {
+    s.contains("During handling of the above exception")
+        || s.contains("The above exception was the direct cause")
+}
+
+/// Advances the traceback state over one line. `hits` are the specific rules' diagnoses of
+/// this line; a final exception they already explain gets the innermost frame added to them
+/// instead of a LOG015 of its own. Returns LOG015 hits to report, with their line numbers.
+pub fn step(
+    mode: &mut Mode,
+    line: &str,
+    line_no: u64,
+    hits: &mut [Hit],
+    out: &mut Vec<(u64, String, Hit)>,
+) {
+    let tag = rank_tag(line).map(str::to_owned);
+    let body = strip_decorations(line);
+    match std::mem::take(mode) {
+        Mode::Fast => {
+            if is_traceback_start(body) {
+                *mode = Mode::Open(Open {
+                    rank: tag,
+                    frame: None,
+                    lines: 0,
+                    cause: None,
+                });
+            }
+        }
+        Mode::Open(mut open) => {
+            if tag != open.rank {
+                *mode = Mode::Open(open);
+                return;
+            }
+            open.lines += 1;
+            if open.lines > MAX_LINES {
+                return; // abandoned: back to Fast
+            }
+            if is_traceback_start(body) {
+                *mode = Mode::Open(Open {
+                    rank: tag,
+                    frame: None,
+                    lines: 0,
+                    cause: open.cause,
+                });
+                return;
+            }
+            if let Some(c) = FRAME.captures(body) {
+                open.frame = Some(Frame {
+                    file: c[1].to_owned(),
+                    line: c[2].parse().unwrap_or(0),
+                    func: c
+                        .get(3)
+                        .map_or("<module>", |m| m.as_str())
+                        .trim()
+                        .to_owned(),
+                });
+                *mode = Mode::Open(open);
+                return;
+            }
+            if body.starts_with([' ', '\t']) || body.trim().is_empty() {
+                *mode = Mode::Open(open);
+                return;
+            }
+            let Some((name, message)) = exception_name(body.trim_end()) else {
+                *mode = Mode::Open(open);
+                return;
+            };
+            if let Some(f) = &open.frame {
+                for h in hits.iter_mut() {
+                    h.message.push_str(&format!(
+                        " (raised in {}:{}, in {})",
+                        f.file, f.line, f.func
+                    ));
+                    h.data
+                        .push(("frame", format!("{}:{}", f.file, f.line).into()));
+                }
+            }
+            *mode = Mode::After {
+                pending: Pending {
+                    line_no,
+                    text: line.to_owned(),
+                    name,
+                    message,
+                    frame: open.frame,
+                    reported: !hits.is_empty(),
+                    cause: open.cause,
+                },
+                waited: 0,
+                rank: tag,
+            };
+        }
+        Mode::After {
+            pending,
+            waited,
+            rank,
+        } => {
+            if tag != rank {
+                *mode = Mode::After {
+                    pending,
+                    waited,
+                    rank,
+                };
+            } else if is_chain_marker(body) {
+                *mode = Mode::Chained {
+                    cause: pending,
+                    waited: 0,
+                    rank,
+                };
+            } else if body.trim().is_empty() && waited < 2 {
+                *mode = Mode::After {
+                    pending,
+                    waited: waited + 1,
+                    rank,
+                };
+            } else {
+                emit(pending, out);
+                // This line may itself start a traceback.
+                step(mode, line, line_no, hits, out);
+            }
+        }
+        Mode::Chained {
+            cause,
+            waited,
+            rank,
+        } => {
+            if tag != rank {
+                *mode = Mode::Chained {
+                    cause,
+                    waited,
+                    rank,
+                };
+            } else if is_traceback_start(body) {
+                *mode = Mode::Open(Open {
+                    rank,
+                    frame: None,
+                    lines: 0,
+                    cause: Some(Box::new(cause)),
+                });
+            } else if body.trim().is_empty() && waited < 3 {
+                *mode = Mode::Chained {
+                    cause,
+                    waited: waited + 1,
+                    rank,
+                };
+            } else {
+                emit(cause, out);
+                step(mode, line, line_no, hits, out);
+            }
+        }
+    }
+}
+
+/// Reports what is still pending at the end of the input.
+pub fn finish(mode: Mode, out: &mut Vec<(u64, String, Hit)>) {
+    match mode {
+        Mode::After { pending, .. } => emit(pending, out),
+        Mode::Chained { cause, .. } => emit(cause, out),
+        Mode::Fast | Mode::Open(_) => {}
+    }
+}
+
+fn emit(p: Pending, out: &mut Vec<(u64, String, Hit)>) {
+    if p.reported {
+        return;
+    }
+    let at = p.text.len() - strip_decorations(&p.text).len();
+    let mut message = if p.message.is_empty() {
+        p.name.clone()
+    } else {
+        format!("{}: {}", p.name, p.message)
+    };
+    if message.len() > 300 {
+        let mut cut = 300;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    if let Some(f) = &p.frame {
+        message.push_str(&format!(
+            " — raised in {}:{}, in {}",
+            f.file, f.line, f.func
+        ));
+    }
+    let mut hit = Hit::new(&PYTHON_EXCEPTION, at, message, advice(&p.name, &p.message))
+        .role(Role::None)
+        .data("exception", p.name.as_str());
+    if let Some(f) = &p.frame {
+        hit = hit
+            .data("file", f.file.as_str())
+            .data("line", f.line)
+            .data("function", f.func.as_str());
+    }
+    let mut cause = p.cause;
+    while let Some(c) = cause {
+        let what = if c.message.is_empty() {
+            c.name.clone()
+        } else {
+            format!("{}: {}", c.name, c.message)
+        };
+        hit.related
+            .push((c.line_no, format!("raised while handling {what}")));
+        cause = c.cause;
+    }
+    out.push((p.line_no, p.text, hit));
+}

@@ -1,0 +1,122 @@
+//! The command line, declared once: parsing, help, completions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "everybyte",
+    version,
+    about = "Finds what kills ML jobs: crash logs, environments, data, GPU memory, serving, reproducibility, deployment",
+    long_about = None,
+    propagate_version = true,
+    after_help = "Exit status: 0 no finding at or above --fail-on, 1 findings, 2 everybyte itself failed.\n`everybyte rule CODE` explains any finding."
+)]
+pub struct Cli {
+    /// Read configuration from this file instead of discovering everybyte.toml / pyproject.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// When to colour text output (never when NO_COLOR is set, unless `always`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Grouped by file, for people.
+    Text,
+    /// One line per finding.
+    Concise,
+    /// A stable JSON object (docs/json-format.md).
+    Json,
+    /// SARIF 2.1.0 for code-scanning tools.
+    Sarif,
+    /// GitHub Actions annotations.
+    Github,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Info,
+    Warning,
+    Error,
+    Never,
+}
+
+/// Options every reporting command takes.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// Write the report to FILE (atomically: a temporary file, then a rename).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Only these rules (codes or prefixes such as LOG or LOG00); repeatable, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "CODE")]
+    pub select: Vec<String>,
+
+    /// Skip these rules (codes or prefixes); repeatable, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "CODE")]
+    pub ignore: Vec<String>,
+
+    /// The lowest severity that makes the exit status 1 [default: error, or fail-on in config].
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every check on a project and report (the main job).
+    Audit {
+        /// The project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Read logs and name each failure, with its numbers and the next command to run.
+    Triage {
+        /// Log files (plain or gzip); standard input when none or `-`.
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// List every rule.
+    Rules {
+        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+        format: DocFormat,
+    },
+    /// Explain one rule: what it checks, why it matters, an example, the fix.
+    Rule {
+        /// A rule code (LOG001) or name (cuda-oom-capacity).
+        code: String,
+        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+        format: DocFormat,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DocFormat {
+    Text,
+    Json,
+}

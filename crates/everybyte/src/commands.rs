@@ -1,0 +1,255 @@
+//! Dispatch: each subcommand calls the library crates and renders their report.
+
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{CommandFactory, Parser};
+use everybyte_core::config::TriageOptions;
+use everybyte_core::render::{self, Format, RenderOptions};
+use everybyte_core::{Config, Registry, Report, Severity};
+
+use crate::cli::{Cli, ColorChoice, Command, DocFormat, FailOn, OutputFormat, ReportArgs};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Every rule the binary knows.
+pub fn registry() -> Registry {
+    Registry::new(&[everybyte_core::rules::RULES, everybyte_triage::RULES])
+}
+
+pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            e.print()?;
+            return Ok(ExitCode::from(code));
+        }
+    };
+    let registry = registry();
+    match &cli.command {
+        Command::Audit { dir, report } => audit(&cli, &registry, dir, report),
+        Command::Triage { files, report } => triage(&cli, &registry, files, report),
+        Command::Rules { format } => {
+            rules(&registry, *format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rule { code, format } => rule(&registry, code, *format),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "everybyte", &mut io::stdout().lock());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load_config(cli: &Cli, dir: &Path, registry: &Registry) -> Result<Config> {
+    let cfg = match &cli.config {
+        Some(path) => Config::load(path)?,
+        None => Config::discover(dir)?,
+    };
+    cfg.validate(registry)?;
+    Ok(cfg)
+}
+
+fn check_selectors(registry: &Registry, args: &ReportArgs) -> Result<()> {
+    for (flag, list) in [("--select", &args.select), ("--ignore", &args.ignore)] {
+        for sel in list {
+            if !registry.selector_is_known(sel) {
+                bail!("{flag}: unknown rule code or prefix `{sel}` (see `everybyte rules`)");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Result<ExitCode> {
+    if !dir.is_dir() {
+        bail!("{}: not a directory", dir.display());
+    }
+    let cfg = load_config(cli, dir, registry)?;
+    check_selectors(registry, args)?;
+    let project = everybyte_core::discover::discover(dir, &cfg.options.exclude)
+        .with_context(|| format!("{}: cannot walk the project", dir.display()))?;
+    let mut report = Report::default();
+    for (path, err) in &project.errors {
+        report.findings.push(everybyte_core::Finding::new(
+            &everybyte_core::rules::UNREADABLE_INPUT,
+            everybyte_core::Location::file(path.clone()),
+            format!("cannot read: {err}"),
+        ));
+    }
+    let (findings, context) = everybyte_triage::check(&project, &cfg.options.triage);
+    report.findings.extend(findings);
+    report.context.extend(context);
+    report.inputs = project.files.iter().map(|f| f.rel.clone()).collect();
+    let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    finish(cli, registry, &cfg, args, report, Some(&root))
+}
+
+fn triage(
+    cli: &Cli,
+    registry: &Registry,
+    files: &[PathBuf],
+    args: &ReportArgs,
+) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let cfg = load_config(cli, &cwd, registry)?;
+    check_selectors(registry, args)?;
+    let opts: &TriageOptions = &cfg.options.triage;
+    let mut report = Report::default();
+    let stdin_only = files.is_empty();
+    let inputs: Vec<PathBuf> = if stdin_only {
+        vec![PathBuf::from("-")]
+    } else {
+        files.to_vec()
+    };
+    for input in &inputs {
+        let (name, result) = if input.as_os_str() == "-" {
+            (
+                "<stdin>".to_owned(),
+                everybyte_triage::triage_reader(io::stdin().lock(), "<stdin>", opts),
+            )
+        } else {
+            let name = input.display().to_string();
+            let r = everybyte_triage::triage_file(input, &name, opts);
+            (name, r)
+        };
+        report.inputs.push(name.clone());
+        match result {
+            Ok(r) => {
+                report.findings.extend(r.findings);
+                report.context.extend(r.context);
+                if r.dropped > 0 {
+                    eprintln!(
+                        "everybyte: {name}: {} further incidents not kept (triage.max-incidents)",
+                        r.dropped
+                    );
+                }
+            }
+            Err(err) => {
+                report.findings.extend(err.partial.findings);
+                report
+                    .findings
+                    .push(everybyte_triage::unreadable(&name, &err.source));
+            }
+        }
+    }
+    finish(cli, registry, &cfg, args, report, Some(&cwd))
+}
+
+fn finish(
+    cli: &Cli,
+    registry: &Registry,
+    cfg: &Config,
+    args: &ReportArgs,
+    mut report: Report,
+    root: Option<&Path>,
+) -> Result<ExitCode> {
+    let selection = cfg.selection(&args.select, &args.ignore);
+    report.findings.retain(|f| selection.enabled(&f.code));
+    report.sort();
+    let format = match args.format {
+        OutputFormat::Text => Format::Text,
+        OutputFormat::Concise => Format::Concise,
+        OutputFormat::Json => Format::Json,
+        OutputFormat::Sarif => Format::Sarif,
+        OutputFormat::Github => Format::Github,
+    };
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            args.output.is_none()
+                && io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let opts = RenderOptions {
+        color: color && format == Format::Text,
+        tool_version: VERSION,
+        root_uri: root.map(render::dir_uri),
+    };
+    match &args.output {
+        Some(path) => everybyte_core::write_atomic(path, |w| {
+            render::render(&report, format, registry, &opts, w)
+        })
+        .with_context(|| format!("{}: cannot write the report", path.display()))?,
+        None => {
+            let mut out = io::stdout().lock();
+            render::render(&report, format, registry, &opts, &mut out)?;
+            out.flush()?;
+        }
+    }
+    let threshold = match args.fail_on {
+        Some(FailOn::Never) => None,
+        Some(FailOn::Info) => Some(Severity::Info),
+        Some(FailOn::Warning) => Some(Severity::Warning),
+        Some(FailOn::Error) => Some(Severity::Error),
+        None => Some(cfg.options.fail_on.unwrap_or(Severity::Error)),
+    };
+    let failed = match (threshold, report.max_severity()) {
+        (Some(t), Some(max)) => max >= t,
+        _ => false,
+    };
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn rules(registry: &Registry, format: DocFormat) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match format {
+        DocFormat::Text => {
+            for r in registry.rules() {
+                writeln!(
+                    out,
+                    "{:<8} {:<8} {:<26} {}",
+                    r.code, r.severity, r.name, r.summary
+                )?;
+            }
+        }
+        DocFormat::Json => {
+            let list: Vec<_> = registry.rules().iter().map(|r| rule_json(r)).collect();
+            serde_json::to_writer_pretty(&mut out, &list)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+fn rule_json(r: &everybyte_core::Rule) -> serde_json::Value {
+    serde_json::json!({
+        "code": r.code,
+        "name": r.name,
+        "severity": r.severity,
+        "summary": r.summary,
+        "explanation": r.explanation(),
+        "source": r.source,
+    })
+}
+
+fn rule(registry: &Registry, code: &str, format: DocFormat) -> Result<ExitCode> {
+    let Some(r) = registry.get(code) else {
+        bail!("unknown rule `{code}` (see `everybyte rules`)");
+    };
+    let mut out = io::stdout().lock();
+    match format {
+        DocFormat::Text => {
+            writeln!(out, "# {} ({})\n", r.code, r.name)?;
+            writeln!(out, "{} · default severity: {}\n", r.summary, r.severity)?;
+            write!(out, "{}", r.explanation())?;
+            writeln!(out, "\nDeclared in {}", r.source)?;
+        }
+        DocFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &rule_json(r))?;
+            writeln!(out)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
