@@ -1,0 +1,105 @@
+//! Every triage rule has a fixture that fires (`LOGnnn.log`) and a clean one that must not
+//! fire any rule (`LOGnnn_ok.log`). The findings of each firing fixture are snapshotted as a
+//! user would read them.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use everybyte_core::config::TriageOptions;
+use everybyte_triage::{TriageResult, triage_file};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("resources/fixtures").join(name)
+}
+
+fn run(name: &str) -> TriageResult {
+    let path = fixture(name);
+    triage_file(&path, name, &TriageOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The findings as a person reads them: position, code, message, help, notes.
+pub fn render(r: &TriageResult) -> String {
+    let mut s = String::new();
+    for f in &r.findings {
+        let _ = writeln!(
+            s,
+            "{}:{} {} {}",
+            f.location.line.unwrap_or(0),
+            f.location.column.unwrap_or(0),
+            f.code,
+            f.message
+        );
+        for rel in &f.related {
+            let _ = writeln!(s, "    note: line {}: {}", rel.location.line.unwrap_or(0), rel.message);
+        }
+        if let Some(h) = &f.help {
+            for l in h.lines() {
+                let _ = writeln!(s, "    help: {l}");
+            }
+        }
+    }
+    s
+}
+
+macro_rules! rule_fixtures {
+    ($($name:ident => $code:literal),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let fires = run(concat!($code, ".log"));
+            assert!(
+                fires.findings.iter().any(|f| f.code == $code),
+                "{} did not fire on its fixture:\n{}", $code, render(&fires)
+            );
+            insta::assert_snapshot!(concat!($code, "_fires"), render(&fires));
+            let clean = run(concat!($code, "_ok.log"));
+            assert!(
+                clean.findings.is_empty(),
+                "{}_ok.log must be clean, got:\n{}", $code, render(&clean)
+            );
+        }
+    )*};
+}
+
+rule_fixtures! {
+    log001_cuda_oom_capacity => "LOG001",
+    log002_cuda_oom_fragmentation => "LOG002",
+    log003_segfault => "LOG003",
+    log004_killed_by_signal => "LOG004",
+    log005_oom_killed => "LOG005",
+    log006_crash_loop => "LOG006",
+    log007_probe_failed => "LOG007",
+    log008_gpu_xid => "LOG008",
+    log009_nccl_failure => "LOG009",
+    log010_dataloader_shm => "LOG010",
+    log011_symbol_version_not_found => "LOG011",
+    log012_cuda_kernel_fault => "LOG012",
+    log013_cuda_library_status => "LOG013",
+    log014_nonfinite_loss => "LOG014",
+    log015_python_exception => "LOG015",
+    log016_shared_library_not_found => "LOG016",
+    log017_cuda_incompatible => "LOG017",
+}
+
+#[test]
+fn every_rule_has_both_fixtures() {
+    for rule in everybyte_triage::RULES {
+        for suffix in [".log", "_ok.log"] {
+            let name = format!("{}{suffix}", rule.code);
+            assert!(fixture(&name).is_file(), "missing fixture {name}");
+        }
+    }
+}
+
+#[test]
+fn environment_context_is_read_once() {
+    let r = run("env_context.log");
+    assert!(r.findings.is_empty(), "{}", render(&r));
+    let keys: Vec<&str> = r.context.iter().map(|c| c.key.as_str()).collect();
+    for k in ["PyTorch", "Python", "driver", "GPU"] {
+        assert!(keys.contains(&k), "missing {k} in {keys:?}");
+    }
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), keys.len(), "a fact reported twice: {keys:?}");
+}
