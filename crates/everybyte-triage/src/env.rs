@@ -5,8 +5,6 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::line::find_ci;
-
 struct Fact {
     key: &'static str,
     needle: &'static str,
@@ -54,7 +52,7 @@ re!(CUDNN, r"cuDNN version:\s*(\S+)");
 static FACTS: &[Fact] = &[
     Fact {
         key: "PyTorch",
-        needle: "pytorch",
+        needle: "PyTorch",
         re: &PYTORCH,
     },
     Fact {
@@ -64,42 +62,42 @@ static FACTS: &[Fact] = &[
     },
     Fact {
         key: "CUDA (PyTorch build)",
-        needle: "cuda used",
+        needle: "CUDA used",
         re: &CUDA_BUILD,
     },
     Fact {
         key: "CUDA (driver)",
-        needle: "cuda version",
+        needle: "CUDA Version",
         re: &CUDA_DRIVER,
     },
     Fact {
         key: "CUDA",
-        needle: "cuda",
+        needle: "CUDA",
         re: &CUDA,
     },
     Fact {
         key: "driver",
-        needle: "driver",
+        needle: "river",
         re: &DRIVER,
     },
     Fact {
         key: "Python",
-        needle: "python",
+        needle: "Python",
         re: &PYTHON,
     },
     Fact {
         key: "GPU",
-        needle: "gpu",
+        needle: "GPU",
         re: &GPU,
     },
     Fact {
         key: "GPU",
-        needle: "hardware:",
+        needle: "Hardware:",
         re: &GPU,
     },
     Fact {
         key: "GPU",
-        needle: "nvidia",
+        needle: "NVIDIA",
         re: &GPU,
     },
     Fact {
@@ -109,28 +107,30 @@ static FACTS: &[Fact] = &[
     },
     Fact {
         key: "cuDNN",
-        needle: "cudnn",
+        needle: "cuDNN",
         re: &CUDNN,
     },
 ];
 
-/// Words that make a line worth reading for facts.
+/// Words (case-sensitive) that make a line worth reading for facts.
 pub const TRIGGERS: &[&str] = &[
-    "pytorch",
+    "PyTorch",
     "torch==",
     "torch version",
-    "cuda",
+    "CUDA",
+    "Driver",
     "driver",
-    "python",
-    "gpu",
-    "hardware:",
-    "ubuntu",
-    "debian",
-    "centos",
-    "rocky linux",
-    "red hat",
-    "amazon linux",
-    "cudnn",
+    "Python",
+    "GPU",
+    "Hardware:",
+    "NVIDIA",
+    "Ubuntu",
+    "Debian",
+    "CentOS",
+    "Rocky Linux",
+    "Red Hat",
+    "Amazon Linux",
+    "cuDNN",
 ];
 
 #[derive(Default)]
@@ -148,7 +148,7 @@ impl EnvFacts {
             if self.found.iter().any(|(k, _, _)| *k == fact.key) {
                 continue;
             }
-            if !fact.needle.is_empty() && find_ci(line, fact.needle).is_none() {
+            if !fact.needle.is_empty() && !line.contains(fact.needle) {
                 continue;
             }
             if let Some(c) = fact.re.captures(line)

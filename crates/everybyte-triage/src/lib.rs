@@ -22,7 +22,7 @@ use everybyte_core::config::TriageOptions;
 use everybyte_core::{ContextItem, FileKind, Finding, Location, Project};
 
 pub use rules::RULES;
-pub use scan::Scanner;
+pub use scan::{Scanner, trigger_words};
 
 /// The outcome of triaging one log.
 #[derive(Debug, Default)]

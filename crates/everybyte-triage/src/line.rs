@@ -117,6 +117,7 @@ mod tests {
         assert_eq!(strip_decorations("[unterminated"), "[unterminated");
         assert_eq!(rank_tag("[rank12]: x"), Some("[rank12]"));
         assert_eq!(rank_tag("[ranking]"), None);
-        assert_eq!(column("é x", 3), 2);
+        assert_eq!(column("é x", 2), 2);
+        assert_eq!(column("é x", 3), 3);
     }
 }

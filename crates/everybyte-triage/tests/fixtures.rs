@@ -9,7 +9,9 @@ use everybyte_core::config::TriageOptions;
 use everybyte_triage::{TriageResult, triage_file};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("resources/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("resources/fixtures")
+        .join(name)
 }
 
 fn run(name: &str) -> TriageResult {
@@ -30,7 +32,12 @@ pub fn render(r: &TriageResult) -> String {
             f.message
         );
         for rel in &f.related {
-            let _ = writeln!(s, "    note: line {}: {}", rel.location.line.unwrap_or(0), rel.message);
+            let _ = writeln!(
+                s,
+                "    note: line {}: {}",
+                rel.location.line.unwrap_or(0),
+                rel.message
+            );
         }
         if let Some(h) = &f.help {
             for l in h.lines() {

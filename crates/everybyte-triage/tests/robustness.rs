@@ -32,8 +32,18 @@ fn empty_input() {
 #[test]
 fn random_bytes_and_fragments_never_panic() {
     let words: [&[u8]; 12] = [
-        b"segfault at ", b"Traceback (most recent call last):\n", b"  File \"", b"out of memory", b"Xid (",
-        b"loss: ", b"nan", b"exit code ", b"\xff\xfe", b"\n", b"NCCL error", b"version `GLIBC_",
+        b"segfault at ",
+        b"Traceback (most recent call last):\n",
+        b"  File \"",
+        b"out of memory",
+        b"Xid (",
+        b"loss: ",
+        b"nan",
+        b"exit code ",
+        b"\xff\xfe",
+        b"\n",
+        b"NCCL error",
+        b"version `GLIBC_",
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for _ in 0..2_000 {
@@ -75,7 +85,11 @@ fn megabyte_lines_are_cut_not_buffered_whole() {
     buf.extend(std::iter::repeat_n(b'y', 3 << 20));
     buf.extend_from_slice(b"\nTerminated\n");
     let r = triage(&buf);
-    let got: Vec<(&str, u64)> = r.findings.iter().map(|f| (f.code.as_str(), f.location.line.unwrap())).collect();
+    let got: Vec<(&str, u64)> = r
+        .findings
+        .iter()
+        .map(|f| (f.code.as_str(), f.location.line.unwrap()))
+        .collect();
     assert_eq!(got, [("LOG001", 1), ("LOG004", 4)]);
     assert_eq!(r.lines, 4);
 }
@@ -141,7 +155,10 @@ fn incidents_are_capped() {
     for i in 0..50 {
         log.push_str(&format!("NVRM: Xid (PCI:0000:{i:02x}:00): 79, pid=1, name=python3, GPU has fallen off the bus.\n"));
     }
-    let opts = TriageOptions { max_incidents: 10, ..TriageOptions::default() };
+    let opts = TriageOptions {
+        max_incidents: 10,
+        ..TriageOptions::default()
+    };
     let r = triage_reader(log.as_bytes(), "x", &opts).unwrap();
     assert_eq!(r.findings.len(), 10);
     assert_eq!(r.dropped, 40);

@@ -31,9 +31,19 @@ fn seed_crash_log_diagnoses() {
 
     let term = &r.findings[2];
     assert_eq!(term.data["signal"], 15);
-    assert_eq!(term.data["after_line"], 2, "the SIGTERM is linked to the OOM before it");
+    assert_eq!(
+        term.data["after_line"], 2,
+        "the SIGTERM is linked to the OOM before it"
+    );
 
-    let ctx: Vec<(String, String)> = r.context.iter().map(|c| (c.key.clone(), c.value.clone())).collect();
+    let ctx: Vec<(String, String)> = r
+        .context
+        .iter()
+        .map(|c| (c.key.clone(), c.value.clone()))
+        .collect();
     insta::assert_debug_snapshot!("seed_context", ctx);
-    insta::assert_snapshot!("seed_findings", serde_json::to_string_pretty(&r.findings).unwrap());
+    insta::assert_snapshot!(
+        "seed_findings",
+        serde_json::to_string_pretty(&r.findings).unwrap()
+    );
 }

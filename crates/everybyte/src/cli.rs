@@ -93,6 +93,9 @@ pub enum Command {
     Triage {
         /// Log files (plain or gzip); standard input when none or `-`.
         files: Vec<PathBuf>,
+        /// Print the words that make a line a candidate, one per line, and exit (for benchmarks).
+        #[arg(long, hide = true)]
+        list_triggers: bool,
         #[command(flatten)]
         report: ReportArgs,
     },

@@ -32,7 +32,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
     let registry = registry();
     match &cli.command {
         Command::Audit { dir, report } => audit(&cli, &registry, dir, report),
-        Command::Triage { files, report } => triage(&cli, &registry, files, report),
+        Command::Triage {
+            list_triggers: true,
+            ..
+        } => {
+            let mut out = io::stdout().lock();
+            for w in everybyte_triage::trigger_words() {
+                writeln!(out, "{w}")?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Triage { files, report, .. } => triage(&cli, &registry, files, report),
         Command::Rules { format } => {
             rules(&registry, *format)?;
             Ok(ExitCode::SUCCESS)

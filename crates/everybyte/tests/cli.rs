@@ -16,11 +16,17 @@ fn help_version_and_completions() {
         assert!(stdout(&out).contains(sub), "--help lacks {sub}");
     }
     let out = dir.command().arg("--version").output().unwrap();
-    assert_eq!(stdout(&out).trim(), format!("everybyte {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("everybyte {}", env!("CARGO_PKG_VERSION"))
+    );
     for shell in ["bash", "zsh", "fish"] {
         let out = dir.command().args(["completions", shell]).output().unwrap();
         assert!(out.status.success(), "{shell}");
-        assert!(stdout(&out).contains("triage"), "{shell} completion lacks subcommands");
+        assert!(
+            stdout(&out).contains("triage"),
+            "{shell} completion lacks subcommands"
+        );
     }
 }
 
@@ -32,10 +38,22 @@ fn usage_errors_exit_2() {
     let out = dir.command().args(["rule", "LOG999"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown rule `LOG999`"));
-    let out = dir.command().args(["triage", "--select", "NOPE", "x.log"]).output().unwrap();
+    let out = dir
+        .command()
+        .args(["triage", "--select", "NOPE", "x.log"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--select: unknown rule code or prefix `NOPE`"), "{}", stderr(&out));
-    let out = dir.command().args(["audit", "no-such-dir"]).output().unwrap();
+    assert!(
+        stderr(&out).contains("--select: unknown rule code or prefix `NOPE`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = dir
+        .command()
+        .args(["audit", "no-such-dir"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -44,15 +62,27 @@ fn rules_and_rule_docs() {
     let dir = Dir::new();
     let out = dir.command().arg("rules").output().unwrap();
     let text = stdout(&out);
-    assert!(text.lines().any(|l| l.starts_with("LOG001") && l.contains("cuda-oom-capacity")));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("LOG001") && l.contains("cuda-oom-capacity"))
+    );
     assert!(text.lines().any(|l| l.starts_with("IO001")));
     let out = dir.command().args(["rule", "LOG001"]).output().unwrap();
     let doc = stdout(&out);
-    for section in ["## What it checks", "## Why it matters", "## Example", "## Fix"] {
+    for section in [
+        "## What it checks",
+        "## Why it matters",
+        "## Example",
+        "## Fix",
+    ] {
         assert!(doc.contains(section), "rule doc lacks {section}");
     }
     assert!(doc.contains("7.59 GiB short"));
-    let out = dir.command().args(["rule", "cuda-oom-fragmentation", "--format", "json"]).output().unwrap();
+    let out = dir
+        .command()
+        .args(["rule", "cuda-oom-fragmentation", "--format", "json"])
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["code"], "LOG002");
     assert_eq!(v["severity"], "error");
@@ -68,7 +98,12 @@ fn triage_stdin(dir: &Dir, args: &[&str], input: &str) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -96,7 +131,9 @@ fn json_format_is_stable() {
     assert_eq!(v["version"], 1);
     assert_eq!(v["tool"]["name"], "everybyte");
     let f = &v["findings"][1];
-    for key in ["code", "severity", "message", "path", "line", "column", "help"] {
+    for key in [
+        "code", "severity", "message", "path", "line", "column", "help",
+    ] {
         assert!(f.get(key).is_some(), "finding lacks {key}");
     }
     assert_eq!(f["code"], "LOG001");
@@ -104,7 +141,13 @@ fn json_format_is_stable() {
     assert_eq!(f["line"], 2);
     assert_eq!(v["summary"]["errors"], 3);
     assert_eq!(v["summary"]["by_code"]["LOG004"], 1);
-    assert!(v["context"].as_array().unwrap().iter().any(|c| c["key"] == "GPU"));
+    assert!(
+        v["context"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["key"] == "GPU")
+    );
 }
 
 #[test]
@@ -121,7 +164,12 @@ fn color_only_when_asked_and_never_with_no_color() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(SEED.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(SEED.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(!stdout(&out).contains("\x1b["), "JSON is never coloured");
 }
@@ -143,11 +191,23 @@ fn output_file_is_written_atomically() {
     assert!(out.stdout.is_empty());
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(v["findings"].as_array().unwrap().len(), 3);
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names.len(), 2, "a temporary file was left behind: {names:?}");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "a temporary file was left behind: {names:?}"
+    );
 
     // A report into a directory that does not exist fails with exit 2 and names the path.
-    let out = dir.command().args(["triage", "-o", "missing/dir/r.json"]).arg(&log).output().unwrap();
+    let out = dir
+        .command()
+        .args(["triage", "-o", "missing/dir/r.json"])
+        .arg(&log)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("missing/dir"), "{}", stderr(&out));
 }
@@ -156,7 +216,12 @@ fn output_file_is_written_atomically() {
 fn unreadable_input_is_a_finding_and_the_rest_is_read() {
     let dir = Dir::new();
     let log = dir.create("crash.log", SEED);
-    let out = dir.command().args(["triage", "--format", "concise", "nope.log"]).arg(&log).output().unwrap();
+    let out = dir
+        .command()
+        .args(["triage", "--format", "concise", "nope.log"])
+        .arg(&log)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(text.contains("nope.log: IO001 error cannot read"), "{text}");
@@ -169,15 +234,30 @@ fn gzip_logs_are_read() {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(SEED.as_bytes()).unwrap();
     dir.create("crash.log.gz", enc.finish().unwrap());
-    let out = dir.command().args(["triage", "--format", "concise", "crash.log.gz"]).output().unwrap();
-    assert!(stdout(&out).contains("crash.log.gz:2:28: LOG001"), "{}", stdout(&out));
+    let out = dir
+        .command()
+        .args(["triage", "--format", "concise", "crash.log.gz"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("crash.log.gz:2:28: LOG001"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn select_ignore_and_fail_on() {
     let dir = Dir::new();
     dir.create("crash.log", SEED);
-    let run = |args: &[&str]| dir.command().args(["triage", "--format", "concise"]).args(args).arg("crash.log").output().unwrap();
+    let run = |args: &[&str]| {
+        dir.command()
+            .args(["triage", "--format", "concise"])
+            .args(args)
+            .arg("crash.log")
+            .output()
+            .unwrap()
+    };
     let out = run(&["--select", "LOG00", "--ignore", "LOG003,LOG004"]);
     assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
     let out = run(&["--select", "LOG007"]);
@@ -191,22 +271,43 @@ fn select_ignore_and_fail_on() {
 fn config_file_and_its_errors() {
     let dir = Dir::new();
     dir.create("crash.log", SEED);
-    dir.create("pyproject.toml", "[project]\nname = 'x'\n\n[tool.everybyte]\nignore = ['LOG003']\n");
-    let out = dir.command().args(["triage", "--format", "concise", "crash.log"]).output().unwrap();
+    dir.create(
+        "pyproject.toml",
+        "[project]\nname = 'x'\n\n[tool.everybyte]\nignore = ['LOG003']\n",
+    );
+    let out = dir
+        .command()
+        .args(["triage", "--format", "concise", "crash.log"])
+        .output()
+        .unwrap();
     assert!(!stdout(&out).contains("LOG003"), "{}", stdout(&out));
     assert!(stdout(&out).contains("LOG001"));
 
     dir.create("everybyte.toml", "[triage]\nlink-windw = 5\n");
-    let out = dir.command().args(["triage", "crash.log"]).output().unwrap();
+    let out = dir
+        .command()
+        .args(["triage", "crash.log"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("everybyte.toml") && err.contains("link-windw"), "{err}");
+    assert!(
+        err.contains("everybyte.toml") && err.contains("link-windw"),
+        "{err}"
+    );
 
     dir.create("everybyte.toml", "select = ['LOG', 'XYZ9']\n");
-    let out = dir.command().args(["triage", "crash.log"]).output().unwrap();
+    let out = dir
+        .command()
+        .args(["triage", "crash.log"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("everybyte.toml") && err.contains("select[1]") && err.contains("XYZ9"), "{err}");
+    assert!(
+        err.contains("everybyte.toml") && err.contains("select[1]") && err.contains("XYZ9"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -218,17 +319,39 @@ fn sarif_validates_against_the_official_schema() {
         "  Warning  Unhealthy  3m  kubelet  Liveness probe failed: Get \"http://10.0.0.7:8080/healthz\": context deadline exceeded\n",
     );
     let sarif = dir.path().join("out.sarif");
-    let out = dir.command().args(["audit", ".", "--format", "sarif", "-o"]).arg(&sarif).output().unwrap();
+    let out = dir
+        .command()
+        .args(["audit", ".", "--format", "sarif", "-o"])
+        .arg(&sarif)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();
     let results = v["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), 4);
-    assert!(results.iter().any(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "logs/pod%20describe.txt"));
+    assert!(results.iter().any(
+        |r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            == "logs/pod%20describe.txt"
+    ));
     let schema = util::workspace_root().join("crates/everybyte/tests/data/sarif-schema-2.1.0.json");
     let script = util::workspace_root().join("crates/everybyte/tests/data/validate_sarif.py");
-    let check = std::process::Command::new(util::test_python()).arg(script).arg(schema).arg(&sarif).output().unwrap();
-    assert!(check.status.success(), "SARIF invalid:\n{}{}", stdout(&check), stderr(&check));
-    assert!(stdout(&check).contains("0 schema errors"), "{}", stdout(&check));
+    let check = std::process::Command::new(util::test_python())
+        .arg(script)
+        .arg(schema)
+        .arg(&sarif)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "SARIF invalid:\n{}{}",
+        stdout(&check),
+        stderr(&check)
+    );
+    assert!(
+        stdout(&check).contains("0 schema errors"),
+        "{}",
+        stdout(&check)
+    );
 }
 
 #[test]
@@ -236,6 +359,9 @@ fn github_annotations() {
     let dir = Dir::new();
     let out = triage_stdin(&dir, &["--format", "github"], SEED);
     let text = stdout(&out);
-    assert!(text.starts_with("::error title=everybyte (LOG003),file=<stdin>,line=1,col=51::"), "{text}");
+    assert!(
+        text.starts_with("::error title=everybyte (LOG003),file=<stdin>,line=1,col=51::"),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), 3);
 }

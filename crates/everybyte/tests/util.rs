@@ -9,7 +9,9 @@ pub struct Dir {
 
 impl Dir {
     pub fn new() -> Dir {
-        Dir { tmp: tempfile::tempdir().expect("temp dir") }
+        Dir {
+            tmp: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -28,7 +30,9 @@ impl Dir {
     /// `everybyte` run in this directory, with colour and config discovery neutralised.
     pub fn command(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_everybyte"));
-        c.current_dir(self.path()).env_remove("NO_COLOR").stdin(Stdio::null());
+        c.current_dir(self.path())
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null());
         c
     }
 }
@@ -42,7 +46,10 @@ pub fn stderr(o: &Output) -> String {
 }
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The Python of the test environment that scripts/test prepares (jsonschema installed).
