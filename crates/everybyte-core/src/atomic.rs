@@ -17,18 +17,18 @@ where
         .prefix(".everybyte-")
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(|e| with_path(e, dir))?;
+        .map_err(|e| with_path(&e, dir))?;
     {
         let mut buf = io::BufWriter::new(tmp.as_file_mut());
         write(&mut buf)?;
         buf.flush()?;
     }
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| with_path(e.error, path))?;
+    tmp.persist(path).map_err(|e| with_path(&e.error, path))?;
     Ok(())
 }
 
-fn with_path(err: io::Error, path: &Path) -> io::Error {
+fn with_path(err: &io::Error, path: &Path) -> io::Error {
     io::Error::new(err.kind(), format!("{}: {err}", path.display()))
 }
 

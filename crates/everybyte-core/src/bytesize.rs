@@ -1,4 +1,4 @@
-//! Byte sizes as people and tools write them: PyTorch's `12.50 GiB`, Kubernetes' `16Gi`,
+//! Byte sizes as people and tools write them: `PyTorch`'s `12.50 GiB`, Kubernetes' `16Gi`,
 //! `nvidia-smi`'s `23456 MiB`, and plain `512 bytes`.
 
 use std::fmt;
@@ -58,7 +58,7 @@ fn unit_multiplier(unit: &str) -> Option<f64> {
     Some(m)
 }
 
-/// Formats bytes in binary units with two decimals, the way PyTorch prints them
+/// Formats bytes in binary units with two decimals, the way `PyTorch` prints them
 /// (`12.50 GiB`, `20.00 MiB`, `512 bytes`).
 pub fn format_bytes(bytes: u64) -> String {
     Bytes(bytes).to_string()

@@ -75,7 +75,7 @@ pub fn discover(root: &Path, exclude: &[String]) -> Result<Project, ignore::Erro
                         if entry.file_type().is_some_and(|t| t.is_file()) {
                             let path = entry.path().to_owned();
                             let rel = relative(root, &path);
-                            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                            let size = entry.metadata().map_or(0, |m| m.len());
                             let kind = classify(&rel);
                             files
                                 .lock()
@@ -124,6 +124,8 @@ fn relative(root: &Path, path: &Path) -> String {
 }
 
 /// Classifies a file by its relative path.
+// Names are lowercased before any extension comparison.
+#[allow(clippy::case_sensitive_file_extension_comparisons)]
 pub fn classify(rel: &str) -> FileKind {
     let name = rel.rsplit('/').next().unwrap_or(rel);
     let lower = name.to_ascii_lowercase();
@@ -206,7 +208,8 @@ pub fn classify(rel: &str) -> FileKind {
     FileKind::Other
 }
 
-/// `train.log.1`, `syslog.2`: a log rotated by number.
+/// `train.log.1`, `syslog.2`: a log rotated by number (`name` is lowercase).
+#[allow(clippy::case_sensitive_file_extension_comparisons)]
 fn is_rotated_log(name: &str) -> bool {
     let Some((base, num)) = name.rsplit_once('.') else {
         return false;

@@ -142,7 +142,7 @@ impl Finding {
     }
 }
 
-/// A fact about the environment a log or project describes (PyTorch version, driver, GPU),
+/// A fact about the environment a log or project describes (`PyTorch` version, driver, GPU),
 /// shown once as the context of a report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContextItem {

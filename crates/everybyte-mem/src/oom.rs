@@ -247,7 +247,7 @@ impl CudaOom {
 /// split), rounded down to a power of two, at least 128 MiB as PyTorch's docs suggest.
 fn split_size_hint(requested: u64) -> u64 {
     let mib = (requested >> 20).max(128);
-    1 << (63 - mib.leading_zeros())
+    1 << mib.ilog2()
 }
 
 #[cfg(test)]

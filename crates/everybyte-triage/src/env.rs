@@ -45,7 +45,7 @@ re!(
 );
 re!(
     OS,
-    r"(Ubuntu \d+\.\d+(?:\.\d+)?(?: LTS)?|Debian GNU/Linux \d+(?: \(\w+\))?|CentOS Linux \d+|Rocky Linux \d+(?:\.\d+)?|Red Hat Enterprise Linux[\w .]*?\d+(?:\.\d+)?|Amazon Linux \d+)"
+    r"(Ubuntu \d{2}\.(?:04|10)(?:\.\d+)?(?: LTS)?\b|Debian GNU/Linux \d+(?: \(\w+\))?|CentOS Linux \d+|Rocky Linux \d+(?:\.\d+)?|Red Hat Enterprise Linux[\w .]*?\d+(?:\.\d+)?|Amazon Linux \d+)"
 );
 re!(CUDNN, r"cuDNN version:\s*(\S+)");
 

@@ -15,6 +15,8 @@ const SAME_EVENT_LINES: u64 = 3;
 
 struct Entry {
     finding: Finding,
+    /// How many data keys the hit that wrote the message carried.
+    detail: usize,
     count: u64,
     last_line: u64,
 }
@@ -55,8 +57,19 @@ impl Sink {
         {
             let e = &mut self.entries[i];
             if line_no.saturating_sub(e.last_line) <= REPEAT_WINDOW {
-                e.count += 1;
-                e.last_line = line_no;
+                // The same event told twice (the kernel's `oom-kill:` summary, then `Killed
+                // process … anon-rss`): the more detailed telling writes the message, and it
+                // is not a repeat.
+                if hit.data.len() > e.detail {
+                    e.detail = hit.data.len();
+                    e.finding.message = hit.message;
+                    for (k, v) in hit.data {
+                        e.finding.data.insert(k.to_owned(), v);
+                    }
+                } else {
+                    e.count += 1;
+                    e.last_line = line_no;
+                }
                 return;
             }
         }
@@ -107,6 +120,7 @@ impl Sink {
             finding.data.insert("after_line".into(), c.line.into());
         }
         let index = self.entries.len();
+        let detail = finding.data.len();
         match hit.role {
             Role::Cause(label) | Role::CauseAndKill(label) => {
                 self.last_cause = Some(Cause {
@@ -123,6 +137,7 @@ impl Sink {
         }
         self.entries.push(Entry {
             finding,
+            detail,
             count: 1,
             last_line: line_no,
         });

@@ -102,6 +102,7 @@ fn is_chain_marker(s: &str) -> bool {
 /// Advances the traceback state over one line. `hits` are the specific rules' diagnoses of
 /// this line; a final exception they already explain gets the innermost frame added to them
 /// instead of a LOG015 of its own. Returns LOG015 hits to report, with their line numbers.
+#[allow(clippy::too_many_lines)] // one state machine, read top to bottom
 pub fn step(
     mode: &mut Mode,
     line: &str,

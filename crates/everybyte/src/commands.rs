@@ -183,16 +183,15 @@ fn finish(
         tool_version: VERSION,
         root_uri: root.map(render::dir_uri),
     };
-    match &args.output {
-        Some(path) => everybyte_core::write_atomic(path, |w| {
+    if let Some(path) = &args.output {
+        everybyte_core::write_atomic(path, |w| {
             render::render(&report, format, registry, &opts, w)
         })
-        .with_context(|| format!("{}: cannot write the report", path.display()))?,
-        None => {
-            let mut out = io::stdout().lock();
-            render::render(&report, format, registry, &opts, &mut out)?;
-            out.flush()?;
-        }
+        .with_context(|| format!("{}: cannot write the report", path.display()))?;
+    } else {
+        let mut out = io::stdout().lock();
+        render::render(&report, format, registry, &opts, &mut out)?;
+        out.flush()?;
     }
     let threshold = match args.fail_on {
         Some(FailOn::Never) => None,

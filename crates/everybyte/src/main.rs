@@ -2,13 +2,10 @@
 //! crates.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-mod cli;
-mod commands;
-
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match commands::run(std::env::args_os()) {
+    match everybyte::run(std::env::args_os()) {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {

@@ -365,3 +365,24 @@ fn github_annotations() {
     );
     assert_eq!(text.lines().count(), 3);
 }
+
+#[test]
+fn audit_of_the_example_project() {
+    let root = util::workspace_root();
+    let dir = Dir::new();
+    let out = dir
+        .command()
+        .current_dir(&root)
+        .args(["audit", "examples/wreckage", "--format", "concise"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    // The seed's crash log: segfault, capacity OOM short by 7.59 GiB, SIGTERM after the OOM.
+    assert!(
+        text.contains("logs/crash.log:18:28: LOG001 error"),
+        "{text}"
+    );
+    assert!(text.contains("short by 7.59 GiB"), "{text}");
+    insta::assert_snapshot!("audit_wreckage_concise", text);
+}

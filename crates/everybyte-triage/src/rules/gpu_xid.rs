@@ -35,6 +35,7 @@ static PID: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"pid=('?<?\w+>?'?),\s*name=([^,]+)").expect("valid regex"));
 
 /// Xid code → (meaning, likely culprit, action).
+#[allow(clippy::too_many_lines)] // one table
 pub fn xid_info(code: u32) -> Option<(&'static str, &'static str, &'static str)> {
     const APP: &str = "usually the application";
     const HW: &str = "hardware or driver";

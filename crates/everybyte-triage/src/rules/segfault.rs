@@ -164,7 +164,7 @@ fn kernel_hit(line: &str, c: &regex::Captures<'_>) -> Hit {
         }
     }
     if help.is_empty() {
-        help = "rerun with PYTHONFAULTHANDLER=1 for the Python stack, or under gdb --args python …; dmesg -T | grep -i segfault shows every crash".to_owned();
+        help.push_str("rerun with PYTHONFAULTHANDLER=1 for the Python stack, or under gdb --args python …; dmesg -T | grep -i segfault shows every crash");
     }
     let anchor = c.get(0).map_or(0, |m| m.start());
     let _ = line;

@@ -1,10 +1,17 @@
 //! A tiny harness in the manner of ripgrep's: a fresh directory per test and the real binary.
+#![allow(dead_code)] // each test binary uses part of it
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 pub struct Dir {
     tmp: tempfile::TempDir,
+}
+
+impl Default for Dir {
+    fn default() -> Self {
+        Dir::new()
+    }
 }
 
 impl Dir {

@@ -1,0 +1,66 @@
+//! The rule registry: codes unique and well-formed, every doc complete.
+
+use everybyte::registry;
+use everybyte_core::rule::DOC_SECTIONS;
+
+#[test]
+fn codes_are_unique_and_well_formed() {
+    let reg = registry();
+    let mut seen = std::collections::HashSet::new();
+    for r in reg.rules() {
+        assert!(seen.insert(r.code), "duplicate code {}", r.code);
+        let (prefix, num) = r.code.split_at(r.prefix().len());
+        assert!(
+            [
+                "IO", "LOG", "ENV", "IMG", "DATA", "MEM", "SRV", "REPRO", "K8S"
+            ]
+            .contains(&prefix),
+            "{}: unknown area prefix",
+            r.code
+        );
+        assert!(
+            num.len() == 3 && num.bytes().all(|b| b.is_ascii_digit()),
+            "{}",
+            r.code
+        );
+        assert!(
+            r.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+            "{}: name {}",
+            r.code,
+            r.name
+        );
+        assert!(
+            !r.summary.ends_with('.'),
+            "{}: summary ends with a period",
+            r.code
+        );
+    }
+    let names: std::collections::HashSet<_> = reg.rules().iter().map(|r| r.name).collect();
+    assert_eq!(names.len(), reg.rules().len(), "duplicate rule names");
+}
+
+#[test]
+fn every_doc_has_the_four_sections_in_order() {
+    for r in registry().rules() {
+        let doc = r.explanation();
+        let mut last = 0;
+        for s in DOC_SECTIONS {
+            let at = doc
+                .find(s)
+                .unwrap_or_else(|| panic!("{} lacks `{s}`", r.code));
+            assert!(at >= last, "{}: `{s}` out of order", r.code);
+            last = at;
+        }
+        let example = &doc[doc.find("## Example").unwrap()..doc.find("## Fix").unwrap()];
+        assert!(
+            example.contains("```"),
+            "{}: the example has no code block",
+            r.code
+        );
+        assert!(
+            doc.starts_with("## What it checks"),
+            "{}: leading space not stripped",
+            r.code
+        );
+    }
+}
