@@ -80,7 +80,7 @@ static LEGACY: LazyLock<Regex> = LazyLock::new(|| {
 
 static MODERN_HEAD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(CUDA|HIP) out of memory\. Tried to allocate ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes)\. GPU (\d+) has a total capacity of ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) of which ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) is free\.",
+        r"(?i)(CUDA|HIP) out of memory\. Tried to allocate ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes)\. GPU (\d+) has a total capac(?:i)?ty of ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) of which ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) is free\.",
     )
     .expect("valid regex")
 });
@@ -314,6 +314,13 @@ mod tests {
         let oom = parse_cuda_oom(old).unwrap();
         assert_eq!(oom.gpu, Some(1));
         assert_eq!(oom.reserved_unallocated, 0);
+    }
+
+    #[test]
+    fn pytorch_2_1_misspelling_of_capacity() {
+        let text = "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacty of 23.65 GiB of which 1.02 GiB is free. Of the allocated memory 20.10 GiB is allocated by PyTorch, and 1.80 GiB is reserved by PyTorch but unallocated. If reserved but unallocated memory is large try setting max_split_size_mb to avoid fragmentation.";
+        let oom = parse_cuda_oom(text).expect("parses");
+        assert_eq!(oom.analyze().verdict, Verdict::Fragmentation);
     }
 
     #[test]

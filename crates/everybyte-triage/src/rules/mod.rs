@@ -97,11 +97,11 @@ pub static DETECTORS: &[Detector] = &[
         detect: crash_loop::detect,
     },
     Detector {
-        triggers: &["probe failed", "probe, will be restarted"],
+        triggers: &["probe"],
         detect: probe_failed::detect,
     },
     Detector {
-        triggers: &["Xid"],
+        triggers: &["Xid", "fallen off the bus"],
         detect: gpu_xid::detect,
     },
     Detector {

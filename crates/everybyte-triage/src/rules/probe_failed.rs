@@ -30,7 +30,8 @@ everybyte_core::declare_rule! {
 }
 
 static FAILED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(Liveness|Readiness|Startup) probe failed:?\s*(.*)").expect("valid regex")
+    Regex::new(r"(Liveness|Readiness|Startup) probe (?:failed|errored):?\s*(.*)")
+        .expect("valid regex")
 });
 static RESTART: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:Container (\S+) )?failed (liveness|startup) probe, will be restarted")

@@ -97,10 +97,17 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
             "segmentation fault"
         };
         out.push(generic(p, what));
-    } else if let Some(m) = EXIT_139.find(line) {
-        out.push(
-            generic(m.start(), "exit status 139 (128 + signal 11, SIGSEGV)").data("exit_code", 139),
-        );
+    } else if let Some(c) = EXIT_139.captures(line) {
+        let code: i64 = c[1].parse().unwrap_or(139);
+        let what = if code < 0 {
+            format!("exit code {code} (signal 11, SIGSEGV)")
+        } else {
+            format!("exit code {code} (128 + signal 11, SIGSEGV)")
+        };
+        let at = c.get(0).map_or(0, |m| m.start());
+        let mut hit = generic(at, &what).data("exit_code", code);
+        hit.key = Some("sigsegv-exit".to_owned());
+        out.push(hit);
     }
 }
 

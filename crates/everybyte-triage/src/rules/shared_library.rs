@@ -32,6 +32,10 @@ static CANNOT_OPEN: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub fn detect(line: &str, out: &mut Vec<Hit>) {
+    // NCCL probes for an optional network plugin on every start and logs the miss at INFO.
+    if line.contains("NCCL INFO") || line.contains("libnccl-net") || line.contains("NET/Plugin") {
+        return;
+    }
     let Some(c) = CANNOT_OPEN.captures(line) else {
         return;
     };
@@ -60,12 +64,17 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
     let mut message = format!("{lib} cannot be loaded: no such file on the loader's search path");
     let help = if cuda {
         if let Some(m) = major {
-            message.push_str(&format!(
-                " (a CUDA library of major version {m}: the build expects CUDA {m} libraries)"
-            ));
+            let what = if stem.starts_with("libcudnn") {
+                format!("cuDNN {m}")
+            } else if stem.starts_with("libnccl") {
+                format!("NCCL {m}")
+            } else {
+                format!("CUDA {m}")
+            };
+            message.push_str(&format!(" (the build expects {what} libraries)"));
         }
         format!(
-            "ldconfig -p | grep {stem}; pip list | grep nvidia- shows the CUDA wheels installed; install the ones for this CUDA major version or a framework build that bundles them; everybyte env check lists every unresolved library"
+            "ldconfig -p | grep {stem}; pip list | grep nvidia- shows the CUDA wheels installed; install the ones this build expects or a framework build that bundles them; everybyte env check lists every unresolved library"
         )
     } else {
         format!(
