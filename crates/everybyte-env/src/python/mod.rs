@@ -1,0 +1,1 @@
+//! Python environments: distributions, requirements, markers, lockfiles.
