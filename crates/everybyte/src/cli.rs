@@ -99,6 +99,11 @@ pub enum Command {
         #[command(flatten)]
         report: ReportArgs,
     },
+    /// Audit a Python environment down to each shared object; snapshot and compare machines.
+    Env {
+        #[command(subcommand)]
+        command: EnvCommand,
+    },
     /// List every rule.
     Rules {
         #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
@@ -122,4 +127,42 @@ pub enum Command {
 pub enum DocFormat {
     Text,
     Json,
+}
+
+/// Which environment to examine.
+#[derive(Debug, Args)]
+pub struct EnvTargetArgs {
+    /// A Python interpreter whose environment to examine.
+    #[arg(long, value_name = "PATH", conflicts_with = "venv")]
+    pub python: Option<PathBuf>,
+    /// A virtual environment folder to examine (default: $VIRTUAL_ENV, $CONDA_PREFIX, or python3).
+    #[arg(long, value_name = "DIR")]
+    pub venv: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Check every ELF object's libraries and symbol versions, and the GPU stack.
+    Check {
+        #[command(flatten)]
+        target: EnvTargetArgs,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Write a JSON fingerprint: OS, kernel, glibc, CPU, memory, GPUs, interpreter,
+    /// distributions, and every shared object with its size and BLAKE3 hash.
+    Snapshot {
+        #[command(flatten)]
+        target: EnvTargetArgs,
+        /// Write to FILE (atomically) instead of standard output.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// What differs between two snapshots, most consequential first (exit 1 when they differ).
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+        format: DocFormat,
+    },
 }

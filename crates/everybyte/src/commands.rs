@@ -11,13 +11,20 @@ use everybyte_core::config::TriageOptions;
 use everybyte_core::render::{self, Format, RenderOptions};
 use everybyte_core::{Config, Registry, Report, Severity};
 
-use crate::cli::{Cli, ColorChoice, Command, DocFormat, FailOn, OutputFormat, ReportArgs};
+use crate::cli::{
+    Cli, ColorChoice, Command, DocFormat, EnvCommand, EnvTargetArgs, FailOn, OutputFormat,
+    ReportArgs,
+};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Every rule the binary knows.
 pub fn registry() -> Registry {
-    Registry::new(&[everybyte_core::rules::RULES, everybyte_triage::RULES])
+    Registry::new(&[
+        everybyte_core::rules::RULES,
+        everybyte_triage::RULES,
+        everybyte_env::RULES,
+    ])
 }
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
@@ -43,6 +50,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Triage { files, report, .. } => triage(&cli, &registry, files, report),
+        Command::Env { command } => env(&cli, &registry, command),
         Command::Rules { format } => {
             rules(&registry, *format)?;
             Ok(ExitCode::SUCCESS)
@@ -261,4 +269,141 @@ fn rule(registry: &Registry, code: &str, format: DocFormat) -> Result<ExitCode> 
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn env_target(args: &EnvTargetArgs) -> Result<everybyte_env::target::Target> {
+    Ok(match (&args.venv, &args.python) {
+        (Some(dir), _) => everybyte_env::target::from_venv(dir)?,
+        (None, Some(py)) => everybyte_env::target::from_python(py)?,
+        (None, None) => everybyte_env::target::active()?,
+    })
+}
+
+/// Runs every environment check on one environment; returns findings and context notes.
+fn env_findings(
+    target: &everybyte_env::target::Target,
+    display: &str,
+) -> (
+    Vec<everybyte_core::Finding>,
+    Vec<everybyte_core::ContextItem>,
+) {
+    let cfg = everybyte_env::resolve::SearchConfig::host();
+    let native = everybyte_env::native::check(&target.roots, &target.display_root, &cfg);
+    let mut findings = native.findings;
+    let mut context = vec![everybyte_core::ContextItem {
+        path: display.to_owned(),
+        key: "objects".into(),
+        value: format!("{} ELF objects examined", native.objects.len()),
+        line: None,
+    }];
+    let proc_version = std::fs::read_to_string("/proc/driver/nvidia/version").ok();
+    match everybyte_env::gpu::check(
+        &target.site_packages,
+        &target.display_root,
+        proc_version.as_deref(),
+    ) {
+        Some(everybyte_env::gpu::GpuCheck::Finding(f)) => findings.push(f),
+        Some(everybyte_env::gpu::GpuCheck::Note(n)) => context.push(everybyte_core::ContextItem {
+            path: display.to_owned(),
+            key: "GPU".into(),
+            value: n,
+            line: None,
+        }),
+        None => {}
+    }
+    (findings, context)
+}
+
+fn env(cli: &Cli, registry: &Registry, command: &EnvCommand) -> Result<ExitCode> {
+    match command {
+        EnvCommand::Check {
+            target,
+            report: args,
+        } => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            let cfg = load_config(cli, &cwd, registry)?;
+            check_selectors(registry, args)?;
+            let t = env_target(target)?;
+            let display = t.display_root.display().to_string();
+            let (findings, context) = env_findings(&t, &display);
+            let report = Report {
+                findings,
+                context,
+                inputs: vec![display],
+            };
+            let root = t.display_root.clone();
+            finish(cli, registry, &cfg, args, report, Some(&root))
+        }
+        EnvCommand::Snapshot { target, output } => {
+            let t = env_target(target)?;
+            let snap =
+                everybyte_env::snapshot::take(&t, &everybyte_env::resolve::SearchConfig::host());
+            let write = |w: &mut dyn Write| -> io::Result<()> {
+                serde_json::to_writer_pretty(&mut *w, &snap)?;
+                writeln!(w)
+            };
+            match output {
+                Some(path) => everybyte_core::write_atomic(path, write)
+                    .with_context(|| format!("{}: cannot write the snapshot", path.display()))?,
+                None => write(&mut io::stdout().lock())?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        EnvCommand::Diff { a, b, format } => {
+            let load = |p: &Path| -> Result<everybyte_env::snapshot::Snapshot> {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("{}: cannot read", p.display()))?;
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not an everybyte snapshot", p.display()))
+            };
+            let changes = everybyte_env::snapshot::diff(&load(a)?, &load(b)?);
+            let mut out = io::stdout().lock();
+            match format {
+                DocFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &changes)?;
+                    writeln!(out)?;
+                }
+                DocFormat::Text => {
+                    let mut area = "";
+                    let mut objects = 0;
+                    for c in &changes {
+                        if c.area == "object" {
+                            objects += 1;
+                            if objects > 20 {
+                                continue;
+                            }
+                        }
+                        if c.area != area {
+                            writeln!(out, "{}", c.area)?;
+                            area = c.area;
+                        }
+                        let show =
+                            |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+                        writeln!(
+                            out,
+                            "  {:<40} {} -> {}",
+                            c.item,
+                            show(&c.before),
+                            show(&c.after)
+                        )?;
+                    }
+                    if objects > 20 {
+                        writeln!(
+                            out,
+                            "  … and {} more changed objects (--format json lists all)",
+                            objects - 20
+                        )?;
+                    }
+                    if changes.is_empty() {
+                        writeln!(out, "The snapshots are identical.")?;
+                    }
+                }
+            }
+            Ok(if changes.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
 }

@@ -1,0 +1,60 @@
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// The CUDA version the environment's GPU libraries were built for — the `nvidia-*-cu12`
+    /// wheels' versions, a `+cu121` local version on `torch`, or the `libcudart.so.N` they
+    /// ship — against the newest CUDA the installed NVIDIA driver supports
+    /// (`/proc/driver/nvidia/version`). A newer major version than the driver supports is an
+    /// error; a newer minor version is a warning (CUDA's minor-version compatibility runs most
+    /// code, but PTX JIT compilation and new APIs fail). Without a driver the check says so
+    /// once and the rest of the audit goes on.
+    /// ## Why it matters
+    /// `torch.cuda.is_available()` returns `False`, or the first kernel launch fails with
+    /// `CUDA driver version is insufficient`, on a machine whose driver predates the wheel:
+    /// the same lock file works on one node and not the next.
+    /// ## Example
+    /// ```text
+    /// torch-2.1.0+cu121.dist-info  error  ENV011  built for CUDA 12.1, but the driver 470.182.03 supports CUDA up to 11.4
+    /// ```
+    /// ## Fix
+    /// Install wheels built for the driver's CUDA (`pip install torch --index-url
+    /// https://download.pytorch.org/whl/cu118`), or update the driver (`nvidia-smi` shows the
+    /// CUDA version it supports).
+    pub static CUDA_NEWER_THAN_DRIVER = { code: "ENV011", name: "cuda-newer-than-driver", severity: Error, summary: "GPU libraries are built for a newer CUDA than the driver supports" };
+}
+
+/// The newest CUDA a driver branch supports (NVIDIA's release notes), by driver major.
+pub fn cuda_for_driver(driver: &str) -> Option<(u32, u32)> {
+    let major: u32 = driver.split('.').next()?.parse().ok()?;
+    Some(match major {
+        0..=449 => return None,
+        450..=454 => (11, 0),
+        455..=459 => (11, 1),
+        460..=464 => (11, 2),
+        465..=469 => (11, 3),
+        470..=494 => (11, 4),
+        495..=509 => (11, 5),
+        510..=514 => (11, 6),
+        515..=519 => (11, 7),
+        520..=524 => (11, 8),
+        525..=529 => (12, 0),
+        530..=534 => (12, 1),
+        535..=544 => (12, 2),
+        545..=549 => (12, 3),
+        550..=554 => (12, 4),
+        555..=559 => (12, 5),
+        560..=569 => (12, 6),
+        570..=574 => (12, 8),
+        575..=579 => (12, 9),
+        _ => (13, 0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn driver_table() {
+        assert_eq!(super::cuda_for_driver("535.104.05"), Some((12, 2)));
+        assert_eq!(super::cuda_for_driver("470.182.03"), Some((11, 4)));
+        assert_eq!(super::cuda_for_driver("garbage"), None);
+    }
+}

@@ -1,0 +1,394 @@
+//! `env snapshot`: a JSON fingerprint of a machine and an environment, and `env diff`: what
+//! differs between two, most consequential first.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::elf;
+use crate::resolve::{InfoCache, SearchConfig};
+use crate::target::Target;
+
+/// Snapshot format version.
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Cpu {
+    pub model: Option<String>,
+    pub logical_cores: usize,
+    /// The instruction-set flags that change numerics or speed: AVX2, AVX-512, AMX, FMA, F16C.
+    pub flags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Gpu {
+    pub model: String,
+    pub bus: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Distribution {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Object {
+    /// Relative to the environment's root.
+    pub path: String,
+    pub size: u64,
+    pub blake3: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Snapshot {
+    pub format: u32,
+    pub host: Option<String>,
+    pub os: Option<String>,
+    pub kernel: Option<String>,
+    pub glibc: Option<String>,
+    pub libstdcxx: Option<String>,
+    pub cpu: Cpu,
+    pub memory_bytes: Option<u64>,
+    pub nvidia_driver: Option<String>,
+    pub gpus: Vec<Gpu>,
+    pub python: Option<String>,
+    pub python_version: Option<String>,
+    pub environment: Option<String>,
+    pub distributions: Vec<Distribution>,
+    pub objects: Vec<Object>,
+}
+
+const INTERESTING_FLAGS: &[&str] = &[
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+    "sse4_2",
+];
+
+fn read(path: &str) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+fn os_release() -> Option<String> {
+    let text = read("/etc/os-release")?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_owned())
+}
+
+fn cpu() -> Cpu {
+    let text = read("/proc/cpuinfo").unwrap_or_default();
+    let model = text.lines().find_map(|l| {
+        l.strip_prefix("model name")
+            .and_then(|r| r.split_once(':'))
+            .map(|(_, v)| v.trim().to_owned())
+    });
+    let flags_line = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("flags")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, v)| v.to_owned())
+        })
+        .unwrap_or_default();
+    let have: Vec<&str> = flags_line.split_whitespace().collect();
+    Cpu {
+        model,
+        logical_cores: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        flags: INTERESTING_FLAGS
+            .iter()
+            .filter(|f| have.contains(f))
+            .map(|f| (*f).to_owned())
+            .collect(),
+    }
+}
+
+fn memory() -> Option<u64> {
+    let text = read("/proc/meminfo")?;
+    let kb: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+fn gpus() -> Vec<Gpu> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc/driver/nvidia/gpus") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let info = std::fs::read_to_string(e.path().join("information")).unwrap_or_default();
+        if let Some(model) = info.lines().find_map(|l| l.strip_prefix("Model:")) {
+            out.push(Gpu {
+                model: model.trim().to_owned(),
+                bus: Some(e.file_name().to_string_lossy().into_owned()),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.bus.cmp(&b.bus));
+    out
+}
+
+/// Installed distributions from the names of `*.dist-info` and `*.egg-info` folders.
+pub fn distributions(site_packages: &[PathBuf]) -> Vec<Distribution> {
+    let mut out = Vec::new();
+    for sp in site_packages {
+        let Ok(rd) = std::fs::read_dir(sp) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stem = name
+                .strip_suffix(".dist-info")
+                .or_else(|| name.strip_suffix(".egg-info"));
+            if let Some((n, v)) = stem.and_then(|s| s.split_once('-')) {
+                let v = v.split('-').next().unwrap_or(v);
+                out.push(Distribution {
+                    name: n.to_ascii_lowercase().replace(['_', '.'], "-"),
+                    version: v.to_owned(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    out.dedup();
+    out
+}
+
+/// Hashes files with BLAKE3 on all cores; returns (path, size, hex digest) in input order.
+/// Unreadable files are skipped.
+pub fn hash_files(files: &[PathBuf]) -> Vec<Option<(u64, String)>> {
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut results: Vec<(usize, Option<(u64, String)>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(p) = files.get(i) else { break };
+                        let mut h = blake3::Hasher::new();
+                        let r = h.update_mmap(p).ok().map(|h| {
+                            let size = h.count();
+                            (size, h.finalize().to_hex().to_string())
+                        });
+                        mine.push((i, r));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Takes a snapshot of this machine and the environment `target`.
+pub fn take(target: &Target, cfg: &SearchConfig) -> Snapshot {
+    let objects = crate::native::find_objects(&target.roots);
+    let hashes = hash_files(&objects);
+    let infos = InfoCache::default();
+    let host_version = |lib: &str, fam: &str| -> Option<String> {
+        let p = cfg
+            .cache
+            .lookup(lib, elf::Kind::X86_64, true)?
+            .to_path_buf();
+        let info = infos.get(&p)?;
+        elf::newest(&info.version_defs, fam)
+            .map(|v| v.rsplit_once('_').map_or(v.clone(), |(_, n)| n.to_owned()))
+    };
+    let rel = |p: &Path| {
+        p.strip_prefix(&target.display_root)
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    Snapshot {
+        format: FORMAT,
+        host: read("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()),
+        os: os_release(),
+        kernel: read("/proc/sys/kernel/osrelease").map(|s| s.trim().to_owned()),
+        glibc: host_version("libc.so.6", "GLIBC"),
+        libstdcxx: host_version("libstdc++.so.6", "GLIBCXX"),
+        cpu: cpu(),
+        memory_bytes: memory(),
+        nvidia_driver: read("/proc/driver/nvidia/version")
+            .and_then(|t| crate::gpu::driver_version(&t)),
+        gpus: gpus(),
+        python: target.python.as_ref().map(|p| p.display().to_string()),
+        python_version: target.python_version.clone(),
+        environment: Some(target.display_root.display().to_string()),
+        distributions: distributions(&target.site_packages),
+        objects: objects
+            .iter()
+            .zip(hashes)
+            .filter_map(|(p, h)| {
+                h.map(|(size, blake3)| Object {
+                    path: rel(p),
+                    size,
+                    blake3,
+                })
+            })
+            .collect(),
+    }
+}
+
+/// One difference between two snapshots.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Change {
+    /// What kind of thing changed, most consequential first: `driver`, `gpu`, `glibc`, …
+    pub area: &'static str,
+    pub item: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// What differs between `a` and `b`, most consequential first (driver and GPUs, system
+/// libraries, OS and CPU, Python, distributions, then changed shared objects).
+pub fn diff(a: &Snapshot, b: &Snapshot) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut field = |area: &'static str, item: &str, x: Option<String>, y: Option<String>| {
+        if x != y {
+            out.push(Change {
+                area,
+                item: item.to_owned(),
+                before: x,
+                after: y,
+            });
+        }
+    };
+    field(
+        "driver",
+        "NVIDIA driver",
+        a.nvidia_driver.clone(),
+        b.nvidia_driver.clone(),
+    );
+    let cuda = |s: &Snapshot| {
+        s.nvidia_driver
+            .as_deref()
+            .and_then(crate::rules::cuda_driver::cuda_for_driver)
+            .map(|(x, y)| format!("{x}.{y}"))
+    };
+    field("driver", "CUDA supported by the driver", cuda(a), cuda(b));
+    let g = |s: &Snapshot| {
+        (!s.gpus.is_empty()).then(|| {
+            s.gpus
+                .iter()
+                .map(|g| g.model.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    };
+    field("gpu", "GPUs", g(a), g(b));
+    field("system", "glibc", a.glibc.clone(), b.glibc.clone());
+    field(
+        "system",
+        "libstdc++ (GLIBCXX)",
+        a.libstdcxx.clone(),
+        b.libstdcxx.clone(),
+    );
+    field("system", "OS", a.os.clone(), b.os.clone());
+    field("system", "kernel", a.kernel.clone(), b.kernel.clone());
+    field("cpu", "CPU", a.cpu.model.clone(), b.cpu.model.clone());
+    let flags = |s: &Snapshot| Some(s.cpu.flags.join(" "));
+    field("cpu", "CPU flags", flags(a), flags(b));
+    field(
+        "python",
+        "Python",
+        a.python_version.clone(),
+        b.python_version.clone(),
+    );
+    let dists = |s: &Snapshot| {
+        s.distributions
+            .iter()
+            .map(|d| (d.name.clone(), d.version.clone()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let (da, db) = (dists(a), dists(b));
+    for name in da
+        .keys()
+        .chain(db.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        field(
+            "distribution",
+            name,
+            da.get(name).cloned(),
+            db.get(name).cloned(),
+        );
+    }
+    let objs = |s: &Snapshot| {
+        s.objects
+            .iter()
+            .map(|o| (o.path.clone(), o.blake3.clone()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let (oa, ob) = (objs(a), objs(b));
+    for path in oa
+        .keys()
+        .chain(ob.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let short = |h: Option<&String>| h.map(|h| h.chars().take(16).collect::<String>());
+        field("object", path, short(oa.get(path)), short(ob.get(path)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_orders_by_consequence() {
+        let a = Snapshot {
+            nvidia_driver: Some("535.104.05".into()),
+            glibc: Some("2.35".into()),
+            distributions: vec![Distribution {
+                name: "torch".into(),
+                version: "2.1.0".into(),
+            }],
+            objects: vec![Object {
+                path: "lib/x.so".into(),
+                size: 1,
+                blake3: "aa".repeat(32),
+            }],
+            ..Snapshot::default()
+        };
+        let mut b = a.clone();
+        b.nvidia_driver = Some("470.182.03".into());
+        b.glibc = Some("2.31".into());
+        b.distributions[0].version = "2.0.1".into();
+        b.objects[0].blake3 = "bb".repeat(32);
+        let d = diff(&a, &b);
+        let areas: Vec<&str> = d.iter().map(|c| c.area).collect();
+        assert_eq!(
+            areas,
+            ["driver", "driver", "system", "distribution", "object"]
+        );
+        assert_eq!(d[1].after.as_deref(), Some("11.4"));
+        assert!(diff(&a, &a).is_empty());
+    }
+}

@@ -1,0 +1,260 @@
+//! ELF fixtures built by the test with the C compiler: a library with versions FOO_1.0 and
+//! FOO_2.0 (a version script), a consumer linked against FOO_2.0, then a replacement that
+//! defines only FOO_1.0; a missing DT_NEEDED; an `$ORIGIN` runpath that resolves. The
+//! not-found set is compared with what `ldd` prints for the same objects.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use everybyte_env::native;
+use everybyte_env::resolve::SearchConfig;
+
+fn gcc(dir: &Path, args: &[&str]) {
+    let out = Command::new("gcc")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("gcc runs (the tests need a C compiler)");
+    assert!(
+        out.status.success(),
+        "gcc {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// Builds the fixtures; returns the directory.
+fn build() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        d,
+        "foo2.c",
+        "int foo_old(void) { return 1; }\nint foo_new(void) { return 2; }\n",
+    );
+    write(
+        d,
+        "foo2.map",
+        "FOO_1.0 { global: foo_old; local: *; };\nFOO_2.0 { global: foo_new; } FOO_1.0;\n",
+    );
+    write(d, "foo1.c", "int foo_old(void) { return 1; }\n");
+    write(d, "foo1.map", "FOO_1.0 { global: foo_old; local: *; };\n");
+    write(
+        d,
+        "consumer.c",
+        "int foo_new(void);\nint use_foo(void) { return foo_new(); }\n",
+    );
+    write(d, "bar.c", "int bar(void) { return 3; }\n");
+    write(
+        d,
+        "uses_bar.c",
+        "int bar(void);\nint use_bar(void) { return bar(); }\n",
+    );
+    write(d, "baz.c", "int baz(void) { return 4; }\n");
+    write(
+        d,
+        "main.c",
+        "int baz(void);\nint main(void) { return baz() - 4; }\n",
+    );
+
+    // libfoo with FOO_1.0 and FOO_2.0; a consumer bound to FOO_2.0; then the old libfoo.
+    gcc(
+        d,
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libfoo.so.1",
+            "-Wl,-soname,libfoo.so.1",
+            "-Wl,--version-script=foo2.map",
+            "foo2.c",
+        ],
+    );
+    gcc(
+        d,
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libconsumer.so",
+            "consumer.c",
+            "-L.",
+            "-l:libfoo.so.1",
+            "-Wl,-rpath,$ORIGIN",
+        ],
+    );
+    gcc(
+        d,
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libfoo.so.1",
+            "-Wl,-soname,libfoo.so.1",
+            "-Wl,--version-script=foo1.map",
+            "foo1.c",
+        ],
+    );
+
+    // A consumer of libbar, then libbar removed.
+    gcc(
+        d,
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libbar.so.1",
+            "-Wl,-soname,libbar.so.1",
+            "bar.c",
+        ],
+    );
+    gcc(
+        d,
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libusesbar.so",
+            "uses_bar.c",
+            "-L.",
+            "-l:libbar.so.1",
+            "-Wl,-rpath,$ORIGIN",
+        ],
+    );
+    std::fs::remove_file(d.join("libbar.so.1")).unwrap();
+
+    // An executable that finds lib/libbaz.so.1 through $ORIGIN/lib.
+    std::fs::create_dir(d.join("lib")).unwrap();
+    gcc(
+        d,
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "lib/libbaz.so.1",
+            "-Wl,-soname,libbaz.so.1",
+            "baz.c",
+        ],
+    );
+    gcc(
+        d,
+        &[
+            "-o",
+            "app",
+            "main.c",
+            "-Llib",
+            "-l:libbaz.so.1",
+            "-Wl,-rpath,$ORIGIN/lib",
+        ],
+    );
+
+    // Old-style DT_RPATH, inherited by what the object loads.
+    gcc(
+        d,
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "librpath.so",
+            "uses_bar.c",
+            "-Wl,--disable-new-dtags",
+            "-Wl,-rpath,$ORIGIN/nowhere",
+            "-Wl,--allow-shlib-undefined",
+        ],
+    );
+    tmp
+}
+
+fn ldd_not_found(objects: &[PathBuf]) -> BTreeSet<(PathBuf, String)> {
+    let mut set = BTreeSet::new();
+    for o in objects {
+        let out = Command::new("ldd")
+            .arg(o)
+            .env_remove("LD_LIBRARY_PATH")
+            .output()
+            .unwrap();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some((name, _)) = line.trim().split_once(" => not found") {
+                set.insert((o.clone(), name.trim().to_owned()));
+            }
+        }
+    }
+    set
+}
+
+#[test]
+fn version_gap_missing_library_and_origin_runpath() {
+    let tmp = build();
+    let d = tmp.path();
+    let cfg = SearchConfig {
+        ld_library_path: Vec::new(),
+        ..SearchConfig::host()
+    };
+    let report = native::check(&[d.to_path_buf()], d, &cfg);
+
+    let names: BTreeSet<String> = report
+        .objects
+        .iter()
+        .map(|p| p.strip_prefix(d).unwrap().display().to_string())
+        .collect();
+    for want in [
+        "app",
+        "lib/libbaz.so.1",
+        "libconsumer.so",
+        "libfoo.so.1",
+        "libusesbar.so",
+        "librpath.so",
+    ] {
+        assert!(names.contains(want), "{want} not found among {names:?}");
+    }
+
+    let codes: Vec<(&str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.code.as_str(), f.message.as_str()))
+        .collect();
+    let gap = report
+        .findings
+        .iter()
+        .find(|f| f.code == "ENV002")
+        .unwrap_or_else(|| panic!("no ENV002 in {codes:?}"));
+    assert!(
+        gap.message.starts_with("libconsumer.so requires FOO_2.0; "),
+        "{}",
+        gap.message
+    );
+    assert!(
+        gap.message.contains("libfoo.so.1 provides up to FOO_1.0"),
+        "{}",
+        gap.message
+    );
+
+    let missing: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "ENV001")
+        .collect();
+    assert_eq!(missing.len(), 1, "{codes:?}");
+    assert!(
+        missing[0]
+            .message
+            .starts_with("libbar.so.1 not found, needed by libusesbar.so"),
+        "{}",
+        missing[0].message
+    );
+
+    // `app` resolves lib/libbaz.so.1 through $ORIGIN/lib: nothing missing for it.
+    assert!(
+        !report.not_found.iter().any(|(o, _)| o.ends_with("app")),
+        "{:?}",
+        report.not_found
+    );
+
+    // The same not-found set as ldd over the same objects.
+    let ours: BTreeSet<(PathBuf, String)> = report.not_found.iter().cloned().collect();
+    assert_eq!(ours, ldd_not_found(&report.objects));
+}
