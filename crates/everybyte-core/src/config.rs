@@ -29,6 +29,15 @@ impl Default for TriageOptions {
     }
 }
 
+/// Settings of the environment area.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct EnvOptions {
+    /// The virtual environment `audit` examines (default: `.venv`, `venv` or `env` in the
+    /// project, when one exists), relative to the project.
+    pub venv: Option<std::path::PathBuf>,
+}
+
 /// The options a configuration file may set.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -45,6 +54,8 @@ pub struct Options {
     pub fail_on: Option<Severity>,
     #[serde(default)]
     pub triage: TriageOptions,
+    #[serde(default)]
+    pub env: EnvOptions,
 }
 
 #[derive(Deserialize)]

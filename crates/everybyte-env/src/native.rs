@@ -66,7 +66,11 @@ pub struct NativeReport {
     pub not_found: Vec<(PathBuf, String)>,
 }
 
+/// Missing symbol versions by (object, provider): (version, the provider's newest).
+type Gaps = BTreeMap<(PathBuf, PathBuf), Vec<(String, Option<String>)>>;
+
 /// Resolves every object's closure (on all cores) and reports.
+#[allow(clippy::too_many_lines)] // gather, then one loop per rule
 pub fn check(roots: &[PathBuf], display_root: &Path, cfg: &SearchConfig) -> NativeReport {
     let objects = find_objects(roots);
     let infos = InfoCache::default();
@@ -102,7 +106,7 @@ pub fn check(roots: &[PathBuf], display_root: &Path, cfg: &SearchConfig) -> Nati
     let mut report = NativeReport::default();
     // missing library name → objects whose DT_NEEDED names it
     let mut missing: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-    let mut gaps: BTreeMap<(PathBuf, PathBuf), Vec<(String, Option<String>)>> = BTreeMap::new();
+    let mut gaps: Gaps = BTreeMap::new();
     for (i, c) in &results {
         for m in &c.missing {
             report.not_found.push((objects[*i].clone(), m.name.clone()));

@@ -103,6 +103,21 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
     let (findings, context) = everybyte_triage::check(&project, &cfg.options.triage);
     report.findings.extend(findings);
     report.context.extend(context);
+    let venv = match &cfg.options.env.venv {
+        Some(v) => Some(dir.join(v)),
+        None => everybyte_env::target::find_in_project(dir),
+    };
+    if let Some(venv) = venv {
+        let t = everybyte_env::target::from_venv(&venv)?;
+        let rel = venv
+            .strip_prefix(dir)
+            .unwrap_or(&venv)
+            .display()
+            .to_string();
+        let (findings, context) = env_findings(&t, dir, &rel);
+        report.findings.extend(findings);
+        report.context.extend(context);
+    }
     report.inputs = project.files.iter().map(|f| f.rel.clone()).collect();
     let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
     finish(cli, registry, &cfg, args, report, Some(&root))
@@ -280,15 +295,18 @@ fn env_target(args: &EnvTargetArgs) -> Result<everybyte_env::target::Target> {
 }
 
 /// Runs every environment check on one environment; returns findings and context notes.
+/// `display_root`: paths in findings are shown relative to it; `display`: the name of the
+/// environment in context lines.
 fn env_findings(
     target: &everybyte_env::target::Target,
+    display_root: &Path,
     display: &str,
 ) -> (
     Vec<everybyte_core::Finding>,
     Vec<everybyte_core::ContextItem>,
 ) {
     let cfg = everybyte_env::resolve::SearchConfig::host();
-    let native = everybyte_env::native::check(&target.roots, &target.display_root, &cfg);
+    let native = everybyte_env::native::check(&target.roots, display_root, &cfg);
     let mut findings = native.findings;
     let mut context = vec![everybyte_core::ContextItem {
         path: display.to_owned(),
@@ -297,11 +315,7 @@ fn env_findings(
         line: None,
     }];
     let proc_version = std::fs::read_to_string("/proc/driver/nvidia/version").ok();
-    match everybyte_env::gpu::check(
-        &target.site_packages,
-        &target.display_root,
-        proc_version.as_deref(),
-    ) {
+    match everybyte_env::gpu::check(&target.site_packages, display_root, proc_version.as_deref()) {
         Some(everybyte_env::gpu::GpuCheck::Finding(f)) => findings.push(f),
         Some(everybyte_env::gpu::GpuCheck::Note(n)) => context.push(everybyte_core::ContextItem {
             path: display.to_owned(),
@@ -325,7 +339,7 @@ fn env(cli: &Cli, registry: &Registry, command: &EnvCommand) -> Result<ExitCode>
             check_selectors(registry, args)?;
             let t = env_target(target)?;
             let display = t.display_root.display().to_string();
-            let (findings, context) = env_findings(&t, &display);
+            let (findings, context) = env_findings(&t, &t.display_root, &display);
             let report = Report {
                 findings,
                 context,

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# `everybyte env check` against a shell loop of `ldd` over every shared object (and
+# `pip check`), and `env snapshot`'s BLAKE3 hashing against `b3sum`, on the same venv in one
+# run. The venv holds heavy binary wheels (bench/env-requirements.txt, hash-locked); one
+# vendored library is removed so that both tools have a "not found" to agree on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=bench/out
+venv=$out/env-venv
+mkdir -p "$out"
+cargo build --release --quiet
+bin=$PWD/target/release/everybyte
+
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps --only-binary=:all: -r bench/env-requirements.txt
+  # The planted fault: numpy's vendored gfortran runtime goes missing.
+  rm -f "$venv"/lib/python3*/site-packages/numpy.libs/libgfortran*
+fi
+b3sum=$(command -v b3sum || true)
+if [ -z "$b3sum" ]; then
+  cargo install --quiet --locked b3sum --root "$out/tools" >/dev/null 2>&1 && b3sum=$out/tools/bin/b3sum
+fi
+
+now() { date +%s.%N; }
+sos=$(find "$venv" -type f -name '*.so*' | wc -l)
+
+t0=$(now)
+find "$venv" -type f -name '*.so*' -print0 | while IFS= read -r -d '' f; do ldd "$f" 2>/dev/null || true; done \
+  | awk '/=> not found/ {print $1}' | sort -u >"$out/ldd-not-found.txt"
+t1=$(now)
+"$venv/bin/python" -m pip check >"$out/pip-check.txt" 2>&1 || true
+t2=$(now)
+"$bin" env check --venv "$venv" --format json -o "$out/env-check.json" || true
+t3=$(now)
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print("\n".join(sorted({f["data"]["library"] for f in d["findings"] if f["code"] == "ENV001"})))' "$out/env-check.json" >"$out/eb-not-found.txt"
+
+ldd_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
+pip_s=$(awk -v a="$t1" -v b="$t2" 'BEGIN {print b - a}')
+eb_s=$(awk -v a="$t2" -v b="$t3" 'BEGIN {print b - a}')
+echo "venv: $venv, $sos shared objects"
+printf 'ldd loop over every .so            %7.2f s\n' "$ldd_s"
+printf 'pip check                          %7.2f s\n' "$pip_s"
+printf 'everybyte env check                %7.2f s\n' "$eb_s"
+printf 'ratio (ldd loop + pip check) / everybyte: %.1fx; ldd loop alone / everybyte: %.1fx\n' \
+  "$(awk -v a="$ldd_s" -v p="$pip_s" -v e="$eb_s" 'BEGIN {print (a + p) / e}')" "$(awk -v a="$ldd_s" -v e="$eb_s" 'BEGIN {print a / e}')"
+if cmp -s "$out/ldd-not-found.txt" "$out/eb-not-found.txt"; then
+  echo "not found, both: $(tr '\n' ' ' <"$out/ldd-not-found.txt")"
+else
+  echo "NOT-FOUND SETS DIFFER"; echo "ldd: $(tr '\n' ' ' <"$out/ldd-not-found.txt")"; echo "everybyte: $(tr '\n' ' ' <"$out/eb-not-found.txt")"
+fi
+
+# Hashing: the same files, warm cache, BLAKE3 both.
+"$bin" env snapshot --venv "$venv" -o "$out/snapshot.json"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print("\n".join(sys.argv[2] + "/" + o["path"] for o in d["objects"]))' "$out/snapshot.json" "$venv" >"$out/objects.txt"
+mib=$(xargs -a "$out/objects.txt" -d '\n' du -cb | tail -1 | awk '{print $1 / 1048576}')
+xargs -a "$out/objects.txt" -d '\n' cat >/dev/null
+t4=$(now); "$bin" env snapshot --venv "$venv" -o "$out/snapshot2.json"; t5=$(now)
+if [ -n "$b3sum" ]; then
+  t6=$(now); xargs -a "$out/objects.txt" -d '\n' "$b3sum" >"$out/b3sum.txt"; t7=$(now)
+  b3_s=$(awk -v a="$t6" -v b="$t7" 'BEGIN {print b - a}')
+  printf 'b3sum over the same %.0f MiB        %7.2f s  %7.0f MiB/s\n' "$mib" "$b3_s" "$(awk -v m="$mib" -v s="$b3_s" 'BEGIN {print m / s}')"
+fi
+sn_s=$(awk -v a="$t4" -v b="$t5" 'BEGIN {print b - a}')
+printf 'everybyte env snapshot (walk+hash)  %7.2f s  %7.0f MiB/s\n' "$sn_s" "$(awk -v m="$mib" -v s="$sn_s" 'BEGIN {print m / s}')"
+[ -n "$b3sum" ] && printf 'hashing throughput, everybyte / b3sum: %.2f\n' "$(awk -v a="$b3_s" -v b="$sn_s" 'BEGIN {print a / b}')"
+exit 0
