@@ -71,7 +71,13 @@ type Gaps = BTreeMap<(PathBuf, PathBuf), Vec<(String, Option<String>)>>;
 
 /// Resolves every object's closure (on all cores) and reports.
 #[allow(clippy::too_many_lines)] // gather, then one loop per rule
-pub fn check(roots: &[PathBuf], display_root: &Path, cfg: &SearchConfig) -> NativeReport {
+/// With `ldd_compatible`, every object is also judged alone, as a loop of `ldd` judges it.
+pub fn check(
+    roots: &[PathBuf],
+    display_root: &Path,
+    cfg: &SearchConfig,
+    ldd_compatible: bool,
+) -> NativeReport {
     let objects = find_objects(roots);
     let infos = InfoCache::default();
     let next = AtomicUsize::new(0);
@@ -107,9 +113,22 @@ pub fn check(roots: &[PathBuf], display_root: &Path, cfg: &SearchConfig) -> Nati
     // missing library name → objects whose DT_NEEDED names it
     let mut missing: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     let mut gaps: Gaps = BTreeMap::new();
+    // An object that another object of the environment loads is judged in its loader's
+    // closure, where the libraries loaded before it are already there (auditwheel's vendored
+    // `.libs` depend on that). Alone, `ldd` calls their siblings "not found"; `ldd_compatible`
+    // reports those too.
+    let objs = &objects;
+    let loaded_by_others: std::collections::HashSet<&PathBuf> = results
+        .iter()
+        .flat_map(|(i, c)| c.loaded.iter().filter(move |p| **p != objs[*i]))
+        .collect();
     for (i, c) in &results {
+        let judged_elsewhere = !ldd_compatible && loaded_by_others.contains(&objects[*i]);
         for m in &c.missing {
             report.not_found.push((objects[*i].clone(), m.name.clone()));
+            if judged_elsewhere {
+                continue;
+            }
             let v = missing.entry(m.name.clone()).or_default();
             if !v.contains(&m.needed_by) {
                 v.push(m.needed_by.clone());

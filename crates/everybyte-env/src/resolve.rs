@@ -111,7 +111,26 @@ fn expand(entry: &str, origin: &Path, class64: bool, machine: u16) -> PathBuf {
         .replace("$LIB", lib)
         .replace("${PLATFORM}", platform)
         .replace("$PLATFORM", platform);
-    PathBuf::from(s)
+    normalize(Path::new(&s))
+}
+
+/// Removes `.` and `..` components lexically (`numpy/_core/../../numpy.libs` →
+/// `numpy.libs`), so one library has one path however it was reached.
+pub fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Walks the closure of `root` (an ELF object) and reports every library that cannot be

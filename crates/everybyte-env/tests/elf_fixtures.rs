@@ -194,7 +194,7 @@ fn version_gap_missing_library_and_origin_runpath() {
         ld_library_path: Vec::new(),
         ..SearchConfig::host()
     };
-    let report = native::check(&[d.to_path_buf()], d, &cfg);
+    let report = native::check(&[d.to_path_buf()], d, &cfg, false);
 
     let names: BTreeSet<String> = report
         .objects

@@ -146,6 +146,10 @@ pub enum EnvCommand {
     Check {
         #[command(flatten)]
         target: EnvTargetArgs,
+        /// Also judge every library alone, as a loop of `ldd` over each file does (reports
+        /// siblings of vendored libraries that their loader provides at run time).
+        #[arg(long)]
+        ldd_compatible: bool,
         #[command(flatten)]
         report: ReportArgs,
     },

@@ -114,7 +114,7 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
             .unwrap_or(&venv)
             .display()
             .to_string();
-        let (findings, context) = env_findings(&t, dir, &rel);
+        let (findings, context) = env_findings(&t, dir, &rel, false);
         report.findings.extend(findings);
         report.context.extend(context);
     }
@@ -301,12 +301,13 @@ fn env_findings(
     target: &everybyte_env::target::Target,
     display_root: &Path,
     display: &str,
+    ldd_compatible: bool,
 ) -> (
     Vec<everybyte_core::Finding>,
     Vec<everybyte_core::ContextItem>,
 ) {
     let cfg = everybyte_env::resolve::SearchConfig::host();
-    let native = everybyte_env::native::check(&target.roots, display_root, &cfg);
+    let native = everybyte_env::native::check(&target.roots, display_root, &cfg, ldd_compatible);
     let mut findings = native.findings;
     let mut context = vec![everybyte_core::ContextItem {
         path: display.to_owned(),
@@ -333,13 +334,14 @@ fn env(cli: &Cli, registry: &Registry, command: &EnvCommand) -> Result<ExitCode>
         EnvCommand::Check {
             target,
             report: args,
+            ldd_compatible,
         } => {
             let cwd = std::env::current_dir().context("cannot read the current directory")?;
             let cfg = load_config(cli, &cwd, registry)?;
             check_selectors(registry, args)?;
             let t = env_target(target)?;
             let display = t.display_root.display().to_string();
-            let (findings, context) = env_findings(&t, &t.display_root, &display);
+            let (findings, context) = env_findings(&t, &t.display_root, &display, *ldd_compatible);
             let report = Report {
                 findings,
                 context,
