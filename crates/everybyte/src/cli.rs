@@ -104,6 +104,11 @@ pub enum Command {
         #[command(subcommand)]
         command: EnvCommand,
     },
+    /// Scan datasets for files that would crash a loader or poison a loss; keep manifests.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
     /// List every rule.
     Rules {
         #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
@@ -169,4 +174,49 @@ pub enum EnvCommand {
         #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
         format: DocFormat,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Check every file (by its magic bytes): empty, corrupt or truncated images, NaN/inf and
+    /// missing cells, ragged rows, malformed arrays, duplicates.
+    Scan {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also write a manifest (path, size, mtime, BLAKE3) to FILE, atomically.
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+        /// Scan only shard K of N (1-based), chosen by a hash of each path.
+        #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+        shard: Option<(u64, u64)>,
+        /// Images with more pixels than this are reported (DATA004).
+        #[arg(long, default_value_t = 89_478_485)]
+        max_pixels: u64,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Re-check a dataset against a manifest: changed, missing and new files (exit 1 on any).
+    Verify {
+        manifest: PathBuf,
+        /// The folder the manifest's paths are relative to [default: the manifest's root].
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 3/8")?;
+    let k: u64 = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{k}` is not a number"))?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a number"))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("shard {k}/{n}: need 1 <= K <= N"));
+    }
+    Ok((k, n))
 }

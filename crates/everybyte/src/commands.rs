@@ -12,8 +12,8 @@ use everybyte_core::render::{self, Format, RenderOptions};
 use everybyte_core::{Config, Registry, Report, Severity};
 
 use crate::cli::{
-    Cli, ColorChoice, Command, DocFormat, EnvCommand, EnvTargetArgs, FailOn, OutputFormat,
-    ReportArgs,
+    Cli, ColorChoice, Command, DataCommand, DocFormat, EnvCommand, EnvTargetArgs, FailOn,
+    OutputFormat, ReportArgs,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -51,6 +51,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         }
         Command::Triage { files, report, .. } => triage(&cli, &registry, files, report),
         Command::Env { command } => env(&cli, &registry, command),
+        Command::Data { command } => data(&cli, &registry, command),
         Command::Rules { format } => {
             rules(&registry, *format)?;
             Ok(ExitCode::SUCCESS)
@@ -103,6 +104,24 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
     let (findings, context) = everybyte_triage::check(&project, &cfg.options.triage);
     report.findings.extend(findings);
     report.context.extend(context);
+    let data_files: Vec<PathBuf> = project
+        .files
+        .iter()
+        .filter(|f| {
+            use everybyte_core::FileKind;
+            matches!(f.kind, FileKind::Image | FileKind::Table | FileKind::Array)
+                || f.rel.ends_with(".safetensors") && f.kind == FileKind::ModelFile
+        })
+        .map(|f| f.path.clone())
+        .collect();
+    if !data_files.is_empty() {
+        let scan = everybyte_data::scan::scan(
+            &data_files,
+            dir,
+            &everybyte_data::scan::ScanOptions::default(),
+        );
+        report.findings.extend(scan.findings);
+    }
     let venv = match &cfg.options.env.venv {
         Some(v) => Some(dir.join(v)),
         None => everybyte_env::target::find_in_project(dir),
@@ -416,6 +435,97 @@ fn env(cli: &Cli, registry: &Registry, command: &EnvCommand) -> Result<ExitCode>
                 }
             }
             Ok(if changes.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+fn data(cli: &Cli, registry: &Registry, command: &DataCommand) -> Result<ExitCode> {
+    match command {
+        DataCommand::Scan {
+            paths,
+            manifest,
+            shard,
+            max_pixels,
+            report: args,
+        } => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            let cfg = load_config(cli, &cwd, registry)?;
+            check_selectors(registry, args)?;
+            for p in paths {
+                if !p.exists() {
+                    bail!("{}: no such file or folder", p.display());
+                }
+            }
+            // Paths in findings and the manifest are relative to the one folder scanned, or to
+            // the current directory.
+            let root = match paths.as_slice() {
+                [one] if one.is_dir() => one.clone(),
+                _ => PathBuf::from("."),
+            };
+            let opts = everybyte_data::scan::ScanOptions {
+                max_pixels: *max_pixels,
+                shard: *shard,
+            };
+            let scan = everybyte_data::scan::scan(paths, &root, &opts);
+            if let Some(path) = manifest {
+                let m = everybyte_data::manifest::Manifest {
+                    version: 1,
+                    root: root.display().to_string(),
+                    files: scan.files.clone(),
+                };
+                everybyte_core::write_atomic(path, |w| {
+                    serde_json::to_writer_pretty(&mut *w, &m)?;
+                    writeln!(w)
+                })
+                .with_context(|| format!("{}: cannot write the manifest", path.display()))?;
+            }
+            let s = &scan.summary;
+            let kinds: Vec<String> = s.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            eprintln!(
+                "everybyte: scanned {} files, {} in {:.2} s ({:.0} files/s, {:.1} MB/s): {}",
+                s.files,
+                everybyte_core::bytesize::format_bytes(s.bytes),
+                s.seconds,
+                s.files as f64 / s.seconds.max(1e-9),
+                s.bytes as f64 / 1e6 / s.seconds.max(1e-9),
+                kinds.join(", ")
+            );
+            let report = Report {
+                findings: scan.findings,
+                context: Vec::new(),
+                inputs: paths.iter().map(|p| p.display().to_string()).collect(),
+            };
+            let root_abs = std::fs::canonicalize(&root).unwrap_or(root);
+            finish(cli, registry, &cfg, args, report, Some(&root_abs))
+        }
+        DataCommand::Verify { manifest, root } => {
+            let text = std::fs::read_to_string(manifest)
+                .with_context(|| format!("{}: cannot read", manifest.display()))?;
+            let m: everybyte_data::manifest::Manifest = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not an everybyte manifest", manifest.display()))?;
+            let root = root.clone().unwrap_or_else(|| PathBuf::from(&m.root));
+            if !root.is_dir() {
+                bail!(
+                    "{}: the dataset folder does not exist (pass --root)",
+                    root.display()
+                );
+            }
+            let diffs = everybyte_data::manifest::verify(&m, &root);
+            let mut out = io::stdout().lock();
+            for d in &diffs {
+                writeln!(out, "{:<8} {}  ({})", d.kind, d.path, d.detail)?;
+            }
+            writeln!(
+                out,
+                "{} files in the manifest, {} differences",
+                m.files.len(),
+                diffs.len()
+            )?;
+            Ok(if diffs.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

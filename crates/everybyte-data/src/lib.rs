@@ -1,0 +1,12 @@
+//! Dataset scanning: every file identified by its magic bytes and checked by kind (images
+//! walked structure by structure, tables column by column, arrays against their headers),
+//! hashed with BLAKE3 for duplicates and manifests.
+
+pub mod array;
+pub mod image;
+pub mod manifest;
+pub mod rules;
+pub mod scan;
+pub mod table;
+
+pub use rules::RULES;

@@ -1,0 +1,110 @@
+//! Checksum manifests: write one with `data scan --manifest`, re-check a dataset against it
+//! with `data verify`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::scan::{FileRecord, ScanOptions};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    pub version: u32,
+    /// The folder paths are relative to, as given when the manifest was written.
+    pub root: String,
+    pub files: Vec<FileRecord>,
+}
+
+/// A difference between a manifest and the files on disk.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Difference {
+    pub path: String,
+    /// `changed`, `missing` or `new`.
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+/// Re-hashes every file under `root` and compares with the manifest.
+pub fn verify(manifest: &Manifest, root: &Path) -> Vec<Difference> {
+    let files = crate::scan::list_files(&[root.to_path_buf()], root, ScanOptions::default().shard);
+    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    let hashes = hash_all(&paths);
+    let on_disk: BTreeMap<&str, (u64, Option<String>)> = files
+        .iter()
+        .zip(hashes)
+        .map(|((_, rel), h)| (rel.as_str(), h))
+        .collect();
+    let mut out = Vec::new();
+    let listed: BTreeMap<&str, &FileRecord> = manifest
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f))
+        .collect();
+    for (path, rec) in &listed {
+        match on_disk.get(path) {
+            None => out.push(Difference {
+                path: (*path).to_owned(),
+                kind: "missing",
+                detail: format!("{} bytes in the manifest, absent on disk", rec.size),
+            }),
+            Some((size, hash)) => {
+                if hash.as_deref() != Some(rec.blake3.as_str()) {
+                    let detail = if *size == rec.size {
+                        "same size, different content".to_owned()
+                    } else {
+                        format!("{} bytes in the manifest, {size} on disk", rec.size)
+                    };
+                    out.push(Difference {
+                        path: (*path).to_owned(),
+                        kind: "changed",
+                        detail,
+                    });
+                }
+            }
+        }
+    }
+    for (path, (size, _)) in &on_disk {
+        if !listed.contains_key(path) {
+            out.push(Difference {
+                path: (*path).to_owned(),
+                kind: "new",
+                detail: format!("{size} bytes, not in the manifest"),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+fn hash_all(paths: &[PathBuf]) -> Vec<(u64, Option<String>)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut r: Vec<(usize, (u64, Option<String>))> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(p) = paths.get(i) else { break };
+                        let size = std::fs::metadata(p).map_or(0, |m| m.len());
+                        let mut h = blake3::Hasher::new();
+                        let hex = h
+                            .update_mmap(p)
+                            .ok()
+                            .map(|h| h.finalize().to_hex().to_string());
+                        mine.push((i, (size, hex)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    r.sort_by_key(|(i, _)| *i);
+    r.into_iter().map(|(_, x)| x).collect()
+}

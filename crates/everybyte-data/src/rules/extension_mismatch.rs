@@ -1,0 +1,16 @@
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// The file's type, decided from its first bytes (its magic number), against its extension: a
+    /// PNG named `.jpg`, a JPEG named `.png`, an `.npy` that is not NumPy data.
+    /// ## Why it matters
+    /// Loaders that dispatch on the extension (or on it alone in a custom `Dataset`) choose the
+    /// wrong decoder; others decode it silently in another colour mode. Either way the sample is
+    /// not what the label says, and the error, if any, comes late.
+    /// ## Example
+    /// ```text
+    /// data/images/train/dog/7114.jpg  warning  DATA002  content is PNG, extension says JPEG
+    /// ```
+    /// ## Fix
+    /// Rename the file to its real type, or re-encode it (`convert in.png out.jpg`).
+    pub static EXTENSION_MISMATCH = { code: "DATA002", name: "extension-mismatch", severity: Warning, summary: "A file's content does not match its extension" };
+}

@@ -1,0 +1,16 @@
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// Floating-point `.npy` arrays and `.safetensors` tensors (F16, BF16, F32, F64) element by
+    /// element: the number of NaN and infinite values and the index of the first.
+    /// ## Why it matters
+    /// A NaN in features or weights propagates through every operation it touches: the loss becomes
+    /// NaN on the first batch that includes it.
+    /// ## Example
+    /// ```text
+    /// data/features.npy  error  DATA012  1 NaN, 0 inf among 4800 float32 values (first at flat index 2196)
+    /// ```
+    /// ## Fix
+    /// Find where the NaN comes from (a division by zero in preprocessing, a log of zero) and fix
+    /// it there, or filter with `np.isfinite` before saving.
+    pub static NONFINITE_ARRAY = { code: "DATA012", name: "nonfinite-array", severity: Error, summary: "A float array holds NaN or infinite values" };
+}

@@ -1,0 +1,17 @@
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// CSV and TSV files column by column: cells that read as `NaN`/`nan` or
+    /// `inf`/`-inf`/`Infinity` in columns that are numeric, with the count and the first line of
+    /// each.
+    /// ## Why it matters
+    /// One NaN in a feature or a target makes the loss NaN, and from then on every gradient; the
+    /// run keeps spending GPU hours on a model that learns nothing.
+    /// ## Example
+    /// ```text
+    /// data/labels.csv:43  error  DATA006  column `mean_r` (float): 1 NaN (first at line 43), 2 inf (first at line 88)
+    /// ```
+    /// ## Fix
+    /// Fix the source, or decide a policy and apply it before training: drop the rows or fill
+    /// them with a documented value.
+    pub static NONFINITE_CELLS = { code: "DATA006", name: "nonfinite-cells", severity: Error, summary: "A numeric table column holds NaN or infinite values" };
+}

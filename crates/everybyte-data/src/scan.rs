@@ -1,0 +1,663 @@
+//! `data scan`: one parallel walk, each file identified by its magic bytes, checked by kind,
+//! hashed with BLAKE3; then the per-dataset summaries (colour modes, duplicates).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use everybyte_core::{Finding, Location};
+use serde::{Deserialize, Serialize};
+
+use crate::rules::{
+    corrupt_array::CORRUPT_ARRAY, corrupt_image::CORRUPT_IMAGE, duplicate_files::DUPLICATE_FILES,
+    empty_file::EMPTY_FILE, extension_mismatch::EXTENSION_MISMATCH,
+    image_too_large::IMAGE_TOO_LARGE, missing_cells::MISSING_CELLS,
+    nonfinite_array::NONFINITE_ARRAY, nonfinite_cells::NONFINITE_CELLS, ragged_rows::RAGGED_ROWS,
+    text_encoding::TEXT_ENCODING, unparsable_cells::UNPARSABLE_CELLS,
+    unusual_color_mode::UNUSUAL_COLOR_MODE,
+};
+use crate::{array, image, table};
+
+/// What a file is, from its first bytes (tables from their extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Jpeg,
+    Png,
+    Gif,
+    Webp,
+    Bmp,
+    Npy,
+    Safetensors,
+    Csv,
+    Tsv,
+    Other,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Jpeg => "JPEG",
+            Kind::Png => "PNG",
+            Kind::Gif => "GIF",
+            Kind::Webp => "WebP",
+            Kind::Bmp => "BMP",
+            Kind::Npy => "NumPy",
+            Kind::Safetensors => "safetensors",
+            Kind::Csv => "CSV",
+            Kind::Tsv => "TSV",
+            Kind::Other => "other",
+        }
+    }
+}
+
+pub fn sniff(head: &[u8]) -> Option<Kind> {
+    Some(if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Kind::Jpeg
+    } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Kind::Png
+    } else if head.starts_with(b"GIF8") {
+        Kind::Gif
+    } else if head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP") {
+        Kind::Webp
+    } else if head.starts_with(b"BM") && head.len() >= 26 {
+        Kind::Bmp
+    } else if head.starts_with(b"\x93NUMPY") {
+        Kind::Npy
+    } else if head.len() > 9 && head[8] == b'{' && head[..8].iter().rev().take(4).all(|b| *b == 0) {
+        Kind::Safetensors
+    } else {
+        return None;
+    })
+}
+
+pub fn by_extension(name: &str) -> Option<Kind> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "jpg" | "jpeg" | "jpe" | "jfif" => Kind::Jpeg,
+        "png" => Kind::Png,
+        "gif" => Kind::Gif,
+        "webp" => Kind::Webp,
+        "bmp" => Kind::Bmp,
+        "npy" => Kind::Npy,
+        "safetensors" => Kind::Safetensors,
+        "csv" => Kind::Csv,
+        "tsv" | "tab" => Kind::Tsv,
+        _ => return None,
+    })
+}
+
+/// Scan settings.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Images above this many pixels are reported (DATA004).
+    pub max_pixels: u64,
+    /// Scan only shard K of N (1-based), chosen by a hash of the relative path.
+    pub shard: Option<(u64, u64)>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            max_pixels: 89_478_485,
+            shard: None,
+        }
+    }
+}
+
+/// One file as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub path: String,
+    pub size: u64,
+    /// Seconds since the epoch.
+    pub mtime: u64,
+    pub blake3: String,
+}
+
+/// Counts over a scan.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub files: u64,
+    pub bytes: u64,
+    pub kinds: BTreeMap<&'static str, u64>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Default)]
+pub struct ScanReport {
+    pub findings: Vec<Finding>,
+    pub files: Vec<FileRecord>,
+    pub summary: Summary,
+}
+
+struct FileResult {
+    record: Option<FileRecord>,
+    kind: Kind,
+    findings: Vec<Finding>,
+    mode: Option<String>,
+}
+
+/// FNV-1a of the path: a shard assignment stable across machines and runs.
+pub fn shard_of(rel: &str, n: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in rel.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h % n
+}
+
+/// Lists the files under `paths` (files are taken as given), relative to `root`.
+pub fn list_files(
+    paths: &[PathBuf],
+    root: &Path,
+    shard: Option<(u64, u64)>,
+) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    for p in paths {
+        for e in ignore::WalkBuilder::new(p)
+            .standard_filters(false)
+            .hidden(true)
+            .build()
+            .flatten()
+        {
+            if e.file_type().is_some_and(|t| t.is_file()) {
+                let rel = e
+                    .path()
+                    .strip_prefix(root)
+                    .unwrap_or(e.path())
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push((e.into_path(), rel));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out.dedup_by(|a, b| a.1 == b.1);
+    if let Some((k, n)) = shard {
+        out.retain(|(_, rel)| shard_of(rel, n) == k - 1);
+    }
+    out
+}
+
+/// Scans files (walking folders) on all cores.
+pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
+    let started = std::time::Instant::now();
+    let files = list_files(paths, root, opts.shard);
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut results: Vec<(usize, FileResult)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((path, rel)) = files.get(i) else {
+                            break;
+                        };
+                        mine.push((i, check_file(path, rel, opts)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+
+    let mut report = ScanReport::default();
+    let mut modes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut by_hash: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (i, r) in results {
+        let rel = &files[i].1;
+        report.findings.extend(r.findings);
+        *report.summary.kinds.entry(r.kind.name()).or_default() += 1;
+        if let Some(m) = r.mode {
+            modes.entry(m).or_default().push(rel.clone());
+        }
+        if let Some(rec) = r.record {
+            report.summary.files += 1;
+            report.summary.bytes += rec.size;
+            if rec.size > 0 {
+                by_hash
+                    .entry(rec.blake3.clone())
+                    .or_default()
+                    .push(rec.path.clone());
+            }
+            report.files.push(rec);
+        }
+    }
+    let total: usize = modes.values().map(Vec::len).sum();
+    if let Some((dominant, _)) = modes.iter().max_by_key(|(_, v)| v.len()) {
+        let dominant = dominant.clone();
+        for (mode, list) in &modes {
+            if *mode == dominant {
+                continue;
+            }
+            let examples: Vec<&str> = list.iter().take(5).map(String::as_str).collect();
+            report.findings.push(
+                Finding::new(
+                    &UNUSUAL_COLOR_MODE,
+                    Location::file(list[0].clone()),
+                    format!("{} of {total} images are {mode} (the dataset is mostly {dominant}): {}", list.len(), examples.join(", ")),
+                )
+                .with_help(format!("convert them to {dominant} once, or convert in the loader (Image.open(p).convert(\"RGB\"))"))
+                .with_data("mode", mode.as_str())
+                .with_data("count", list.len())
+                .with_data("files", list.clone()),
+            );
+        }
+    }
+    for paths in by_hash.into_values().filter(|v| v.len() > 1) {
+        report.findings.push(
+            Finding::new(
+                &DUPLICATE_FILES,
+                Location::file(paths[0].clone()),
+                format!(
+                    "{} files have the same content: {}",
+                    paths.len(),
+                    paths.join(", ")
+                ),
+            )
+            .with_help("keep one copy, and deduplicate before splitting train and test")
+            .with_data("files", paths),
+        );
+    }
+    report.summary.seconds = started.elapsed().as_secs_f64();
+    report
+}
+
+const MAX_IMAGE_BYTES: u64 = 512 << 20;
+
+#[allow(clippy::too_many_lines)] // one branch per kind
+fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
+    let mut out = FileResult {
+        record: None,
+        kind: Kind::Other,
+        findings: Vec::new(),
+        mode: None,
+    };
+    let at = || Location::file(rel.to_owned());
+    let unreadable = |e: &std::io::Error| {
+        Finding::new(
+            &everybyte_core::rules::UNREADABLE_INPUT,
+            Location::file(rel.to_owned()),
+            format!("cannot read: {e}"),
+        )
+        .with_help(
+            "check permissions (ls -l) and the storage (dmesg for I/O errors); the scan goes on",
+        )
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            out.findings.push(unreadable(&e));
+            return out;
+        }
+    };
+    let size = meta.len();
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    if size == 0 {
+        out.findings.push(
+            Finding::new(&EMPTY_FILE, at(), "empty file (0 bytes)")
+                .with_help("restore it from its source, or remove it and its label"),
+        );
+        out.record = Some(FileRecord {
+            path: rel.to_owned(),
+            size,
+            mtime,
+            blake3: blake3::hash(b"").to_hex().to_string(),
+        });
+        return out;
+    }
+    let ext_kind = by_extension(rel);
+    let is_image = |k: Kind| {
+        matches!(
+            k,
+            Kind::Jpeg | Kind::Png | Kind::Gif | Kind::Webp | Kind::Bmp
+        )
+    };
+    let image_bytes =
+        if ext_kind.is_some_and(is_image) && size <= MAX_IMAGE_BYTES || size <= 64 << 10 {
+            match std::fs::read(path) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    out.findings.push(unreadable(&e));
+                    return out;
+                }
+            }
+        } else {
+            None
+        };
+    #[allow(clippy::single_match_else)] // two ways to get the head, side by side
+    let head: Vec<u8> = match &image_bytes {
+        Some(b) => b[..b.len().min(64)].to_vec(),
+        None => {
+            let mut h = vec![0u8; 64];
+            match std::fs::File::open(path).and_then(|mut f| {
+                let n = f.read(&mut h)?;
+                h.truncate(n);
+                Ok(())
+            }) {
+                Ok(()) => h,
+                Err(e) => {
+                    out.findings.push(unreadable(&e));
+                    return out;
+                }
+            }
+        }
+    };
+    let sniffed = sniff(&head);
+    let kind = sniffed.or(ext_kind).unwrap_or(Kind::Other);
+    out.kind = kind;
+    if let (Some(s), Some(e)) = (sniffed, ext_kind)
+        && s != e
+    {
+        out.findings.push(
+            Finding::new(
+                &EXTENSION_MISMATCH,
+                at(),
+                format!("content is {}, extension says {}", s.name(), e.name()),
+            )
+            .with_help(format!(
+                "rename the file to its real type (.{}) or re-encode it",
+                s.name().to_ascii_lowercase()
+            ))
+            .with_data("content", s.name())
+            .with_data("extension", e.name()),
+        );
+    }
+    #[allow(clippy::single_match_else)]
+    let hash = match &image_bytes {
+        Some(b) => blake3::hash(b).to_hex().to_string(),
+        None => {
+            let mut h = blake3::Hasher::new();
+            match h.update_mmap(path) {
+                Ok(_) => h.finalize().to_hex().to_string(),
+                Err(e) => {
+                    out.findings.push(unreadable(&e));
+                    return out;
+                }
+            }
+        }
+    };
+    out.record = Some(FileRecord {
+        path: rel.to_owned(),
+        size,
+        mtime,
+        blake3: hash,
+    });
+
+    match kind {
+        Kind::Jpeg | Kind::Png | Kind::Gif | Kind::Webp | Kind::Bmp => {
+            let Some(bytes) = image_bytes.as_deref() else {
+                return out;
+            };
+            let checked = match kind {
+                Kind::Jpeg => image::jpeg(bytes),
+                Kind::Png => image::png(bytes),
+                Kind::Gif => image::gif(bytes),
+                Kind::Webp => image::webp(bytes),
+                _ => image::bmp(bytes),
+            };
+            match checked {
+                Err(f) => out.findings.push(
+                    Finding::new(&CORRUPT_IMAGE, Location { detail: Some(format!("byte {}", f.offset)), ..at() }, format!("{}: {}", kind.name(), f.what))
+                        .with_help("restore the file from its source (everybyte data verify MANIFEST finds every changed file), or drop it and its label")
+                        .with_data("offset", f.offset),
+                ),
+                Ok(info) => {
+                    let pixels = info.width.saturating_mul(info.height);
+                    if pixels > opts.max_pixels {
+                        out.findings.push(
+                            Finding::new(
+                                &IMAGE_TOO_LARGE,
+                                at(),
+                                format!("{} is {}x{} ({pixels} pixels), above the limit of {}", kind.name(), info.width, info.height, opts.max_pixels),
+                            )
+                            .with_help("resize it offline, or raise the limit if intended (--max-pixels)")
+                            .with_data("width", info.width)
+                            .with_data("height", info.height),
+                        );
+                    }
+                    out.mode = Some(if info.bits == 16 { format!("16-bit {}", info.mode) } else { info.mode.to_owned() });
+                }
+            }
+        }
+        Kind::Npy => check_npy(path, size, &at, &mut out.findings),
+        Kind::Safetensors => check_safetensors(path, size, &at, &mut out.findings),
+        Kind::Csv | Kind::Tsv => {
+            let delim = if kind == Kind::Tsv { b'\t' } else { b',' };
+            match std::fs::File::open(path).and_then(|f| table::scan(f, delim)) {
+                Ok(t) => table_findings(&t, rel, &mut out.findings),
+                Err(e) => out.findings.push(unreadable(&e)),
+            }
+        }
+        Kind::Other => {}
+    }
+    out
+}
+
+fn check_npy(path: &Path, size: u64, at: &dyn Fn() -> Location, findings: &mut Vec<Finding>) {
+    let mut head = vec![0u8; 1 << 16];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    head.truncate(n);
+    match array::npy_header(&head, size) {
+        Err(e) => findings.push(
+            Finding::new(&CORRUPT_ARRAY, at(), e)
+                .with_help("re-export the array (write to a temporary file, then rename)"),
+        ),
+        Ok(h) => {
+            let counted = std::fs::File::open(path).and_then(|mut f| {
+                std::io::copy(&mut (&mut f).take(h.data_offset), &mut std::io::sink())?;
+                array::count_nonfinite(f, h.dtype, h.elements)
+            });
+            if let Ok(nf) = counted
+                && nf.total() > 0
+            {
+                let name = match h.descr.trim_start_matches(['<', '>', '|', '=']) {
+                    "f2" => "float16",
+                    "f4" => "float32",
+                    "f8" => "float64",
+                    other => other,
+                };
+                findings.push(nonfinite_array(nf, h.elements, name, at()));
+            }
+        }
+    }
+}
+
+fn check_safetensors(
+    path: &Path,
+    size: u64,
+    at: &dyn Fn() -> Location,
+    findings: &mut Vec<Finding>,
+) {
+    let read_head = || -> std::io::Result<Vec<u8>> {
+        let mut f = std::fs::File::open(path)?;
+        let mut len = [0u8; 8];
+        f.read_exact(&mut len)?;
+        let n = u64::from_le_bytes(len)
+            .min(100 << 20)
+            .min(size.saturating_sub(8));
+        let mut head = len.to_vec();
+        f.take(n).read_to_end(&mut head)?;
+        Ok(head)
+    };
+    let head = match read_head() {
+        Ok(h) => h,
+        Err(e) => {
+            findings.push(Finding::new(
+                &CORRUPT_ARRAY,
+                at(),
+                format!("safetensors: {e}"),
+            ));
+            return;
+        }
+    };
+    match array::safetensors_header(&head, size) {
+        Err(e) => findings.push(
+            Finding::new(&CORRUPT_ARRAY, at(), format!("safetensors: {e}"))
+                .with_help("re-export the file (write to a temporary file, then rename)"),
+        ),
+        Ok((tensors, data_start)) => {
+            for t in tensors {
+                let Some(dt) = array::safetensors_dtype(&t.dtype) else {
+                    continue;
+                };
+                if dt.kind != 'f' {
+                    continue;
+                }
+                let elements = (t.end - t.start) / dt.size as u64;
+                let counted = std::fs::File::open(path).and_then(|mut f| {
+                    std::io::copy(
+                        &mut (&mut f).take(data_start + t.start),
+                        &mut std::io::sink(),
+                    )?;
+                    array::count_nonfinite(f, dt, elements)
+                });
+                if let Ok(nf) = counted
+                    && nf.total() > 0
+                {
+                    let mut f = nonfinite_array(
+                        nf,
+                        elements,
+                        &t.dtype,
+                        Location {
+                            detail: Some(format!("tensor {}", t.name)),
+                            ..at()
+                        },
+                    );
+                    f.message = format!("tensor `{}`: {}", t.name, f.message);
+                    findings.push(f);
+                }
+            }
+        }
+    }
+}
+
+fn nonfinite_array(nf: array::NonFinite, elements: u64, dtype: &str, loc: Location) -> Finding {
+    Finding::new(
+        &NONFINITE_ARRAY,
+        loc,
+        format!("{} NaN, {} inf among {elements} {dtype} values (first at flat index {})", nf.nan, nf.inf, nf.first.unwrap_or(0)),
+    )
+    .with_help("find where they come from (a division by zero, a log of zero) and fix it there, or filter with np.isfinite before saving")
+    .with_data("nan", nf.nan)
+    .with_data("inf", nf.inf)
+}
+
+fn table_findings(t: &table::TableScan, rel: &str, findings: &mut Vec<Finding>) {
+    let line_loc = |line: u64| Location::line(rel.to_owned(), line, 1);
+    if t.bom {
+        findings.push(
+            Finding::new(
+                &TEXT_ENCODING,
+                line_loc(1),
+                "starts with a UTF-8 byte-order mark (the first column's name becomes \\ufeff…)",
+            )
+            .with_help("re-save without a BOM, or read with encoding=\"utf-8-sig\""),
+        );
+    }
+    if t.crlf_lines > 0 && t.lf_lines > 0 {
+        findings.push(
+            Finding::new(
+                &TEXT_ENCODING,
+                Location::file(rel.to_owned()),
+                format!(
+                    "mixes line endings: {} CRLF and {} LF lines",
+                    t.crlf_lines, t.lf_lines
+                ),
+            )
+            .with_help("convert to one ending (dos2unix FILE)"),
+        );
+    }
+    if t.ragged.count > 0 {
+        findings.push(
+            Finding::new(
+                &RAGGED_ROWS,
+                line_loc(t.ragged.first_line),
+                format!(
+                    "{} row{} with a field count other than the header's {} (first at line {}, {} fields)",
+                    t.ragged.count,
+                    if t.ragged.count == 1 { "" } else { "s" },
+                    t.columns.len(),
+                    t.ragged.first_line,
+                    t.ragged_fields
+                ),
+            )
+            .with_help("quote fields that contain the delimiter, or fix the export that wrote the row"),
+        );
+    }
+    for c in &t.columns {
+        let ty = c.inferred();
+        let numeric = ty == "int" || ty == "float";
+        let seen = |s: table::Seen, what: &str| {
+            (s.count > 0).then(|| format!("{} {what} (first at line {})", s.count, s.first_line))
+        };
+        if numeric {
+            let parts: Vec<String> = [seen(c.nan, "NaN"), seen(c.inf, "inf")]
+                .into_iter()
+                .flatten()
+                .collect();
+            if !parts.is_empty() {
+                let first = [c.nan, c.inf]
+                    .iter()
+                    .filter(|s| s.count > 0)
+                    .map(|s| s.first_line)
+                    .min()
+                    .unwrap_or(1);
+                findings.push(
+                    Finding::new(
+                        &NONFINITE_CELLS,
+                        line_loc(first),
+                        format!("column `{}` ({ty}): {}", c.name, parts.join(", ")),
+                    )
+                    .with_help("fix the source, or drop or fill these rows before training")
+                    .with_data("column", c.name.as_str())
+                    .with_data("nan", c.nan.count)
+                    .with_data("inf", c.inf.count),
+                );
+            }
+            let bad = c.unparsable();
+            if bad.count > 0 {
+                findings.push(
+                    Finding::new(&UNPARSABLE_CELLS, line_loc(bad.first_line), format!("column `{}` ({ty}): {} value{} not {ty} (first at line {})", c.name, bad.count, if bad.count == 1 { " is" } else { "s are" }, bad.first_line))
+                        .with_help("correct the values at the source, or coerce explicitly (pd.to_numeric(errors=\"coerce\")) and handle the NaN")
+                        .with_data("column", c.name.as_str()),
+                );
+            }
+        }
+        let parts: Vec<String> = [seen(c.empty, "empty"), seen(c.na, "NA-like")]
+            .into_iter()
+            .flatten()
+            .collect();
+        if !parts.is_empty() {
+            let first = [c.empty, c.na]
+                .iter()
+                .filter(|s| s.count > 0)
+                .map(|s| s.first_line)
+                .min()
+                .unwrap_or(1);
+            findings.push(
+                Finding::new(&MISSING_CELLS, line_loc(first), format!("column `{}` ({ty}): {}", c.name, parts.join(", ")))
+                    .with_help("fill or drop them explicitly before training, and make the export write one missing-value marker")
+                    .with_data("column", c.name.as_str())
+                    .with_data("empty", c.empty.count)
+                    .with_data("na", c.na.count),
+            );
+        }
+    }
+}

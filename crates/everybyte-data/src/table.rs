@@ -1,0 +1,319 @@
+//! A streaming CSV/TSV column scanner (RFC 4180 quoting): per column the inferred type and
+//! the counts of NaN, inf, empty and NA-like cells and of values that fail the column's type,
+//! each with the first line where it occurs; ragged rows, a byte-order mark, mixed line
+//! endings. Memory is one buffer and one record, whatever the file's size.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+/// A count with the line of its first occurrence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seen {
+    pub count: u64,
+    pub first_line: u64,
+}
+
+impl Seen {
+    fn add(&mut self, line: u64) {
+        if self.count == 0 {
+            self.first_line = line;
+        }
+        self.count += 1;
+    }
+}
+
+/// What one column holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub values: u64,
+    pub ints: u64,
+    pub floats: u64,
+    pub nan: Seen,
+    pub inf: Seen,
+    pub empty: Seen,
+    /// `NA`, `N/A`, `null`, `NULL`, `None`, `nil`, `-`.
+    pub na: Seen,
+    pub not_int: Seen,
+    pub not_float: Seen,
+}
+
+impl Column {
+    /// `int`, `float` or `string`: numeric when at least 80% of present values parse.
+    pub fn inferred(&self) -> &'static str {
+        let present = self.values - self.empty.count - self.na.count;
+        if present == 0 {
+            return "empty";
+        }
+        let numeric = self.floats + self.nan.count + self.inf.count;
+        if numeric * 100 >= present * 80 {
+            if self.ints == self.floats && self.nan.count + self.inf.count == 0 {
+                "int"
+            } else {
+                "float"
+            }
+        } else {
+            "string"
+        }
+    }
+
+    /// Values that fail the inferred type (0 for strings).
+    pub fn unparsable(&self) -> Seen {
+        match self.inferred() {
+            "float" => self.not_float,
+            "int" => self.not_int,
+            _ => Seen::default(),
+        }
+    }
+}
+
+/// The scan of one table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableScan {
+    pub delimiter: u8,
+    pub columns: Vec<Column>,
+    pub rows: u64,
+    pub ragged: Seen,
+    /// Field count of the first ragged row.
+    pub ragged_fields: usize,
+    pub bom: bool,
+    pub crlf_lines: u64,
+    pub lf_lines: u64,
+}
+
+fn classify(col: &mut Column, raw: &[u8], line: u64) {
+    col.values += 1;
+    let v = trim(raw);
+    if v.is_empty() {
+        col.empty.add(line);
+        return;
+    }
+    match v {
+        b"NA" | b"N/A" | b"n/a" | b"NULL" | b"null" | b"None" | b"nil" | b"#N/A" | b"-" => {
+            col.na.add(line);
+            return;
+        }
+        _ => {}
+    }
+    let body = v
+        .strip_prefix(b"-")
+        .or_else(|| v.strip_prefix(b"+"))
+        .unwrap_or(v);
+    if body.eq_ignore_ascii_case(b"nan") {
+        col.nan.add(line);
+        col.not_int.add(line);
+        return;
+    }
+    if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
+        col.inf.add(line);
+        col.not_int.add(line);
+        return;
+    }
+    let is_int = !body.is_empty() && body.iter().all(u8::is_ascii_digit);
+    let is_float = is_int
+        || std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .is_some_and(f64::is_finite);
+    if is_int {
+        col.ints += 1;
+    } else {
+        col.not_int.add(line);
+    }
+    if is_float {
+        col.floats += 1;
+    } else {
+        col.not_float.add(line);
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |i| i + 1);
+    &b[s..e]
+}
+
+/// Scans a CSV (`,`) or TSV (`\t`) stream.
+#[allow(clippy::too_many_lines)] // one record loop
+pub fn scan<R: Read>(reader: R, delimiter: u8) -> io::Result<TableScan> {
+    let mut r = BufReader::with_capacity(1 << 20, reader);
+    let mut out = TableScan {
+        delimiter,
+        ..TableScan::default()
+    };
+    let mut record: Vec<Vec<u8>> = Vec::new();
+    let mut field = Vec::new();
+    let mut line: u64 = 0;
+    let mut record_line: u64 = 1;
+    let mut in_quotes = false;
+    let mut header: Option<usize> = None;
+    let mut first = true;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = r.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        let mut bytes = &buf[..];
+        if first {
+            first = false;
+            if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+                out.bom = true;
+                bytes = rest;
+            }
+        }
+        let (content, ending) = if let Some(c) = bytes.strip_suffix(b"\r\n") {
+            (c, 2)
+        } else if let Some(c) = bytes.strip_suffix(b"\n") {
+            (c, 1)
+        } else {
+            (bytes, 0)
+        };
+        match ending {
+            2 => out.crlf_lines += 1,
+            1 => out.lf_lines += 1,
+            _ => {}
+        }
+        if !in_quotes {
+            record_line = line;
+        }
+        // Fast path: no quotes in the line and none open.
+        let mut i = 0;
+        while i < content.len() {
+            let c = content[i];
+            if in_quotes {
+                if c == b'"' {
+                    if content.get(i + 1) == Some(&b'"') {
+                        field.push(b'"');
+                        i += 1;
+                    } else {
+                        in_quotes = false;
+                    }
+                } else {
+                    field.push(c);
+                }
+            } else if c == delimiter {
+                record.push(std::mem::take(&mut field));
+            } else if c == b'"' && trim(&field).is_empty() {
+                field.clear();
+                in_quotes = true;
+            } else {
+                field.push(c);
+            }
+            i += 1;
+        }
+        if in_quotes {
+            field.extend_from_slice(&bytes[content.len()..]);
+            continue;
+        }
+        record.push(std::mem::take(&mut field));
+        if record.len() == 1 && record[0].is_empty() {
+            record.clear();
+            continue;
+        }
+        match header {
+            None => {
+                out.columns = record
+                    .iter()
+                    .map(|f| Column {
+                        name: String::from_utf8_lossy(trim(f)).into_owned(),
+                        ..Column::default()
+                    })
+                    .collect();
+                header = Some(record.len());
+            }
+            Some(width) => {
+                out.rows += 1;
+                if record.len() != width {
+                    if out.ragged.count == 0 {
+                        out.ragged_fields = record.len();
+                    }
+                    out.ragged.add(record_line);
+                }
+                for (col, value) in out.columns.iter_mut().zip(&record) {
+                    classify(col, value, record_line);
+                }
+            }
+        }
+        record.clear();
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_with_first_lines() {
+        let csv = "\u{feff}a,b,c\n1,2.5,x\n2,NaN,y\n3,inf,\"quoted, with comma\"\r\n4,,z\n5,N/A,w\nbad,1e3,v\n6,7\n";
+        let t = scan(csv.as_bytes(), b',').unwrap();
+        assert!(t.bom);
+        assert_eq!(t.rows, 7);
+        assert_eq!(t.crlf_lines, 1);
+        let b = &t.columns[1];
+        assert_eq!(b.inferred(), "float");
+        assert_eq!(
+            b.nan,
+            Seen {
+                count: 1,
+                first_line: 3
+            }
+        );
+        assert_eq!(
+            b.inf,
+            Seen {
+                count: 1,
+                first_line: 4
+            }
+        );
+        assert_eq!(
+            b.empty,
+            Seen {
+                count: 1,
+                first_line: 5
+            }
+        );
+        assert_eq!(
+            b.na,
+            Seen {
+                count: 1,
+                first_line: 6
+            }
+        );
+        let a = &t.columns[0];
+        assert_eq!(a.inferred(), "int");
+        assert_eq!(
+            a.unparsable(),
+            Seen {
+                count: 1,
+                first_line: 7
+            }
+        );
+        assert_eq!(
+            t.ragged,
+            Seen {
+                count: 1,
+                first_line: 8
+            }
+        );
+        assert_eq!(t.ragged_fields, 2);
+        assert_eq!(t.columns[2].inferred(), "string");
+    }
+
+    #[test]
+    fn quoted_newlines_keep_the_record_line() {
+        let csv = "a,b\n\"multi\nline\",NaN\n1,2\n";
+        let t = scan(csv.as_bytes(), b',').unwrap();
+        assert_eq!(t.rows, 2);
+        assert_eq!(t.columns[1].nan.first_line, 2);
+        assert_eq!(t.ragged.count, 0);
+    }
+}

@@ -1,0 +1,122 @@
+//! Every data rule has a `fires/` folder that triggers it and an `ok/` folder that triggers
+//! no rule at all (written by resources/fixtures/make_fixtures.py).
+
+use std::path::PathBuf;
+
+use everybyte_data::scan::{ScanOptions, scan};
+
+fn dir(rule: &str, kind: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("resources/fixtures")
+        .join(rule)
+        .join(kind)
+}
+
+fn findings(rule: &str, kind: &str) -> Vec<(String, String)> {
+    let d = dir(rule, kind);
+    let r = scan(std::slice::from_ref(&d), &d, &ScanOptions::default());
+    r.findings
+        .into_iter()
+        .map(|f| (f.code, format!("{}: {}", f.location, f.message)))
+        .collect()
+}
+
+#[test]
+fn every_rule_fires_on_its_fixture_and_not_on_the_clean_one() {
+    for rule in everybyte_data::RULES {
+        let fires = findings(rule.code, "fires");
+        assert!(
+            fires.iter().any(|(c, _)| c == rule.code),
+            "{} did not fire: {fires:?}",
+            rule.code
+        );
+        let ok = findings(rule.code, "ok");
+        assert!(ok.is_empty(), "{}/ok must be clean: {ok:?}", rule.code);
+    }
+}
+
+#[test]
+fn specific_diagnoses() {
+    let has = |rule: &str, needle: &str| {
+        let f = findings(rule, "fires");
+        assert!(
+            f.iter().any(|(c, m)| c == rule && m.contains(needle)),
+            "{rule}: no `{needle}` in {f:?}"
+        );
+    };
+    has("DATA003", "truncated.jpg (byte");
+    has("DATA003", "before the EOI marker (truncated)");
+    has("DATA003", "bad CRC");
+    has("DATA003", "no_iend.png");
+    has("DATA003", "GIF: no trailer byte");
+    has("DATA004", "40000x40000");
+    has("DATA005", "1 of 4 images are grayscale");
+    has(
+        "DATA006",
+        "1 NaN (first at line 3), 2 inf (first at line 4)",
+    );
+    has(
+        "DATA007",
+        "1 empty (first at line 3), 1 NA-like (first at line 4)",
+    );
+    has("DATA008", "1 value is not float (first at line 6)");
+    has(
+        "DATA009",
+        "2 rows with a field count other than the header's 3 (first at line 3, 4 fields)",
+    );
+    has("DATA010", "byte-order mark");
+    has("DATA010", "2 CRLF and 1 LF");
+    has("DATA011", "(truncated)");
+    has("DATA011", "tensor `a`");
+    has(
+        "DATA012",
+        "1 NaN, 0 inf among 4 float32 values (first at flat index 1)",
+    );
+    has("DATA012", "tensor `w`: 0 NaN, 1 inf among 2 F16 values");
+    has("DATA013", "2 files have the same content");
+}
+
+#[test]
+fn manifest_roundtrip_and_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::write(root.join("a.csv"), "x\n1\n").unwrap();
+    std::fs::create_dir(root.join("sub")).unwrap();
+    std::fs::write(root.join("sub/b.bin"), b"abc").unwrap();
+    let r = scan(&[root.to_path_buf()], root, &ScanOptions::default());
+    let m = everybyte_data::manifest::Manifest {
+        version: 1,
+        root: root.display().to_string(),
+        files: r.files,
+    };
+    assert!(everybyte_data::manifest::verify(&m, root).is_empty());
+    std::fs::write(root.join("sub/b.bin"), b"abd").unwrap();
+    std::fs::remove_file(root.join("a.csv")).unwrap();
+    std::fs::write(root.join("new.txt"), b"n").unwrap();
+    let d = everybyte_data::manifest::verify(&m, root);
+    let kinds: Vec<(&str, &str)> = d.iter().map(|x| (x.path.as_str(), x.kind)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("a.csv", "missing"),
+            ("new.txt", "new"),
+            ("sub/b.bin", "changed")
+        ]
+    );
+}
+
+#[test]
+fn shards_partition_the_files() {
+    let d = dir("DATA003", "fires");
+    let all = everybyte_data::scan::list_files(std::slice::from_ref(&d), &d, None);
+    let mut union = Vec::new();
+    for k in 1..=3 {
+        union.extend(everybyte_data::scan::list_files(
+            std::slice::from_ref(&d),
+            &d,
+            Some((k, 3)),
+        ));
+    }
+    union.sort();
+    assert_eq!(union, all);
+}
