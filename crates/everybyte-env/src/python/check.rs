@@ -194,12 +194,20 @@ pub fn check_duplicates(dists: &[Distribution], display_root: &Path) -> Vec<Find
     out
 }
 
-fn ignored_for_conflicts(path: &str) -> bool {
-    let first = path.split('/').next().unwrap_or("");
+/// Compiled bytecode: installers regenerate it, even when the wheel shipped it with a hash.
+fn is_bytecode(path: &str) -> bool {
     path.contains("__pycache__/")
-        || path.ends_with(".pyc")
-        || first.ends_with(".dist-info")
-        || first.ends_with(".egg-info")
+        || Path::new(path)
+            .extension()
+            .is_some_and(|e| e == "pyc" || e == "pyo")
+}
+
+fn ignored_for_conflicts(path: &str) -> bool {
+    let first = Path::new(path.split('/').next().unwrap_or(""));
+    is_bytecode(path)
+        || first
+            .extension()
+            .is_some_and(|e| e == "dist-info" || e == "egg-info")
 }
 
 /// ENV007: pairs of distributions (of different names) whose RECORDs list the same path with
@@ -309,7 +317,10 @@ pub fn check_records(dists: &[Distribution], display_root: &Path) -> Vec<Finding
                 .iter()
                 .flatten()
                 .enumerate()
-                .filter(|(_, e)| e.hash.as_ref().is_some_and(|(algo, _)| algo == "sha256"))
+                .filter(|(_, e)| {
+                    e.hash.as_ref().is_some_and(|(algo, _)| algo == "sha256")
+                        && !is_bytecode(&e.path)
+                })
                 .map(move |(j, _)| (i, j))
         })
         .collect();

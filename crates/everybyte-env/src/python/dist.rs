@@ -130,25 +130,7 @@ pub fn read_distribution(path: &Path) -> Result<Distribution, String> {
         get("Version").ok_or_else(|| format!("{}: no Version header", meta_path.display()))?;
     let mut problems = Vec::new();
     let mut requires = Vec::new();
-    let req_lines: Vec<String> = if is_dist_info {
-        headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("Requires-Dist"))
-            .map(|(_, v)| v.trim().to_owned())
-            .collect()
-    } else if path.is_dir() {
-        match fs::read(path.join("requires.txt")) {
-            Ok(b) => requires_txt_to_pep508(&String::from_utf8_lossy(&b)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => {
-                problems.push(format!("requires.txt: {e}"));
-                Vec::new()
-            }
-        }
-    } else {
-        Vec::new()
-    };
-    for line in req_lines {
+    for line in requirement_lines(path, is_dist_info, &headers, &mut problems) {
         match Requirement::parse(&line) {
             Ok(r) => requires.push(r),
             Err(e) => problems.push(e.to_string()),
@@ -211,6 +193,33 @@ pub fn read_distribution(path: &Path) -> Result<Distribution, String> {
     })
 }
 
+/// `Requires-Dist` values, or the lines of an egg-info's `requires.txt` as PEP 508.
+fn requirement_lines(
+    path: &Path,
+    is_dist_info: bool,
+    headers: &[(String, String)],
+    problems: &mut Vec<String>,
+) -> Vec<String> {
+    if is_dist_info {
+        headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("Requires-Dist"))
+            .map(|(_, v)| v.trim().to_owned())
+            .collect()
+    } else if path.is_dir() {
+        match fs::read(path.join("requires.txt")) {
+            Ok(b) => requires_txt_to_pep508(&String::from_utf8_lossy(&b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                problems.push(format!("requires.txt: {e}"));
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    }
+}
+
 /// RFC 822-style headers up to the first empty line; continuation lines (starting with a
 /// space or tab) are joined to the previous value with a newline. Lines that are neither a
 /// header nor a continuation are ignored.
@@ -252,7 +261,7 @@ pub fn requires_txt_to_pep508(text: &str) -> Vec<String> {
         if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             let (e, m) = section.split_once(':').unwrap_or((section, ""));
             extra = normalize_name(e);
-            marker = m.trim().to_owned();
+            m.trim().clone_into(&mut marker);
             continue;
         }
         let full = match (extra.is_empty(), marker.is_empty()) {

@@ -531,9 +531,9 @@ mod tests {
         assert!(!eval(r#"platform_system == "Windows""#, ""));
         assert!(eval(r#"platform_machine in "x86_64 AMD64""#, ""));
         assert!(!eval(r#"platform_machine not in "x86_64 AMD64""#, ""));
-        assert!(eval(r#"'linux' in sys_platform"#, ""));
+        assert!(eval(r"'linux' in sys_platform", ""));
         assert!(eval(
-            r#"sys_platform != 'win32' and platform_machine != 'aarch64'"#,
+            r"sys_platform != 'win32' and platform_machine != 'aarch64'",
             ""
         ));
         assert!(eval(r#"os.name == "posix""#, ""));
@@ -579,7 +579,7 @@ mod tests {
         for bad in [
             "",
             "python_version",
-            r#"python_version <"#,
+            r"python_version <",
             r#"python_version < "3.8" and"#,
             r#"python_version < "3.8"#,
             r#"unknown_var == "1""#,

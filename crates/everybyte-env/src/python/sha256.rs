@@ -146,6 +146,7 @@ impl Sha256 {
     }
 }
 
+#[allow(clippy::many_single_char_names)]
 fn compress(state: &mut [u32; 8], block: &[u8]) {
     let mut w = [0u32; 64];
     for (i, bytes) in block.chunks_exact(4).enumerate().take(16) {
@@ -205,7 +206,8 @@ pub fn base64_url_nopad(bytes: &[u8]) -> String {
     out
 }
 
-/// Lowercase hex, for messages and tests.
+/// Lowercase hex, for tests.
+#[cfg(test)]
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::new(), |mut s, b| {

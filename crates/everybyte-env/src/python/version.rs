@@ -472,12 +472,12 @@ impl Specifier {
             Operator::LessEqual => v.public() <= *s,
             Operator::GreaterEqual => v.public() >= *s,
             Operator::Less => {
-                v < s && !(!s.is_prerelease() && v.is_prerelease() && v.base() == s.base())
+                v < s && (s.is_prerelease() || !v.is_prerelease() || v.base() != s.base())
             }
             Operator::Greater => {
                 v > s
-                    && !(!s.is_postrelease() && v.is_postrelease() && v.base() == s.base())
-                    && !(!v.local.is_empty() && v.base() == s.base())
+                    && (s.is_postrelease() || !v.is_postrelease() || v.base() != s.base())
+                    && (v.local.is_empty() || v.base() != s.base())
             }
             Operator::Compatible => {
                 let prefix = Version {

@@ -4,9 +4,10 @@ everybyte_core::declare_rule! {
     /// ## What it checks
     /// Every file listed in a distribution's `RECORD` with a `sha256` digest: the file must
     /// exist, have the recorded size, and hash to the recorded digest. Entries without a
-    /// digest (`RECORD` itself, `.pyc` files) are skipped. Files are hashed streaming and in
-    /// parallel. One finding per distribution gives the number of changed or missing files
-    /// and the first few paths.
+    /// digest (`RECORD` itself) and compiled bytecode (`__pycache__/`, `.pyc`: pip recompiles
+    /// it at install time, even when the wheel shipped it) are skipped. Files are hashed
+    /// streaming and in parallel. One finding per distribution gives the number of changed
+    /// or missing files and the first few paths.
     /// ## Why it matters
     /// Someone edited installed code (a "quick fix" in `site-packages`), a build step patched
     /// a shared library, or files were lost when an image layer was squashed. The environment
