@@ -3,6 +3,7 @@
 
 pub mod elf;
 pub mod gpu;
+pub mod image;
 pub mod ldcache;
 pub mod native;
 pub mod python;

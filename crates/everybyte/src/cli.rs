@@ -155,6 +155,10 @@ pub enum EnvCommand {
         /// siblings of vendored libraries that their loader provides at run time).
         #[arg(long)]
         ldd_compatible: bool,
+        /// Compare the installed distributions with a lock file (requirements.txt with pins,
+        /// pylock.toml, uv.lock or poetry.lock): missing, extra, other versions.
+        #[arg(long, value_name = "FILE")]
+        lock: Option<PathBuf>,
         #[command(flatten)]
         report: ReportArgs,
     },

@@ -104,6 +104,23 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
     let (findings, context) = everybyte_triage::check(&project, &cfg.options.triage);
     report.findings.extend(findings);
     report.context.extend(context);
+    for f in project.files_of(everybyte_core::FileKind::Requirements) {
+        report
+            .findings
+            .extend(everybyte_env::python::lock::check_requirements_file(
+                &f.path, &f.rel,
+            ));
+    }
+    for f in project.files_of(everybyte_core::FileKind::Dockerfile) {
+        match std::fs::read_to_string(&f.path) {
+            Ok(text) => report
+                .findings
+                .extend(everybyte_env::image::check_dockerfile(&f.rel, &text)),
+            Err(e) => report
+                .findings
+                .push(everybyte_triage::unreadable(&f.rel, &e)),
+        }
+    }
     let data_files: Vec<PathBuf> = project
         .files
         .iter()
@@ -133,7 +150,11 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
             .unwrap_or(&venv)
             .display()
             .to_string();
-        let (findings, context) = env_findings(&t, dir, &rel, false);
+        let lock = project
+            .files_of(everybyte_core::FileKind::Lockfile)
+            .next()
+            .map(|f| f.path.clone());
+        let (findings, context) = env_findings(&t, dir, &rel, false, lock.as_deref());
         report.findings.extend(findings);
         report.context.extend(context);
     }
@@ -313,6 +334,19 @@ fn env_target(args: &EnvTargetArgs) -> Result<everybyte_env::target::Target> {
     })
 }
 
+/// The marker environment of the target: asked of its interpreter, or read from `pyvenv.cfg`
+/// and this host.
+fn marker_env(target: &everybyte_env::target::Target) -> everybyte_env::python::marker::MarkerEnv {
+    use everybyte_env::python::marker::MarkerEnv;
+    target
+        .python
+        .as_deref()
+        .and_then(|p| MarkerEnv::from_interpreter(p).ok())
+        .unwrap_or_else(|| {
+            MarkerEnv::for_current_host(target.python_version.as_deref().unwrap_or("3"))
+        })
+}
+
 /// Runs every environment check on one environment; returns findings and context notes.
 /// `display_root`: paths in findings are shown relative to it; `display`: the name of the
 /// environment in context lines.
@@ -321,6 +355,7 @@ fn env_findings(
     display_root: &Path,
     display: &str,
     ldd_compatible: bool,
+    lock: Option<&Path>,
 ) -> (
     Vec<everybyte_core::Finding>,
     Vec<everybyte_core::ContextItem>,
@@ -328,6 +363,34 @@ fn env_findings(
     let cfg = everybyte_env::resolve::SearchConfig::host();
     let native = everybyte_env::native::check(&target.roots, display_root, &cfg, ldd_compatible);
     let mut findings = native.findings;
+    let markers = marker_env(target);
+    let mut dists = Vec::new();
+    for sp in &target.site_packages {
+        findings.extend(everybyte_env::python::check::check_site_packages(
+            sp,
+            display_root,
+            &markers,
+        ));
+        if let Ok(scan) = everybyte_env::python::dist::scan_site_packages(sp) {
+            dists.extend(scan.distributions);
+        }
+    }
+    if let Some(lock) = lock {
+        let shown = lock
+            .strip_prefix(display_root)
+            .unwrap_or(lock)
+            .display()
+            .to_string();
+        match everybyte_env::python::lock::check_lock_with_env(lock, &shown, &dists, Some(&markers))
+        {
+            Ok(f) => findings.extend(f),
+            Err(e) => findings.push(everybyte_core::Finding::new(
+                &everybyte_core::rules::UNREADABLE_INPUT,
+                everybyte_core::Location::file(shown),
+                format!("cannot read the lock file: {e}"),
+            )),
+        }
+    }
     let mut context = vec![everybyte_core::ContextItem {
         path: display.to_owned(),
         key: "objects".into(),
@@ -354,13 +417,20 @@ fn env(cli: &Cli, registry: &Registry, command: &EnvCommand) -> Result<ExitCode>
             target,
             report: args,
             ldd_compatible,
+            lock,
         } => {
             let cwd = std::env::current_dir().context("cannot read the current directory")?;
             let cfg = load_config(cli, &cwd, registry)?;
             check_selectors(registry, args)?;
             let t = env_target(target)?;
             let display = t.display_root.display().to_string();
-            let (findings, context) = env_findings(&t, &t.display_root, &display, *ldd_compatible);
+            let (findings, context) = env_findings(
+                &t,
+                &t.display_root,
+                &display,
+                *ldd_compatible,
+                lock.as_deref(),
+            );
             let report = Report {
                 findings,
                 context,
