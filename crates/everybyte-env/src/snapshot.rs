@@ -146,25 +146,18 @@ fn gpus() -> Vec<Gpu> {
     out
 }
 
-/// Installed distributions from the names of `*.dist-info` and `*.egg-info` folders.
+/// Installed distributions, from their metadata (`*.dist-info`, `*.egg-info`).
 pub fn distributions(site_packages: &[PathBuf]) -> Vec<Distribution> {
     let mut out = Vec::new();
     for sp in site_packages {
-        let Ok(rd) = std::fs::read_dir(sp) else {
+        let Ok(scan) = crate::python::dist::scan_site_packages(sp) else {
             continue;
         };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let stem = name
-                .strip_suffix(".dist-info")
-                .or_else(|| name.strip_suffix(".egg-info"));
-            if let Some((n, v)) = stem.and_then(|s| s.split_once('-')) {
-                let v = v.split('-').next().unwrap_or(v);
-                out.push(Distribution {
-                    name: n.to_ascii_lowercase().replace(['_', '.'], "-"),
-                    version: v.to_owned(),
-                });
-            }
+        for d in scan.distributions {
+            out.push(Distribution {
+                name: d.normalized,
+                version: d.version,
+            });
         }
     }
     out.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));

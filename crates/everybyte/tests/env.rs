@@ -62,12 +62,10 @@ fn broken_venv(dir: &Dir, at: &str) {
         ],
     );
     std::fs::remove_file(sp.join("libgone.so.3")).unwrap();
-    std::fs::create_dir_all(
-        dir.path()
-            .join(at)
-            .join("lib/python3.11/site-packages/fast-1.0.dist-info"),
-    )
-    .unwrap();
+    dir.create(
+        &format!("{at}/lib/python3.11/site-packages/fast-1.0.dist-info/METADATA"),
+        "Metadata-Version: 2.1\nName: fast\nVersion: 1.0\n",
+    );
 }
 
 #[test]
