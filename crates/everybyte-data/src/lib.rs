@@ -3,8 +3,10 @@
 //! hashed with BLAKE3 for duplicates and manifests.
 
 pub mod array;
+pub mod decode;
 pub mod image;
 pub mod manifest;
+pub mod pack;
 pub mod rules;
 pub mod scan;
 pub mod table;

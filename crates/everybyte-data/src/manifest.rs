@@ -108,3 +108,27 @@ fn hash_all(paths: &[PathBuf]) -> Vec<(u64, Option<String>)> {
     r.sort_by_key(|(i, _)| *i);
     r.into_iter().map(|(_, x)| x).collect()
 }
+
+/// Joins shard manifests into one: the union of their files, sorted; the same path in two
+/// shards with different content is an error naming both.
+pub fn merge(parts: &[Manifest]) -> Result<Manifest, String> {
+    let mut files: BTreeMap<String, FileRecord> = BTreeMap::new();
+    for m in parts {
+        for f in &m.files {
+            if let Some(prev) = files.get(&f.path)
+                && prev.blake3 != f.blake3
+            {
+                return Err(format!(
+                    "{} appears in two manifests with different content",
+                    f.path
+                ));
+            }
+            files.insert(f.path.clone(), f.clone());
+        }
+    }
+    Ok(Manifest {
+        version: 1,
+        root: parts.first().map(|m| m.root.clone()).unwrap_or_default(),
+        files: files.into_values().collect(),
+    })
+}

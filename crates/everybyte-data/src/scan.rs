@@ -95,6 +95,18 @@ pub struct ScanOptions {
     pub max_pixels: u64,
     /// Scan only shard K of N (1-based), chosen by a hash of the relative path.
     pub shard: Option<(u64, u64)>,
+    /// Decode every image fully (a real decoder), for the corruptions only decoding finds.
+    pub decode: bool,
+    /// Updated as files are done, for a progress display.
+    pub progress: Option<std::sync::Arc<Progress>>,
+}
+
+/// Counters a progress display reads while a scan runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub total_files: std::sync::atomic::AtomicU64,
+    pub files: std::sync::atomic::AtomicU64,
+    pub bytes: std::sync::atomic::AtomicU64,
 }
 
 impl Default for ScanOptions {
@@ -102,6 +114,8 @@ impl Default for ScanOptions {
         ScanOptions {
             max_pixels: 89_478_485,
             shard: None,
+            decode: false,
+            progress: None,
         }
     }
 }
@@ -186,6 +200,9 @@ pub fn list_files(
 pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
     let started = std::time::Instant::now();
     let files = list_files(paths, root, opts.shard);
+    if let Some(p) = &opts.progress {
+        p.total_files.store(files.len() as u64, Ordering::Relaxed);
+    }
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut results: Vec<(usize, FileResult)> = std::thread::scope(|s| {
@@ -198,7 +215,15 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
                         let Some((path, rel)) = files.get(i) else {
                             break;
                         };
-                        mine.push((i, check_file(path, rel, opts)));
+                        let r = check_file(path, rel, opts);
+                        if let Some(p) = &opts.progress {
+                            p.files.fetch_add(1, Ordering::Relaxed);
+                            p.bytes.fetch_add(
+                                r.record.as_ref().map_or(0, |r| r.size),
+                                Ordering::Relaxed,
+                            );
+                        }
+                        mine.push((i, r));
                     }
                     mine
                 })
@@ -416,6 +441,17 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
                         .with_help("restore the file from its source (everybyte data verify MANIFEST finds every changed file), or drop it and its label")
                         .with_data("offset", f.offset),
                 ),
+                Ok(info) if opts.decode && info.width.saturating_mul(info.height) <= opts.max_pixels => {
+                    if let Err(e) = crate::decode::decode(bytes, kind, &info) {
+                        out.findings.push(
+                            Finding::new(&CORRUPT_IMAGE, at(), format!("{}: structure is sound but decoding fails: {e}", kind.name()))
+                                .with_help("restore the file from its source, or drop it and its label")
+                                .with_data("decode_error", e),
+                        );
+                    } else {
+                        out.mode = Some(if info.bits == 16 { format!("16-bit {}", info.mode) } else { info.mode.to_owned() });
+                    }
+                }
                 Ok(info) => {
                     let pixels = info.width.saturating_mul(info.height);
                     if pixels > opts.max_pixels {

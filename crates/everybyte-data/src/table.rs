@@ -138,53 +138,55 @@ fn trim(b: &[u8]) -> &[u8] {
     &b[s..e]
 }
 
-/// Scans a CSV (`,`) or TSV (`\t`) stream.
-#[allow(clippy::too_many_lines)] // one record loop
-pub fn scan<R: Read>(reader: R, delimiter: u8) -> io::Result<TableScan> {
+/// Byte-level facts a record reader notices on the way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextStats {
+    pub bom: bool,
+    pub crlf_lines: u64,
+    pub lf_lines: u64,
+}
+
+/// Reads CSV/TSV records (RFC 4180 quoting: delimiters and newlines inside quotes, `""` for a
+/// quote), calling `f(line, fields)` with the line each record starts on; `f` returns
+/// `Ok(false)` to stop. Blank lines are skipped. One buffer and one record in memory.
+pub fn for_each_record<R: Read>(
+    reader: R,
+    delimiter: u8,
+    mut f: impl FnMut(u64, &[Vec<u8>]) -> io::Result<bool>,
+) -> io::Result<TextStats> {
     let mut r = BufReader::with_capacity(1 << 20, reader);
-    let mut out = TableScan {
-        delimiter,
-        ..TableScan::default()
-    };
+    let mut stats = TextStats::default();
     let mut record: Vec<Vec<u8>> = Vec::new();
     let mut field = Vec::new();
     let mut line: u64 = 0;
     let mut record_line: u64 = 1;
     let mut in_quotes = false;
-    let mut header: Option<usize> = None;
-    let mut first = true;
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        let n = r.read_until(b'\n', &mut buf)?;
-        if n == 0 {
+        if r.read_until(b'\n', &mut buf)? == 0 {
             break;
         }
         line += 1;
         let mut bytes = &buf[..];
-        if first {
-            first = false;
-            if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-                out.bom = true;
-                bytes = rest;
-            }
+        if line == 1
+            && let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF")
+        {
+            stats.bom = true;
+            bytes = rest;
         }
-        let (content, ending) = if let Some(c) = bytes.strip_suffix(b"\r\n") {
-            (c, 2)
+        let content = if let Some(c) = bytes.strip_suffix(b"\r\n") {
+            stats.crlf_lines += 1;
+            c
         } else if let Some(c) = bytes.strip_suffix(b"\n") {
-            (c, 1)
+            stats.lf_lines += 1;
+            c
         } else {
-            (bytes, 0)
+            bytes
         };
-        match ending {
-            2 => out.crlf_lines += 1,
-            1 => out.lf_lines += 1,
-            _ => {}
-        }
         if !in_quotes {
             record_line = line;
         }
-        // Fast path: no quotes in the line and none open.
         let mut i = 0;
         while i < content.len() {
             let c = content[i];
@@ -214,11 +216,28 @@ pub fn scan<R: Read>(reader: R, delimiter: u8) -> io::Result<TableScan> {
             continue;
         }
         record.push(std::mem::take(&mut field));
-        if record.len() == 1 && record[0].is_empty() {
-            record.clear();
-            continue;
+        let blank = record.len() == 1 && record[0].is_empty();
+        if !blank && !f(record_line, &record)? {
+            break;
         }
-        match header {
+        record.clear();
+    }
+    if !record.is_empty() || !field.is_empty() {
+        record.push(field);
+        f(record_line, &record)?;
+    }
+    Ok(stats)
+}
+
+/// Scans a CSV (`,`) or TSV (`\t`) stream column by column.
+pub fn scan<R: Read>(reader: R, delimiter: u8) -> io::Result<TableScan> {
+    let mut out = TableScan {
+        delimiter,
+        ..TableScan::default()
+    };
+    let mut width: Option<usize> = None;
+    let stats = for_each_record(reader, delimiter, |line, record| {
+        match width {
             None => {
                 out.columns = record
                     .iter()
@@ -227,24 +246,52 @@ pub fn scan<R: Read>(reader: R, delimiter: u8) -> io::Result<TableScan> {
                         ..Column::default()
                     })
                     .collect();
-                header = Some(record.len());
+                width = Some(record.len());
             }
-            Some(width) => {
+            Some(w) => {
                 out.rows += 1;
-                if record.len() != width {
+                if record.len() != w {
                     if out.ragged.count == 0 {
                         out.ragged_fields = record.len();
                     }
-                    out.ragged.add(record_line);
+                    out.ragged.add(line);
                 }
-                for (col, value) in out.columns.iter_mut().zip(&record) {
-                    classify(col, value, record_line);
+                for (col, value) in out.columns.iter_mut().zip(record) {
+                    classify(col, value, line);
                 }
             }
         }
-        record.clear();
-    }
+        Ok(true)
+    })?;
+    out.bom = stats.bom;
+    out.crlf_lines = stats.crlf_lines;
+    out.lf_lines = stats.lf_lines;
     Ok(out)
+}
+
+/// A cell without surrounding whitespace.
+pub fn trim_cell(raw: &[u8]) -> &[u8] {
+    trim(raw)
+}
+
+/// Parses a cell as a number the way the scanner counts it: `NaN`/`inf` included.
+pub fn parse_number(raw: &[u8]) -> Option<f64> {
+    let v = trim(raw);
+    let body = v
+        .strip_prefix(b"-")
+        .or_else(|| v.strip_prefix(b"+"))
+        .unwrap_or(v);
+    if body.eq_ignore_ascii_case(b"nan") {
+        return Some(f64::NAN);
+    }
+    if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
+        return Some(if v.first() == Some(&b'-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
 }
 
 #[cfg(test)]

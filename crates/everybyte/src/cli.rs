@@ -197,8 +197,40 @@ pub enum DataCommand {
         /// Images with more pixels than this are reported (DATA004).
         #[arg(long, default_value_t = 89_478_485)]
         max_pixels: u64,
+        /// Also decode every image fully (slower), for corruptions only decoding finds.
+        #[arg(long)]
+        decode: bool,
         #[command(flatten)]
         report: ReportArgs,
+    },
+    /// Join the manifests of `scan --shard K/N` runs into one.
+    Merge {
+        /// Shard manifests.
+        #[arg(required = true)]
+        manifests: Vec<PathBuf>,
+        /// The merged manifest (written atomically).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Pack a numeric CSV/TSV, or an image folder (ROOT/CLASS/IMAGE), into one .safetensors file.
+    Pack {
+        /// A CSV/TSV file or an image folder.
+        input: PathBuf,
+        /// The .safetensors file to write (atomically).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+        /// Tables: what to do with NaN/inf cells: error, drop-row or fill=VALUE.
+        #[arg(long, default_value = "error")]
+        nan_policy: String,
+        /// Tables: write float64 instead of float32.
+        #[arg(long)]
+        f64: bool,
+        /// Tables: only these columns (default: every numeric column).
+        #[arg(long, value_delimiter = ',')]
+        columns: Vec<String>,
+        /// Images: the size every image is resized to, WIDTHxHEIGHT.
+        #[arg(long, default_value = "224x224")]
+        size: String,
     },
     /// Re-check a dataset against a manifest: changed, missing and new files (exit 1 on any).
     Verify {

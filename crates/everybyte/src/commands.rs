@@ -520,6 +520,7 @@ fn data(cli: &Cli, registry: &Registry, command: &DataCommand) -> Result<ExitCod
             manifest,
             shard,
             max_pixels,
+            decode,
             report: args,
         } => {
             let cwd = std::env::current_dir().context("cannot read the current directory")?;
@@ -536,11 +537,22 @@ fn data(cli: &Cli, registry: &Registry, command: &DataCommand) -> Result<ExitCod
                 [one] if one.is_dir() => one.clone(),
                 _ => PathBuf::from("."),
             };
+            let progress = std::sync::Arc::new(everybyte_data::scan::Progress::default());
             let opts = everybyte_data::scan::ScanOptions {
                 max_pixels: *max_pixels,
                 shard: *shard,
+                decode: *decode,
+                progress: Some(progress.clone()),
             };
-            let scan = everybyte_data::scan::scan(paths, &root, &opts);
+            let done = std::sync::atomic::AtomicBool::new(false);
+            let scan = std::thread::scope(|s| {
+                if io::stderr().is_terminal() {
+                    s.spawn(|| show_progress(&progress, &done));
+                }
+                let r = everybyte_data::scan::scan(paths, &root, &opts);
+                done.store(true, std::sync::atomic::Ordering::Relaxed);
+                r
+            });
             if let Some(path) = manifest {
                 let m = everybyte_data::manifest::Manifest {
                     version: 1,
@@ -572,6 +584,66 @@ fn data(cli: &Cli, registry: &Registry, command: &DataCommand) -> Result<ExitCod
             let root_abs = std::fs::canonicalize(&root).unwrap_or(root);
             finish(cli, registry, &cfg, args, report, Some(&root_abs))
         }
+        DataCommand::Merge { manifests, output } => {
+            let parts = manifests
+                .iter()
+                .map(|p| {
+                    let text = std::fs::read_to_string(p)
+                        .with_context(|| format!("{}: cannot read", p.display()))?;
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("{}: not an everybyte manifest", p.display()))
+                })
+                .collect::<Result<Vec<everybyte_data::manifest::Manifest>>>()?;
+            let merged = everybyte_data::manifest::merge(&parts).map_err(anyhow::Error::msg)?;
+            everybyte_core::write_atomic(output, |w| {
+                serde_json::to_writer_pretty(&mut *w, &merged)?;
+                writeln!(w)
+            })
+            .with_context(|| format!("{}: cannot write", output.display()))?;
+            let bytes: u64 = merged.files.iter().map(|f| f.size).sum();
+            eprintln!(
+                "everybyte: merged {} manifests: {} files, {}",
+                parts.len(),
+                merged.files.len(),
+                everybyte_core::bytesize::format_bytes(bytes)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        DataCommand::Pack {
+            input,
+            output,
+            nan_policy,
+            f64,
+            columns,
+            size,
+        } => {
+            let packed = if input.is_dir() {
+                let (w, h) = size
+                    .split_once(['x', 'X'])
+                    .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+                    .filter(|(w, h)| *w > 0 && *h > 0 && u64::from(*w) * u64::from(*h) <= 1 << 26)
+                    .with_context(|| {
+                        format!("--size {size}: expected WIDTHxHEIGHT, e.g. 224x224")
+                    })?;
+                everybyte_data::pack::pack_images(input, output, w, h)?
+            } else {
+                let policy: everybyte_data::pack::NanPolicy =
+                    nan_policy.parse().map_err(anyhow::Error::msg)?;
+                everybyte_data::pack::pack_csv(input, output, *f64, policy, columns)?
+            };
+            eprintln!(
+                "everybyte: wrote {}: {} rows{}, {}",
+                output.display(),
+                packed.rows,
+                if packed.dropped_rows > 0 {
+                    format!(" ({} dropped for NaN/inf)", packed.dropped_rows)
+                } else {
+                    String::new()
+                },
+                packed.columns.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         DataCommand::Verify { manifest, root } => {
             let text = std::fs::read_to_string(manifest)
                 .with_context(|| format!("{}: cannot read", manifest.display()))?;
@@ -602,4 +674,30 @@ fn data(cli: &Cli, registry: &Registry, command: &DataCommand) -> Result<ExitCod
             })
         }
     }
+}
+
+/// A progress line on standard error while a scan runs: files/s, MB/s, ETA.
+fn show_progress(p: &everybyte_data::scan::Progress, done: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let start = std::time::Instant::now();
+    while !done.load(Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let (n, total, bytes) = (
+            p.files.load(Relaxed),
+            p.total_files.load(Relaxed),
+            p.bytes.load(Relaxed),
+        );
+        let secs = start.elapsed().as_secs_f64().max(1e-3);
+        let rate = n as f64 / secs;
+        let eta = if rate > 0.0 {
+            (total.saturating_sub(n)) as f64 / rate
+        } else {
+            0.0
+        };
+        eprint!(
+            "\r{n}/{total} files  {rate:.0} files/s  {:.1} MB/s  ETA {eta:.0} s   ",
+            bytes as f64 / 1e6 / secs
+        );
+    }
+    eprint!("\r\x1b[2K");
 }

@@ -1,0 +1,241 @@
+//! `everybyte data`: scan, manifest, verify, merge, and pack read back with Python's
+//! `safetensors` and `numpy` (installed from the hashed test lock by scripts/test).
+
+mod util;
+
+use util::{Dir, stderr, stdout};
+
+fn python(script: &str, args: &[&std::path::Path]) -> String {
+    let out = std::process::Command::new(util::test_python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn pack_csv_reads_back_in_numpy() {
+    let dir = Dir::new();
+    dir.create(
+        "t.csv",
+        "id,x,name,y\n1,0.5,a,2\n2,NaN,b,3\n3,1.25,c,\n4,-2,d,1e3\n",
+    );
+    let out = dir
+        .command()
+        .args(["data", "pack", "t.csv", "-o", "t.safetensors"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "NaN with the default policy is an error"
+    );
+    assert!(
+        stderr(&out).contains("t.csv:3: column `x`: NaN"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !dir.path().join("t.safetensors").exists(),
+        "nothing is left behind on error"
+    );
+
+    let out = dir
+        .command()
+        .args([
+            "data",
+            "pack",
+            "t.csv",
+            "-o",
+            "t.safetensors",
+            "--nan-policy",
+            "drop-row",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = python(
+        "import sys, json; from safetensors import safe_open\n\
+         f = safe_open(sys.argv[1], 'np'); d = f.get_tensor('data')\n\
+         print(json.dumps({'shape': list(d.shape), 'dtype': str(d.dtype), 'values': d.tolist(), 'meta': f.metadata()}))",
+        &[&dir.path().join("t.safetensors")],
+    );
+    let v: serde_json::Value = serde_json::from_str(&got).unwrap();
+    assert_eq!(v["shape"], serde_json::json!([2, 3]));
+    assert_eq!(v["dtype"], "float32");
+    assert_eq!(
+        v["values"],
+        serde_json::json!([[1.0, 0.5, 2.0], [4.0, -2.0, 1000.0]])
+    );
+    assert_eq!(v["meta"]["columns"], "[\"id\",\"x\",\"y\"]");
+
+    let out = dir
+        .command()
+        .args([
+            "data",
+            "pack",
+            "t.csv",
+            "-o",
+            "f.safetensors",
+            "--nan-policy",
+            "fill=-1",
+            "--f64",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = python(
+        "import sys, numpy as np; from safetensors.numpy import load_file\n\
+         d = load_file(sys.argv[1])['data']; print(d.dtype, d.shape, d[1, 1], d[2, 2])",
+        &[&dir.path().join("f.safetensors")],
+    );
+    assert_eq!(got, "float64 (4, 3) -1.0 -1.0");
+}
+
+#[test]
+fn pack_images_with_labels() {
+    let dir = Dir::new();
+    for (class, color, n) in [("cat", [200u8, 10, 10], 2), ("dog", [10u8, 10, 200], 1)] {
+        std::fs::create_dir_all(dir.path().join(class)).unwrap();
+        for i in 0..n {
+            let img = image::RgbImage::from_pixel(12 + i, 9, image::Rgb(color));
+            img.save(dir.path().join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let out = dir
+        .command()
+        .args([
+            "data",
+            "pack",
+            ".",
+            "-o",
+            "../packed.safetensors",
+            "--size",
+            "8x6",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = python(
+        "import sys, json; from safetensors import safe_open\n\
+         f = safe_open(sys.argv[1], 'np'); x = f.get_tensor('images'); y = f.get_tensor('labels')\n\
+         print(json.dumps({'x': [list(x.shape), str(x.dtype)], 'y': y.tolist(), 'px': x[:, 3, 4, :].tolist(), 'classes': f.metadata()['classes']}))",
+        &[&dir.path().join("../packed.safetensors")],
+    );
+    let v: serde_json::Value = serde_json::from_str(&got).unwrap();
+    assert_eq!(v["x"], serde_json::json!([[3, 6, 8, 3], "uint8"]));
+    assert_eq!(v["y"], serde_json::json!([0, 0, 1]));
+    assert_eq!(
+        v["px"],
+        serde_json::json!([[200, 10, 10], [200, 10, 10], [10, 10, 200]])
+    );
+    assert_eq!(v["classes"], "[\"cat\",\"dog\"]");
+    std::fs::remove_file(dir.path().join("../packed.safetensors")).unwrap();
+}
+
+#[test]
+fn scan_manifest_verify_and_merge() {
+    let dir = Dir::new();
+    dir.create("ds/a.csv", "x\n1\nnan\n");
+    dir.create("ds/b/empty.jpg", "");
+    dir.create("ds/c.txt", "hello");
+    let out = dir
+        .command()
+        .args([
+            "data",
+            "scan",
+            "ds",
+            "--manifest",
+            "m.json",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["DATA006", "DATA001"]);
+    let ok = dir
+        .command()
+        .args(["data", "verify", "m.json"])
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    dir.create("ds/c.txt", "hellO");
+    let changed = dir
+        .command()
+        .args(["data", "verify", "m.json"])
+        .output()
+        .unwrap();
+    assert_eq!(changed.status.code(), Some(1));
+    assert!(
+        stdout(&changed).contains("changed  c.txt"),
+        "{}",
+        stdout(&changed)
+    );
+
+    // Three shards cover every file exactly once; merged, they equal the whole manifest.
+    for k in 1..=3 {
+        let out = dir
+            .command()
+            .args([
+                "data",
+                "scan",
+                "ds",
+                "--shard",
+                &format!("{k}/3"),
+                "--manifest",
+                &format!("s{k}.json"),
+                "--fail-on",
+                "never",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = dir
+        .command()
+        .args([
+            "data",
+            "merge",
+            "s1.json",
+            "s2.json",
+            "s3.json",
+            "-o",
+            "merged.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let files = |p: &str| -> Vec<String> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join(p)).unwrap()).unwrap();
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(files("merged.json"), files("m.json"));
+    let bad = dir
+        .command()
+        .args(["data", "scan", "ds", "--shard", "4/3"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
