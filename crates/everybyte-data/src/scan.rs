@@ -32,6 +32,7 @@ pub enum Kind {
     Safetensors,
     Csv,
     Tsv,
+    Jsonl,
     Other,
 }
 
@@ -47,6 +48,7 @@ impl Kind {
             Kind::Safetensors => "safetensors",
             Kind::Csv => "CSV",
             Kind::Tsv => "TSV",
+            Kind::Jsonl => "JSON Lines",
             Kind::Other => "other",
         }
     }
@@ -84,6 +86,7 @@ pub fn by_extension(name: &str) -> Option<Kind> {
         "safetensors" => Kind::Safetensors,
         "csv" => Kind::Csv,
         "tsv" | "tab" => Kind::Tsv,
+        "jsonl" | "ndjson" => Kind::Jsonl,
         _ => return None,
     })
 }
@@ -97,6 +100,9 @@ pub struct ScanOptions {
     pub shard: Option<(u64, u64)>,
     /// Decode every image fully (a real decoder), for the corruptions only decoding finds.
     pub decode: bool,
+    /// Hash every file with BLAKE3 (for a manifest). Without it, duplicates are found with a
+    /// CRC-32 and size first, and only the candidates are hashed.
+    pub hash: bool,
     /// Updated as files are done, for a progress display.
     pub progress: Option<std::sync::Arc<Progress>>,
 }
@@ -115,6 +121,7 @@ impl Default for ScanOptions {
             max_pixels: 89_478_485,
             shard: None,
             decode: false,
+            hash: false,
             progress: None,
         }
     }
@@ -127,6 +134,7 @@ pub struct FileRecord {
     pub size: u64,
     /// Seconds since the epoch.
     pub mtime: u64,
+    /// Empty unless the scan hashed every file (`ScanOptions::hash`).
     pub blake3: String,
 }
 
@@ -148,6 +156,8 @@ pub struct ScanReport {
 
 struct FileResult {
     record: Option<FileRecord>,
+    /// Size and CRC-32 of the content: equal keys are duplicate candidates.
+    key: Option<(u64, u32)>,
     kind: Kind,
     findings: Vec<Finding>,
     mode: Option<String>,
@@ -164,35 +174,26 @@ pub fn shard_of(rel: &str, n: u64) -> u64 {
 }
 
 /// Lists the files under `paths` (files are taken as given), relative to `root`.
-pub fn list_files(
-    paths: &[PathBuf],
-    root: &Path,
-    shard: Option<(u64, u64)>,
-) -> Vec<(PathBuf, String)> {
-    let mut out = Vec::new();
+pub fn list_files(paths: &[PathBuf], root: &Path, shard: Option<(u64, u64)>) -> Vec<(PathBuf, String)> {
+    let found = std::sync::Mutex::new(Vec::new());
     for p in paths {
-        for e in ignore::WalkBuilder::new(p)
-            .standard_filters(false)
-            .hidden(true)
-            .build()
-            .flatten()
-        {
-            if e.file_type().is_some_and(|t| t.is_file()) {
-                let rel = e
-                    .path()
-                    .strip_prefix(root)
-                    .unwrap_or(e.path())
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.push((e.into_path(), rel));
-            }
-        }
+        ignore::WalkBuilder::new(p).standard_filters(false).hidden(true).build_parallel().run(|| {
+            Box::new(|e| {
+                if let Ok(e) = e
+                    && e.file_type().is_some_and(|t| t.is_file())
+                {
+                    let rel = e.path().strip_prefix(root).unwrap_or(e.path()).to_string_lossy().replace('\\', "/");
+                    if shard.is_none_or(|(k, n)| shard_of(&rel, n) == k - 1) {
+                        found.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((e.into_path(), rel));
+                    }
+                }
+                ignore::WalkState::Continue
+            })
+        });
     }
+    let mut out = found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     out.sort_by(|a, b| a.1.cmp(&b.1));
     out.dedup_by(|a, b| a.1 == b.1);
-    if let Some((k, n)) = shard {
-        out.retain(|(_, rel)| shard_of(rel, n) == k - 1);
-    }
     out
 }
 
@@ -238,7 +239,7 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
 
     let mut report = ScanReport::default();
     let mut modes: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut by_hash: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut by_key: BTreeMap<(u64, u32), Vec<usize>> = BTreeMap::new();
     for (i, r) in results {
         let rel = &files[i].1;
         report.findings.extend(r.findings);
@@ -249,11 +250,10 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
         if let Some(rec) = r.record {
             report.summary.files += 1;
             report.summary.bytes += rec.size;
-            if rec.size > 0 {
-                by_hash
-                    .entry(rec.blake3.clone())
-                    .or_default()
-                    .push(rec.path.clone());
+            if rec.size > 0
+                && let Some(key) = r.key
+            {
+                by_key.entry(key).or_default().push(i);
             }
             report.files.push(rec);
         }
@@ -279,6 +279,17 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
             );
         }
     }
+    // Candidates share size and CRC-32; BLAKE3 confirms them.
+    let mut by_hash: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for group in by_key.into_values().filter(|v| v.len() > 1) {
+        for i in group {
+            let (path, rel) = &files[i];
+            let known = report.files.iter().find(|f| f.path == *rel).map(|f| f.blake3.clone()).filter(|h| !h.is_empty());
+            if let Some(h) = known.or_else(|| blake3_file(path).ok()) {
+                by_hash.entry(h).or_default().push(rel.clone());
+            }
+        }
+    }
     for paths in by_hash.into_values().filter(|v| v.len() > 1) {
         report.findings.push(
             Finding::new(
@@ -300,10 +311,30 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
 
 const MAX_IMAGE_BYTES: u64 = 512 << 20;
 
+fn blake3_file(path: &Path) -> std::io::Result<String> {
+    let mut h = blake3::Hasher::new();
+    h.update_mmap(path)?;
+    Ok(h.finalize().to_hex().to_string())
+}
+
+fn crc32_file(path: &Path) -> std::io::Result<u32> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(h.finalize());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
 #[allow(clippy::too_many_lines)] // one branch per kind
 fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
     let mut out = FileResult {
         record: None,
+        key: None,
         kind: Kind::Other,
         findings: Vec::new(),
         mode: None,
@@ -319,8 +350,10 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
             "check permissions (ls -l) and the storage (dmesg for I/O errors); the scan goes on",
         )
     };
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
+    // One open, one fstat, one read for a small file: the same system calls as the read floor.
+    let opened = std::fs::File::open(path).and_then(|f| f.metadata().map(|m| (f, m)));
+    let (mut file, meta) = match opened {
+        Ok(x) => x,
         Err(e) => {
             out.findings.push(unreadable(&e));
             return out;
@@ -341,7 +374,7 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
             path: rel.to_owned(),
             size,
             mtime,
-            blake3: blake3::hash(b"").to_hex().to_string(),
+            blake3: if opts.hash { blake3::hash(b"").to_hex().to_string() } else { String::new() },
         });
         return out;
     }
@@ -354,8 +387,9 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
     };
     let image_bytes =
         if ext_kind.is_some_and(is_image) && size <= MAX_IMAGE_BYTES || size <= 64 << 10 {
-            match std::fs::read(path) {
-                Ok(b) => Some(b),
+            let mut b = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            match (&mut file).take(size).read_to_end(&mut b) {
+                Ok(_) => Some(b),
                 Err(e) => {
                     out.findings.push(unreadable(&e));
                     return out;
@@ -369,11 +403,7 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
         Some(b) => b[..b.len().min(64)].to_vec(),
         None => {
             let mut h = vec![0u8; 64];
-            match std::fs::File::open(path).and_then(|mut f| {
-                let n = f.read(&mut h)?;
-                h.truncate(n);
-                Ok(())
-            }) {
+            match file.read(&mut h).map(|n| h.truncate(n)) {
                 Ok(()) => h,
                 Err(e) => {
                     out.findings.push(unreadable(&e));
@@ -402,19 +432,23 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
             .with_data("extension", e.name()),
         );
     }
-    #[allow(clippy::single_match_else)]
-    let hash = match &image_bytes {
-        Some(b) => blake3::hash(b).to_hex().to_string(),
-        None => {
-            let mut h = blake3::Hasher::new();
-            match h.update_mmap(path) {
-                Ok(_) => h.finalize().to_hex().to_string(),
+    let hash = if opts.hash {
+        match &image_bytes {
+            Some(b) => blake3::hash(b).to_hex().to_string(),
+            None => match blake3_file(path) {
+                Ok(h) => h,
                 Err(e) => {
                     out.findings.push(unreadable(&e));
                     return out;
                 }
-            }
+            },
         }
+    } else {
+        String::new()
+    };
+    out.key = match &image_bytes {
+        Some(b) => Some((size, crc32fast::hash(b))),
+        None => crc32_file(path).ok().map(|c| (size, c)),
     };
     out.record = Some(FileRecord {
         path: rel.to_owned(),
@@ -479,6 +513,10 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
                 Err(e) => out.findings.push(unreadable(&e)),
             }
         }
+        Kind::Jsonl => match std::fs::File::open(path).and_then(table::scan_jsonl) {
+            Ok(t) => table_findings(&t, rel, &mut out.findings),
+            Err(e) => out.findings.push(unreadable(&e)),
+        },
         Kind::Other => {}
     }
     out
@@ -620,7 +658,16 @@ fn table_findings(t: &table::TableScan, rel: &str, findings: &mut Vec<Finding>) 
             .with_help("convert to one ending (dos2unix FILE)"),
         );
     }
-    if t.ragged.count > 0 {
+    if t.ragged.count > 0 && t.delimiter == 0 {
+        findings.push(
+            Finding::new(
+                &RAGGED_ROWS,
+                line_loc(t.ragged.first_line),
+                format!("{} line{} not a JSON object (first at line {})", t.ragged.count, if t.ragged.count == 1 { " is" } else { "s are" }, t.ragged.first_line),
+            )
+            .with_help("fix the writer: one JSON object per line; Python's json.dumps(allow_nan=False) refuses NaN"),
+        );
+    } else if t.ragged.count > 0 {
         findings.push(
             Finding::new(
                 &RAGGED_ROWS,

@@ -364,3 +364,110 @@ mod tests {
         assert_eq!(t.ragged.count, 0);
     }
 }
+
+/// Replaces the bare `NaN`, `Infinity` and `-Infinity` tokens Python's `json` writes (not
+/// valid JSON) with marker strings, outside string literals.
+fn python_json_tokens(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if memchr::memmem::find(line, b"NaN").is_none() && memchr::memmem::find(line, b"Infinity").is_none() {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = Vec::with_capacity(line.len() + 16);
+    let mut in_str = false;
+    let mut i = 0;
+    while i < line.len() {
+        let c = line[i];
+        if in_str {
+            out.push(c);
+            if c == b'\\' {
+                if let Some(&n) = line.get(i + 1) {
+                    out.push(n);
+                }
+                i += 1;
+            } else if c == b'"' {
+                in_str = false;
+            }
+        } else if c == b'"' {
+            in_str = true;
+            out.push(c);
+        } else if line[i..].starts_with(b"NaN") {
+            out.extend_from_slice(b"\"\\u0000NaN\"");
+            i += 2;
+        } else if line[i..].starts_with(b"-Infinity") {
+            out.extend_from_slice(b"\"\\u0000-inf\"");
+            i += 8;
+        } else if line[i..].starts_with(b"Infinity") {
+            out.extend_from_slice(b"\"\\u0000inf\"");
+            i += 7;
+        } else {
+            out.push(c);
+        }
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Scans JSON Lines: one object per line, a column per key (in first-seen order); `null`
+/// counts as NA-like, `""` as empty, `NaN`/`Infinity` (as Python writes them) as NaN/inf.
+/// Lines that are not JSON objects are counted as ragged.
+pub fn scan_jsonl<R: Read>(reader: R) -> io::Result<TableScan> {
+    let mut r = BufReader::with_capacity(1 << 20, reader);
+    let mut out = TableScan::default();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        if r.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        line += 1;
+        let content = trim(&buf);
+        if content.is_empty() {
+            continue;
+        }
+        out.rows += 1;
+        let parsed: Option<serde_json::Map<String, serde_json::Value>> = serde_json::from_slice(&python_json_tokens(content)).ok();
+        let Some(obj) = parsed else {
+            if out.ragged.count == 0 {
+                out.ragged_fields = 0;
+            }
+            out.ragged.add(line);
+            continue;
+        };
+        for (k, v) in obj {
+            let i = *index.entry(k.clone()).or_insert_with(|| {
+                out.columns.push(Column { name: k, ..Column::default() });
+                out.columns.len() - 1
+            });
+            let col = &mut out.columns[i];
+            match v {
+                serde_json::Value::Null => {
+                    col.values += 1;
+                    col.na.add(line);
+                }
+                serde_json::Value::String(s) => {
+                    let raw = s.strip_prefix('\u{0}').unwrap_or(&s);
+                    classify(col, raw.as_bytes(), line);
+                }
+                serde_json::Value::Number(n) => classify(col, n.to_string().as_bytes(), line),
+                other => classify(col, other.to_string().as_bytes(), line),
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod jsonl_tests {
+    #[test]
+    fn python_tokens_and_nulls() {
+        let text = "{\"a\": 1.5, \"b\": \"x NaN y\"}\n{\"a\": NaN, \"b\": null}\n{\"a\": -Infinity, \"b\": \"\"}\nnot json\n";
+        let t = super::scan_jsonl(text.as_bytes()).unwrap();
+        assert_eq!(t.rows, 4);
+        assert_eq!(t.ragged.first_line, 4);
+        let a = &t.columns[0];
+        assert_eq!((a.nan.count, a.nan.first_line, a.inf.count), (1, 2, 1));
+        let b = &t.columns[1];
+        assert_eq!((b.na.count, b.empty.count), (1, 1));
+    }
+}

@@ -543,6 +543,7 @@ fn data(cli: &Cli, registry: &Registry, command: &DataCommand) -> Result<ExitCod
                 max_pixels: *max_pixels,
                 shard: *shard,
                 decode: *decode,
+                hash: manifest.is_some(),
                 progress: Some(progress.clone()),
             };
             let done = std::sync::atomic::AtomicBool::new(false);
