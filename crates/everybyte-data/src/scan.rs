@@ -174,30 +174,49 @@ pub fn shard_of(rel: &str, n: u64) -> u64 {
 }
 
 /// Lists the files under `paths` (files are taken as given), relative to `root`.
-pub fn list_files(paths: &[PathBuf], root: &Path, shard: Option<(u64, u64)>) -> Vec<(PathBuf, String)> {
+pub fn list_files(
+    paths: &[PathBuf],
+    root: &Path,
+    shard: Option<(u64, u64)>,
+) -> Vec<(PathBuf, String)> {
     let found = std::sync::Mutex::new(Vec::new());
     for p in paths {
-        ignore::WalkBuilder::new(p).standard_filters(false).hidden(true).build_parallel().run(|| {
-            Box::new(|e| {
-                if let Ok(e) = e
-                    && e.file_type().is_some_and(|t| t.is_file())
-                {
-                    let rel = e.path().strip_prefix(root).unwrap_or(e.path()).to_string_lossy().replace('\\', "/");
-                    if shard.is_none_or(|(k, n)| shard_of(&rel, n) == k - 1) {
-                        found.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((e.into_path(), rel));
+        ignore::WalkBuilder::new(p)
+            .standard_filters(false)
+            .hidden(true)
+            .build_parallel()
+            .run(|| {
+                Box::new(|e| {
+                    if let Ok(e) = e
+                        && e.file_type().is_some_and(|t| t.is_file())
+                    {
+                        let rel = e
+                            .path()
+                            .strip_prefix(root)
+                            .unwrap_or(e.path())
+                            .to_string_lossy()
+                            .replace('\\', "/");
+                        if shard.is_none_or(|(k, n)| shard_of(&rel, n) == k - 1) {
+                            found
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .push((e.into_path(), rel));
+                        }
                     }
-                }
-                ignore::WalkState::Continue
-            })
-        });
+                    ignore::WalkState::Continue
+                })
+            });
     }
-    let mut out = found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut out = found
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     out.sort_by(|a, b| a.1.cmp(&b.1));
     out.dedup_by(|a, b| a.1 == b.1);
     out
 }
 
 /// Scans files (walking folders) on all cores.
+#[allow(clippy::too_many_lines)] // per-file checks, then the per-dataset summaries
 pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
     let started = std::time::Instant::now();
     let files = list_files(paths, root, opts.shard);
@@ -284,7 +303,12 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
     for group in by_key.into_values().filter(|v| v.len() > 1) {
         for i in group {
             let (path, rel) = &files[i];
-            let known = report.files.iter().find(|f| f.path == *rel).map(|f| f.blake3.clone()).filter(|h| !h.is_empty());
+            let known = report
+                .files
+                .iter()
+                .find(|f| f.path == *rel)
+                .map(|f| f.blake3.clone())
+                .filter(|h| !h.is_empty());
             if let Some(h) = known.or_else(|| blake3_file(path).ok()) {
                 by_hash.entry(h).or_default().push(rel.clone());
             }
@@ -350,21 +374,47 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
             "check permissions (ls -l) and the storage (dmesg for I/O errors); the scan goes on",
         )
     };
-    // One open, one fstat, one read for a small file: the same system calls as the read floor.
-    let opened = std::fs::File::open(path).and_then(|f| f.metadata().map(|m| (f, m)));
-    let (mut file, meta) = match opened {
-        Ok(x) => x,
+    let ext_kind = by_extension(rel);
+    let is_image = |k: Kind| {
+        matches!(
+            k,
+            Kind::Jpeg | Kind::Png | Kind::Gif | Kind::Webp | Kind::Bmp
+        )
+    };
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
         Err(e) => {
             out.findings.push(unreadable(&e));
             return out;
         }
     };
-    let size = meta.len();
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs());
+    // An image without a manifest to write: open, read, read (end of file), close — the read
+    // floor's system calls. Otherwise the size and mtime come from one fstat.
+    let mut image_bytes = None;
+    let (size, mtime) = if ext_kind.is_some_and(is_image) && !opts.hash {
+        let mut b = Vec::with_capacity(32 << 10);
+        if let Err(e) = (&mut file).take(MAX_IMAGE_BYTES).read_to_end(&mut b) {
+            out.findings.push(unreadable(&e));
+            return out;
+        }
+        let size = b.len() as u64;
+        image_bytes = Some(b);
+        (size, 0)
+    } else {
+        match file.metadata() {
+            Ok(m) => (
+                m.len(),
+                m.modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs()),
+            ),
+            Err(e) => {
+                out.findings.push(unreadable(&e));
+                return out;
+            }
+        }
+    };
     if size == 0 {
         out.findings.push(
             Finding::new(&EMPTY_FILE, at(), "empty file (0 bytes)")
@@ -374,30 +424,26 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
             path: rel.to_owned(),
             size,
             mtime,
-            blake3: if opts.hash { blake3::hash(b"").to_hex().to_string() } else { String::new() },
+            blake3: if opts.hash {
+                blake3::hash(b"").to_hex().to_string()
+            } else {
+                String::new()
+            },
         });
         return out;
     }
-    let ext_kind = by_extension(rel);
-    let is_image = |k: Kind| {
-        matches!(
-            k,
-            Kind::Jpeg | Kind::Png | Kind::Gif | Kind::Webp | Kind::Bmp
-        )
-    };
-    let image_bytes =
-        if ext_kind.is_some_and(is_image) && size <= MAX_IMAGE_BYTES || size <= 64 << 10 {
-            let mut b = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            match (&mut file).take(size).read_to_end(&mut b) {
-                Ok(_) => Some(b),
-                Err(e) => {
-                    out.findings.push(unreadable(&e));
-                    return out;
-                }
+    if image_bytes.is_none()
+        && (ext_kind.is_some_and(is_image) && size <= MAX_IMAGE_BYTES || size <= 64 << 10)
+    {
+        let mut b = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        match (&mut file).take(size).read_to_end(&mut b) {
+            Ok(_) => image_bytes = Some(b),
+            Err(e) => {
+                out.findings.push(unreadable(&e));
+                return out;
             }
-        } else {
-            None
-        };
+        }
+    }
     #[allow(clippy::single_match_else)] // two ways to get the head, side by side
     let head: Vec<u8> = match &image_bytes {
         Some(b) => b[..b.len().min(64)].to_vec(),
@@ -508,7 +554,7 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
         Kind::Safetensors => check_safetensors(path, size, &at, &mut out.findings),
         Kind::Csv | Kind::Tsv => {
             let delim = if kind == Kind::Tsv { b'\t' } else { b',' };
-            match std::fs::File::open(path).and_then(|f| table::scan(f, delim)) {
+            match table::scan_file(path, delim) {
                 Ok(t) => table_findings(&t, rel, &mut out.findings),
                 Err(e) => out.findings.push(unreadable(&e)),
             }
@@ -633,6 +679,7 @@ fn nonfinite_array(nf: array::NonFinite, elements: u64, dtype: &str, loc: Locati
     .with_data("inf", nf.inf)
 }
 
+#[allow(clippy::too_many_lines)] // one block per rule
 fn table_findings(t: &table::TableScan, rel: &str, findings: &mut Vec<Finding>) {
     let line_loc = |line: u64| Location::line(rel.to_owned(), line, 1);
     if t.bom {

@@ -109,11 +109,7 @@ fn classify(col: &mut Column, raw: &[u8], line: u64) {
         return;
     }
     let is_int = !body.is_empty() && body.iter().all(u8::is_ascii_digit);
-    let is_float = is_int
-        || std::str::from_utf8(v)
-            .ok()
-            .and_then(|s| s.parse::<f64>().ok())
-            .is_some_and(f64::is_finite);
+    let is_float = is_int || is_decimal(body);
     if is_int {
         col.ints += 1;
     } else {
@@ -124,6 +120,38 @@ fn classify(col: &mut Column, raw: &[u8], line: u64) {
     } else {
         col.not_float.add(line);
     }
+}
+
+/// `digits[.digits][e[+-]digits]` or `.digits…`, without a sign (the caller strips it): what
+/// `str::parse::<f64>` accepts for finite decimal numbers, checked without converting.
+fn is_decimal(b: &[u8]) -> bool {
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    let int = digits(&mut i);
+    let mut frac = 0;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        frac = digits(&mut i);
+    }
+    if int + frac == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
 }
 
 fn trim(b: &[u8]) -> &[u8] {
@@ -274,6 +302,189 @@ pub fn trim_cell(raw: &[u8]) -> &[u8] {
     trim(raw)
 }
 
+impl Seen {
+    /// Adds a later part's counts, its lines shifted by `offset`.
+    fn merge(&mut self, other: Seen, offset: u64) {
+        if other.count > 0 {
+            if self.count == 0 {
+                self.first_line = other.first_line + offset;
+            }
+            self.count += other.count;
+        }
+    }
+}
+
+impl Column {
+    fn merge(&mut self, o: &Column, offset: u64) {
+        self.values += o.values;
+        self.ints += o.ints;
+        self.floats += o.floats;
+        self.nan.merge(o.nan, offset);
+        self.inf.merge(o.inf, offset);
+        self.empty.merge(o.empty, offset);
+        self.na.merge(o.na, offset);
+        self.not_int.merge(o.not_int, offset);
+        self.not_float.merge(o.not_float, offset);
+    }
+}
+
+/// One part of a file without quotes, scanned on its own: lines counted from 1 within it.
+struct Part {
+    lines: u64,
+    rows: u64,
+    columns: Vec<Column>,
+    ragged: Seen,
+    ragged_fields: usize,
+    crlf: u64,
+    lf: u64,
+    has_quote: bool,
+}
+
+fn scan_part(data: &[u8], delimiter: u8, width: usize) -> Part {
+    let mut p = Part {
+        lines: 0,
+        rows: 0,
+        columns: vec![Column::default(); width],
+        ragged: Seen::default(),
+        ragged_fields: 0,
+        crlf: 0,
+        lf: 0,
+        has_quote: memchr::memchr(b'"', data).is_some(),
+    };
+    if p.has_quote {
+        return p;
+    }
+    let mut pos = 0;
+    while pos < data.len() {
+        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
+        let mut line = &data[pos..end];
+        p.lines += 1;
+        if end < data.len() {
+            if let Some(l) = line.strip_suffix(b"\r") {
+                line = l;
+                p.crlf += 1;
+            } else {
+                p.lf += 1;
+            }
+        }
+        pos = end + 1;
+        if line.is_empty() {
+            continue;
+        }
+        p.rows += 1;
+        let mut fields = 0;
+        for (i, field) in line.split(|&b| b == delimiter).enumerate() {
+            if let Some(col) = p.columns.get_mut(i) {
+                classify(col, field, p.lines);
+            }
+            fields = i + 1;
+        }
+        if fields != width {
+            if p.ragged.count == 0 {
+                p.ragged_fields = fields;
+            }
+            p.ragged.add(p.lines);
+        }
+    }
+    p
+}
+
+/// Scans a CSV/TSV file. Large files without quote characters are split at line boundaries
+/// and scanned on all cores; others (and any file with a quote) are scanned in one stream.
+#[allow(clippy::many_single_char_names)]
+pub fn scan_file(path: &std::path::Path, delimiter: u8) -> io::Result<TableScan> {
+    use std::os::unix::fs::FileExt;
+    const PART: u64 = 8 << 20;
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len < 2 * PART {
+        return scan(file, delimiter);
+    }
+    let mut head = vec![0u8; 1 << 16];
+    let n = file.read_at(&mut head, 0)?;
+    head.truncate(n);
+    let Some(nl) = memchr::memchr(b'\n', &head) else {
+        return scan(file, delimiter);
+    };
+    let header = scan(&head[..=nl], delimiter)?;
+    let width = header.columns.len();
+    let body_start = nl as u64 + 1;
+    // Part boundaries, each moved forward to just after a newline.
+    let mut bounds = vec![body_start];
+    let mut at = body_start + PART;
+    let mut probe = vec![0u8; 1 << 16];
+    while at < len {
+        let n = file.read_at(&mut probe, at)?;
+        match memchr::memchr(b'\n', &probe[..n]) {
+            Some(i) => {
+                bounds.push(at + i as u64 + 1);
+                at += i as u64 + 1 + PART;
+            }
+            None if n == 0 => break,
+            None => at += n as u64,
+        }
+    }
+    if bounds.last().is_some_and(|&b| b < len) {
+        bounds.push(len);
+    }
+    let parts: Vec<(u64, u64)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut results: Vec<(usize, io::Result<Part>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    let mut buf = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(a, b)) = parts.get(i) else { break };
+                        buf.resize(usize::try_from(b - a).unwrap_or(0), 0);
+                        let r = file
+                            .read_exact_at(&mut buf, a)
+                            .map(|()| scan_part(&buf, delimiter, width));
+                        mine.push((i, r));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    let mut out = TableScan {
+        delimiter,
+        columns: header.columns,
+        bom: header.bom,
+        ..TableScan::default()
+    };
+    out.crlf_lines = header.crlf_lines;
+    out.lf_lines = header.lf_lines;
+    let mut offset = 1; // the header line
+    for (_, r) in results {
+        let p = r?;
+        if p.has_quote {
+            // Quotes can hide delimiters and newlines: only a stream reads them right.
+            return scan(std::fs::File::open(path)?, delimiter);
+        }
+        out.rows += p.rows;
+        for (c, pc) in out.columns.iter_mut().zip(&p.columns) {
+            c.merge(pc, offset);
+        }
+        if out.ragged.count == 0 && p.ragged.count > 0 {
+            out.ragged_fields = p.ragged_fields;
+        }
+        out.ragged.merge(p.ragged, offset);
+        out.crlf_lines += p.crlf;
+        out.lf_lines += p.lf;
+        offset += p.lines;
+    }
+    Ok(out)
+}
+
 /// Parses a cell as a number the way the scanner counts it: `NaN`/`inf` included.
 pub fn parse_number(raw: &[u8]) -> Option<f64> {
     let v = trim(raw);
@@ -356,6 +567,51 @@ mod tests {
     }
 
     #[test]
+    fn parallel_parts_agree_with_the_stream() {
+        let mut csv = String::from("a,b,c\n");
+        for i in 0..1_200_000u64 {
+            let b = match i {
+                5 => "NaN".to_owned(),
+                700_001 => "inf".to_owned(),
+                900_000 => String::new(),
+                _ => format!("{}.25", i % 97),
+            };
+            if i == 1_000_000 {
+                csv.push_str("1,2\r\n");
+            } else {
+                csv.push_str(&format!("{i},{b},x{i}\n"));
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.csv");
+        std::fs::write(&p, &csv).unwrap();
+        assert!(
+            csv.len() > 16 << 20,
+            "the file must be large enough to be split"
+        );
+        let fast = scan_file(&p, b',').unwrap();
+        let slow = scan(csv.as_bytes(), b',').unwrap();
+        assert_eq!(fast, slow);
+        assert_eq!(fast.columns[1].nan.first_line, 7);
+        assert_eq!(fast.columns[1].inf.first_line, 700_003);
+        assert_eq!(fast.ragged.first_line, 1_000_002);
+        assert_eq!(fast.crlf_lines, 1);
+        // A quote anywhere sends the file to the stream reader.
+        std::fs::write(&p, csv.replacen("x5\n", "\"x,5\"\n", 1)).unwrap();
+        assert_eq!(scan_file(&p, b',').unwrap().ragged.count, 1);
+    }
+
+    #[test]
+    fn decimal_syntax() {
+        for ok in ["1", "1.", ".5", "1.5e3", "2E-7", "10e+2"] {
+            assert!(super::is_decimal(ok.as_bytes()), "{ok}");
+        }
+        for bad in ["", ".", "e5", "1e", "1.2.3", "12,5", "0x10", "1_000", "--1"] {
+            assert!(!super::is_decimal(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
     fn quoted_newlines_keep_the_record_line() {
         let csv = "a,b\n\"multi\nline\",NaN\n1,2\n";
         let t = scan(csv.as_bytes(), b',').unwrap();
@@ -368,7 +624,9 @@ mod tests {
 /// Replaces the bare `NaN`, `Infinity` and `-Infinity` tokens Python's `json` writes (not
 /// valid JSON) with marker strings, outside string literals.
 fn python_json_tokens(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if memchr::memmem::find(line, b"NaN").is_none() && memchr::memmem::find(line, b"Infinity").is_none() {
+    if memchr::memmem::find(line, b"NaN").is_none()
+        && memchr::memmem::find(line, b"Infinity").is_none()
+    {
         return std::borrow::Cow::Borrowed(line);
     }
     let mut out = Vec::with_capacity(line.len() + 16);
@@ -426,7 +684,8 @@ pub fn scan_jsonl<R: Read>(reader: R) -> io::Result<TableScan> {
             continue;
         }
         out.rows += 1;
-        let parsed: Option<serde_json::Map<String, serde_json::Value>> = serde_json::from_slice(&python_json_tokens(content)).ok();
+        let parsed: Option<serde_json::Map<String, serde_json::Value>> =
+            serde_json::from_slice(&python_json_tokens(content)).ok();
         let Some(obj) = parsed else {
             if out.ragged.count == 0 {
                 out.ragged_fields = 0;
@@ -436,7 +695,10 @@ pub fn scan_jsonl<R: Read>(reader: R) -> io::Result<TableScan> {
         };
         for (k, v) in obj {
             let i = *index.entry(k.clone()).or_insert_with(|| {
-                out.columns.push(Column { name: k, ..Column::default() });
+                out.columns.push(Column {
+                    name: k,
+                    ..Column::default()
+                });
                 out.columns.len() - 1
             });
             let col = &mut out.columns[i];

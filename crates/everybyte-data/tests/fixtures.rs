@@ -83,7 +83,14 @@ fn manifest_roundtrip_and_verify() {
     std::fs::write(root.join("a.csv"), "x\n1\n").unwrap();
     std::fs::create_dir(root.join("sub")).unwrap();
     std::fs::write(root.join("sub/b.bin"), b"abc").unwrap();
-    let r = scan(&[root.to_path_buf()], root, &ScanOptions { hash: true, ..ScanOptions::default() });
+    let r = scan(
+        &[root.to_path_buf()],
+        root,
+        &ScanOptions {
+            hash: true,
+            ..ScanOptions::default()
+        },
+    );
     let m = everybyte_data::manifest::Manifest {
         version: 1,
         root: root.display().to_string(),
