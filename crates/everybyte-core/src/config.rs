@@ -38,6 +38,25 @@ pub struct EnvOptions {
     pub venv: Option<std::path::PathBuf>,
 }
 
+/// Settings of the data area.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct DataOptions {
+    /// Images with more pixels are reported (DATA004).
+    pub max_pixels: u64,
+    /// `audit` scans at most this many data files, a deterministic sample by path hash.
+    pub audit_max_files: u64,
+}
+
+impl Default for DataOptions {
+    fn default() -> Self {
+        DataOptions {
+            max_pixels: 89_478_485,
+            audit_max_files: 100_000,
+        }
+    }
+}
+
 /// The options a configuration file may set.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -56,6 +75,8 @@ pub struct Options {
     pub triage: TriageOptions,
     #[serde(default)]
     pub env: EnvOptions,
+    #[serde(default)]
+    pub data: DataOptions,
 }
 
 #[derive(Deserialize)]

@@ -13,7 +13,32 @@ pub struct Manifest {
     pub version: u32,
     /// The folder paths are relative to, as given when the manifest was written.
     pub root: String,
+    /// What the scan that wrote it found (summed by `merge`).
+    #[serde(default)]
+    pub summary: ManifestSummary,
     pub files: Vec<FileRecord>,
+}
+
+/// Counts of a scan, kept with its manifest so shard scans can be added up.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManifestSummary {
+    pub files: u64,
+    pub bytes: u64,
+    pub kinds: BTreeMap<String, u64>,
+    pub findings_by_rule: BTreeMap<String, u64>,
+}
+
+impl ManifestSummary {
+    pub fn add(&mut self, o: &ManifestSummary) {
+        self.files += o.files;
+        self.bytes += o.bytes;
+        for (k, v) in &o.kinds {
+            *self.kinds.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.findings_by_rule {
+            *self.findings_by_rule.entry(k.clone()).or_default() += v;
+        }
+    }
 }
 
 /// A difference between a manifest and the files on disk.
@@ -113,7 +138,9 @@ fn hash_all(paths: &[PathBuf]) -> Vec<(u64, Option<String>)> {
 /// shards with different content is an error naming both.
 pub fn merge(parts: &[Manifest]) -> Result<Manifest, String> {
     let mut files: BTreeMap<String, FileRecord> = BTreeMap::new();
+    let mut summary = ManifestSummary::default();
     for m in parts {
+        summary.add(&m.summary);
         for f in &m.files {
             if let Some(prev) = files.get(&f.path)
                 && prev.blake3 != f.blake3
@@ -129,6 +156,7 @@ pub fn merge(parts: &[Manifest]) -> Result<Manifest, String> {
     Ok(Manifest {
         version: 1,
         root: parts.first().map(|m| m.root.clone()).unwrap_or_default(),
+        summary,
         files: files.into_values().collect(),
     })
 }

@@ -94,6 +94,7 @@ fn manifest_roundtrip_and_verify() {
     let m = everybyte_data::manifest::Manifest {
         version: 1,
         root: root.display().to_string(),
+        summary: everybyte_data::manifest::ManifestSummary::default(),
         files: r.files,
     };
     assert!(everybyte_data::manifest::verify(&m, root).is_empty());

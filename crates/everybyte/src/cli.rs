@@ -194,9 +194,10 @@ pub enum DataCommand {
         /// Scan only shard K of N (1-based), chosen by a hash of each path.
         #[arg(long, value_name = "K/N", value_parser = parse_shard)]
         shard: Option<(u64, u64)>,
-        /// Images with more pixels than this are reported (DATA004).
-        #[arg(long, default_value_t = 89_478_485)]
-        max_pixels: u64,
+        /// Images with more pixels than this are reported (DATA004) [default: data.max-pixels
+        /// in the configuration, or 89478485].
+        #[arg(long)]
+        max_pixels: Option<u64>,
         /// Also decode every image fully (slower), for corruptions only decoding finds.
         #[arg(long)]
         decode: bool,

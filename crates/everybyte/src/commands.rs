@@ -132,11 +132,28 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
         .map(|f| f.path.clone())
         .collect();
     if !data_files.is_empty() {
-        let scan = everybyte_data::scan::scan(
-            &data_files,
-            dir,
-            &everybyte_data::scan::ScanOptions::default(),
-        );
+        // A large dataset is sampled: the same files every run (by path hash), so findings are
+        // stable; `everybyte data scan` reads every file.
+        let limit = cfg.options.data.audit_max_files.max(1);
+        let total = data_files.len() as u64;
+        let shards = total.div_ceil(limit);
+        let opts = everybyte_data::scan::ScanOptions {
+            max_pixels: cfg.options.data.max_pixels,
+            shard: (shards > 1).then_some((1, shards)),
+            ..everybyte_data::scan::ScanOptions::default()
+        };
+        let scan = everybyte_data::scan::scan(&data_files, dir, &opts);
+        if shards > 1 {
+            report.context.push(everybyte_core::ContextItem {
+                path: ".".into(),
+                key: "data".into(),
+                value: format!(
+                    "{} of {total} data files scanned (a 1/{shards} sample; data.audit-max-files = {limit}); everybyte data scan checks them all",
+                    scan.summary.files
+                ),
+                line: None,
+            });
+        }
         report.findings.extend(scan.findings);
     }
     let venv = match &cfg.options.env.venv {
@@ -540,7 +557,7 @@ fn data(cli: &Cli, registry: &Registry, command: &DataCommand) -> Result<ExitCod
             };
             let progress = std::sync::Arc::new(everybyte_data::scan::Progress::default());
             let opts = everybyte_data::scan::ScanOptions {
-                max_pixels: *max_pixels,
+                max_pixels: max_pixels.unwrap_or(cfg.options.data.max_pixels),
                 shard: *shard,
                 decode: *decode,
                 hash: manifest.is_some(),
@@ -556,9 +573,24 @@ fn data(cli: &Cli, registry: &Registry, command: &DataCommand) -> Result<ExitCod
                 r
             });
             if let Some(path) = manifest {
+                let mut by_rule = std::collections::BTreeMap::new();
+                for f in &scan.findings {
+                    *by_rule.entry(f.code.clone()).or_default() += 1;
+                }
                 let m = everybyte_data::manifest::Manifest {
                     version: 1,
                     root: root.display().to_string(),
+                    summary: everybyte_data::manifest::ManifestSummary {
+                        files: scan.summary.files,
+                        bytes: scan.summary.bytes,
+                        kinds: scan
+                            .summary
+                            .kinds
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), *v))
+                            .collect(),
+                        findings_by_rule: by_rule,
+                    },
                     files: scan.files.clone(),
                 };
                 everybyte_core::write_atomic(path, |w| {
@@ -603,11 +635,22 @@ fn data(cli: &Cli, registry: &Registry, command: &DataCommand) -> Result<ExitCod
             })
             .with_context(|| format!("{}: cannot write", output.display()))?;
             let bytes: u64 = merged.files.iter().map(|f| f.size).sum();
+            let rules: Vec<String> = merged
+                .summary
+                .findings_by_rule
+                .iter()
+                .map(|(k, v)| format!("{k} ×{v}"))
+                .collect();
             eprintln!(
-                "everybyte: merged {} manifests: {} files, {}",
+                "everybyte: merged {} manifests: {} files, {}; findings: {}",
                 parts.len(),
                 merged.files.len(),
-                everybyte_core::bytesize::format_bytes(bytes)
+                everybyte_core::bytesize::format_bytes(bytes),
+                if rules.is_empty() {
+                    "none".to_owned()
+                } else {
+                    rules.join(", ")
+                }
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -232,10 +232,50 @@ fn scan_manifest_verify_and_merge() {
             .collect()
     };
     assert_eq!(files("merged.json"), files("m.json"));
+    let merged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("merged.json")).unwrap()).unwrap();
+    assert_eq!(merged["summary"]["files"], 3);
+    assert_eq!(merged["summary"]["findings_by_rule"]["DATA006"], 1);
+    assert_eq!(merged["summary"]["findings_by_rule"]["DATA001"], 1);
     let bad = dir
         .command()
         .args(["data", "scan", "ds", "--shard", "4/3"])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn audit_samples_large_datasets() {
+    let dir = Dir::new();
+    for i in 0..40 {
+        dir.create(&format!("proj/data/t{i:02}.csv"), "x\n1\nNaN\n");
+    }
+    dir.create("proj/everybyte.toml", "[data]\naudit-max-files = 10\n");
+    let out = dir
+        .command()
+        .args(["audit", "proj", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "DATA006")
+        .count();
+    assert!(n > 0 && n < 40, "a sample, not every file: {n}");
+    let note = v["context"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == "data")
+        .expect("the sample is said");
+    assert!(
+        note["value"]
+            .as_str()
+            .unwrap()
+            .contains("of 40 data files scanned"),
+        "{note}"
+    );
 }
