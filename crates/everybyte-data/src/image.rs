@@ -123,8 +123,14 @@ pub fn jpeg(b: &[u8]) -> Result<ImageInfo, Fault> {
                 if info.is_none() {
                     return Err(fault(pos, "scan before any frame header"));
                 }
-                // Entropy-coded data: skip to the next marker that is not a stuffed 0xFF00 or a
-                // restart marker.
+                // A file that ends with EOI is complete: 0xFFD9 cannot occur inside
+                // entropy-coded data (0xFF is always stuffed or a restart marker there), so the
+                // rest need not be walked byte by byte (--decode reads it all).
+                if b.len() >= seg_end + 2 && b.ends_with(&[0xFF, 0xD9]) {
+                    break;
+                }
+                // Otherwise walk the entropy-coded data to the next marker that is not a
+                // stuffed 0xFF00 or a restart marker (trailing bytes after EOI, truncation).
                 let mut p = seg_end;
                 loop {
                     let Some(i) = memchr::memchr(0xFF, &b[p..]) else {

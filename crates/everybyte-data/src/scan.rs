@@ -156,6 +156,8 @@ pub struct ScanReport {
 
 struct FileResult {
     record: Option<FileRecord>,
+    /// The read buffer, returned for the next file.
+    buffer: Option<Vec<u8>>,
     /// Size and CRC-32 of the content: equal keys are duplicate candidates.
     key: Option<(u64, u32)>,
     kind: Kind,
@@ -171,6 +173,22 @@ pub fn shard_of(rel: &str, n: u64) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h % n
+}
+
+/// `path` relative to `root`, as a string: a byte-prefix cut (the walker's paths start with
+/// the root as given), falling back to `Path::strip_prefix`.
+fn relative(path: &Path, root: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let (p, r) = (path.as_os_str().as_bytes(), root.as_os_str().as_bytes());
+    let cut = match p.strip_prefix(r) {
+        Some(rest) if r.is_empty() || rest.first() == Some(&b'/') || r.ends_with(b"/") => {
+            rest.strip_prefix(b"/").unwrap_or(rest)
+        }
+        _ => path
+            .strip_prefix(root)
+            .map_or(p, |x| x.as_os_str().as_bytes()),
+    };
+    String::from_utf8_lossy(cut).into_owned()
 }
 
 /// Lists the files under `paths` (files are taken as given), relative to `root`.
@@ -190,12 +208,7 @@ pub fn list_files(
                     if let Ok(e) = e
                         && e.file_type().is_some_and(|t| t.is_file())
                     {
-                        let rel = e
-                            .path()
-                            .strip_prefix(root)
-                            .unwrap_or(e.path())
-                            .to_string_lossy()
-                            .replace('\\', "/");
+                        let rel = relative(e.path(), root);
                         if shard.is_none_or(|(k, n)| shard_of(&rel, n) == k - 1) {
                             found
                                 .lock()
@@ -230,12 +243,17 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
             .map(|_| {
                 s.spawn(|| {
                     let mut mine = Vec::new();
+                    // One read buffer per thread, handed back after each file.
+                    let mut scratch = Vec::with_capacity(64 << 10);
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some((path, rel)) = files.get(i) else {
                             break;
                         };
-                        let r = check_file(path, rel, opts);
+                        let mut r = check_file(path, rel, opts, std::mem::take(&mut scratch));
+                        if let Some(b) = r.buffer.take() {
+                            scratch = b;
+                        }
                         if let Some(p) = &opts.progress {
                             p.files.fetch_add(1, Ordering::Relaxed);
                             p.bytes.fetch_add(
@@ -355,8 +373,9 @@ fn crc32_file(path: &Path) -> std::io::Result<u32> {
 }
 
 #[allow(clippy::too_many_lines)] // one branch per kind
-fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
+fn check_file(path: &Path, rel: &str, opts: &ScanOptions, scratch: Vec<u8>) -> FileResult {
     let mut out = FileResult {
+        buffer: None,
         record: None,
         key: None,
         kind: Kind::Other,
@@ -392,7 +411,8 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
     // floor's system calls. Otherwise the size and mtime come from one fstat.
     let mut image_bytes = None;
     let (size, mtime) = if ext_kind.is_some_and(is_image) && !opts.hash {
-        let mut b = Vec::with_capacity(32 << 10);
+        let mut b = scratch;
+        b.clear();
         if let Err(e) = (&mut file).take(MAX_IMAGE_BYTES).read_to_end(&mut b) {
             out.findings.push(unreadable(&e));
             return out;
@@ -565,6 +585,7 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions) -> FileResult {
         },
         Kind::Other => {}
     }
+    out.buffer = image_bytes;
     out
 }
 
