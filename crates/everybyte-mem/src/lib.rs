@@ -1,7 +1,17 @@
 //! GPU memory knowledge: what a CUDA out-of-memory error says, and whether the card was full
-//! or the caching allocator's pool was fragmented. `triage` and `audit` call this crate for
-//! OOM lines, so one implementation serves every command.
+//! or the caching allocator's pool was fragmented; GPU logs and their alerts. `triage` and
+//! `audit` call this crate for OOM lines, so one implementation serves every command.
 
+pub mod budget;
+pub mod gpulog;
 pub mod oom;
+pub mod rules;
 
 pub use oom::{CudaOom, OomAnalysis, OomForm, Verdict, parse_cuda_oom};
+
+/// The rules of this crate, in code order.
+pub static RULES: &[&everybyte_core::Rule] = &[
+    &rules::gpu_stall::GPU_STALL,
+    &rules::gpu_memory_full::GPU_MEMORY_FULL,
+    &rules::gpu_throttling::GPU_THROTTLING,
+];

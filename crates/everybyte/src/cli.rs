@@ -109,6 +109,16 @@ pub enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// Budget GPU memory before a run; explain an out-of-memory error after it.
+    Mem {
+        #[command(subcommand)]
+        command: MemCommand,
+    },
+    /// GPU logs: alerts for stalls, full memory and throttling.
+    Gpu {
+        #[command(subcommand)]
+        command: GpuCommand,
+    },
     /// List every rule.
     Rules {
         #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
@@ -256,4 +266,74 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
         return Err(format!("shard {k}/{n}: need 1 <= K <= N"));
     }
     Ok((k, n))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemCommand {
+    /// The memory a run needs: weights, gradients, optimizer states, activations, KV cache,
+    /// context, against the card with a buffer; and the largest batch that fits.
+    Budget {
+        /// A Hugging Face config.json, a .safetensors file or a *.safetensors.index.json.
+        #[arg(long, value_name = "FILE", required_unless_present = "params")]
+        model: Option<PathBuf>,
+        /// The parameter count instead of a model (7B, 1.3B, 350M).
+        #[arg(long, conflicts_with = "model")]
+        params: Option<String>,
+        #[arg(long, value_enum, default_value_t = BudgetMode::Train)]
+        mode: BudgetMode,
+        /// Weight dtype: bf16, fp16, fp32, int8.
+        #[arg(long, default_value = "bf16")]
+        dtype: String,
+        #[arg(long, default_value = "adamw")]
+        optimizer: String,
+        /// bf16/fp16 weights and gradients with fp32 master weights (the ZeRO accounting).
+        #[arg(long)]
+        mixed_precision: bool,
+        #[arg(long, default_value_t = 1)]
+        batch: u64,
+        /// Sequence length [default: 2048, or the model's maximum when smaller].
+        #[arg(long)]
+        seq: Option<u64>,
+        /// Activation recomputation: none, selective or full.
+        #[arg(long, default_value = "none")]
+        grad_checkpointing: String,
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
+        zero: u8,
+        #[arg(long, default_value_t = 1)]
+        gpus: u64,
+        /// The card: a size (24GiB), a name (rtx3090, a100-80g, h100, h200), or auto (NVML).
+        #[arg(long)]
+        gpu: Option<String>,
+        /// Fraction of the card kept free.
+        #[arg(long, default_value_t = 0.15)]
+        buffer: f64,
+        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+        format: DocFormat,
+    },
+    /// Diagnose a CUDA out-of-memory message (argument, file, or standard input).
+    Explain {
+        /// The message, or a file holding it; standard input when absent.
+        message: Option<String>,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BudgetMode {
+    Train,
+    Infer,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GpuCommand {
+    /// Alerts over an `nvidia-smi --query-gpu=… --format=csv -l 1` log.
+    Analyze {
+        file: PathBuf,
+        /// Seconds of 0% utilisation with memory held before a stall is reported.
+        #[arg(long, default_value_t = 20.0)]
+        stall_seconds: f64,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
 }

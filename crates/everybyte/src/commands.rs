@@ -12,8 +12,8 @@ use everybyte_core::render::{self, Format, RenderOptions};
 use everybyte_core::{Config, Registry, Report, Severity};
 
 use crate::cli::{
-    Cli, ColorChoice, Command, DataCommand, DocFormat, EnvCommand, EnvTargetArgs, FailOn,
-    OutputFormat, ReportArgs,
+    BudgetMode, Cli, ColorChoice, Command, DataCommand, DocFormat, EnvCommand, EnvTargetArgs,
+    FailOn, GpuCommand, MemCommand, OutputFormat, ReportArgs,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -52,6 +52,41 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
         Command::Triage { files, report, .. } => triage(&cli, &registry, files, report),
         Command::Env { command } => env(&cli, &registry, command),
         Command::Data { command } => data(&cli, &registry, command),
+        Command::Mem { command } => mem(&cli, &registry, command),
+        Command::Gpu {
+            command:
+                GpuCommand::Analyze {
+                    file,
+                    stall_seconds,
+                    report,
+                },
+        } => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            let cfg = load_config(&cli, &cwd, &registry)?;
+            check_selectors(&registry, report)?;
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("{}: cannot read", file.display()))?;
+            let name = file.display().to_string();
+            let samples = everybyte_mem::gpulog::parse(&text)
+                .with_context(|| format!("{name}: not an nvidia-smi CSV log"))?;
+            let th = everybyte_mem::gpulog::Thresholds {
+                stall_seconds: *stall_seconds,
+                ..Default::default()
+            };
+            let findings = everybyte_mem::gpulog::analyze(&name, &samples, &th);
+            finish(
+                &cli,
+                &registry,
+                &cfg,
+                report,
+                Report {
+                    findings,
+                    context: Vec::new(),
+                    inputs: vec![name],
+                },
+                Some(&cwd),
+            )
+        }
         Command::Rules { format } => {
             rules(&registry, *format)?;
             Ok(ExitCode::SUCCESS)
@@ -85,6 +120,7 @@ fn check_selectors(registry: &Registry, args: &ReportArgs) -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::too_many_lines)] // one step per area, in the order of the report
 fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Result<ExitCode> {
     if !dir.is_dir() {
         bail!("{}: not a directory", dir.display());
@@ -104,6 +140,22 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
     let (findings, context) = everybyte_triage::check(&project, &cfg.options.triage);
     report.findings.extend(findings);
     report.context.extend(context);
+    for f in project.files_of(everybyte_core::FileKind::NvidiaSmiCsv) {
+        match std::fs::read_to_string(&f.path) {
+            Ok(text) => {
+                if let Ok(samples) = everybyte_mem::gpulog::parse(&text) {
+                    report.findings.extend(everybyte_mem::gpulog::analyze(
+                        &f.rel,
+                        &samples,
+                        &everybyte_mem::gpulog::Thresholds::default(),
+                    ));
+                }
+            }
+            Err(e) => report
+                .findings
+                .push(everybyte_triage::unreadable(&f.rel, &e)),
+        }
+    }
     for f in project.files_of(everybyte_core::FileKind::Requirements) {
         report
             .findings
@@ -745,4 +797,267 @@ fn show_progress(p: &everybyte_data::scan::Progress, done: &std::sync::atomic::A
         );
     }
     eprint!("\r\x1b[2K");
+}
+
+/// The model's shape from `--model` or `--params`.
+fn model_shape(
+    model: Option<&Path>,
+    params: Option<&str>,
+    dtype_bytes: f64,
+) -> Result<everybyte_mem::budget::ModelShape> {
+    use everybyte_mem::budget::{ModelShape, from_hf_config, parse_params};
+    if let Some(p) = params {
+        let n = parse_params(p)
+            .with_context(|| format!("--params {p}: expected a count such as 7B, 1.3B or 350M"))?;
+        return Ok(ModelShape {
+            params: n,
+            ..ModelShape::default()
+        });
+    }
+    let Some(path) = model else {
+        bail!("give --model FILE or --params N")
+    };
+    let name = path.display().to_string();
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".safetensors") {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).with_context(|| format!("{name}: cannot open"))?;
+        let mut len = [0u8; 8];
+        f.read_exact(&mut len)
+            .with_context(|| format!("{name}: not a safetensors file"))?;
+        let n = u64::from_le_bytes(len);
+        if n > 100 << 20 {
+            bail!("{name}: header length {n} is implausible");
+        }
+        let mut head = Vec::new();
+        f.take(n).read_to_end(&mut head)?;
+        let v: serde_json::Value = serde_json::from_slice(&head)
+            .with_context(|| format!("{name}: the header is not JSON"))?;
+        let params: u64 = v.as_object().map_or(0, |m| {
+            m.iter()
+                .filter(|(k, _)| *k != "__metadata__")
+                .filter_map(|(_, t)| {
+                    t.get("shape")?.as_array().map(|s| {
+                        s.iter()
+                            .filter_map(serde_json::Value::as_u64)
+                            .product::<u64>()
+                    })
+                })
+                .sum()
+        });
+        // The shape comes from a config.json beside the weights, when there is one.
+        let mut shape = path
+            .parent()
+            .map(|d| d.join("config.json"))
+            .filter(|c| c.is_file())
+            .and_then(|c| {
+                let text = std::fs::read_to_string(c).ok()?;
+                from_hf_config(&serde_json::from_str(&text).ok()?).ok()
+            })
+            .unwrap_or_default();
+        shape.params = params;
+        return Ok(shape);
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{name}: not JSON"))?;
+    if let Some(total) = v
+        .get("metadata")
+        .and_then(|m| m.get("total_size"))
+        .and_then(serde_json::Value::as_u64)
+    {
+        // A sharded index: its total size in bytes, and the config beside it for the shape.
+        let mut shape = path
+            .parent()
+            .map(|d| d.join("config.json"))
+            .filter(|c| c.is_file())
+            .and_then(|c| {
+                let text = std::fs::read_to_string(c).ok()?;
+                from_hf_config(&serde_json::from_str(&text).ok()?).ok()
+            })
+            .unwrap_or_default();
+        shape.params = (total as f64 / dtype_bytes.max(0.5)) as u64;
+        return Ok(shape);
+    }
+    from_hf_config(&v).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+}
+
+#[allow(clippy::too_many_lines)] // one arm per subcommand
+fn mem(cli: &Cli, registry: &Registry, command: &MemCommand) -> Result<ExitCode> {
+    match command {
+        MemCommand::Explain {
+            message,
+            report: args,
+        } => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            let cfg = load_config(cli, &cwd, registry)?;
+            check_selectors(registry, args)?;
+            let (name, text) = match message {
+                Some(m) if Path::new(m).is_file() => (
+                    m.clone(),
+                    std::fs::read_to_string(m).with_context(|| format!("{m}: cannot read"))?,
+                ),
+                Some(m) => ("<message>".to_owned(), m.clone()),
+                None => {
+                    let mut t = String::new();
+                    io::Read::read_to_string(&mut io::stdin(), &mut t)?;
+                    ("<stdin>".to_owned(), t)
+                }
+            };
+            let r = everybyte_triage::triage_reader(text.as_bytes(), &name, &cfg.options.triage)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !r
+                .findings
+                .iter()
+                .any(|f| f.code == "LOG001" || f.code == "LOG002")
+            {
+                bail!(
+                    "{name}: no CUDA out-of-memory message found (expected PyTorch's `CUDA out of memory. Tried to allocate …`)"
+                );
+            }
+            finish(
+                cli,
+                registry,
+                &cfg,
+                args,
+                Report {
+                    findings: r.findings,
+                    context: r.context,
+                    inputs: vec![name],
+                },
+                Some(&cwd),
+            )
+        }
+        MemCommand::Budget {
+            model,
+            params,
+            mode,
+            dtype,
+            optimizer,
+            mixed_precision,
+            batch,
+            seq,
+            grad_checkpointing,
+            zero,
+            gpus,
+            gpu,
+            buffer,
+            format,
+        } => {
+            use everybyte_core::bytesize::Bytes;
+            use everybyte_mem::budget::{BudgetInput, Recompute, budget, card, dtype_bytes};
+            let wb = match dtype_bytes(dtype) {
+                Some(0) => 0.5,
+                Some(b) => b as f64,
+                None => bail!("--dtype {dtype}: expected bf16, fp16, fp32, int8 or int4"),
+            };
+            let shape = model_shape(model.as_deref(), params.as_deref(), wb)?;
+            let capacity = match gpu.as_deref() {
+                None => None,
+                Some("auto") => bail!(
+                    "--gpu auto needs an NVIDIA driver, and none is loaded on this machine (/proc/driver/nvidia/version is absent); give the card's memory, e.g. --gpu 24GiB or --gpu a100-80g"
+                ),
+                Some(g) => Some(
+                    card(g)
+                        .or_else(|| everybyte_core::bytesize::parse_bytes(g))
+                        .with_context(|| {
+                            format!("--gpu {g}: not a known card or a size (24GiB)")
+                        })?,
+                ),
+            };
+            if !(0.0..1.0).contains(buffer) {
+                bail!("--buffer {buffer}: expected a fraction in [0, 1)");
+            }
+            let recompute = match grad_checkpointing.as_str() {
+                "none" | "false" => Recompute::None,
+                "selective" => Recompute::Selective,
+                "full" | "true" => Recompute::Full,
+                other => bail!("--grad-checkpointing {other}: expected none, selective or full"),
+            };
+            let seq = seq.unwrap_or_else(|| shape.max_seq.unwrap_or(2048).min(2048));
+            let input = BudgetInput {
+                model: shape.clone(),
+                train: *mode == BudgetMode::Train,
+                weight_bytes: wb,
+                optimizer: optimizer.parse().map_err(anyhow::Error::msg)?,
+                mixed_precision: *mixed_precision,
+                batch: *batch,
+                seq,
+                recompute,
+                zero_stage: *zero,
+                gpus: *gpus,
+                capacity,
+                buffer: *buffer,
+                context_bytes: 512 << 20,
+            };
+            let b = budget(&input);
+            let mut out = io::stdout().lock();
+            match format {
+                DocFormat::Json => {
+                    serde_json::to_writer_pretty(
+                        &mut out,
+                        &serde_json::json!({ "model": shape, "budget": b }),
+                    )?;
+                    writeln!(out)?;
+                }
+                DocFormat::Text => {
+                    writeln!(
+                        out,
+                        "{} parameters{}",
+                        shape.params,
+                        shape
+                            .architecture
+                            .as_ref()
+                            .map(|a| format!(" ({a})"))
+                            .unwrap_or_default()
+                    )?;
+                    for c in &b.components {
+                        writeln!(
+                            out,
+                            "  {:<30} {:>12}   {}",
+                            c.name,
+                            Bytes(c.bytes).to_string(),
+                            c.note
+                        )?;
+                    }
+                    writeln!(
+                        out,
+                        "  {:<30} {:>12}",
+                        "total",
+                        Bytes(b.required).to_string()
+                    )?;
+                    if let (Some(cap), Some(usable), Some(margin)) =
+                        (b.capacity, b.usable, b.margin)
+                    {
+                        let verdict = if margin >= 0 {
+                            format!(
+                                "fits, {} to spare",
+                                Bytes(u64::try_from(margin).unwrap_or(0))
+                            )
+                        } else {
+                            format!(
+                                "does NOT fit: short by {}",
+                                Bytes(u64::try_from(-margin).unwrap_or(0))
+                            )
+                        };
+                        writeln!(
+                            out,
+                            "card {} with {:.0}% kept free: {} usable; {verdict}",
+                            Bytes(cap),
+                            buffer * 100.0,
+                            Bytes(usable)
+                        )?;
+                        if let Some(mb) = b.max_batch {
+                            writeln!(out, "largest batch that fits at seq {seq}: {mb}")?;
+                        }
+                    }
+                }
+            }
+            Ok(if b.fits == Some(false) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
 }

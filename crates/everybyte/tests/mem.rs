@@ -1,0 +1,138 @@
+//! `everybyte mem` and `everybyte gpu` through the binary.
+
+mod util;
+
+use util::{Dir, stderr, stdout};
+
+fn configs() -> std::path::PathBuf {
+    util::workspace_root().join("crates/everybyte-mem/resources/fixtures/configs")
+}
+
+#[test]
+fn budget_fits_or_not_and_the_largest_batch() {
+    let dir = Dir::new();
+    let cfg = configs().join("gpt2.json");
+    let out = dir
+        .command()
+        .args(["mem", "budget", "--model"])
+        .arg(&cfg)
+        .args([
+            "--mixed-precision",
+            "--batch",
+            "8",
+            "--seq",
+            "1024",
+            "--gpu",
+            "24GiB",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["model"]["params"], 124_439_808);
+    assert_eq!(v["budget"]["fits"], true);
+    let max = v["budget"]["max_batch"].as_u64().unwrap();
+    assert!(max >= 8, "{max}");
+    let names: Vec<&str> = v["budget"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names[..4],
+        [
+            "weights",
+            "gradients",
+            "optimizer states",
+            "fp32 master weights"
+        ]
+    );
+
+    let out = dir
+        .command()
+        .args([
+            "mem",
+            "budget",
+            "--params",
+            "7B",
+            "--mixed-precision",
+            "--gpu",
+            "rtx3090",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "7B with Adam does not fit on 24 GiB"
+    );
+    assert!(
+        stdout(&out).contains("does NOT fit: short by"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = dir
+        .command()
+        .args(["mem", "budget", "--params", "lots"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--params lots"), "{}", stderr(&out));
+}
+
+#[test]
+fn explain_uses_the_triage_diagnosis() {
+    let dir = Dir::new();
+    let msg = "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 12.50 GiB (GPU 0; 23.65 GiB total capacity; 18.21 GiB already allocated; 4.12 GiB free; 19.00 GiB reserved in total by PyTorch)";
+    let out = dir
+        .command()
+        .args(["mem", "explain", msg, "--format", "concise"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("LOG001") && stdout(&out).contains("short by 7.59 GiB"),
+        "{}",
+        stdout(&out)
+    );
+    let out = dir
+        .command()
+        .args(["mem", "explain", "all is well"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn gpu_analyze_the_example_log() {
+    let dir = Dir::new();
+    let log = util::workspace_root().join("examples/wreckage/metrics/gpu.csv");
+    let out = dir
+        .command()
+        .args(["gpu", "analyze", "--format", "concise"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.contains("MEM001") && text.contains("idle (0% utilisation) for 39 s"),
+        "{text}"
+    );
+    assert!(text.contains("MEM002"), "{text}");
+    dir.create("bad.csv", "hello,world\n1,2\n");
+    let out = dir
+        .command()
+        .args(["gpu", "analyze", "bad.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("bad.csv: not an nvidia-smi CSV log"),
+        "{}",
+        stderr(&out)
+    );
+}
