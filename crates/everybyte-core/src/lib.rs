@@ -7,6 +7,7 @@ pub mod bytesize;
 pub mod config;
 pub mod discover;
 pub mod finding;
+pub mod par;
 pub mod render;
 pub mod rule;
 pub mod rules;

@@ -103,35 +103,10 @@ pub fn verify(manifest: &Manifest, root: &Path) -> Vec<Difference> {
 }
 
 fn hash_all(paths: &[PathBuf]) -> Vec<(u64, Option<String>)> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let mut r: Vec<(usize, (u64, Option<String>))> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(p) = paths.get(i) else { break };
-                        let size = std::fs::metadata(p).map_or(0, |m| m.len());
-                        let mut h = blake3::Hasher::new();
-                        let hex = h
-                            .update_mmap(p)
-                            .ok()
-                            .map(|h| h.finalize().to_hex().to_string());
-                        mine.push((i, (size, hex)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    r.sort_by_key(|(i, _)| *i);
-    r.into_iter().map(|(_, x)| x).collect()
+    everybyte_core::par::map(paths, |p| {
+        let size = std::fs::metadata(p).map_or(0, |m| m.len());
+        (size, crate::scan::blake3_file(p).ok())
+    })
 }
 
 /// Joins shard manifests into one: the union of their files, sorted; the same path in two

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use everybyte_core::{Finding, Location};
 use serde::{Deserialize, Serialize};
@@ -236,43 +236,26 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
     if let Some(p) = &opts.progress {
         p.total_files.store(files.len() as u64, Ordering::Relaxed);
     }
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let mut results: Vec<(usize, FileResult)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    // One read buffer per thread, handed back after each file.
-                    let mut scratch = Vec::with_capacity(64 << 10);
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((path, rel)) = files.get(i) else {
-                            break;
-                        };
-                        let mut r = check_file(path, rel, opts, std::mem::take(&mut scratch));
-                        if let Some(b) = r.buffer.take() {
-                            scratch = b;
-                        }
-                        if let Some(p) = &opts.progress {
-                            p.files.fetch_add(1, Ordering::Relaxed);
-                            p.bytes.fetch_add(
-                                r.record.as_ref().map_or(0, |r| r.size),
-                                Ordering::Relaxed,
-                            );
-                        }
-                        mine.push((i, r));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    results.sort_by_key(|(i, _)| *i);
+    // One read buffer per thread, handed back after each file.
+    let results: Vec<(usize, FileResult)> = everybyte_core::par::map_with(
+        &files,
+        || Vec::with_capacity(64 << 10),
+        |scratch, (path, rel)| {
+            let mut r = check_file(path, rel, opts, std::mem::take(scratch));
+            if let Some(b) = r.buffer.take() {
+                *scratch = b;
+            }
+            if let Some(p) = &opts.progress {
+                p.files.fetch_add(1, Ordering::Relaxed);
+                p.bytes
+                    .fetch_add(r.record.as_ref().map_or(0, |r| r.size), Ordering::Relaxed);
+            }
+            r
+        },
+    )
+    .into_iter()
+    .enumerate()
+    .collect();
 
     let mut report = ScanReport::default();
     let mut modes: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -353,7 +336,7 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
 
 const MAX_IMAGE_BYTES: u64 = 512 << 20;
 
-fn blake3_file(path: &Path) -> std::io::Result<String> {
+pub(crate) fn blake3_file(path: &Path) -> std::io::Result<String> {
     let mut h = blake3::Hasher::new();
     h.update_mmap(path)?;
     Ok(h.finalize().to_hex().to_string())

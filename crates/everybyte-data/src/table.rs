@@ -428,33 +428,12 @@ pub fn scan_file(path: &std::path::Path, delimiter: u8) -> io::Result<TableScan>
         bounds.push(len);
     }
     let parts: Vec<(u64, u64)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let mut results: Vec<(usize, io::Result<Part>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    let mut buf = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&(a, b)) = parts.get(i) else { break };
-                        buf.resize(usize::try_from(b - a).unwrap_or(0), 0);
-                        let r = file
-                            .read_exact_at(&mut buf, a)
-                            .map(|()| scan_part(&buf, delimiter, width));
-                        mine.push((i, r));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    results.sort_by_key(|(i, _)| *i);
+    let results: Vec<io::Result<Part>> =
+        everybyte_core::par::map_with(&parts, Vec::new, |buf, &(a, b)| {
+            buf.resize(usize::try_from(b - a).unwrap_or(0), 0);
+            file.read_exact_at(buf, a)
+                .map(|()| scan_part(buf, delimiter, width))
+        });
     let mut out = TableScan {
         delimiter,
         columns: header.columns,
@@ -464,7 +443,7 @@ pub fn scan_file(path: &std::path::Path, delimiter: u8) -> io::Result<TableScan>
     out.crlf_lines = header.crlf_lines;
     out.lf_lines = header.lf_lines;
     let mut offset = 1; // the header line
-    for (_, r) in results {
+    for r in results {
         let p = r?;
         if p.has_quote {
             // Quotes can hide delimiters and newlines: only a stream reads them right.

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use everybyte_core::{Finding, Location};
 
@@ -80,30 +79,11 @@ pub fn check(
 ) -> NativeReport {
     let objects = find_objects(roots);
     let infos = InfoCache::default();
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(8);
-    let mut results: Vec<(usize, Closure)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(obj) = objects.get(i) else { break };
-                        mine.push((i, resolve::closure(obj, cfg, &infos)));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
+    let results: Vec<(usize, Closure)> =
+        everybyte_core::par::map(&objects, |obj| resolve::closure(obj, cfg, &infos))
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    results.sort_by_key(|(i, _)| *i);
+            .enumerate()
+            .collect();
 
     let show = |p: &Path| -> String {
         p.strip_prefix(display_root)

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -168,34 +167,12 @@ pub fn distributions(site_packages: &[PathBuf]) -> Vec<Distribution> {
 /// Hashes files with BLAKE3 on all cores; returns (path, size, hex digest) in input order.
 /// Unreadable files are skipped.
 pub fn hash_files(files: &[PathBuf]) -> Vec<Option<(u64, String)>> {
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let mut results: Vec<(usize, Option<(u64, String)>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(p) = files.get(i) else { break };
-                        let mut h = blake3::Hasher::new();
-                        let r = h.update_mmap(p).ok().map(|h| {
-                            let size = h.count();
-                            (size, h.finalize().to_hex().to_string())
-                        });
-                        mine.push((i, r));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    everybyte_core::par::map(files, |p| {
+        let mut h = blake3::Hasher::new();
+        h.update_mmap(p)
+            .ok()
+            .map(|h| (h.count(), h.finalize().to_hex().to_string()))
+    })
 }
 
 /// Takes a snapshot of this machine and the environment `target`.

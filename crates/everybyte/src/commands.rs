@@ -799,6 +799,18 @@ fn show_progress(p: &everybyte_data::scan::Progress, done: &std::sync::atomic::A
     eprint!("\r\x1b[2K");
 }
 
+/// The shape from a `config.json` beside a weights file, when there is one.
+fn config_beside(path: &Path) -> everybyte_mem::budget::ModelShape {
+    path.parent()
+        .map(|d| d.join("config.json"))
+        .filter(|c| c.is_file())
+        .and_then(|c| {
+            let text = std::fs::read_to_string(c).ok()?;
+            everybyte_mem::budget::from_hf_config(&serde_json::from_str(&text).ok()?).ok()
+        })
+        .unwrap_or_default()
+}
+
 /// The model's shape from `--model` or `--params`.
 fn model_shape(
     model: Option<&Path>,
@@ -846,15 +858,7 @@ fn model_shape(
                 .sum()
         });
         // The shape comes from a config.json beside the weights, when there is one.
-        let mut shape = path
-            .parent()
-            .map(|d| d.join("config.json"))
-            .filter(|c| c.is_file())
-            .and_then(|c| {
-                let text = std::fs::read_to_string(c).ok()?;
-                from_hf_config(&serde_json::from_str(&text).ok()?).ok()
-            })
-            .unwrap_or_default();
+        let mut shape = config_beside(path);
         shape.params = params;
         return Ok(shape);
     }
@@ -867,15 +871,7 @@ fn model_shape(
         .and_then(serde_json::Value::as_u64)
     {
         // A sharded index: its total size in bytes, and the config beside it for the shape.
-        let mut shape = path
-            .parent()
-            .map(|d| d.join("config.json"))
-            .filter(|c| c.is_file())
-            .and_then(|c| {
-                let text = std::fs::read_to_string(c).ok()?;
-                from_hf_config(&serde_json::from_str(&text).ok()?).ok()
-            })
-            .unwrap_or_default();
+        let mut shape = config_beside(path);
         shape.params = (total as f64 / dtype_bytes.max(0.5)) as u64;
         return Ok(shape);
     }

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use everybyte_core::{Finding, Location, Related};
 
@@ -324,7 +323,7 @@ pub fn check_records(dists: &[Distribution], display_root: &Path) -> Vec<Finding
                 .map(move |(j, _)| (i, j))
         })
         .collect();
-    let verdicts = run_parallel(&jobs, |&(i, j)| {
+    let verdicts = everybyte_core::par::map(&jobs, |&(i, j)| {
         let d = &dists[i];
         let Some(e) = d.record.as_ref().and_then(|r| r.get(j)) else {
             return Verdict::Ok;
@@ -404,40 +403,4 @@ pub fn check_records(dists: &[Distribution], display_root: &Path) -> Vec<Finding
             )
         })
         .collect()
-}
-
-/// Maps `f` over `items` with one worker per core, keeping the order of `items`.
-fn run_parallel<T: Sync, R: Send + Copy + Default>(
-    items: &[T],
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .clamp(1, 16)
-        .min(items.len().max(1));
-    let next = AtomicUsize::new(0);
-    let mut out = vec![R::default(); items.len()];
-    let parts: Vec<Vec<(usize, R)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        done.push((i, f(item)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    for (i, r) in parts.into_iter().flatten() {
-        out[i] = r;
-    }
-    out
 }
