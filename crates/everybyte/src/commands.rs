@@ -24,6 +24,10 @@ pub fn registry() -> Registry {
         everybyte_core::rules::RULES,
         everybyte_triage::RULES,
         everybyte_env::RULES,
+        everybyte_env::python::RULES,
+        everybyte_env::image::RULES,
+        everybyte_data::RULES,
+        everybyte_mem::RULES,
     ])
 }
 
@@ -223,7 +227,8 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
             .files_of(everybyte_core::FileKind::Lockfile)
             .next()
             .map(|f| f.path.clone());
-        let (findings, context) = env_findings(&t, dir, &rel, false, lock.as_deref());
+        let verify = cfg.selection(&args.select, &args.ignore).enabled("ENV008");
+        let (findings, context) = env_findings(&t, dir, &rel, false, lock.as_deref(), verify);
         report.findings.extend(findings);
         report.context.extend(context);
     }
@@ -425,6 +430,7 @@ fn env_findings(
     display: &str,
     ldd_compatible: bool,
     lock: Option<&Path>,
+    verify_records: bool,
 ) -> (
     Vec<everybyte_core::Finding>,
     Vec<everybyte_core::ContextItem>,
@@ -435,13 +441,23 @@ fn env_findings(
     let markers = marker_env(target);
     let mut dists = Vec::new();
     for sp in &target.site_packages {
-        findings.extend(everybyte_env::python::check::check_site_packages(
-            sp,
-            display_root,
-            &markers,
-        ));
-        if let Ok(scan) = everybyte_env::python::dist::scan_site_packages(sp) {
-            dists.extend(scan.distributions);
+        match everybyte_env::python::dist::scan_site_packages(sp) {
+            Ok(scan) => {
+                findings.extend(everybyte_env::python::check::check_scan(
+                    &scan,
+                    display_root,
+                    &markers,
+                    verify_records,
+                ));
+                dists.extend(scan.distributions);
+            }
+            Err(e) => findings.push(everybyte_triage::unreadable(
+                &sp.strip_prefix(display_root)
+                    .unwrap_or(sp)
+                    .display()
+                    .to_string(),
+                &e,
+            )),
         }
     }
     if let Some(lock) = lock {
@@ -493,12 +509,14 @@ fn env(cli: &Cli, registry: &Registry, command: &EnvCommand) -> Result<ExitCode>
             check_selectors(registry, args)?;
             let t = env_target(target)?;
             let display = t.display_root.display().to_string();
+            let verify = cfg.selection(&args.select, &args.ignore).enabled("ENV008");
             let (findings, context) = env_findings(
                 &t,
                 &t.display_root,
                 &display,
                 *ldd_compatible,
                 lock.as_deref(),
+                verify,
             );
             let report = Report {
                 findings,

@@ -64,3 +64,44 @@ fn every_doc_has_the_four_sections_in_order() {
         );
     }
 }
+
+#[test]
+fn every_crate_rule_is_registered() {
+    let reg = registry();
+    for group in [
+        everybyte_core::rules::RULES,
+        everybyte_triage::RULES,
+        everybyte_env::RULES,
+        everybyte_env::python::RULES,
+        everybyte_env::image::RULES,
+        everybyte_data::RULES,
+        everybyte_mem::RULES,
+    ] {
+        for r in group {
+            assert!(
+                reg.get(r.code).is_some(),
+                "{} is not in the registry",
+                r.code
+            );
+        }
+    }
+}
+
+#[test]
+fn every_code_the_example_audit_reports_is_registered() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_everybyte"))
+        .current_dir(&root)
+        .args(["audit", "examples/wreckage", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reg = registry();
+    for f in v["findings"].as_array().unwrap() {
+        let code = f["code"].as_str().unwrap();
+        assert!(
+            reg.get(code).is_some(),
+            "{code} is reported but not registered"
+        );
+    }
+}

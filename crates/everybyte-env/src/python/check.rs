@@ -14,7 +14,8 @@ use super::rules::{
     CONFLICTING_REQUIREMENT, DUPLICATE_DISTRIBUTION, MODULE_CONFLICT, RECORD_MISMATCH,
     UNMET_REQUIREMENT,
 };
-use super::sha256::{Sha256, base64_url_nopad};
+use super::sha256::base64_url_nopad;
+use sha2::{Digest, Sha256};
 
 /// How many changed paths a ENV008 message names.
 const SHOWN_PATHS: usize = 3;
@@ -26,16 +27,35 @@ pub fn check_site_packages(
     display_root: &Path,
     env: &MarkerEnv,
 ) -> Vec<Finding> {
-    let scan = match scan_site_packages(site_packages) {
-        Ok(s) => s,
-        Err(e) => {
-            return vec![Finding::new(
-                &everybyte_core::rules::UNREADABLE_INPUT,
-                Location::file(display(site_packages, display_root)),
-                format!("cannot read: {e}"),
-            )];
-        }
-    };
+    check_site_packages_with(site_packages, display_root, env, true)
+}
+
+/// As [`check_site_packages`]; `verify_records: false` skips hashing every installed file
+/// (ENV008), the one check whose cost grows with the environment's size.
+pub fn check_site_packages_with(
+    site_packages: &Path,
+    display_root: &Path,
+    env: &MarkerEnv,
+    verify_records: bool,
+) -> Vec<Finding> {
+    match scan_site_packages(site_packages) {
+        Ok(scan) => check_scan(&scan, display_root, env, verify_records),
+        Err(e) => vec![Finding::new(
+            &everybyte_core::rules::UNREADABLE_INPUT,
+            Location::file(display(site_packages, display_root)),
+            format!("cannot read: {e}"),
+        )],
+    }
+}
+
+/// The checks over an already scanned `site-packages` (metadata that could not be read is
+/// an IO001 finding).
+pub fn check_scan(
+    scan: &super::dist::Scan,
+    display_root: &Path,
+    env: &MarkerEnv,
+    verify_records: bool,
+) -> Vec<Finding> {
     let mut out: Vec<Finding> = scan
         .skipped
         .iter()
@@ -47,7 +67,12 @@ pub fn check_site_packages(
             )
         })
         .collect();
-    out.extend(check_distributions(&scan.distributions, display_root, env));
+    out.extend(check_requirements(&scan.distributions, display_root, env));
+    out.extend(check_duplicates(&scan.distributions, display_root));
+    out.extend(check_module_conflicts(&scan.distributions, display_root));
+    if verify_records {
+        out.extend(check_records(&scan.distributions, display_root));
+    }
     out
 }
 
@@ -289,7 +314,7 @@ fn verify_file(path: &Path, size: Option<u64>, want: &str) -> Verdict {
         return Verdict::Modified;
     }
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
+    let mut buf = vec![0u8; 1 << 18];
     loop {
         match file.read(&mut buf) {
             Ok(0) => break,
