@@ -3,5 +3,7 @@
 //! OOM lines, so one implementation serves every command.
 
 pub mod oom;
+pub mod pickle;
+pub mod snapshot;
 
 pub use oom::{CudaOom, OomAnalysis, OomForm, Verdict, parse_cuda_oom};
