@@ -489,3 +489,28 @@ fn memory_summary_errors() {
         "memory summary: `Allocated memory` Cur Usage `lots` is not a size"
     );
 }
+
+#[test]
+fn mutated_and_truncated_snapshots_never_panic() {
+    let frames = vec![frame("/home/me/train.py", 42, "step")];
+    let good = snapshot(vec![segment(
+        1 << 30,
+        "large",
+        vec![
+            block(1 << 30, 2 * MIB, "active_allocated", frames),
+            block((1 << 30) + 2 * MIB, MIB, "inactive", vec![]),
+        ],
+    )]);
+    assert!(read_snapshot(&good).is_ok());
+    for cut in 0..good.len() {
+        assert!(read_snapshot(&good[..cut]).is_err(), "cut at {cut}");
+    }
+    for at in 0..good.len() {
+        for byte in [0x00, 0x28, 0x2e, 0x58, 0x68, 0x7f, 0x80, 0x8a, 0x93, 0xff] {
+            let mut bad = good.clone();
+            bad[at] = byte;
+            // Any answer is fine; a panic or a hang is not.
+            let _ = read_snapshot(&bad);
+        }
+    }
+}
