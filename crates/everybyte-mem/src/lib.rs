@@ -5,7 +5,9 @@
 pub mod budget;
 pub mod gpulog;
 pub mod oom;
+pub mod pickle;
 pub mod rules;
+pub mod snapshot;
 
 pub use oom::{CudaOom, OomAnalysis, OomForm, Verdict, parse_cuda_oom};
 
