@@ -310,6 +310,14 @@ pub enum MemCommand {
         #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
         format: DocFormat,
     },
+    /// Read a PyTorch allocator snapshot (`torch.cuda.memory._snapshot()` pickled; read as
+    /// inert data, never executed) or the text of `torch.cuda.memory_summary()`: reserved,
+    /// allocated, inactive split bytes, largest free block, fragmentation, top allocation sites.
+    Snapshot {
+        file: PathBuf,
+        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+        format: DocFormat,
+    },
     /// Diagnose a CUDA out-of-memory message (argument, file, or standard input).
     Explain {
         /// The message, or a file holding it; standard input when absent.

@@ -496,6 +496,7 @@ fn env_findings(
     (findings, context)
 }
 
+#[allow(clippy::too_many_lines)] // one arm per subcommand
 fn env(cli: &Cli, registry: &Registry, command: &EnvCommand) -> Result<ExitCode> {
     match command {
         EnvCommand::Check {
@@ -899,6 +900,30 @@ fn model_shape(
 #[allow(clippy::too_many_lines)] // one arm per subcommand
 fn mem(cli: &Cli, registry: &Registry, command: &MemCommand) -> Result<ExitCode> {
     match command {
+        MemCommand::Snapshot { file, format } => {
+            let name = file.display().to_string();
+            let bytes = std::fs::read(file).with_context(|| format!("{name}: cannot read"))?;
+            let mut out = io::stdout().lock();
+            if bytes.first() == Some(&0x80) {
+                let r = everybyte_mem::snapshot::read_snapshot(&bytes)
+                    .with_context(|| format!("{name}: not a readable allocator snapshot"))?;
+                match format {
+                    DocFormat::Json => {
+                        serde_json::to_writer_pretty(&mut out, &r)?;
+                        writeln!(out)?;
+                    }
+                    DocFormat::Text => write!(out, "{}", r.render_text())?,
+                }
+            } else {
+                let text = String::from_utf8_lossy(&bytes);
+                let r = everybyte_mem::snapshot::read_memory_summary(&text).with_context(|| {
+                    format!("{name}: neither a pickled allocator snapshot nor the text of torch.cuda.memory_summary()")
+                })?;
+                serde_json::to_writer_pretty(&mut out, &r)?;
+                writeln!(out)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         MemCommand::Explain {
             message,
             report: args,

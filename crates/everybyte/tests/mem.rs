@@ -136,3 +136,49 @@ fn gpu_analyze_the_example_log() {
         stderr(&out)
     );
 }
+
+#[test]
+fn snapshot_of_a_real_allocator_dump_and_a_hostile_pickle() {
+    let dir = Dir::new();
+    let snap = util::workspace_root()
+        .join("crates/everybyte-mem/resources/fixtures/snapshots/ctx128_forward.pickle");
+    let out = dir
+        .command()
+        .args(["mem", "snapshot", "--format", "json"])
+        .arg(&snap)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["totals"]["reserved"], 19_667_091_456u64);
+    assert_eq!(v["totals"]["allocated"], 19_498_420_224u64);
+    let text = dir
+        .command()
+        .args(["mem", "snapshot"])
+        .arg(&snap)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&text).contains("reserved          18.32 GiB"),
+        "{}",
+        stdout(&text)
+    );
+
+    // cos\nsystem\n(S'touch pwned'\ntR. — protocol 0 GLOBAL + REDUCE: read as inert data, rejected.
+    dir.create(
+        "evil.pickle",
+        b"\x80\x02cos\nsystem\nq\x00X\x0b\x00\x00\x00touch pwnedq\x01\x85q\x02Rq\x03.",
+    );
+    let out = dir
+        .command()
+        .args(["mem", "snapshot", "evil.pickle"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("evil.pickle: not a readable allocator snapshot"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("pwned").exists());
+}
