@@ -386,3 +386,38 @@ fn audit_of_the_example_project() {
     assert!(text.contains("short by 7.59 GiB"), "{text}");
     insta::assert_snapshot!("audit_wreckage_concise", text);
 }
+
+#[test]
+fn sarif_of_the_example_audit_validates() {
+    let dir = Dir::new();
+    let sarif = dir.path().join("wreckage.sarif");
+    let out = dir
+        .command()
+        .current_dir(util::workspace_root())
+        .args(["audit", "examples/wreckage", "--format", "sarif", "-o"])
+        .arg(&sarif)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let schema = util::workspace_root().join("crates/everybyte/tests/data/sarif-schema-2.1.0.json");
+    let script = util::workspace_root().join("crates/everybyte/tests/data/validate_sarif.py");
+    let check = std::process::Command::new(util::test_python())
+        .arg(script)
+        .arg(schema)
+        .arg(&sarif)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "SARIF invalid:\n{}{}",
+        stdout(&check),
+        stderr(&check)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert!(results.len() > 50);
+    assert!(
+        results.iter().all(|r| r.get("ruleIndex").is_some()),
+        "every result points into the rules table"
+    );
+}
