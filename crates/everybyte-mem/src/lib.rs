@@ -4,6 +4,7 @@
 
 pub mod budget;
 pub mod gpulog;
+pub mod onnx;
 pub mod oom;
 pub mod pickle;
 pub mod rules;

@@ -831,6 +831,7 @@ fn config_beside(path: &Path) -> everybyte_mem::budget::ModelShape {
 }
 
 /// The model's shape from `--model` or `--params`.
+#[allow(clippy::case_sensitive_file_extension_comparisons)] // the name is lowercased first
 fn model_shape(
     model: Option<&Path>,
     params: Option<&str>,
@@ -850,6 +851,15 @@ fn model_shape(
     };
     let name = path.display().to_string();
     let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".onnx") {
+        let bytes = std::fs::read(path).with_context(|| format!("{name}: cannot read"))?;
+        let w = everybyte_mem::onnx::onnx_weights(&bytes)
+            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        let mut shape = config_beside(path);
+        shape.params = w.params;
+        shape.architecture = Some(format!("ONNX, {} initializers", w.tensors));
+        return Ok(shape);
+    }
     if lower.ends_with(".safetensors") {
         use std::io::Read;
         let mut f = std::fs::File::open(path).with_context(|| format!("{name}: cannot open"))?;

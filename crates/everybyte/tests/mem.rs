@@ -182,3 +182,33 @@ fn snapshot_of_a_real_allocator_dump_and_a_hostile_pickle() {
     );
     assert!(!dir.path().join("pwned").exists());
 }
+
+#[test]
+fn budget_counts_onnx_initializers() {
+    let dir = Dir::new();
+    let model =
+        util::workspace_root().join("crates/everybyte-mem/resources/fixtures/onnx/mul_1.onnx");
+    let out = dir
+        .command()
+        .args([
+            "mem", "budget", "--mode", "infer", "--dtype", "fp32", "--format", "json", "--model",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["model"]["params"], 6);
+    dir.create("broken.onnx", b"\x3a\x7f\x2a");
+    let out = dir
+        .command()
+        .args(["mem", "budget", "--model", "broken.onnx"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("broken.onnx: field 7 of 127 bytes runs past the end (truncated)"),
+        "{}",
+        stderr(&out)
+    );
+}
