@@ -254,13 +254,13 @@ fn split_size_hint(requested: u64) -> u64 {
 mod tests {
     use super::*;
 
-    const SEED: &str = "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 12.50 GiB (GPU 0; 23.65 GiB total capacity; 18.21 GiB already allocated; 4.12 GiB free; 19.00 GiB reserved in total by PyTorch) If reserved memory is >> allocated memory try setting max_split_size_mb to avoid fragmentation.";
+    const CRASH: &str = "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 12.50 GiB (GPU 0; 23.65 GiB total capacity; 18.21 GiB already allocated; 4.12 GiB free; 19.00 GiB reserved in total by PyTorch) If reserved memory is >> allocated memory try setting max_split_size_mb to avoid fragmentation.";
 
     const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
     #[test]
-    fn seed_crash_is_capacity_short_by_7_6_gib() {
-        let oom = parse_cuda_oom(SEED).expect("parses");
+    fn rtx3090_crash_is_capacity_short_by_7_6_gib() {
+        let oom = parse_cuda_oom(CRASH).expect("parses");
         assert_eq!(oom.form, OomForm::Legacy);
         assert_eq!(oom.gpu, Some(0));
         let a = oom.analyze();

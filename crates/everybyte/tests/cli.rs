@@ -5,7 +5,7 @@ mod util;
 use std::io::Write;
 use std::process::Stdio;
 
-use util::{Dir, SEED, stderr, stdout};
+use util::{CRASH_LOG, Dir, stderr, stdout};
 
 #[test]
 fn help_version_and_completions() {
@@ -110,7 +110,7 @@ fn triage_stdin(dir: &Dir, args: &[&str], input: &str) -> std::process::Output {
 #[test]
 fn triage_seed_from_stdin() {
     let dir = Dir::new();
-    let out = triage_stdin(&dir, &["--color", "never"], SEED);
+    let out = triage_stdin(&dir, &["--color", "never"], CRASH_LOG);
     assert_eq!(out.status.code(), Some(1), "error findings exit 1");
     insta::assert_snapshot!("triage_seed_text", stdout(&out));
 }
@@ -126,7 +126,7 @@ fn triage_clean_input_exits_0() {
 #[test]
 fn json_format_is_stable() {
     let dir = Dir::new();
-    let out = triage_stdin(&dir, &["--format", "json"], SEED);
+    let out = triage_stdin(&dir, &["--format", "json"], CRASH_LOG);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["version"], 1);
     assert_eq!(v["tool"]["name"], "everybyte");
@@ -153,9 +153,9 @@ fn json_format_is_stable() {
 #[test]
 fn color_only_when_asked_and_never_with_no_color() {
     let dir = Dir::new();
-    let out = triage_stdin(&dir, &["--color", "always"], SEED);
+    let out = triage_stdin(&dir, &["--color", "always"], CRASH_LOG);
     assert!(stdout(&out).contains("\x1b["));
-    let out = triage_stdin(&dir, &[], SEED);
+    let out = triage_stdin(&dir, &[], CRASH_LOG);
     assert!(!stdout(&out).contains("\x1b["), "not a terminal: no colour");
     let mut child = dir
         .command()
@@ -168,7 +168,7 @@ fn color_only_when_asked_and_never_with_no_color() {
         .stdin
         .take()
         .unwrap()
-        .write_all(SEED.as_bytes())
+        .write_all(CRASH_LOG.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(!stdout(&out).contains("\x1b["), "JSON is never coloured");
@@ -177,7 +177,7 @@ fn color_only_when_asked_and_never_with_no_color() {
 #[test]
 fn output_file_is_written_atomically() {
     let dir = Dir::new();
-    let log = dir.create("crash.log", SEED);
+    let log = dir.create("crash.log", CRASH_LOG);
     let report = dir.path().join("report.json");
     std::fs::write(&report, "old").unwrap();
     let out = dir
@@ -215,7 +215,7 @@ fn output_file_is_written_atomically() {
 #[test]
 fn unreadable_input_is_a_finding_and_the_rest_is_read() {
     let dir = Dir::new();
-    let log = dir.create("crash.log", SEED);
+    let log = dir.create("crash.log", CRASH_LOG);
     let out = dir
         .command()
         .args(["triage", "--format", "concise", "nope.log"])
@@ -232,7 +232,7 @@ fn unreadable_input_is_a_finding_and_the_rest_is_read() {
 fn gzip_logs_are_read() {
     let dir = Dir::new();
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(SEED.as_bytes()).unwrap();
+    enc.write_all(CRASH_LOG.as_bytes()).unwrap();
     dir.create("crash.log.gz", enc.finish().unwrap());
     let out = dir
         .command()
@@ -249,7 +249,7 @@ fn gzip_logs_are_read() {
 #[test]
 fn select_ignore_and_fail_on() {
     let dir = Dir::new();
-    dir.create("crash.log", SEED);
+    dir.create("crash.log", CRASH_LOG);
     let run = |args: &[&str]| {
         dir.command()
             .args(["triage", "--format", "concise"])
@@ -270,7 +270,7 @@ fn select_ignore_and_fail_on() {
 #[test]
 fn config_file_and_its_errors() {
     let dir = Dir::new();
-    dir.create("crash.log", SEED);
+    dir.create("crash.log", CRASH_LOG);
     dir.create(
         "pyproject.toml",
         "[project]\nname = 'x'\n\n[tool.everybyte]\nignore = ['LOG003']\n",
@@ -313,7 +313,7 @@ fn config_file_and_its_errors() {
 #[test]
 fn sarif_validates_against_the_official_schema() {
     let dir = Dir::new();
-    dir.create("logs/crash.log", SEED);
+    dir.create("logs/crash.log", CRASH_LOG);
     dir.create(
         "logs/pod describe.txt",
         "  Warning  Unhealthy  3m  kubelet  Liveness probe failed: Get \"http://10.0.0.7:8080/healthz\": context deadline exceeded\n",
@@ -357,7 +357,7 @@ fn sarif_validates_against_the_official_schema() {
 #[test]
 fn github_annotations() {
     let dir = Dir::new();
-    let out = triage_stdin(&dir, &["--format", "github"], SEED);
+    let out = triage_stdin(&dir, &["--format", "github"], CRASH_LOG);
     let text = stdout(&out);
     assert!(
         text.starts_with("::error title=everybyte (LOG003),file=<stdin>,line=1,col=51::"),
@@ -378,7 +378,7 @@ fn audit_of_the_example_project() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stdout(&out);
-    // The seed's crash log: segfault, capacity OOM short by 7.59 GiB, SIGTERM after the OOM.
+    // The example's crash log: segfault, capacity OOM short by 7.59 GiB, SIGTERM after the OOM.
     assert!(
         text.contains("logs/crash.log:18:28: LOG001 error"),
         "{text}"

@@ -72,7 +72,7 @@ pub fn test_python() -> PathBuf {
     p
 }
 
-pub const SEED: &str = "\
+pub const CRASH_LOG: &str = "\
 [2023-10-27T14:22:01.442Z] kernel: [12409.552101] python3[14201]: segfault at 0 ip 00007f8e12a34b12 sp 00007ffc8e12a340 error 4 in libtorch_cuda.so[7f8e10000000+12a34000]
 [2023-10-27T14:22:01.443Z] torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 12.50 GiB (GPU 0; 23.65 GiB total capacity; 18.21 GiB already allocated; 4.12 GiB free; 19.00 GiB reserved in total by PyTorch) If reserved memory is >> allocated memory try setting max_split_size_mb to avoid fragmentation.
 [2023-10-27T14:22:01.445Z] Terminated: 15 (SIGTERM)

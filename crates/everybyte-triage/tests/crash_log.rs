@@ -1,10 +1,10 @@
-//! The crash log at the top of the seed: a segfault, a CUDA OOM that is a capacity problem
+//! The crash log of an RTX 3090 run: a segfault, a CUDA OOM that is a capacity problem
 //! (short by about 7.6 GiB, not fragmentation), and the SIGTERM that followed it.
 
 use everybyte_core::config::TriageOptions;
 use everybyte_triage::triage_reader;
 
-const SEED: &str = "\
+const CRASH_LOG: &str = "\
 [2023-10-27T14:22:01.442Z] kernel: [12409.552101] python3[14201]: segfault at 0 ip 00007f8e12a34b12 sp 00007ffc8e12a340 error 4 in libtorch_cuda.so[7f8e10000000+12a34000]
 [2023-10-27T14:22:01.443Z] torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 12.50 GiB (GPU 0; 23.65 GiB total capacity; 18.21 GiB already allocated; 4.12 GiB free; 19.00 GiB reserved in total by PyTorch) If reserved memory is >> allocated memory try setting max_split_size_mb to avoid fragmentation.
 [2023-10-27T14:22:01.445Z] Terminated: 15 (SIGTERM)
@@ -12,8 +12,8 @@ const SEED: &str = "\
 ";
 
 #[test]
-fn seed_crash_log_diagnoses() {
-    let r = triage_reader(SEED.as_bytes(), "crash.log", &TriageOptions::default()).unwrap();
+fn rtx3090_crash_log_diagnoses() {
+    let r = triage_reader(CRASH_LOG.as_bytes(), "crash.log", &TriageOptions::default()).unwrap();
     let codes: Vec<&str> = r.findings.iter().map(|f| f.code.as_str()).collect();
     assert_eq!(codes, ["LOG003", "LOG001", "LOG004"]);
 
@@ -41,9 +41,9 @@ fn seed_crash_log_diagnoses() {
         .iter()
         .map(|c| (c.key.clone(), c.value.clone()))
         .collect();
-    insta::assert_debug_snapshot!("seed_context", ctx);
+    insta::assert_debug_snapshot!("crash_log_context", ctx);
     insta::assert_snapshot!(
-        "seed_findings",
+        "crash_log_findings",
         serde_json::to_string_pretty(&r.findings).unwrap()
     );
 }
