@@ -204,3 +204,40 @@ fn snapshot_and_diff() {
         stderr(&out)
     );
 }
+
+#[test]
+fn lock_drift_against_the_venv() {
+    let dir = Dir::new();
+    broken_venv(&dir, "venv");
+    dir.create("requirements.lock", "fast==2.0 \\\n    --hash=sha256:0000000000000000000000000000000000000000000000000000000000000000\nnumpy==1.26.4 \\\n    --hash=sha256:1111111111111111111111111111111111111111111111111111111111111111\n");
+    let out = dir
+        .command()
+        .args([
+            "env",
+            "check",
+            "--venv",
+            "venv",
+            "--lock",
+            "requirements.lock",
+            "--format",
+            "json",
+            "--select",
+            "ENV009",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let msgs: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("fast") && m.contains("2.0") && m.contains("1.0")),
+        "{msgs:?}"
+    );
+    assert!(msgs.iter().any(|m| m.contains("numpy")), "{msgs:?}");
+}
