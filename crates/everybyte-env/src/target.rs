@@ -21,6 +21,8 @@ pub struct Target {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
+    #[error("{0}: no such directory")]
+    Missing(PathBuf),
     #[error("{0}: not a virtual environment (no pyvenv.cfg and no lib/python*/site-packages)")]
     NotAVenv(PathBuf),
     #[error("{path}: cannot run the interpreter: {message}")]
@@ -29,6 +31,9 @@ pub enum TargetError {
 
 /// A virtual environment folder (`python -m venv`, `uv venv`, `virtualenv`, conda prefixes).
 pub fn from_venv(dir: &Path) -> Result<Target, TargetError> {
+    if !dir.is_dir() {
+        return Err(TargetError::Missing(dir.to_owned()));
+    }
     let site_packages = site_packages_under(dir);
     let cfg_version = std::fs::read_to_string(dir.join("pyvenv.cfg"))
         .ok()
