@@ -158,11 +158,12 @@ struct FileResult {
     record: Option<FileRecord>,
     /// The read buffer, returned for the next file.
     buffer: Option<Vec<u8>>,
+    /// The image's colour mode, and whether it has 16 bits per sample.
+    mode: Option<(&'static str, bool)>,
     /// Size and CRC-32 of the content: equal keys are duplicate candidates.
     key: Option<(u64, u32)>,
     kind: Kind,
     findings: Vec<Finding>,
-    mode: Option<String>,
 }
 
 /// FNV-1a of the path: a shard assignment stable across machines and runs.
@@ -258,14 +259,14 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
     .collect();
 
     let mut report = ScanReport::default();
-    let mut modes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Colour mode → the indices of the files in it (paths are looked up only for the report).
+    let mut modes: BTreeMap<(&'static str, bool), Vec<usize>> = BTreeMap::new();
     let mut by_key: BTreeMap<(u64, u32), Vec<usize>> = BTreeMap::new();
     for (i, r) in results {
-        let rel = &files[i].1;
         report.findings.extend(r.findings);
         *report.summary.kinds.entry(r.kind.name()).or_default() += 1;
         if let Some(m) = r.mode {
-            modes.entry(m).or_default().push(rel.clone());
+            modes.entry(m).or_default().push(i);
         }
         if let Some(rec) = r.record {
             report.summary.files += 1;
@@ -279,12 +280,21 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
         }
     }
     let total: usize = modes.values().map(Vec::len).sum();
-    if let Some((dominant, _)) = modes.iter().max_by_key(|(_, v)| v.len()) {
-        let dominant = dominant.clone();
-        for (mode, list) in &modes {
-            if *mode == dominant {
+    let mode_name = |(m, sixteen): (&str, bool)| {
+        if sixteen {
+            format!("16-bit {m}")
+        } else {
+            m.to_owned()
+        }
+    };
+    if let Some((&dominant, _)) = modes.iter().max_by_key(|(_, v)| v.len()) {
+        let dominant = mode_name(dominant);
+        for (&key, idx) in &modes {
+            let mode = mode_name(key);
+            if mode == dominant {
                 continue;
             }
+            let list: Vec<String> = idx.iter().map(|&i| files[i].1.clone()).collect();
             let examples: Vec<&str> = list.iter().take(5).map(String::as_str).collect();
             report.findings.push(
                 Finding::new(
@@ -532,7 +542,7 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions, scratch: Vec<u8>) -> F
                                 .with_data("decode_error", e),
                         );
                     } else {
-                        out.mode = Some(if info.bits == 16 { format!("16-bit {}", info.mode) } else { info.mode.to_owned() });
+                        out.mode = Some((info.mode, info.bits == 16));
                     }
                 }
                 Ok(info) => {
@@ -549,7 +559,7 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions, scratch: Vec<u8>) -> F
                             .with_data("height", info.height),
                         );
                     }
-                    out.mode = Some(if info.bits == 16 { format!("16-bit {}", info.mode) } else { info.mode.to_owned() });
+                    out.mode = Some((info.mode, info.bits == 16));
                 }
             }
         }
