@@ -1187,7 +1187,7 @@ fn python_string_literal(line: &str) -> Step<Vec<u8>> {
 }
 
 /// Decodes Python's `raw-unicode-escape` (protocol 0 `UNICODE`): Latin-1 bytes with
-/// `\uXXXX` and `\UXXXXXXXX` escapes.
+/// `\u` escapes with four hex digits and `\U` escapes with eight.
 fn raw_unicode_escape(b: &[u8]) -> Step<String> {
     let mut out = String::with_capacity(b.len());
     let mut i = 0;
