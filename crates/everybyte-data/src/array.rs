@@ -170,8 +170,8 @@ pub fn npy_header(head: &[u8], file_len: u64) -> Result<Npy, String> {
 
 fn dict_str(text: &str, key: &str) -> Option<String> {
     let after = text.split(&format!("'{key}':")).nth(1)?.trim_start();
-    let q = after.chars().next()?;
-    let rest = &after[1..];
+    let q = after.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let rest = &after[q.len_utf8()..];
     Some(rest[..rest.find(q)?].to_owned())
 }
 
@@ -183,7 +183,7 @@ fn parse_descr(d: &str) -> Option<Dtype> {
         _ => (true, d),
     };
     let kind = rest.chars().next()?;
-    let size: usize = rest[1..].parse().ok()?;
+    let size: usize = rest[kind.len_utf8()..].parse().ok()?;
     matches!(kind, 'f' | 'i' | 'u' | 'b' | 'c').then_some(Dtype {
         kind: if kind == 'c' { 'c' } else { kind },
         size,
