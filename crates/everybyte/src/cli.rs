@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "everybyte",
     version,
-    about = "Finds what kills ML jobs: crash logs, environments, data, GPU memory, serving, reproducibility, deployment",
+    about = "Finds what kills ML jobs: crash logs, environments down to each shared object, datasets, GPU memory",
     long_about = None,
     propagate_version = true,
     after_help = "Exit status: 0 no finding at or above --fail-on, 1 findings, 2 everybyte itself failed.\n`everybyte rule CODE` explains any finding."
