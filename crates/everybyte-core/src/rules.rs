@@ -22,5 +22,21 @@ crate::declare_rule! {
     pub static UNREADABLE_INPUT = { code: "IO001", name: "unreadable-input", severity: Error, summary: "An input could not be read" };
 }
 
+/// The IO001 finding for an input that could not be read (`what` says what it was, e.g.
+/// "cannot read the lock file").
+pub fn unreadable(
+    path: impl Into<String>,
+    what: &str,
+    err: &dyn std::fmt::Display,
+) -> crate::Finding {
+    crate::Finding::new(&UNREADABLE_INPUT, crate::Location::file(path), format!("{what}: {err}"))
+        .with_help("check permissions (ls -l) and the storage (dmesg for I/O errors); for .gz files, the archive (gzip -t)")
+}
+
+/// [`unreadable`] for an I/O error.
+pub fn unreadable_io(path: &str, err: &std::io::Error) -> crate::Finding {
+    unreadable(path, "cannot read", err)
+}
+
 /// The rules of this crate.
 pub static RULES: &[&crate::Rule] = &[&UNREADABLE_INPUT];

@@ -230,10 +230,24 @@ pub fn list_files(
 }
 
 /// Scans files (walking folders) on all cores.
-#[allow(clippy::too_many_lines)] // per-file checks, then the per-dataset summaries
 pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
+    scan_files(
+        list_files(paths, root, opts.shard),
+        &ScanOptions {
+            shard: None,
+            ..opts.clone()
+        },
+    )
+}
+
+/// Scans files already listed as (path, path relative to the root), such as the files a
+/// project walk found; `opts.shard` keeps only that shard of them.
+#[allow(clippy::too_many_lines)] // per-file checks, then the per-dataset summaries
+pub fn scan_files(mut files: Vec<(PathBuf, String)>, opts: &ScanOptions) -> ScanReport {
     let started = std::time::Instant::now();
-    let files = list_files(paths, root, opts.shard);
+    if let Some((k, n)) = opts.shard {
+        files.retain(|(_, rel)| shard_of(rel, n) == k - 1);
+    }
     if let Some(p) = &opts.progress {
         p.total_files.store(files.len() as u64, Ordering::Relaxed);
     }
@@ -376,16 +390,7 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions, scratch: Vec<u8>) -> F
         mode: None,
     };
     let at = || Location::file(rel.to_owned());
-    let unreadable = |e: &std::io::Error| {
-        Finding::new(
-            &everybyte_core::rules::UNREADABLE_INPUT,
-            Location::file(rel.to_owned()),
-            format!("cannot read: {e}"),
-        )
-        .with_help(
-            "check permissions (ls -l) and the storage (dmesg for I/O errors); the scan goes on",
-        )
-    };
+    let unreadable = |e: &std::io::Error| everybyte_core::rules::unreadable(rel, "cannot read", e);
     let ext_kind = by_extension(rel);
     let is_image = |k: Kind| {
         matches!(
@@ -693,6 +698,18 @@ fn nonfinite_array(nf: array::NonFinite, elements: u64, dtype: &str, loc: Locati
     .with_data("inf", nf.inf)
 }
 
+/// `"1 NaN (first at line 43), 2 inf (first at line 88)"` and the earliest of those lines, or
+/// `None` when every count is zero.
+fn counts(parts: &[(table::Seen, &str)]) -> Option<(String, u64)> {
+    let present: Vec<&(table::Seen, &str)> = parts.iter().filter(|(s, _)| s.count > 0).collect();
+    let first = present.iter().map(|(s, _)| s.first_line).min()?;
+    let text: Vec<String> = present
+        .iter()
+        .map(|(s, what)| format!("{} {what} (first at line {})", s.count, s.first_line))
+        .collect();
+    Some((text.join(", "), first))
+}
+
 #[allow(clippy::too_many_lines)] // one block per rule
 fn table_findings(t: &table::TableScan, rel: &str, findings: &mut Vec<Finding>) {
     let line_loc = |line: u64| Location::line(rel.to_owned(), line, 1);
@@ -748,26 +765,13 @@ fn table_findings(t: &table::TableScan, rel: &str, findings: &mut Vec<Finding>) 
     for c in &t.columns {
         let ty = c.inferred();
         let numeric = ty == "int" || ty == "float";
-        let seen = |s: table::Seen, what: &str| {
-            (s.count > 0).then(|| format!("{} {what} (first at line {})", s.count, s.first_line))
-        };
         if numeric {
-            let parts: Vec<String> = [seen(c.nan, "NaN"), seen(c.inf, "inf")]
-                .into_iter()
-                .flatten()
-                .collect();
-            if !parts.is_empty() {
-                let first = [c.nan, c.inf]
-                    .iter()
-                    .filter(|s| s.count > 0)
-                    .map(|s| s.first_line)
-                    .min()
-                    .unwrap_or(1);
+            if let Some((text, first)) = counts(&[(c.nan, "NaN"), (c.inf, "inf")]) {
                 findings.push(
                     Finding::new(
                         &NONFINITE_CELLS,
                         line_loc(first),
-                        format!("column `{}` ({ty}): {}", c.name, parts.join(", ")),
+                        format!("column `{}` ({ty}): {text}", c.name),
                     )
                     .with_help("fix the source, or drop or fill these rows before training")
                     .with_data("column", c.name.as_str())
@@ -784,19 +788,9 @@ fn table_findings(t: &table::TableScan, rel: &str, findings: &mut Vec<Finding>) 
                 );
             }
         }
-        let parts: Vec<String> = [seen(c.empty, "empty"), seen(c.na, "NA-like")]
-            .into_iter()
-            .flatten()
-            .collect();
-        if !parts.is_empty() {
-            let first = [c.empty, c.na]
-                .iter()
-                .filter(|s| s.count > 0)
-                .map(|s| s.first_line)
-                .min()
-                .unwrap_or(1);
+        if let Some((text, first)) = counts(&[(c.empty, "empty"), (c.na, "NA-like")]) {
             findings.push(
-                Finding::new(&MISSING_CELLS, line_loc(first), format!("column `{}` ({ty}): {}", c.name, parts.join(", ")))
+                Finding::new(&MISSING_CELLS, line_loc(first), format!("column `{}` ({ty}): {text}", c.name))
                     .with_help("fill or drop them explicitly before training, and make the export write one missing-value marker")
                     .with_data("column", c.name.as_str())
                     .with_data("empty", c.empty.count)

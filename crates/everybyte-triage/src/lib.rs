@@ -19,7 +19,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use everybyte_core::config::TriageOptions;
-use everybyte_core::{ContextItem, FileKind, Finding, Location, Project};
+use everybyte_core::{ContextItem, FileKind, Finding, Project};
 
 pub use rules::RULES;
 pub use scan::{Scanner, trigger_words};
@@ -107,19 +107,9 @@ pub fn check(project: &Project, opts: &TriageOptions) -> (Vec<Finding>, Vec<Cont
             }
             Err(err) => {
                 findings.extend(err.partial.findings);
-                findings.push(unreadable(&file.rel, &err.source));
+                findings.push(everybyte_core::rules::unreadable_io(&file.rel, &err.source));
             }
         }
     }
     (findings, context)
-}
-
-/// The IO001 finding for an input that could not be read.
-pub fn unreadable(path: &str, err: &io::Error) -> Finding {
-    Finding::new(
-        &everybyte_core::rules::UNREADABLE_INPUT,
-        Location::file(path),
-        format!("cannot read: {err}"),
-    )
-    .with_help("check permissions (ls -l) and, for .gz files, the archive's integrity (gzip -t)")
 }

@@ -135,10 +135,10 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
         .with_context(|| format!("{}: cannot walk the project", dir.display()))?;
     let mut report = Report::default();
     for (path, err) in &project.errors {
-        report.findings.push(everybyte_core::Finding::new(
-            &everybyte_core::rules::UNREADABLE_INPUT,
-            everybyte_core::Location::file(path.clone()),
-            format!("cannot read: {err}"),
+        report.findings.push(everybyte_core::rules::unreadable(
+            path.clone(),
+            "cannot read",
+            err,
         ));
     }
     let (findings, context) = everybyte_triage::check(&project, &cfg.options.triage);
@@ -157,7 +157,7 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
             }
             Err(e) => report
                 .findings
-                .push(everybyte_triage::unreadable(&f.rel, &e)),
+                .push(everybyte_core::rules::unreadable_io(&f.rel, &e)),
         }
     }
     for f in project.files_of(everybyte_core::FileKind::Requirements) {
@@ -174,10 +174,10 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
                 .extend(everybyte_env::image::check_dockerfile(&f.rel, &text)),
             Err(e) => report
                 .findings
-                .push(everybyte_triage::unreadable(&f.rel, &e)),
+                .push(everybyte_core::rules::unreadable_io(&f.rel, &e)),
         }
     }
-    let data_files: Vec<PathBuf> = project
+    let data_files: Vec<(PathBuf, String)> = project
         .files
         .iter()
         .filter(|f| {
@@ -185,7 +185,7 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
             matches!(f.kind, FileKind::Image | FileKind::Table | FileKind::Array)
                 || f.rel.ends_with(".safetensors") && f.kind == FileKind::ModelFile
         })
-        .map(|f| f.path.clone())
+        .map(|f| (f.path.clone(), f.rel.clone()))
         .collect();
     if !data_files.is_empty() {
         // A large dataset is sampled: the same files every run (by path hash), so findings are
@@ -198,7 +198,7 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
             shard: (shards > 1).then_some((1, shards)),
             ..everybyte_data::scan::ScanOptions::default()
         };
-        let scan = everybyte_data::scan::scan(&data_files, dir, &opts);
+        let scan = everybyte_data::scan::scan_files(data_files, &opts);
         if shards > 1 {
             report.context.push(everybyte_core::ContextItem {
                 path: ".".into(),
@@ -281,7 +281,7 @@ fn triage(
                 report.findings.extend(err.partial.findings);
                 report
                     .findings
-                    .push(everybyte_triage::unreadable(&name, &err.source));
+                    .push(everybyte_core::rules::unreadable_io(&name, &err.source));
             }
         }
     }
@@ -451,7 +451,7 @@ fn env_findings(
                 ));
                 dists.extend(scan.distributions);
             }
-            Err(e) => findings.push(everybyte_triage::unreadable(
+            Err(e) => findings.push(everybyte_core::rules::unreadable_io(
                 &sp.strip_prefix(display_root)
                     .unwrap_or(sp)
                     .display()
@@ -469,10 +469,10 @@ fn env_findings(
         match everybyte_env::python::lock::check_lock_with_env(lock, &shown, &dists, Some(&markers))
         {
             Ok(f) => findings.extend(f),
-            Err(e) => findings.push(everybyte_core::Finding::new(
-                &everybyte_core::rules::UNREADABLE_INPUT,
-                everybyte_core::Location::file(shown),
-                format!("cannot read the lock file: {e}"),
+            Err(e) => findings.push(everybyte_core::rules::unreadable(
+                shown,
+                "cannot read the lock file",
+                &e,
             )),
         }
     }

@@ -40,10 +40,10 @@ pub fn check_site_packages_with(
 ) -> Vec<Finding> {
     match scan_site_packages(site_packages) {
         Ok(scan) => check_scan(&scan, display_root, env, verify_records),
-        Err(e) => vec![Finding::new(
-            &everybyte_core::rules::UNREADABLE_INPUT,
-            Location::file(display(site_packages, display_root)),
-            format!("cannot read: {e}"),
+        Err(e) => vec![everybyte_core::rules::unreadable(
+            display(site_packages, display_root),
+            "cannot read",
+            &e,
         )],
     }
 }
@@ -60,10 +60,10 @@ pub fn check_scan(
         .skipped
         .iter()
         .map(|s| {
-            Finding::new(
-                &everybyte_core::rules::UNREADABLE_INPUT,
-                Location::file(display(&s.path, display_root)),
-                format!("cannot read distribution metadata: {}", s.reason),
+            everybyte_core::rules::unreadable(
+                display(&s.path, display_root),
+                "cannot read distribution metadata",
+                &s.reason,
             )
         })
         .collect();

@@ -577,10 +577,10 @@ pub fn check_requirements_file(path: &Path, display: &str) -> Vec<Finding> {
     let lines = match parse_requirements(path) {
         Ok(l) => l,
         Err(e) => {
-            return vec![Finding::new(
-                &everybyte_core::rules::UNREADABLE_INPUT,
-                Location::file(display),
-                format!("cannot read: {e}"),
+            return vec![everybyte_core::rules::unreadable(
+                display,
+                "cannot read",
+                &e,
             )];
         }
     };
