@@ -204,6 +204,84 @@ fn span(a: &Sample, b: &Sample) -> f64 {
     }
 }
 
+fn busy_memory(s: &Sample) -> bool {
+    matches!((s.used, s.total), (Some(u), Some(t)) if t > 0 && u * 2 > t)
+}
+
+/// 0% utilisation while more than half the memory is held.
+fn stalled(s: &Sample) -> bool {
+    s.util == Some(0.0) && busy_memory(s)
+}
+
+fn full(s: &Sample, th: &Thresholds) -> bool {
+    matches!((s.used, s.total), (Some(u), Some(t)) if t > 0 && u as f64 > th.memory_fraction * t as f64)
+}
+
+fn hot(s: &Sample, th: &Thresholds) -> bool {
+    s.throttle.is_some_and(|m| m & !0x1 != 0) || s.temp.is_some_and(|t| t >= th.hot_celsius)
+}
+
+/// "for 30 s from 03:04:10" over a finished run; "since 03:04:10" while it lasts.
+fn period(a: &Sample, b: Option<&Sample>) -> String {
+    match b {
+        Some(b) => format!("for {:.0} s from {}", span(a, b), clock(&a.timestamp)),
+        None => format!("since {}", clock(&a.timestamp)),
+    }
+}
+
+fn stall_finding(path: &str, gpu: &str, a: &Sample, b: &Sample) -> Finding {
+    let secs = span(a, b);
+    Finding::new(
+        &GPU_STALL,
+        Location::line(path, a.line, 1),
+        format!(
+            "GPU {gpu} idle (0% utilisation) for {secs:.0} s from {} to {} with {} allocated",
+            clock(&a.timestamp),
+            clock(&b.timestamp),
+            Bytes(a.used.unwrap_or(0))
+        ),
+    )
+    .with_help("py-spy dump --pid PID shows what the process waits on: an input pipeline (raise num_workers, pack the data) or a collective (everybyte triage the logs for NCCL timeouts)")
+    .with_data("seconds", secs)
+    .with_data("gpu", gpu)
+}
+
+fn full_finding(path: &str, gpu: &str, a: &Sample, b: Option<&Sample>, peak: u64) -> Finding {
+    let total = a.total.unwrap_or(1);
+    Finding::new(
+        &GPU_MEMORY_FULL,
+        Location::line(path, a.line, 1),
+        format!(
+            "GPU {gpu} memory at {:.1}% ({} of {}) {}",
+            peak as f64 * 100.0 / total as f64,
+            Bytes(peak),
+            Bytes(total),
+            period(a, b)
+        ),
+    )
+    .with_help("budget the run (everybyte mem budget) and keep 15% free: smaller batch, activation checkpointing, mixed precision")
+    .with_data("peak_bytes", peak)
+    .with_data("total_bytes", total)
+}
+
+fn throttle_finding(path: &str, gpu: &str, a: &Sample, b: Option<&Sample>) -> Finding {
+    let why: Vec<&str> = a.throttle.map(throttle_reasons).unwrap_or_default();
+    let why = if why.is_empty() {
+        "temperature".to_owned()
+    } else {
+        why.join(", ")
+    };
+    let temp = a.temp.map(|t| format!(", {t:.0} °C")).unwrap_or_default();
+    Finding::new(
+        &GPU_THROTTLING,
+        Location::line(path, a.line, 1),
+        format!("GPU {gpu} throttled ({why}) {}{temp}", period(a, b)),
+    )
+    .with_help(
+        "nvidia-smi -q -d PERFORMANCE,TEMPERATURE,POWER; check cooling, airflow and power limits",
+    )
+}
+
 /// The alerts over a parsed log.
 pub fn analyze(path: &str, samples: &[Sample], th: &Thresholds) -> Vec<Finding> {
     let mut by_gpu: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
@@ -212,79 +290,104 @@ pub fn analyze(path: &str, samples: &[Sample], th: &Thresholds) -> Vec<Finding> 
     }
     let mut out = Vec::new();
     for (gpu, list) in by_gpu {
-        let busy_memory =
-            |s: &Sample| matches!((s.used, s.total), (Some(u), Some(t)) if t > 0 && u * 2 > t);
-        for (a, b) in runs(&list, |s| s.util == Some(0.0) && busy_memory(s)) {
-            let secs = span(a, b);
-            if secs < th.stall_seconds {
-                continue;
+        for (a, b) in runs(&list, stalled) {
+            if span(a, b) >= th.stall_seconds {
+                out.push(stall_finding(path, gpu, a, b));
             }
-            out.push(
-                Finding::new(
-                    &GPU_STALL,
-                    Location::line(path, a.line, 1),
-                    format!(
-                        "GPU {gpu} idle (0% utilisation) for {secs:.0} s from {} to {} with {} allocated",
-                        clock(&a.timestamp),
-                        clock(&b.timestamp),
-                        Bytes(a.used.unwrap_or(0))
-                    ),
-                )
-                .with_help("py-spy dump --pid PID shows what the process waits on: an input pipeline (raise num_workers, pack the data) or a collective (everybyte triage the logs for NCCL timeouts)")
-                .with_data("seconds", secs)
-                .with_data("gpu", gpu),
-            );
         }
-        let full = |s: &Sample| matches!((s.used, s.total), (Some(u), Some(t)) if t > 0 && u as f64 > th.memory_fraction * t as f64);
-        for (a, b) in runs(&list, full) {
+        for (a, b) in runs(&list, |s| full(s, th)) {
             let peak = list
                 .iter()
                 .filter(|s| s.line >= a.line && s.line <= b.line)
                 .filter_map(|s| s.used)
                 .max()
                 .unwrap_or(0);
-            let total = a.total.unwrap_or(1);
-            out.push(
-                Finding::new(
-                    &GPU_MEMORY_FULL,
-                    Location::line(path, a.line, 1),
-                    format!(
-                        "GPU {gpu} memory at {:.1}% ({} of {}) for {:.0} s from {}",
-                        peak as f64 * 100.0 / total as f64,
-                        Bytes(peak),
-                        Bytes(total),
-                        span(a, b),
-                        clock(&a.timestamp)
-                    ),
-                )
-                .with_help("budget the run (everybyte mem budget) and keep 15% free: smaller batch, activation checkpointing, mixed precision")
-                .with_data("peak_bytes", peak)
-                .with_data("total_bytes", total),
-            );
+            out.push(full_finding(path, gpu, a, b.into(), peak));
         }
-        let hot = |s: &Sample| {
-            s.throttle.is_some_and(|m| m & !0x1 != 0) || s.temp.is_some_and(|t| t >= th.hot_celsius)
-        };
-        for (a, b) in runs(&list, hot) {
-            let why: Vec<&str> = a.throttle.map(throttle_reasons).unwrap_or_default();
-            let why = if why.is_empty() {
-                "temperature".to_owned()
-            } else {
-                why.join(", ")
-            };
-            let temp = a.temp.map(|t| format!(", {t:.0} °C")).unwrap_or_default();
-            out.push(
-                Finding::new(
-                    &GPU_THROTTLING,
-                    Location::line(path, a.line, 1),
-                    format!("GPU {gpu} throttled ({why}) for {:.0} s from {}{temp}", span(a, b), clock(&a.timestamp)),
-                )
-                .with_help("nvidia-smi -q -d PERFORMANCE,TEMPERATURE,POWER; check cooling, airflow and power limits"),
-            );
+        for (a, b) in runs(&list, |s| hot(s, th)) {
+            out.push(throttle_finding(path, gpu, a, Some(b)));
         }
     }
     out.sort_by_key(|f| f.location.line);
     out
+}
+
+/// The same alerts, raised live as samples arrive (`gpu watch`): each condition alerts once
+/// when it starts (a stall once it has lasted the threshold) and re-arms when it ends.
+#[derive(Debug, Default)]
+pub struct Monitor {
+    th: Thresholds,
+    gpus: BTreeMap<String, Runs>,
+}
+
+#[derive(Debug, Default)]
+struct Runs {
+    stall: Option<(Sample, bool)>,
+    full: Option<Sample>,
+    hot: Option<Sample>,
+}
+
+impl Monitor {
+    pub fn new(th: Thresholds) -> Self {
+        Monitor {
+            th,
+            gpus: BTreeMap::new(),
+        }
+    }
+
+    /// Feeds one sample; returns the alerts it raises.
+    pub fn push(&mut self, path: &str, s: &Sample) -> Vec<Finding> {
+        let th = &self.th;
+        let runs = self.gpus.entry(s.gpu.clone()).or_default();
+        let mut out = Vec::new();
+        if stalled(s) {
+            let (start, reported) = runs.stall.get_or_insert_with(|| (s.clone(), false));
+            if !*reported && span(start, s) >= th.stall_seconds {
+                out.push(stall_finding(path, &s.gpu, start, s));
+                *reported = true;
+            }
+        } else {
+            runs.stall = None;
+        }
+        if full(s, th) {
+            if runs.full.is_none() {
+                out.push(full_finding(path, &s.gpu, s, None, s.used.unwrap_or(0)));
+                runs.full = Some(s.clone());
+            }
+        } else {
+            runs.full = None;
+        }
+        if hot(s, th) {
+            if runs.hot.is_none() {
+                out.push(throttle_finding(path, &s.gpu, s, None));
+                runs.hot = Some(s.clone());
+            }
+        } else {
+            runs.hot = None;
+        }
+        out
+    }
+}
+
+/// Seconds since the epoch as nvidia-smi writes a timestamp (`2024/01/02 03:04:05.123`, UTC).
+#[allow(clippy::many_single_char_names)] // the civil-date algorithm's own names
+pub fn format_time(epoch: f64) -> String {
+    let secs = epoch.max(0.0);
+    let days = (secs / 86400.0).floor() as i64;
+    let rem = secs - days as f64 * 86400.0;
+    // Civil date from days since 1970-01-01 (the inverse of `days_from_civil`).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let ms = (rem * 1000.0).round() as i64;
+    let (h, mi, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    format!("{y:04}/{m:02}/{d:02} {h:02}:{mi:02}:{s:02}.{ms:03}")
 }
 
 #[cfg(test)]
@@ -324,6 +427,51 @@ mod tests {
             "{}",
             f[2].message
         );
+    }
+
+    #[test]
+    fn live_alerts_match_the_log_analysis() {
+        let th = Thresholds::default();
+        let mut m = Monitor::new(th.clone());
+        let mut raised = Vec::new();
+        let base = parse_time("2024/01/02 03:04:00").unwrap();
+        for i in 0..60u32 {
+            let s = Sample {
+                line: u64::from(i) + 1,
+                time: Some(base + f64::from(i)),
+                timestamp: format_time(base + f64::from(i)),
+                gpu: "0".into(),
+                used: Some(23_000 << 20),
+                total: Some(24_000 << 20),
+                util: Some(if (10..40).contains(&i) { 0.0 } else { 90.0 }),
+                temp: Some(70.0),
+                throttle: Some(0),
+            };
+            for f in m.push("nvml", &s) {
+                raised.push((i, f.code.clone(), f.message.clone()));
+            }
+        }
+        // Memory alerts once at the start; the stall once it has lasted 20 s.
+        assert_eq!(raised.len(), 2, "{raised:?}");
+        assert_eq!((raised[0].0, raised[0].1.as_str()), (0, "MEM002"));
+        assert!(raised[0].2.contains("since 03:04:00"), "{}", raised[0].2);
+        assert_eq!((raised[1].0, raised[1].1.as_str()), (29, "MEM001"));
+        assert!(
+            raised[1].2.contains("for 20 s from 03:04:10"),
+            "{}",
+            raised[1].2
+        );
+    }
+
+    #[test]
+    fn timestamps_round_trip() {
+        for t in [
+            "2024/01/02 03:04:05.123",
+            "1999/12/31 23:59:59.000",
+            "2028/02/29 00:00:00.500",
+        ] {
+            assert_eq!(format_time(parse_time(t).unwrap()), t);
+        }
     }
 
     #[test]

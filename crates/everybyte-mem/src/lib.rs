@@ -4,11 +4,13 @@
 
 pub mod budget;
 pub mod gpulog;
+pub mod nvml;
 pub mod onnx;
 pub mod oom;
 pub mod pickle;
 pub mod rules;
 pub mod snapshot;
+pub mod svg;
 
 pub use oom::{CudaOom, OomAnalysis, OomForm, Verdict, parse_cuda_oom};
 

@@ -114,7 +114,7 @@ pub enum Command {
         #[command(subcommand)]
         command: MemCommand,
     },
-    /// GPU logs: alerts for stalls, full memory and throttling.
+    /// Watch GPUs live, or read their logs: alerts for stalls, full memory, throttling and Xid errors.
     Gpu {
         #[command(subcommand)]
         command: GpuCommand,
@@ -315,6 +315,9 @@ pub enum MemCommand {
     /// allocated, inactive split bytes, largest free block, fragmentation, top allocation sites.
     Snapshot {
         file: PathBuf,
+        /// Also draw the segment map (used, free and split bytes of every segment) to this SVG.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
         #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
         format: DocFormat,
     },
@@ -335,6 +338,24 @@ pub enum BudgetMode {
 
 #[derive(Debug, Subcommand)]
 pub enum GpuCommand {
+    /// Live readings of every GPU through NVML (memory, utilisation, temperature, clocks, power,
+    /// per-process memory), with alerts for stalls, full memory, throttling and Xid errors.
+    /// Exits 1 when any alert was raised.
+    Watch {
+        /// Seconds between readings.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+        /// Stop after this many readings (0: until interrupted).
+        #[arg(long, default_value_t = 0)]
+        count: u64,
+        /// Seconds of 0% utilisation with memory held before a stall is reported.
+        #[arg(long, default_value_t = 20.0)]
+        stall_seconds: f64,
+        /// Also write the readings as nvidia-smi CSV (the columns `gpu analyze` reads) to this
+        /// file, or `-` for standard output instead of the table.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+    },
     /// Alerts over an `nvidia-smi --query-gpu=… --format=csv -l 1` log.
     Analyze {
         file: PathBuf,

@@ -91,6 +91,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
                 Some(&cwd),
             )
         }
+        Command::Gpu {
+            command:
+                GpuCommand::Watch {
+                    interval,
+                    count,
+                    stall_seconds,
+                    csv,
+                },
+        } => crate::watch::watch(&crate::watch::WatchOptions {
+            interval: *interval,
+            count: *count,
+            stall_seconds: *stall_seconds,
+            csv: csv.as_deref(),
+        }),
         Command::Rules { format } => {
             rules(&registry, *format)?;
             Ok(ExitCode::SUCCESS)
@@ -910,13 +924,20 @@ fn model_shape(
 #[allow(clippy::too_many_lines)] // one arm per subcommand
 fn mem(cli: &Cli, registry: &Registry, command: &MemCommand) -> Result<ExitCode> {
     match command {
-        MemCommand::Snapshot { file, format } => {
+        MemCommand::Snapshot { file, svg, format } => {
             let name = file.display().to_string();
             let bytes = std::fs::read(file).with_context(|| format!("{name}: cannot read"))?;
             let mut out = io::stdout().lock();
             if bytes.first() == Some(&0x80) {
                 let r = everybyte_mem::snapshot::read_snapshot(&bytes)
                     .with_context(|| format!("{name}: not a readable allocator snapshot"))?;
+                if let Some(path) = svg {
+                    let picture = everybyte_mem::svg::segment_map_svg(&r);
+                    everybyte_core::atomic::write_atomic(path, |w| w.write_all(picture.as_bytes()))
+                        .with_context(|| {
+                            format!("{}: cannot write the segment map", path.display())
+                        })?;
+                }
                 match format {
                     DocFormat::Json => {
                         serde_json::to_writer_pretty(&mut out, &r)?;
@@ -926,6 +947,12 @@ fn mem(cli: &Cli, registry: &Registry, command: &MemCommand) -> Result<ExitCode>
                 }
             } else {
                 let text = String::from_utf8_lossy(&bytes);
+                if let Some(path) = svg {
+                    bail!(
+                        "--svg {}: {name} is the text of memory_summary(), which has no segment layout; draw the map from a pickled snapshot (torch.cuda.memory._dump_snapshot)",
+                        path.display()
+                    );
+                }
                 let r = everybyte_mem::snapshot::read_memory_summary(&text).with_context(|| {
                     format!("{name}: neither a pickled allocator snapshot nor the text of torch.cuda.memory_summary()")
                 })?;
@@ -1001,11 +1028,14 @@ fn mem(cli: &Cli, registry: &Registry, command: &MemCommand) -> Result<ExitCode>
                 None => bail!("--dtype {dtype}: expected bf16, fp16, fp32, int8 or int4"),
             };
             let shape = model_shape(model.as_deref(), params.as_deref(), wb)?;
+            let mut card_label = None;
             let capacity = match gpu.as_deref() {
                 None => None,
-                Some("auto") => bail!(
-                    "--gpu auto needs an NVIDIA driver, and none is loaded on this machine (/proc/driver/nvidia/version is absent); give the card's memory, e.g. --gpu 24GiB or --gpu a100-80g"
-                ),
+                Some("auto") => {
+                    let (label, total) = auto_gpu()?;
+                    card_label = Some(label);
+                    Some(total)
+                }
                 Some(g) => Some(
                     card(g)
                         .or_else(|| everybyte_core::bytesize::parse_bytes(g))
@@ -1089,6 +1119,9 @@ fn mem(cli: &Cli, registry: &Registry, command: &MemCommand) -> Result<ExitCode>
                                 Bytes(u64::try_from(-margin).unwrap_or(0))
                             )
                         };
+                        if let Some(l) = &card_label {
+                            writeln!(out, "{l}")?;
+                        }
                         writeln!(
                             out,
                             "card {} with {:.0}% kept free: {} usable; {verdict}",
@@ -1109,4 +1142,32 @@ fn mem(cli: &Cli, registry: &Registry, command: &MemCommand) -> Result<ExitCode>
             })
         }
     }
+}
+
+/// `--gpu auto`: the first GPU this process would use (the first of CUDA_VISIBLE_DEVICES when
+/// it names an index), read through NVML: (a line naming it, its total memory).
+fn auto_gpu() -> Result<(String, u64)> {
+    use everybyte_core::bytesize::Bytes;
+    let nvml = everybyte_mem::nvml::Nvml::load()
+        .context("--gpu auto reads the card through NVML; or give its memory (--gpu 24GiB) or name (--gpu a100-80g)")?;
+    let index = std::env::var("CUDA_VISIBLE_DEVICES")
+        .ok()
+        .and_then(|v| {
+            v.split(',')
+                .next()
+                .and_then(|i| i.trim().parse::<u32>().ok())
+        })
+        .unwrap_or(0);
+    let count = nvml.count()?;
+    if index >= count {
+        bail!("--gpu auto: GPU {index} does not exist (the driver sees {count})");
+    }
+    let r = nvml.read(index)?;
+    let label = format!(
+        "GPU {index} ({}): {} total, {} already in use by other processes",
+        r.name,
+        Bytes(r.total),
+        Bytes(r.used)
+    );
+    Ok((label, r.total))
 }

@@ -4,5 +4,6 @@
 
 pub mod cli;
 mod commands;
+mod watch;
 
 pub use commands::{registry, run};

@@ -212,3 +212,57 @@ fn budget_counts_onnx_initializers() {
         stderr(&out)
     );
 }
+
+#[test]
+fn snapshot_draws_the_segment_map_as_svg() {
+    let dir = Dir::new();
+    let snap = util::workspace_root()
+        .join("crates/everybyte-mem/resources/fixtures/snapshots/ctx128_fullstep.pickle");
+    let svg = dir.path().join("map.svg");
+    let out = dir
+        .command()
+        .args(["mem", "snapshot", "--svg"])
+        .arg(&svg)
+        .arg(&snap)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A well-formed SVG document, by a real XML parser.
+    let check = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); \
+             assert r.tag == '{http://www.w3.org/2000/svg}svg', r.tag; \
+             print(len(r.findall('{http://www.w3.org/2000/svg}rect')))",
+        ])
+        .arg(&svg)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let rects: usize = String::from_utf8_lossy(&check.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(rects > 10, "{rects}");
+    // The text of memory_summary() has no layout to draw: a clear error, and no file.
+    let summary = dir.create("summary.txt", "not a pickle");
+    let none = dir.path().join("none.svg");
+    let out = dir
+        .command()
+        .args(["mem", "snapshot", "--svg"])
+        .arg(&none)
+        .arg(&summary)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no segment layout"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!none.exists());
+}
