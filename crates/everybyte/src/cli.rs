@@ -119,6 +119,32 @@ pub enum Command {
         #[command(subcommand)]
         command: GpuCommand,
     },
+    /// Serve ONNX models over the KServe v2 protocol (gRPC and HTTP, as Triton speaks it): one
+    /// copy of the weights per model, dynamic batching, a bounded queue, Prometheus metrics.
+    Serve {
+        /// A model repository: NAME/VERSION/model.onnx, with an optional config.pbtxt or
+        /// everybyte.toml per model (max-batch, max-delay-us, queue, preferred-batch).
+        repository: PathBuf,
+        /// Address of the REST endpoint (and /metrics).
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        http: std::net::SocketAddr,
+        /// Address of the gRPC endpoint.
+        #[arg(long, default_value = "127.0.0.1:8001")]
+        grpc: std::net::SocketAddr,
+        /// Compute threads shared by all models (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// The ONNX Runtime library [default: ORT_DYLIB_PATH, else the onnxruntime package of
+        /// the active Python environment].
+        #[arg(long, value_name = "FILE")]
+        ort_library: Option<PathBuf>,
+        /// Largest request accepted.
+        #[arg(long, default_value = "64MiB")]
+        max_request: String,
+        /// Seconds that in-flight requests get to finish after SIGTERM.
+        #[arg(long, default_value_t = 30)]
+        drain_seconds: u64,
+    },
     /// List every rule.
     Rules {
         #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]

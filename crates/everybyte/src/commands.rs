@@ -105,6 +105,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             stall_seconds: *stall_seconds,
             csv: csv.as_deref(),
         }),
+        Command::Serve { .. } => serve(&cli.command),
         Command::Rules { format } => {
             rules(&registry, *format)?;
             Ok(ExitCode::SUCCESS)
@@ -1170,4 +1171,32 @@ fn auto_gpu() -> Result<(String, u64)> {
         Bytes(r.used)
     );
     Ok((label, r.total))
+}
+
+/// `everybyte serve`: runs until SIGTERM or SIGINT, then drains.
+fn serve(command: &Command) -> Result<ExitCode> {
+    let Command::Serve {
+        repository,
+        http,
+        grpc,
+        threads,
+        ort_library,
+        max_request,
+        drain_seconds,
+    } = command
+    else {
+        unreachable!("serve is only called for the serve command")
+    };
+    let limit = everybyte_core::bytesize::parse_bytes(max_request)
+        .with_context(|| format!("--max-request {max_request}: not a size (64MiB)"))?;
+    everybyte_serve::serve::serve(&everybyte_serve::serve::ServeOptions {
+        repository: repository.clone(),
+        http: *http,
+        grpc: *grpc,
+        threads: *threads,
+        ort_library: ort_library.clone(),
+        request_limit: usize::try_from(limit).unwrap_or(usize::MAX),
+        drain: std::time::Duration::from_secs(*drain_seconds),
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

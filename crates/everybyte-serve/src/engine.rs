@@ -1,0 +1,482 @@
+//! ONNX Runtime, loaded at run time: finding the library, loading a model once, running a
+//! batch. The only `unsafe` here copies tensor bytes into and out of ONNX Runtime's buffers,
+//! whose lengths ONNX Runtime itself reports.
+#![allow(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ort::memory::Allocator;
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{DynTensor, DynTensorValueType, DynValue, TensorElementType, ValueType};
+
+use crate::repo::{DEFAULT_MAX_BATCH, ModelEntry, ModelSettings};
+use crate::tensor::{DataType, Tensor};
+
+/// One input or output of a model. `shape` holds -1 for a dynamic dimension.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IoSpec {
+    pub name: String,
+    pub datatype: DataType,
+    pub shape: Vec<i64>,
+}
+
+/// What a loaded model is, for validation, metadata and batching.
+#[derive(Clone, Debug)]
+pub struct ModelInfo {
+    pub name: String,
+    pub version: String,
+    pub path: PathBuf,
+    pub inputs: Vec<IoSpec>,
+    pub outputs: Vec<IoSpec>,
+    /// Largest batch formed along dimension 0; 0: each request runs alone.
+    pub max_batch: usize,
+    /// Why batching is off, when the model's shapes forbid it.
+    pub unbatchable: Option<String>,
+    pub settings: ModelSettings,
+    /// The warm-up inference (zeros; dynamic dimensions 16, the batch 1 or 2).
+    pub warmup: Result<(), String>,
+}
+
+/// Where the ONNX Runtime library was looked for, and why each place failed.
+#[derive(Debug)]
+pub struct LibraryNotFound(pub Vec<String>);
+
+impl std::fmt::Display for LibraryNotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no ONNX Runtime library (libonnxruntime.so) found; looked at: {}. Install it into the active Python environment (pip install onnxruntime) or point ORT_DYLIB_PATH (or --ort-library) at a libonnxruntime.so.1.x",
+            self.0.join("; ")
+        )
+    }
+}
+
+impl std::error::Error for LibraryNotFound {}
+
+fn library_in(dir: &Path) -> Option<PathBuf> {
+    let capi = dir.join("onnxruntime/capi");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&capi)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// Finds `libonnxruntime.so`: the explicit path, `ORT_DYLIB_PATH`, the active virtual
+/// environment's `onnxruntime` package, then the `onnxruntime` that `python3` imports.
+pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf, LibraryNotFound> {
+    let mut tried = Vec::new();
+    if let Some(p) = explicit {
+        if p.is_file() {
+            return Ok(p.to_path_buf());
+        }
+        tried.push(format!("--ort-library {} (no such file)", p.display()));
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+        tried.push(format!("ORT_DYLIB_PATH={} (no such file)", p.display()));
+    }
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
+        let lib = Path::new(&venv).join("lib");
+        let site: Vec<PathBuf> = std::fs::read_dir(&lib)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.path().join("site-packages"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for s in &site {
+            if let Some(found) = library_in(s) {
+                return Ok(found);
+            }
+        }
+        tried.push(format!(
+            "the virtual environment {} (no onnxruntime/capi/libonnxruntime.so*)",
+            lib.display()
+        ));
+    }
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import importlib.util as u, os; s = u.find_spec('onnxruntime'); print(os.path.dirname(os.path.dirname(s.origin)) if s and s.origin else '')",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let dir = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+            if let Some(found) = Some(dir)
+                .filter(|d| !d.is_empty())
+                .and_then(|d| library_in(Path::new(&d)))
+            {
+                return Ok(found);
+            }
+            tried.push("python3's onnxruntime package (not installed)".to_owned());
+        }
+        _ => tried.push("python3 (not runnable)".to_owned()),
+    }
+    Err(LibraryNotFound(tried))
+}
+
+/// Loads the library and creates the process's one ONNX Runtime environment, with a global
+/// compute pool of `threads` threads shared by every model.
+pub fn init(library: &Path, threads: usize) -> anyhow::Result<ort::environment::Environment> {
+    let builder = ort::init_from(library).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a loadable ONNX Runtime library: {e}",
+            library.display()
+        )
+    })?;
+    let pool = ort::environment::GlobalThreadPoolOptions::default()
+        .with_intra_threads(threads)
+        .and_then(|p| p.with_inter_threads(1))
+        .and_then(|p| p.with_spin_control(false))
+        .map_err(|e| anyhow::anyhow!("ONNX Runtime thread pool: {e}"))?;
+    builder
+        .with_name("everybyte")
+        .with_telemetry(false)
+        .with_global_thread_pool(pool)
+        .build()
+        .map_err(|e| anyhow::anyhow!("ONNX Runtime environment: {e}"))
+}
+
+/// The ONNX Runtime version, from the library's file name (`libonnxruntime.so.1.32.0`).
+pub fn runtime_version(library: &Path) -> String {
+    library
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.split_once(".so."))
+        .map_or_else(|| "unknown".to_owned(), |(_, v)| v.to_owned())
+}
+
+fn datatype(t: TensorElementType) -> Option<DataType> {
+    Some(match t {
+        TensorElementType::Bool => DataType::Bool,
+        TensorElementType::Uint8 => DataType::U8,
+        TensorElementType::Uint16 => DataType::U16,
+        TensorElementType::Uint32 => DataType::U32,
+        TensorElementType::Uint64 => DataType::U64,
+        TensorElementType::Int8 => DataType::I8,
+        TensorElementType::Int16 => DataType::I16,
+        TensorElementType::Int32 => DataType::I32,
+        TensorElementType::Int64 => DataType::I64,
+        TensorElementType::Float16 => DataType::F16,
+        TensorElementType::Float32 => DataType::F32,
+        TensorElementType::Float64 => DataType::F64,
+        TensorElementType::Bfloat16 => DataType::Bf16,
+        _ => return None,
+    })
+}
+
+fn element_type(d: DataType) -> Option<TensorElementType> {
+    Some(match d {
+        DataType::Bool => TensorElementType::Bool,
+        DataType::U8 => TensorElementType::Uint8,
+        DataType::U16 => TensorElementType::Uint16,
+        DataType::U32 => TensorElementType::Uint32,
+        DataType::U64 => TensorElementType::Uint64,
+        DataType::I8 => TensorElementType::Int8,
+        DataType::I16 => TensorElementType::Int16,
+        DataType::I32 => TensorElementType::Int32,
+        DataType::I64 => TensorElementType::Int64,
+        DataType::F16 => TensorElementType::Float16,
+        DataType::F32 => TensorElementType::Float32,
+        DataType::F64 => TensorElementType::Float64,
+        DataType::Bf16 => TensorElementType::Bfloat16,
+        DataType::Bytes => return None,
+    })
+}
+
+fn spec(
+    model: &Path,
+    kind: &str,
+    name: &str,
+    t: &ValueType,
+) -> anyhow::Result<(IoSpec, Vec<String>)> {
+    let ValueType::Tensor {
+        ty,
+        shape,
+        dimension_symbols,
+    } = t
+    else {
+        anyhow::bail!(
+            "{}: {kind} {name} is a {t}, not a tensor; only tensor inputs and outputs can be served",
+            model.display()
+        );
+    };
+    let Some(dt) = datatype(*ty) else {
+        anyhow::bail!(
+            "{}: {kind} {name} has element type {ty:?}, which the KServe v2 protocol's fixed-size datatypes do not carry",
+            model.display()
+        );
+    };
+    Ok((
+        IoSpec {
+            name: name.to_owned(),
+            datatype: dt,
+            shape: shape.iter().copied().collect(),
+        },
+        dimension_symbols.iter().cloned().collect(),
+    ))
+}
+
+/// Batching along dimension 0 needs every input and output to have a dynamic first
+/// dimension, the inputs' the same one (the same symbol, where the model names them; exporters
+/// name output dimensions arbitrarily, so outputs are checked by a two-row probe instead).
+fn batchable(
+    inputs: &[(IoSpec, Vec<String>)],
+    outputs: &[(IoSpec, Vec<String>)],
+) -> Result<(), String> {
+    let mut symbol: Option<&str> = None;
+    for (i, (s, syms)) in inputs.iter().chain(outputs).enumerate() {
+        let is_input = i < inputs.len();
+        match s.shape.first() {
+            None => return Err(format!("{} is a scalar", s.name)),
+            Some(&d) if d >= 0 => {
+                return Err(format!(
+                    "{} has a fixed first dimension ({d}) in shape {:?}",
+                    s.name, s.shape
+                ));
+            }
+            Some(_) => {}
+        }
+        if let Some(sym) = syms.first().filter(|x| is_input && !x.is_empty()) {
+            match symbol {
+                Some(prev) if prev != sym => {
+                    return Err(format!(
+                        "{}'s first dimension is {sym}, another's is {prev}",
+                        s.name
+                    ));
+                }
+                _ => symbol = Some(sym),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A loaded model: the session (one copy of the weights) and what it is.
+pub struct Engine {
+    session: Session,
+    pub info: Arc<ModelInfo>,
+}
+
+impl Engine {
+    /// Loads `entry` into the environment [`init`] created.
+    pub fn load(env: &ort::environment::Environment, entry: &ModelEntry) -> anyhow::Result<Engine> {
+        let fail = |e: &dyn std::fmt::Display| {
+            anyhow::anyhow!("{}: ONNX Runtime cannot load it: {e}", entry.path.display())
+        };
+        let mut builder = Session::builder(env)
+            .map_err(|e| fail(&e))?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| fail(&e))?;
+        let session = builder
+            .commit_from_file(&entry.path)
+            .map_err(|e| fail(&e))?;
+        let mut ins = Vec::new();
+        for i in session.inputs() {
+            ins.push(spec(&entry.path, "input", i.name(), i.dtype())?);
+        }
+        let mut outs = Vec::new();
+        for o in session.outputs() {
+            outs.push(spec(&entry.path, "output", o.name(), o.dtype())?);
+        }
+        let check = batchable(&ins, &outs);
+        let (max_batch, unbatchable) = match (entry.settings.max_batch, check) {
+            (Some(0), _) => (0, None),
+            (Some(n), Ok(())) => (n, None),
+            (None, Ok(())) => (DEFAULT_MAX_BATCH, None),
+            (Some(n), Err(why)) => anyhow::bail!(
+                "{}: max batch {n} is configured, but the model cannot be batched along its first dimension: {why}; set max-batch = 0",
+                entry.path.display()
+            ),
+            (None, Err(why)) => (0, Some(why)),
+        };
+        let mut info = ModelInfo {
+            name: entry.name.clone(),
+            version: entry.version.clone(),
+            path: entry.path.clone(),
+            inputs: ins.into_iter().map(|(s, _)| s).collect(),
+            outputs: outs.into_iter().map(|(s, _)| s).collect(),
+            max_batch,
+            unbatchable,
+            settings: entry.settings.clone(),
+            warmup: Err("not run".to_owned()),
+        };
+        let mut engine = Engine {
+            session,
+            info: Arc::new(info.clone()),
+        };
+        // Warm up, and where the model batches, prove it: two rows in, two rows out of
+        // every output.
+        let rows = if info.max_batch > 1 { 2 } else { 1 };
+        match engine.run(&warmup_inputs(&info, rows)) {
+            Ok(outputs) => {
+                if let Some(o) = outputs
+                    .iter()
+                    .find(|o| rows > 1 && o.shape.first() != Some(&2))
+                {
+                    let why = format!("output {} has shape {:?} for a batch of 2", o.name, o.shape);
+                    if entry.settings.max_batch.is_some() {
+                        anyhow::bail!(
+                            "{}: max batch {} is configured, but the model does not batch along its first dimension: {why}; set max-batch = 0",
+                            entry.path.display(),
+                            info.max_batch
+                        );
+                    }
+                    info.max_batch = 0;
+                    info.unbatchable = Some(why);
+                }
+                info.warmup = Ok(());
+            }
+            Err(e) => info.warmup = Err(e.to_string()),
+        }
+        engine.info = Arc::new(info);
+        Ok(engine)
+    }
+
+    /// Runs the model on `inputs` (one per model input, in order, already validated) and
+    /// returns every output.
+    pub fn run(&mut self, inputs: &[Tensor]) -> anyhow::Result<Vec<Tensor>> {
+        let allocator = Allocator::default();
+        let mut values: Vec<(String, DynValue)> = Vec::with_capacity(inputs.len());
+        for t in inputs {
+            let ty = element_type(t.datatype)
+                .ok_or_else(|| anyhow::anyhow!("{}: BYTES inputs are not supported", t.name))?;
+            let mut tensor = DynTensor::new(&allocator, ty, t.shape.clone())
+                .map_err(|e| anyhow::anyhow!("input {}: {e}", t.name))?;
+            let len = tensor.size().unwrap_or(0);
+            anyhow::ensure!(
+                len == t.data.len(),
+                "input {}: {} bytes for a tensor of {len}",
+                t.name,
+                t.data.len()
+            );
+            if len > 0 {
+                let dst = tensor.data_ptr_mut().cast::<u8>();
+                // SAFETY: ONNX Runtime allocated `len` bytes for this CPU tensor, and
+                // `t.data` holds exactly `len` bytes; the buffers are distinct.
+                unsafe { std::ptr::copy_nonoverlapping(t.data.as_ptr(), dst, len) };
+            }
+            values.push((t.name.clone(), tensor.into_dyn()));
+        }
+        let mut outputs = self
+            .session
+            .run(values)
+            .map_err(|e| anyhow::anyhow!("ONNX Runtime: {e}"))?;
+        let mut result = Vec::with_capacity(self.info.outputs.len());
+        for spec in &self.info.outputs {
+            let value = outputs
+                .remove(spec.name.as_str())
+                .ok_or_else(|| anyhow::anyhow!("the model produced no output {}", spec.name))?;
+            let tensor = value
+                .downcast::<DynTensorValueType>()
+                .map_err(|e| anyhow::anyhow!("output {}: {e}", spec.name))?;
+            let shape: Vec<i64> = tensor.shape().iter().copied().collect();
+            let len = tensor.size().unwrap_or(0);
+            let mut data = vec![0u8; len];
+            if len > 0 {
+                let src = tensor.data_ptr().cast::<u8>();
+                // SAFETY: ONNX Runtime reports `len` bytes of CPU memory for this output; the
+                // tensor lives until the end of this block.
+                unsafe { std::ptr::copy_nonoverlapping(src, data.as_mut_ptr(), len) };
+            }
+            result.push(Tensor {
+                name: spec.name.clone(),
+                datatype: spec.datatype,
+                shape,
+                data: Bytes::from(data),
+            });
+        }
+        Ok(result)
+    }
+}
+
+/// Zero-filled inputs: dynamic dimensions become `rows` (the first) or 16.
+pub fn warmup_inputs(info: &ModelInfo, rows: i64) -> Vec<Tensor> {
+    info.inputs
+        .iter()
+        .map(|s| {
+            let shape: Vec<i64> = s
+                .shape
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| match (d >= 0, i) {
+                    (true, _) => d,
+                    (false, 0) => rows,
+                    (false, _) => 16,
+                })
+                .collect();
+            let n =
+                crate::tensor::element_count(&shape).unwrap_or(0) * s.datatype.size().unwrap_or(1);
+            Tensor {
+                name: s.name.clone(),
+                datatype: s.datatype,
+                shape,
+                data: Bytes::from(vec![0u8; n]),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(name: &str, shape: &[i64], sym: &str) -> (IoSpec, Vec<String>) {
+        (
+            IoSpec {
+                name: name.into(),
+                datatype: DataType::F32,
+                shape: shape.to_vec(),
+            },
+            vec![sym.into()],
+        )
+    }
+
+    #[test]
+    fn batchability_follows_the_first_dimension() {
+        assert!(
+            batchable(
+                &[io("ids", &[-1, -1], "batch")],
+                &[io("out", &[-1, 384], "unk_1")]
+            )
+            .is_ok()
+        );
+        // silero: fixed batch of 1, state batched on dimension 1
+        let e = batchable(
+            &[io("input", &[1, 576], ""), io("state", &[2, 1, 128], "")],
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.contains("fixed first dimension (1)"), "{e}");
+        let e = batchable(&[io("a", &[-1, 3], "n"), io("b", &[-1, 3], "m")], &[]).unwrap_err();
+        assert!(e.contains("another's is n"), "{e}");
+        assert!(
+            batchable(&[], &[io("s", &[], "")])
+                .unwrap_err()
+                .contains("scalar")
+        );
+    }
+
+    #[test]
+    fn a_missing_library_names_every_place_looked() {
+        let e = LibraryNotFound(vec!["ORT_DYLIB_PATH=/x (no such file)".into()]).to_string();
+        assert!(e.contains("ORT_DYLIB_PATH=/x"));
+        assert!(e.contains("pip install onnxruntime"));
+    }
+}

@@ -1,0 +1,17 @@
+//! `everybyte serve` and `everybyte bench`: ONNX models served from one process (one copy of
+//! the weights, dynamic batching) over the KServe v2 protocol on gRPC and HTTP, and a load
+//! generator that measures any KServe v2 server without coordinated omission.
+
+pub mod engine;
+pub mod grpc;
+pub mod http;
+pub mod repo;
+pub mod serve;
+pub mod server;
+pub mod tensor;
+
+/// The KServe v2 gRPC protocol, compiled from `proto/inference.proto`.
+#[allow(clippy::pedantic, missing_docs)]
+pub mod proto {
+    tonic::include_proto!("inference");
+}

@@ -1,0 +1,372 @@
+//! The model repository: `NAME/VERSION/model.onnx`, Triton's layout, with an optional
+//! `config.pbtxt` (the batching fields are read) or `everybyte.toml` per model.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// How one model is served.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSettings {
+    /// Largest batch formed; `None`: batch when the model allows it (every input and output
+    /// has a dynamic first dimension), up to [`DEFAULT_MAX_BATCH`]. `Some(0)` disables batching.
+    pub max_batch: Option<usize>,
+    /// How long the first request of a batch waits for others. Zero: take what is queued.
+    pub max_delay: Duration,
+    /// Requests waiting at most; beyond it the server answers 503 / UNAVAILABLE at once.
+    pub queue: usize,
+    pub preferred: Vec<usize>,
+}
+
+pub const DEFAULT_MAX_BATCH: usize = 8;
+pub const DEFAULT_QUEUE: usize = 256;
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        ModelSettings {
+            max_batch: None,
+            max_delay: Duration::ZERO,
+            queue: DEFAULT_QUEUE,
+            preferred: Vec::new(),
+        }
+    }
+}
+
+/// One model found in the repository.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelEntry {
+    pub name: String,
+    pub version: String,
+    pub path: PathBuf,
+    pub settings: ModelSettings,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TomlSettings {
+    max_batch: Option<usize>,
+    max_delay_us: Option<u64>,
+    queue: Option<usize>,
+    preferred_batch: Option<Vec<usize>>,
+}
+
+/// Scans a repository. Each model directory holds numbered versions; the highest with a
+/// `model.onnx` is served.
+pub fn scan(root: &Path) -> Result<Vec<ModelEntry>, String> {
+    let entries = std::fs::read_dir(root)
+        .map_err(|e| format!("{}: cannot read the model repository: {e}", root.display()))?;
+    let mut models = Vec::new();
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let Some(name) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let mut versions: Vec<(u64, PathBuf)> = std::fs::read_dir(&dir)
+            .map_err(|e| format!("{}: cannot read: {e}", dir.display()))?
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let v = e.file_name().to_str()?.parse::<u64>().ok()?;
+                let model = e.path().join("model.onnx");
+                model.is_file().then_some((v, model))
+            })
+            .collect();
+        versions.sort();
+        let Some((version, path)) = versions.pop() else {
+            return Err(format!(
+                "{}: no version directory with a model.onnx (expected {}/1/model.onnx)",
+                dir.display(),
+                dir.display()
+            ));
+        };
+        let settings = settings_for(&dir)?;
+        models.push(ModelEntry {
+            name,
+            version: version.to_string(),
+            path,
+            settings,
+        });
+    }
+    if models.is_empty() {
+        return Err(format!(
+            "{}: no models (expected NAME/1/model.onnx under it)",
+            root.display()
+        ));
+    }
+    Ok(models)
+}
+
+fn settings_for(dir: &Path) -> Result<ModelSettings, String> {
+    let toml_path = dir.join("everybyte.toml");
+    let pbtxt = dir.join("config.pbtxt");
+    let mut s = ModelSettings::default();
+    if pbtxt.is_file() {
+        let text = std::fs::read_to_string(&pbtxt)
+            .map_err(|e| format!("{}: cannot read: {e}", pbtxt.display()))?;
+        apply_pbtxt(&text, &mut s).map_err(|e| format!("{}: {e}", pbtxt.display()))?;
+    }
+    if toml_path.is_file() {
+        let text = std::fs::read_to_string(&toml_path)
+            .map_err(|e| format!("{}: cannot read: {e}", toml_path.display()))?;
+        let t: TomlSettings =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", toml_path.display()))?;
+        if t.max_batch.is_some() {
+            s.max_batch = t.max_batch;
+        }
+        if let Some(us) = t.max_delay_us {
+            s.max_delay = Duration::from_micros(us);
+        }
+        if let Some(q) = t.queue {
+            s.queue = q;
+        }
+        if let Some(p) = t.preferred_batch {
+            s.preferred = p;
+        }
+    }
+    if s.queue == 0 {
+        return Err(format!("{}: queue must be at least 1", dir.display()));
+    }
+    Ok(s)
+}
+
+/// A value in protobuf text format.
+#[derive(Debug, Clone, PartialEq)]
+enum Text {
+    Scalar(String),
+    List(Vec<Text>),
+    Message(Vec<(String, Text)>),
+}
+
+struct Lexer<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Lexer<'_> {
+    fn skip(&mut self) {
+        while self.i < self.s.len() {
+            match self.s[self.i] {
+                b'#' => {
+                    while self.i < self.s.len() && self.s[self.i] != b'\n' {
+                        self.i += 1;
+                    }
+                }
+                c if c.is_ascii_whitespace() || c == b',' || c == b';' => self.i += 1,
+                _ => break,
+            }
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip();
+        self.s.get(self.i).copied()
+    }
+
+    fn word(&mut self) -> Result<String, String> {
+        self.skip();
+        let start = self.i;
+        if let Some(&q @ (b'"' | b'\'')) = self.s.get(self.i) {
+            self.i += 1;
+            while self.i < self.s.len() && self.s[self.i] != q {
+                self.i += 1;
+            }
+            if self.i >= self.s.len() {
+                return Err("unterminated string".into());
+            }
+            self.i += 1;
+            return Ok(String::from_utf8_lossy(&self.s[start + 1..self.i - 1]).into_owned());
+        }
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric() || b"_-.+".contains(&self.s[self.i]))
+        {
+            self.i += 1;
+        }
+        if start == self.i {
+            return Err(format!("unexpected character at byte {}", self.i));
+        }
+        Ok(String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), String> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(format!("expected '{}' at byte {}", c as char, self.i))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Text, String> {
+        if depth > 32 {
+            return Err("nested too deeply".into());
+        }
+        match self.peek() {
+            Some(b'{') => {
+                self.i += 1;
+                let fields = self.fields(depth + 1, Some(b'}'))?;
+                Ok(Text::Message(fields))
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut items = Vec::new();
+                while self.peek() != Some(b']') {
+                    if self.peek().is_none() {
+                        return Err("unterminated list".into());
+                    }
+                    items.push(self.value(depth + 1)?);
+                }
+                self.i += 1;
+                Ok(Text::List(items))
+            }
+            _ => Ok(Text::Scalar(self.word()?)),
+        }
+    }
+
+    fn fields(&mut self, depth: usize, end: Option<u8>) -> Result<Vec<(String, Text)>, String> {
+        let mut out = Vec::new();
+        loop {
+            match (self.peek(), end) {
+                (None, None) => return Ok(out),
+                (None, Some(_)) => return Err("unterminated message".into()),
+                (Some(c), Some(e)) if c == e => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                _ => {}
+            }
+            let key = self.word()?;
+            if self.peek() == Some(b':') {
+                self.expect(b':')?;
+            }
+            let v = self.value(depth)?;
+            out.push((key, v));
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(key: &str, v: &Text) -> Result<T, String> {
+    match v {
+        Text::Scalar(s) => s
+            .parse()
+            .map_err(|_| format!("{key}: {s} is not a non-negative integer")),
+        _ => Err(format!("{key}: expected a number")),
+    }
+}
+
+fn apply_pbtxt(text: &str, s: &mut ModelSettings) -> Result<(), String> {
+    let mut lx = Lexer {
+        s: text.as_bytes(),
+        i: 0,
+    };
+    let fields = lx.fields(0, None)?;
+    for (k, v) in &fields {
+        match (k.as_str(), v) {
+            ("max_batch_size", v) => s.max_batch = Some(number(k, v)?),
+            ("dynamic_batching", Text::Message(inner)) => {
+                for (k, v) in inner {
+                    match (k.as_str(), v) {
+                        ("max_queue_delay_microseconds", v) => {
+                            s.max_delay = Duration::from_micros(number(k, v)?);
+                        }
+                        ("preferred_batch_size", Text::List(items)) => {
+                            s.preferred = items
+                                .iter()
+                                .map(|i| number(k, i))
+                                .collect::<Result<_, _>>()?;
+                        }
+                        ("preferred_batch_size", v) => s.preferred.push(number(k, v)?),
+                        ("default_queue_policy", Text::Message(q)) => {
+                            for (k, v) in q {
+                                if k == "max_queue_size" {
+                                    let n: usize = number(k, v)?;
+                                    if n > 0 {
+                                        s.queue = n;
+                                    }
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pbtxt_batching_fields() {
+        let mut s = ModelSettings::default();
+        apply_pbtxt(
+            r#"
+name: "minilm"   # a comment
+platform: "onnxruntime_onnx"
+max_batch_size: 16
+input [ { name: "input_ids" data_type: TYPE_INT64 dims: [ -1 ] } ]
+dynamic_batching {
+  preferred_batch_size: [ 4, 8 ]
+  max_queue_delay_microseconds: 500
+  default_queue_policy { max_queue_size: 64 }
+}
+"#,
+            &mut s,
+        )
+        .unwrap();
+        assert_eq!(s.max_batch, Some(16));
+        assert_eq!(s.preferred, [4, 8]);
+        assert_eq!(s.max_delay, Duration::from_micros(500));
+        assert_eq!(s.queue, 64);
+    }
+
+    #[test]
+    fn pbtxt_errors_never_panic() {
+        for bad in [
+            "max_batch_size: x",
+            "dynamic_batching {",
+            "a: [1, 2",
+            "a: \"x",
+            "{{{{",
+            "]",
+        ] {
+            let mut s = ModelSettings::default();
+            assert!(apply_pbtxt(bad, &mut s).is_err(), "{bad}");
+        }
+        let deep = "a {".repeat(100);
+        assert!(apply_pbtxt(&deep, &mut ModelSettings::default()).is_err());
+    }
+
+    #[test]
+    fn repository_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("m");
+        for v in ["1", "3", "2"] {
+            std::fs::create_dir_all(m.join(v)).unwrap();
+            std::fs::write(m.join(v).join("model.onnx"), b"x").unwrap();
+        }
+        std::fs::write(m.join("everybyte.toml"), "max-batch = 0\nqueue = 5\n").unwrap();
+        let found = scan(dir.path()).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].version, "3");
+        assert_eq!(found[0].settings.max_batch, Some(0));
+        assert_eq!(found[0].settings.queue, 5);
+        std::fs::write(m.join("everybyte.toml"), "max-bach = 0\n").unwrap();
+        assert!(scan(dir.path()).unwrap_err().contains("max-bach"));
+        let empty = tempfile::tempdir().unwrap();
+        assert!(scan(empty.path()).unwrap_err().contains("no models"));
+        std::fs::create_dir(empty.path().join("x")).unwrap();
+        assert!(scan(empty.path()).unwrap_err().contains("x/1/model.onnx"));
+    }
+}

@@ -1,0 +1,192 @@
+//! `everybyte serve`: load every model once, warm it up, then answer both transports until
+//! SIGTERM or SIGINT, which stops accepting, drains what is in flight, and exits.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use crate::engine::{self, Engine};
+use crate::server::{Model, Server, log};
+
+pub struct ServeOptions {
+    pub repository: PathBuf,
+    pub http: SocketAddr,
+    pub grpc: SocketAddr,
+    /// Threads of the compute pool shared by all models (0: one per core).
+    pub threads: usize,
+    pub ort_library: Option<PathBuf>,
+    /// Largest request body or message, in bytes.
+    pub request_limit: usize,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub drain: Duration,
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
+
+/// Runs the server; returns when it has drained after a signal.
+pub fn serve(opts: &ServeOptions) -> Result<()> {
+    let entries = crate::repo::scan(&opts.repository).map_err(anyhow::Error::msg)?;
+    let library = engine::find_library(opts.ort_library.as_deref())?;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let threads = if opts.threads == 0 {
+        cores
+    } else {
+        opts.threads
+    };
+    let env = engine::init(&library, threads)?;
+    log(
+        "info",
+        "runtime",
+        &[
+            ("library", library.display().to_string().into()),
+            ("onnxruntime", engine::runtime_version(&library).into()),
+            ("threads", threads.into()),
+        ],
+    );
+    let mut models = BTreeMap::new();
+    for entry in &entries {
+        let t = Instant::now();
+        let engine = Engine::load(&env, entry)?;
+        let info = Arc::clone(&engine.info);
+        let warm = &info.warmup;
+        log(
+            if warm.is_ok() { "info" } else { "warn" },
+            "model_loaded",
+            &[
+                ("model", info.name.clone().into()),
+                ("version", info.version.clone().into()),
+                ("path", info.path.display().to_string().into()),
+                ("inputs", info.inputs.len().into()),
+                ("outputs", info.outputs.len().into()),
+                ("max_batch", info.max_batch.into()),
+                (
+                    "batching",
+                    info.unbatchable.as_ref().map_or_else(
+                        || json!(info.max_batch > 0),
+                        |why| json!(format!("off: {why}")),
+                    ),
+                ),
+                ("queue", info.settings.queue.into()),
+                ("load_ms", (t.elapsed().as_millis() as u64).into()),
+                (
+                    "warmup",
+                    warm.as_ref()
+                        .map_or_else(|e| json!(format!("failed: {e}")), |()| json!("ok")),
+                ),
+            ],
+        );
+        models.insert(info.name.clone(), Model::start(engine));
+    }
+    let server = Arc::new(Server {
+        models,
+        ready: AtomicBool::new(false),
+        request_limit: opts.request_limit,
+        runtime_version: engine::runtime_version(&library),
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores.max(2))
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = rt.block_on(run(Arc::clone(&server), opts));
+    for m in server.models.values() {
+        m.stop();
+    }
+    log("info", "stopped", &[]);
+    result
+}
+
+async fn run(server: Arc<Server>, opts: &ServeOptions) -> Result<()> {
+    let http = tokio::net::TcpListener::bind(opts.http)
+        .await
+        .with_context(|| format!("--http {}: cannot listen", opts.http))?;
+    let grpc = tokio::net::TcpListener::bind(opts.grpc)
+        .await
+        .with_context(|| format!("--grpc {}: cannot listen", opts.grpc))?;
+    let (http_addr, grpc_addr) = (http.local_addr()?, grpc.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let app = crate::http::router(Arc::clone(&server));
+    let http_task = tokio::spawn(
+        axum::serve(
+            axum::serve::ListenerExt::tap_io(http, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            }),
+            app,
+        )
+        .with_graceful_shutdown(wait(stop_rx.clone()))
+        .into_future(),
+    );
+    let svc =
+        crate::grpc::GrpcInferenceServiceServer::new(crate::grpc::Service(Arc::clone(&server)))
+            .max_decoding_message_size(opts.request_limit)
+            .max_encoding_message_size(usize::MAX);
+    let incoming = tokio_stream_from(grpc);
+    let grpc_task = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming_shutdown(incoming, wait(stop_rx)),
+    );
+    server.ready.store(true, Ordering::Relaxed);
+    log(
+        "info",
+        "ready",
+        &[
+            ("http", http_addr.to_string().into()),
+            ("grpc", grpc_addr.to_string().into()),
+            (
+                "models",
+                server.models.keys().cloned().collect::<Vec<_>>().into(),
+            ),
+        ],
+    );
+    let sig = shutdown_signal().await;
+    server.ready.store(false, Ordering::Relaxed);
+    let in_flight: usize = server.models.values().map(|m| m.queue_depth()).sum();
+    log(
+        "info",
+        "draining",
+        &[("signal", sig.into()), ("queued", in_flight.into())],
+    );
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(opts.drain, async {
+        let _ = http_task.await;
+        let _ = grpc_task.await;
+    })
+    .await;
+    if drained.is_err() {
+        log(
+            "warn",
+            "drain_timeout",
+            &[("seconds", opts.drain.as_secs().into())],
+        );
+    }
+    Ok(())
+}
+
+/// The accepted connections of a listener as the stream tonic serves, with TCP_NODELAY.
+fn tokio_stream_from(
+    listener: tokio::net::TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt as _;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|r| {
+        r.inspect(|s| {
+            let _ = s.set_nodelay(true);
+        })
+    })
+}
