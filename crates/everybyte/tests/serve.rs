@@ -1,0 +1,400 @@
+//! `everybyte serve` with real ONNX models from PyPI wheels, driven by the stock Python
+//! `tritonclient` (data/kserve_client.py) and by raw sockets, and compared with onnxruntime
+//! in Python. scripts/test prepares the environment (.venv/serve) from hashed lock files.
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+struct Env {
+    python: PathBuf,
+    models: PathBuf,
+    library: PathBuf,
+}
+
+fn env() -> Env {
+    let root = util::workspace_root();
+    let var = |k: &str, default: &str| {
+        std::env::var_os(k).map_or_else(|| root.join(default), PathBuf::from)
+    };
+    let python = var("EVERYBYTE_SERVE_PYTHON", ".venv/serve/bin/python");
+    let models = var("EVERYBYTE_SERVE_MODELS", ".venv/serve/models");
+    let library = std::env::var_os("EVERYBYTE_SERVE_ORT").map(PathBuf::from);
+    assert!(
+        python.exists() && models.exists(),
+        "these tests need the serve environment: run scripts/test (it creates .venv/serve from scripts/serve-test-requirements.txt and the model wheels)"
+    );
+    let library = library.unwrap_or_else(|| {
+        let out = Command::new(&python)
+            .args(["-c", "import onnxruntime, os, glob; print(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so.*'))[0])"])
+            .output()
+            .unwrap();
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    });
+    Env {
+        python,
+        models,
+        library,
+    }
+}
+
+/// A running server; killed on drop.
+struct Server {
+    child: Child,
+    http: String,
+    grpc: String,
+    log: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(env: &Env, repo: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_everybyte"))
+            .arg("serve")
+            .arg(repo)
+            .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
+            .args(extra)
+            .env("ORT_DYLIB_PATH", &env.library)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the server logs `ready` within a minute");
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if v["event"] == "ready" {
+                return Server {
+                    child,
+                    http: v["http"].as_str().unwrap().to_owned(),
+                    grpc: v["grpc"].as_str().unwrap().to_owned(),
+                    log: rx,
+                };
+            }
+        }
+    }
+
+    fn client(&self, env: &Env, mode: &str, repo: &Path) -> std::process::Output {
+        Command::new(&env.python)
+            .arg(util::workspace_root().join("crates/everybyte/tests/data/kserve_client.py"))
+            .args([mode, &self.http, &self.grpc])
+            .arg(repo)
+            .output()
+            .unwrap()
+    }
+
+    /// Sends raw bytes to the REST port; returns the status code and body.
+    fn raw(&self, request: &[u8]) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.http).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let _ = s.write_all(request);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let code = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned();
+        (code, body)
+    }
+
+    fn post(&self, path: &str, headers: &str, body: &[u8]) -> (u16, String) {
+        let mut req = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n",
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(body);
+        self.raw(&req)
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        self.raw(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn assert_client(out: &std::process::Output) {
+    let so = String::from_utf8_lossy(&out.stdout);
+    let se = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{so}\n{se}");
+    assert!(!so.contains("FAIL"), "{so}");
+}
+
+/// A repository holding one model of the shared set, with an everybyte.toml.
+fn repo_with(env: &Env, dir: &Path, model: &str, toml: &str) -> PathBuf {
+    let repo = dir.join("repo");
+    let v = repo.join(model).join("1");
+    std::fs::create_dir_all(&v).unwrap();
+    std::os::unix::fs::symlink(
+        env.models.join(model).join("1/model.onnx"),
+        v.join("model.onnx"),
+    )
+    .unwrap();
+    std::fs::write(repo.join(model).join("everybyte.toml"), toml).unwrap();
+    repo
+}
+
+#[test]
+fn tritonclient_over_http_and_grpc_gets_onnxruntimes_answers() {
+    let env = env();
+    let server = Server::start(&env, &env.models, &[]);
+    let out = server.client(&env, "conformance", &env.models);
+    assert_client(&out);
+    let so = String::from_utf8_lossy(&out.stdout);
+    for model in ["minilm", "silero", "cls", "magika"] {
+        assert!(so.contains(&format!("ok {model}: grpc output")), "{so}");
+        assert!(
+            so.contains(&format!("ok {model}: http json output")),
+            "{so}"
+        );
+    }
+}
+
+#[test]
+fn batched_outputs_equal_unbatched_ones() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with(
+        &env,
+        dir.path(),
+        "cls",
+        "max-batch = 8\nmax-delay-us = 50000\n",
+    );
+    let server = Server::start(&env, &repo, &[]);
+    assert_client(&server.client(&env, "batching", &env.models));
+}
+
+#[test]
+fn a_full_queue_answers_503_while_accepted_requests_succeed() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with(&env, dir.path(), "minilm", "max-batch = 0\nqueue = 2\n");
+    let server = Server::start(&env, &repo, &[]);
+    assert_client(&server.client(&env, "overload", &env.models));
+    let (code, metrics) = server.get("/metrics");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.lines().any(|l| l
+            .starts_with("everybyte_requests_total{model=\"minilm\",outcome=\"overloaded\"}")
+            && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn malformed_requests_get_clear_errors_and_the_server_lives_on() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with(&env, dir.path(), "silero", "");
+    let server = Server::start(&env, &repo, &["--max-request", "1MiB"]);
+    let infer = "/v2/models/silero/infer";
+    let good_state = r#"{"name":"state","shape":[2,1,128],"datatype":"FP32","parameters":{"binary_data_size":1024}}"#;
+    let cases: Vec<(String, String, Vec<u8>, u16, &str)> = vec![
+        (infer.into(), String::new(), b"{".to_vec(), 400, "malformed"),
+        (infer.into(), String::new(), b"\xff\xfe\x00".to_vec(), 400, "malformed"),
+        (infer.into(), String::new(), br#"{"inputs":"x"}"#.to_vec(), 400, "malformed"),
+        ("/v2/models/nope/infer".into(), String::new(), br#"{"inputs":[]}"#.to_vec(), 404, "no model named \\\"nope\\\""),
+        ("/v2/models/silero/versions/7/infer".into(), String::new(), br#"{"inputs":[]}"#.to_vec(), 404, "no version \\\"7\\\""),
+        (infer.into(), String::new(), br#"{"inputs":[]}"#.to_vec(), 400, "input input is missing"),
+        (
+            infer.into(),
+            String::new(),
+            br#"{"inputs":[{"name":"input","shape":[1,576],"datatype":"FP32","data":[1]}]}"#.to_vec(),
+            400,
+            "has 1 values in `data` but its shape holds 576",
+        ),
+        (
+            infer.into(),
+            String::new(),
+            br#"{"inputs":[{"name":"input","shape":[9223372036854775807,9223372036854775807],"datatype":"FP32","data":[]}]}"#.to_vec(),
+            400,
+            "more elements than memory can hold",
+        ),
+        (
+            infer.into(),
+            String::new(),
+            br#"{"inputs":[{"name":"input","shape":[100000000],"datatype":"FP32","parameters":{"binary_data_size":4}}]}"#.to_vec(),
+            400,
+            "request limit",
+        ),
+        (
+            infer.into(),
+            "Inference-Header-Content-Length: 99999\r\n".into(),
+            br#"{"inputs":[]}"#.to_vec(),
+            400,
+            "not a length within the body",
+        ),
+        (
+            infer.into(),
+            format!("Inference-Header-Content-Length: {}\r\n", 20 + good_state.len()),
+            format!(r#"{{"inputs":[{good_state}],"id":1}}     "#).into_bytes(),
+            400,
+            "only 5 bytes of binary data remain",
+        ),
+        (
+            infer.into(),
+            "Content-Encoding: gzip\r\n".into(),
+            b"\x1f\x8b".to_vec(),
+            400,
+            "Content-Encoding",
+        ),
+        (infer.into(), String::new(), vec![b' '; 2 << 20], 413, ""),
+    ];
+    for (path, headers, body, code, want) in &cases {
+        let (got, text) = server.post(path, headers, body);
+        assert_eq!(
+            got,
+            *code,
+            "{path} {headers} {}: {text}",
+            String::from_utf8_lossy(&body[..body.len().min(80)])
+        );
+        assert!(text.contains(want), "{want} / {text}");
+    }
+    // Not HTTP at all, and not gRPC at all.
+    let _ = server.raw(b"\x00\x01\x02 garbage\r\n\r\n");
+    if let Ok(mut s) = TcpStream::connect(&server.grpc) {
+        let _ =
+            s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\xff\xff\xff\xff\xff\xff\xff\xff\xff");
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = s.read(&mut [0u8; 64]);
+    }
+    // Still alive, still answering correctly.
+    assert_eq!(server.get("/v2/health/ready").0, 200);
+    let mut body = br#"{"inputs":[{"name":"input","shape":[1,576],"datatype":"FP32","parameters":{"binary_data_size":2304}},"#.to_vec();
+    body.extend_from_slice(good_state.as_bytes());
+    body.extend_from_slice(
+        br#"],"outputs":[{"name":"output","parameters":{"binary_data":false}}]}"#,
+    );
+    let head = body.len();
+    body.extend(std::iter::repeat_n(0u8, 2304 + 1024));
+    let (code, text) = server.post(
+        infer,
+        &format!("Inference-Header-Content-Length: {head}\r\n"),
+        &body,
+    );
+    assert_eq!(code, 200, "{text}");
+    assert!(text.contains(r#""name":"output""#), "{text}");
+    let (code, metrics) = server.get("/metrics");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("everybyte_requests_total{model=\"silero\",outcome=\"invalid\"}"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn sigterm_drains_requests_in_flight_then_exits() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with(&env, dir.path(), "minilm", "max-batch = 0\n");
+    let mut server = Server::start(&env, &repo, &[]);
+    let mut client = Command::new(&env.python)
+        .arg(util::workspace_root().join("crates/everybyte/tests/data/kserve_client.py"))
+        .args(["inflight", &server.http, &server.grpc])
+        .arg(&env.models)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "sending");
+    // Wait until the requests are in the server: its statistics or queue show them.
+    std::thread::sleep(Duration::from_millis(400));
+    let st = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = client.wait().unwrap();
+    assert!(status.success(), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.starts_with("ok requests in flight at SIGTERM completed")),
+        "{rest:?}"
+    );
+    let code = server.child.wait().unwrap();
+    assert!(code.success(), "{code:?}");
+    let log: Vec<String> = server.log.try_iter().collect();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("\"draining\"") && l.contains("SIGTERM")),
+        "{log:?}"
+    );
+    assert!(log.iter().any(|l| l.contains("\"stopped\"")), "{log:?}");
+    assert!(TcpStream::connect(&server.http).is_err());
+}
+
+#[test]
+fn without_onnx_runtime_the_server_says_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("m/1");
+    std::fs::create_dir_all(&v).unwrap();
+    std::fs::write(v.join("model.onnx"), b"not onnx").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_everybyte"))
+        .arg("serve")
+        .arg(dir.path())
+        .env("ORT_DYLIB_PATH", dir.path().join("libonnxruntime.so.1.99"))
+        .env_remove("VIRTUAL_ENV")
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let se = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{se}");
+    assert!(se.contains("no ONNX Runtime library"), "{se}");
+    assert!(se.contains("libonnxruntime.so.1.99 (no such file)"), "{se}");
+    assert!(se.contains("pip install onnxruntime"), "{se}");
+}
+
+#[test]
+fn a_corrupt_model_is_named() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("broken/1");
+    std::fs::create_dir_all(&v).unwrap();
+    std::fs::write(
+        v.join("model.onnx"),
+        b"\x08\x07garbage that is not a protobuf model",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_everybyte"))
+        .arg("serve")
+        .arg(dir.path())
+        .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
+        .env("ORT_DYLIB_PATH", &env.library)
+        .output()
+        .unwrap();
+    let se = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{se}");
+    assert!(
+        se.contains("broken/1/model.onnx: ONNX Runtime cannot load it"),
+        "{se}"
+    );
+}
