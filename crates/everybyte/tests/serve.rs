@@ -73,18 +73,23 @@ impl Server {
                 }
             }
         });
+        // Owned by the guard first, so a failure below still kills and reaps it.
+        let mut server = Server {
+            child,
+            http: String::new(),
+            grpc: String::new(),
+            log: rx,
+        };
         loop {
-            let line = rx
+            let line = server
+                .log
                 .recv_timeout(Duration::from_secs(60))
                 .expect("the server logs `ready` within a minute");
             let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
             if v["event"] == "ready" {
-                return Server {
-                    child,
-                    http: v["http"].as_str().unwrap().to_owned(),
-                    grpc: v["grpc"].as_str().unwrap().to_owned(),
-                    log: rx,
-                };
+                v["http"].as_str().unwrap().clone_into(&mut server.http);
+                v["grpc"].as_str().unwrap().clone_into(&mut server.grpc);
+                return server;
             }
         }
     }
