@@ -132,8 +132,14 @@ pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf, LibraryNotFound>
 }
 
 /// Loads the library and creates the process's one ONNX Runtime environment, with a global
-/// compute pool of `threads` threads shared by every model.
-pub fn init(library: &Path, threads: usize) -> anyhow::Result<ort::environment::Environment> {
+/// compute pool of `threads` threads shared by every model. `spin`: idle pool threads spin
+/// briefly before sleeping (ONNX Runtime's default): more throughput and a faster first
+/// request after a pause, at the cost of CPU time other processes could use.
+pub fn init(
+    library: &Path,
+    threads: usize,
+    spin: bool,
+) -> anyhow::Result<ort::environment::Environment> {
     let builder = ort::init_from(library).map_err(|e| {
         anyhow::anyhow!(
             "{}: not a loadable ONNX Runtime library: {e}",
@@ -143,7 +149,7 @@ pub fn init(library: &Path, threads: usize) -> anyhow::Result<ort::environment::
     let pool = ort::environment::GlobalThreadPoolOptions::default()
         .with_intra_threads(threads)
         .and_then(|p| p.with_inter_threads(1))
-        .and_then(|p| p.with_spin_control(false))
+        .and_then(|p| p.with_spin_control(spin))
         .map_err(|e| anyhow::anyhow!("ONNX Runtime thread pool: {e}"))?;
     builder
         .with_name("everybyte")

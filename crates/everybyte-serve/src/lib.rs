@@ -2,6 +2,7 @@
 //! the weights, dynamic batching) over the KServe v2 protocol on gRPC and HTTP, and a load
 //! generator that measures any KServe v2 server without coordinated omission.
 
+pub mod bench;
 pub mod engine;
 pub mod grpc;
 pub mod http;

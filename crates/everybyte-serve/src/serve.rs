@@ -25,6 +25,8 @@ pub struct ServeOptions {
     pub request_limit: usize,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub drain: Duration,
+    /// Let idle compute threads spin before sleeping.
+    pub spin: bool,
 }
 
 async fn shutdown_signal() -> &'static str {
@@ -46,7 +48,7 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
     } else {
         opts.threads
     };
-    let env = engine::init(&library, threads)?;
+    let env = engine::init(&library, threads, opts.spin)?;
     log(
         "info",
         "runtime",
@@ -54,6 +56,7 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
             ("library", library.display().to_string().into()),
             ("onnxruntime", engine::runtime_version(&library).into()),
             ("threads", threads.into()),
+            ("spin", opts.spin.into()),
         ],
     );
     let mut models = BTreeMap::new();

@@ -144,6 +144,49 @@ pub enum Command {
         /// Seconds that in-flight requests get to finish after SIGTERM.
         #[arg(long, default_value_t = 30)]
         drain_seconds: u64,
+        /// Compute threads sleep as soon as they are idle instead of spinning briefly: less CPU
+        /// taken from other processes, slower first requests after a pause.
+        #[arg(long)]
+        no_spin: bool,
+    },
+    /// Load-test any KServe v2 server (everybyte serve, Triton, KServe) over HTTP or gRPC:
+    /// open loop at a fixed rate (latency from each request's intended send time) or closed
+    /// loop at a concurrency; p50/p90/p99/p99.9/max, throughput, errors by kind.
+    Bench {
+        /// The server: http://HOST:PORT (REST) or grpc://HOST:PORT.
+        url: String,
+        #[arg(long)]
+        model: String,
+        /// Requests per second, open loop.
+        #[arg(long, conflicts_with = "concurrency")]
+        rate: Option<f64>,
+        /// Requests in flight, closed loop [default: 1].
+        #[arg(long)]
+        concurrency: Option<usize>,
+        #[arg(long, default_value = "10s")]
+        duration: String,
+        /// Time sent but not measured, first.
+        #[arg(long, default_value = "2s")]
+        warmup: String,
+        /// Sizes for an input's dynamic dimensions, e.g. --shape input_ids=1,128.
+        #[arg(long = "shape", value_name = "NAME=D1,D2,…")]
+        shapes: Vec<String>,
+        /// HTTP: send tensors as JSON instead of the binary extension.
+        #[arg(long)]
+        json: bool,
+        /// Fill an input with one value instead of pseudo-random data, e.g. --fill attention_mask=1.
+        #[arg(long = "fill", value_name = "NAME=VALUE")]
+        fills: Vec<String>,
+        /// An output to ask for (repeatable) [default: all].
+        #[arg(long = "output", value_name = "NAME")]
+        outputs: Vec<String>,
+        #[arg(long, default_value = "30s")]
+        timeout: String,
+        /// Open loop: requests outstanding at most; later ones wait, and the wait counts.
+        #[arg(long, default_value_t = 10_000)]
+        max_in_flight: usize,
+        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+        format: DocFormat,
     },
     /// List every rule.
     Rules {

@@ -106,6 +106,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             csv: csv.as_deref(),
         }),
         Command::Serve { .. } => serve(&cli.command),
+        Command::Bench { .. } => bench(&cli.command),
         Command::Rules { format } => {
             rules(&registry, *format)?;
             Ok(ExitCode::SUCCESS)
@@ -1183,6 +1184,7 @@ fn serve(command: &Command) -> Result<ExitCode> {
         ort_library,
         max_request,
         drain_seconds,
+        no_spin,
     } = command
     else {
         unreachable!("serve is only called for the serve command")
@@ -1197,6 +1199,63 @@ fn serve(command: &Command) -> Result<ExitCode> {
         ort_library: ort_library.clone(),
         request_limit: usize::try_from(limit).unwrap_or(usize::MAX),
         drain: std::time::Duration::from_secs(*drain_seconds),
+        spin: !*no_spin,
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `everybyte bench`: prints the report; exits 1 when any request failed.
+fn bench(command: &Command) -> Result<ExitCode> {
+    use everybyte_serve::bench::{BenchOptions, parse_duration, parse_shape};
+    let Command::Bench {
+        url,
+        model,
+        rate,
+        concurrency,
+        duration,
+        warmup,
+        shapes,
+        json,
+        fills,
+        outputs,
+        timeout,
+        max_in_flight,
+        format,
+    } = command
+    else {
+        unreachable!("bench is only called for the bench command")
+    };
+    let report = everybyte_serve::bench::bench(&BenchOptions {
+        url: url.clone(),
+        model: model.clone(),
+        rate: *rate,
+        concurrency: *concurrency,
+        duration: parse_duration(duration).context("--duration")?,
+        warmup: parse_duration(warmup).context("--warmup")?,
+        shapes: shapes
+            .iter()
+            .map(|s| parse_shape(s))
+            .collect::<Result<_>>()?,
+        json: *json,
+        outputs: outputs.clone(),
+        fills: fills
+            .iter()
+            .map(|s| everybyte_serve::bench::parse_fill(s))
+            .collect::<Result<_>>()?,
+        timeout: parse_duration(timeout).context("--timeout")?,
+        max_in_flight: *max_in_flight,
+    })?;
+    let mut out = io::stdout().lock();
+    match format {
+        DocFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        DocFormat::Text => write!(out, "{}", report.render_text())?,
+    }
+    Ok(if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

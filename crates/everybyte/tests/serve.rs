@@ -403,3 +403,126 @@ fn a_corrupt_model_is_named() {
         "{se}"
     );
 }
+
+fn bench_json(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_everybyte"))
+        .arg("bench")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    (
+        out.status.code(),
+        v,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bench_drives_both_transports_open_and_closed_loop() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with(&env, dir.path(), "silero", "");
+    let server = Server::start(&env, &repo, &[]);
+    let http = format!("http://{}", server.http);
+    let grpc = format!("grpc://{}", server.grpc);
+    for (url, load) in [
+        (&http, ["--concurrency", "4"]),
+        (&grpc, ["--concurrency", "4"]),
+        (&http, ["--rate", "200"]),
+    ] {
+        let (code, v, err) = bench_json(&[
+            url,
+            "--model",
+            "silero",
+            load[0],
+            load[1],
+            "--duration",
+            "1s",
+            "--warmup",
+            "200ms",
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(v["ok"].as_u64().unwrap() > 50, "{v}");
+        assert_eq!(v["ok"], v["sent"], "{v}");
+        let l = &v["latency"];
+        assert!(l["p50_ms"].as_f64() <= l["p99_ms"].as_f64() && l["p99_ms"].as_f64() <= l["max_ms"].as_f64(), "{v}");
+        if load[0] == "--rate" {
+            // Open loop: the offered rate, not what the server allowed.
+            let sent = v["sent"].as_f64().unwrap();
+            assert!((150.0..=250.0).contains(&sent), "{v}");
+        }
+    }
+    let (code, _, err) = bench_json(&[&http, "--model", "nope", "--duration", "1s"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no model named"), "{err}");
+    let (code, _, err) = bench_json(&[&http, "--model", "silero", "--shape", "input=1,5", "--duration", "1s"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--shape input: [1, 5] does not fit the model's [1, 576]"), "{err}");
+}
+
+/// A server that answers one connection at a time and stalls once for 400 ms: the open loop
+/// must charge the stall to every request scheduled during it (no coordinated omission); a
+/// closed loop of one sees only the one slow request.
+#[test]
+fn open_loop_latency_counts_from_the_intended_send_time() {
+    use std::net::TcpListener;
+    fn stalling_server() -> String {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            for s in l.incoming() {
+                let Ok(mut s) = s else { continue };
+                let mut buf = vec![0u8; 65536];
+                let mut got = 0;
+                // Read the head and the body (Content-Length).
+                loop {
+                    let k = s.read(&mut buf[got..]).unwrap_or(0);
+                    if k == 0 {
+                        break;
+                    }
+                    got += k;
+                    let text = String::from_utf8_lossy(&buf[..got]).to_string();
+                    if let Some(h) = text.find("\r\n\r\n") {
+                        let len = text[..h]
+                            .lines()
+                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+                            .unwrap_or(0);
+                        if got >= h + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..got]).to_string();
+                let body = if head.starts_with("GET") {
+                    r#"{"name":"m","inputs":[{"name":"x","datatype":"FP32","shape":[1]}],"outputs":[]}"#.to_owned()
+                } else {
+                    n += 1;
+                    if n == 20 {
+                        std::thread::sleep(Duration::from_millis(400));
+                    }
+                    r#"{"outputs":[]}"#.to_owned()
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        addr
+    }
+    let url = format!("http://{}", stalling_server());
+    let (code, open, err) = bench_json(&[&url, "--model", "m", "--rate", "100", "--duration", "2s", "--warmup", "0s"]);
+    assert_eq!(code, Some(0), "{err}");
+    let url = format!("http://{}", stalling_server());
+    let (code, closed, err) = bench_json(&[&url, "--model", "m", "--concurrency", "1", "--duration", "2s", "--warmup", "0s"]);
+    assert_eq!(code, Some(0), "{err}");
+    let p90 = |v: &serde_json::Value| v["latency"]["p90_ms"].as_f64().unwrap();
+    // About 40 of the 200 requests were due during the stall.
+    assert!(p90(&open) > 50.0, "open loop hid the stall: {open}");
+    assert!(p90(&closed) < 50.0, "{closed}");
+    assert!(closed["latency"]["max_ms"].as_f64().unwrap() >= 400.0, "{closed}");
+}
