@@ -447,7 +447,11 @@ fn bench_drives_both_transports_open_and_closed_loop() {
         assert!(v["ok"].as_u64().unwrap() > 50, "{v}");
         assert_eq!(v["ok"], v["sent"], "{v}");
         let l = &v["latency"];
-        assert!(l["p50_ms"].as_f64() <= l["p99_ms"].as_f64() && l["p99_ms"].as_f64() <= l["max_ms"].as_f64(), "{v}");
+        assert!(
+            l["p50_ms"].as_f64() <= l["p99_ms"].as_f64()
+                && l["p99_ms"].as_f64() <= l["max_ms"].as_f64(),
+            "{v}"
+        );
         if load[0] == "--rate" {
             // Open loop: the offered rate, not what the server allowed.
             let sent = v["sent"].as_f64().unwrap();
@@ -457,9 +461,20 @@ fn bench_drives_both_transports_open_and_closed_loop() {
     let (code, _, err) = bench_json(&[&http, "--model", "nope", "--duration", "1s"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("no model named"), "{err}");
-    let (code, _, err) = bench_json(&[&http, "--model", "silero", "--shape", "input=1,5", "--duration", "1s"]);
+    let (code, _, err) = bench_json(&[
+        &http,
+        "--model",
+        "silero",
+        "--shape",
+        "input=1,5",
+        "--duration",
+        "1s",
+    ]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("--shape input: [1, 5] does not fit the model's [1, 576]"), "{err}");
+    assert!(
+        err.contains("--shape input: [1, 5] does not fit the model's [1, 576]"),
+        "{err}"
+    );
 }
 
 /// A server that answers one connection at a time and stalls once for 400 ms: the open loop
@@ -488,7 +503,11 @@ fn open_loop_latency_counts_from_the_intended_send_time() {
                     if let Some(h) = text.find("\r\n\r\n") {
                         let len = text[..h]
                             .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
                             .unwrap_or(0);
                         if got >= h + 4 + len {
                             break;
@@ -515,14 +534,37 @@ fn open_loop_latency_counts_from_the_intended_send_time() {
         addr
     }
     let url = format!("http://{}", stalling_server());
-    let (code, open, err) = bench_json(&[&url, "--model", "m", "--rate", "100", "--duration", "2s", "--warmup", "0s"]);
+    let (code, open, err) = bench_json(&[
+        &url,
+        "--model",
+        "m",
+        "--rate",
+        "100",
+        "--duration",
+        "2s",
+        "--warmup",
+        "0s",
+    ]);
     assert_eq!(code, Some(0), "{err}");
     let url = format!("http://{}", stalling_server());
-    let (code, closed, err) = bench_json(&[&url, "--model", "m", "--concurrency", "1", "--duration", "2s", "--warmup", "0s"]);
+    let (code, closed, err) = bench_json(&[
+        &url,
+        "--model",
+        "m",
+        "--concurrency",
+        "1",
+        "--duration",
+        "2s",
+        "--warmup",
+        "0s",
+    ]);
     assert_eq!(code, Some(0), "{err}");
     let p90 = |v: &serde_json::Value| v["latency"]["p90_ms"].as_f64().unwrap();
     // About 40 of the 200 requests were due during the stall.
     assert!(p90(&open) > 50.0, "open loop hid the stall: {open}");
     assert!(p90(&closed) < 50.0, "{closed}");
-    assert!(closed["latency"]["max_ms"].as_f64().unwrap() >= 400.0, "{closed}");
+    assert!(
+        closed["latency"]["max_ms"].as_f64().unwrap() >= 400.0,
+        "{closed}"
+    );
 }
