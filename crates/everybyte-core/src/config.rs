@@ -38,6 +38,15 @@ pub struct EnvOptions {
     pub venv: Option<std::path::PathBuf>,
 }
 
+/// Settings of `serve`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ServeOptions {
+    /// The ONNX Runtime library (`libonnxruntime.so.1.x`), relative to the configuration file;
+    /// used when neither `--ort-library` nor `ORT_DYLIB_PATH` names one.
+    pub ort_library: Option<std::path::PathBuf>,
+}
+
 /// Settings of the data area.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
@@ -77,6 +86,8 @@ pub struct Options {
     pub env: EnvOptions,
     #[serde(default)]
     pub data: DataOptions,
+    #[serde(default)]
+    pub serve: ServeOptions,
 }
 
 #[derive(Deserialize)]

@@ -72,9 +72,13 @@ fn library_in(dir: &Path) -> Option<PathBuf> {
     found.pop()
 }
 
-/// Finds `libonnxruntime.so`: the explicit path, `ORT_DYLIB_PATH`, the active virtual
-/// environment's `onnxruntime` package, then the `onnxruntime` that `python3` imports.
-pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf, LibraryNotFound> {
+/// Finds `libonnxruntime.so`: the explicit path, `ORT_DYLIB_PATH`, the configured path, the
+/// active virtual environment's `onnxruntime` package, then the `onnxruntime` that `python3`
+/// imports.
+pub fn find_library(
+    explicit: Option<&Path>,
+    configured: Option<&Path>,
+) -> Result<PathBuf, LibraryNotFound> {
     let mut tried = Vec::new();
     if let Some(p) = explicit {
         if p.is_file() {
@@ -88,6 +92,15 @@ pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf, LibraryNotFound>
             return Ok(p);
         }
         tried.push(format!("ORT_DYLIB_PATH={} (no such file)", p.display()));
+    }
+    if let Some(p) = configured {
+        if p.is_file() {
+            return Ok(p.to_path_buf());
+        }
+        tried.push(format!(
+            "[serve] ort-library = {} in the configuration (no such file)",
+            p.display()
+        ));
     }
     if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
         let lib = Path::new(&venv).join("lib");

@@ -21,6 +21,8 @@ pub struct ServeOptions {
     /// Threads of the compute pool shared by all models (0: one per core).
     pub threads: usize,
     pub ort_library: Option<PathBuf>,
+    /// `[serve] ort-library` of the configuration, resolved.
+    pub configured_library: Option<PathBuf>,
     /// Largest request body or message, in bytes.
     pub request_limit: usize,
     /// How long in-flight requests may take to finish after SIGTERM.
@@ -41,7 +43,10 @@ async fn shutdown_signal() -> &'static str {
 /// Runs the server; returns when it has drained after a signal.
 pub fn serve(opts: &ServeOptions) -> Result<()> {
     let entries = crate::repo::scan(&opts.repository).map_err(anyhow::Error::msg)?;
-    let library = engine::find_library(opts.ort_library.as_deref())?;
+    let library = engine::find_library(
+        opts.ort_library.as_deref(),
+        opts.configured_library.as_deref(),
+    )?;
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let threads = if opts.threads == 0 {
         cores

@@ -105,7 +105,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             stall_seconds: *stall_seconds,
             csv: csv.as_deref(),
         }),
-        Command::Serve { .. } => serve(&cli.command),
+        Command::Serve { .. } => serve(&cli, &registry),
         Command::Bench { .. } => bench(&cli.command),
         Command::Rules { format } => {
             rules(&registry, *format)?;
@@ -1175,7 +1175,8 @@ fn auto_gpu() -> Result<(String, u64)> {
 }
 
 /// `everybyte serve`: runs until SIGTERM or SIGINT, then drains.
-fn serve(command: &Command) -> Result<ExitCode> {
+fn serve(cli: &Cli, registry: &Registry) -> Result<ExitCode> {
+    let command = &cli.command;
     let Command::Serve {
         repository,
         http,
@@ -1189,6 +1190,14 @@ fn serve(command: &Command) -> Result<ExitCode> {
     else {
         unreachable!("serve is only called for the serve command")
     };
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let cfg = load_config(cli, &cwd, registry)?;
+    let configured_library = cfg.options.serve.ort_library.as_ref().map(|p| {
+        cfg.source
+            .as_deref()
+            .and_then(Path::parent)
+            .map_or_else(|| p.clone(), |dir| dir.join(p))
+    });
     let limit = everybyte_core::bytesize::parse_bytes(max_request)
         .with_context(|| format!("--max-request {max_request}: not a size (64MiB)"))?;
     everybyte_serve::serve::serve(&everybyte_serve::serve::ServeOptions {
@@ -1197,6 +1206,7 @@ fn serve(command: &Command) -> Result<ExitCode> {
         grpc: *grpc,
         threads: *threads,
         ort_library: ort_library.clone(),
+        configured_library,
         request_limit: usize::try_from(limit).unwrap_or(usize::MAX),
         drain: std::time::Duration::from_secs(*drain_seconds),
         spin: !*no_spin,

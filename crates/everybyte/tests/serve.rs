@@ -363,7 +363,13 @@ fn without_onnx_runtime_the_server_says_where_it_looked() {
     let v = dir.path().join("m/1");
     std::fs::create_dir_all(&v).unwrap();
     std::fs::write(v.join("model.onnx"), b"not onnx").unwrap();
+    std::fs::write(
+        dir.path().join("everybyte.toml"),
+        "[serve]\nort-library = \"lib/libonnxruntime.so.1.32.0\"\n",
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_everybyte"))
+        .current_dir(dir.path())
         .arg("serve")
         .arg(dir.path())
         .env("ORT_DYLIB_PATH", dir.path().join("libonnxruntime.so.1.99"))
@@ -375,6 +381,14 @@ fn without_onnx_runtime_the_server_says_where_it_looked() {
     assert_eq!(out.status.code(), Some(2), "{se}");
     assert!(se.contains("no ONNX Runtime library"), "{se}");
     assert!(se.contains("libonnxruntime.so.1.99 (no such file)"), "{se}");
+    let configured = dir.path().join("lib/libonnxruntime.so.1.32.0");
+    assert!(
+        se.contains(&format!(
+            "[serve] ort-library = {} in the configuration",
+            configured.display()
+        )),
+        "{se}"
+    );
     assert!(se.contains("pip install onnxruntime"), "{se}");
 }
 
