@@ -119,6 +119,12 @@ pub enum Command {
         #[command(subcommand)]
         command: GpuCommand,
     },
+    /// Find what makes training non-deterministic; run a command twice and name the first
+    /// output that differs.
+    Repro {
+        #[command(subcommand)]
+        command: ReproCommand,
+    },
     /// Serve ONNX models over the KServe v2 protocol (gRPC and HTTP, as Triton speaks it): one
     /// copy of the weights per model, dynamic batching, a bounded queue, Prometheus metrics.
     Serve {
@@ -403,6 +409,45 @@ pub enum MemCommand {
 pub enum BudgetMode {
     Train,
     Infer,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReproCommand {
+    /// Lint Python training scripts for unseeded generators, non-deterministic cuDNN, data
+    /// order, spawn, checkpoints and unrecorded hardware (REPRO rules).
+    Lint {
+        /// Python files or directories [default: .].
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Run a command N times in fresh processes and compare the outputs it writes: tensors
+    /// (.npy, .safetensors, torch.save checkpoints, read without executing them) name the
+    /// first tensor that differs; JSON/CSV metrics compare by value; other files byte for
+    /// byte. Exits 0 only when every output matches.
+    Run {
+        /// How many runs.
+        #[arg(short = 'n', long, default_value_t = 2)]
+        runs: usize,
+        /// Glob patterns of the outputs, relative to the working directory (repeatable).
+        #[arg(long = "outputs", value_name = "GLOB", required = true, num_args = 1..)]
+        outputs: Vec<String>,
+        /// Relative tolerance for numbers.
+        #[arg(long, default_value_t = 0.0)]
+        rtol: f64,
+        /// Absolute tolerance for numbers.
+        #[arg(long, default_value_t = 0.0)]
+        atol: f64,
+        /// Where runs keep their outputs, logs and environment record
+        /// [default: .everybyte/repro/TIMESTAMP].
+        #[arg(long, value_name = "DIR")]
+        store: Option<PathBuf>,
+        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+        format: DocFormat,
+        /// The command and its arguments.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,7 +13,7 @@ use everybyte_core::{Config, Registry, Report, Severity};
 
 use crate::cli::{
     BudgetMode, Cli, ColorChoice, Command, DataCommand, DocFormat, EnvCommand, EnvTargetArgs,
-    FailOn, GpuCommand, MemCommand, OutputFormat, ReportArgs,
+    FailOn, GpuCommand, MemCommand, OutputFormat, ReportArgs, ReproCommand,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -28,6 +28,7 @@ pub fn registry() -> Registry {
         everybyte_env::image::RULES,
         everybyte_data::RULES,
         everybyte_mem::RULES,
+        everybyte_repro::RULES,
     ])
 }
 
@@ -105,6 +106,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             stall_seconds: *stall_seconds,
             csv: csv.as_deref(),
         }),
+        Command::Repro { command } => repro(&cli, &registry, command),
         Command::Serve { .. } => serve(&cli, &registry),
         Command::Bench { .. } => bench(&cli.command),
         Command::Rules { format } => {
@@ -182,6 +184,9 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
             .extend(everybyte_env::python::lock::check_requirements_file(
                 &f.path, &f.rel,
             ));
+    }
+    for f in project.files_of(everybyte_core::FileKind::PythonSource) {
+        report.findings.extend(lint_python_file(&f.path, &f.rel));
     }
     for f in project.files_of(everybyte_core::FileKind::Dockerfile) {
         match std::fs::read_to_string(&f.path) {
@@ -1268,4 +1273,129 @@ fn bench(command: &Command) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The REPRO findings of one Python file; an unreadable file is IO001.
+fn lint_python_file(path: &Path, display: &str) -> Vec<everybyte_core::Finding> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            match everybyte_repro::lint_python(display, &text) {
+                Ok(f) => f,
+                Err(e) => vec![everybyte_core::rules::unreadable(
+                    display,
+                    "cannot parse",
+                    &e,
+                )],
+            }
+        }
+        Err(e) => vec![everybyte_core::rules::unreadable_io(display, &e)],
+    }
+}
+
+#[allow(clippy::too_many_lines)] // one arm per subcommand
+fn repro(cli: &Cli, registry: &Registry, command: &ReproCommand) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    match command {
+        ReproCommand::Lint {
+            paths,
+            report: args,
+        } => {
+            let cfg = load_config(cli, &cwd, registry)?;
+            check_selectors(registry, args)?;
+            let roots = if paths.is_empty() {
+                vec![PathBuf::from(".")]
+            } else {
+                paths.clone()
+            };
+            let mut report = Report::default();
+            for root in &roots {
+                if root.is_file() {
+                    let name = root.display().to_string();
+                    report.findings.extend(lint_python_file(root, &name));
+                    report.inputs.push(name);
+                    continue;
+                }
+                if !root.is_dir() {
+                    bail!("{}: no such file or directory", root.display());
+                }
+                let project = everybyte_core::discover::discover(root, &cfg.options.exclude)
+                    .with_context(|| format!("{}: cannot walk", root.display()))?;
+                for f in project.files_of(everybyte_core::FileKind::PythonSource) {
+                    let shown = if root == Path::new(".") {
+                        f.rel.clone()
+                    } else {
+                        root.join(&f.rel).display().to_string()
+                    };
+                    report.findings.extend(lint_python_file(&f.path, &shown));
+                    report.inputs.push(shown);
+                }
+            }
+            finish(cli, registry, &cfg, args, report, Some(&cwd))
+        }
+        ReproCommand::Run {
+            runs,
+            outputs,
+            rtol,
+            atol,
+            store,
+            format,
+            command,
+        } => {
+            if !(rtol.is_finite() && *rtol >= 0.0 && atol.is_finite() && *atol >= 0.0) {
+                bail!("--rtol and --atol must be non-negative numbers");
+            }
+            let store = store.clone().unwrap_or_else(|| {
+                let ts = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                cwd.join(".everybyte/repro").join(ts.to_string())
+            });
+            let opts = everybyte_repro::run::RunOptions {
+                command,
+                runs: *runs,
+                outputs,
+                tolerance: everybyte_repro::compare::Tolerance {
+                    rtol: *rtol,
+                    atol: *atol,
+                },
+                store,
+                cwd: cwd.clone(),
+            };
+            // The environment recorded beside each run: the same snapshot `env snapshot` takes.
+            let target = everybyte_env::target::active();
+            let mut record = |_: usize, dir: &Path| -> std::result::Result<(), String> {
+                let t = match &target {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return std::fs::write(dir.join("env-unavailable.txt"), format!("{e}\n"))
+                            .map_err(|e| e.to_string());
+                    }
+                };
+                let snap =
+                    everybyte_env::snapshot::take(t, &everybyte_env::resolve::SearchConfig::host());
+                let path = dir.join("env.json");
+                everybyte_core::atomic::write_atomic(&path, |w| {
+                    serde_json::to_writer_pretty(&mut *w, &snap)?;
+                    writeln!(w)
+                })
+                .map_err(|e| format!("{}: {e}", path.display()))
+            };
+            let report =
+                everybyte_repro::run::run(&opts, &mut record).map_err(anyhow::Error::msg)?;
+            let mut out = io::stdout().lock();
+            match format {
+                DocFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &report)?;
+                    writeln!(out)?;
+                }
+                DocFormat::Text => write!(out, "{}", report.render_text())?,
+            }
+            Ok(if report.reproducible {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
 }

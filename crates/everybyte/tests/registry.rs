@@ -76,6 +76,7 @@ fn every_crate_rule_is_registered() {
         everybyte_env::image::RULES,
         everybyte_data::RULES,
         everybyte_mem::RULES,
+        everybyte_repro::RULES,
     ] {
         for r in group {
             assert!(

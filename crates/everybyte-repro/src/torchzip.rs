@@ -1,0 +1,340 @@
+//! PyTorch checkpoints (`torch.save`): a zip archive holding `data.pkl` and one raw storage per
+//! tensor under `data/`. The pickle is read by the inert opcode reader of `everybyte-mem`
+//! (nothing is imported or called); tensors are found as the `_rebuild_tensor_v2` calls the
+//! pickle asks for, named by their path through dicts, lists and tuples.
+
+use std::collections::HashMap;
+
+use everybyte_mem::pickle::{Value, read_pickle};
+
+/// A zip entry (stored, uncompressed, as `torch.save` writes them; deflated entries are
+/// reported, not read).
+#[derive(Debug, Clone)]
+struct Entry {
+    name: String,
+    method: u16,
+    offset: usize,
+    size: usize,
+}
+
+fn u16le(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32le(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn u64le(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// Reads the central directory (zip64 included).
+fn entries(b: &[u8]) -> Result<Vec<Entry>, String> {
+    let tail = b.len().saturating_sub(65_557);
+    let eocd = (tail..b.len().saturating_sub(21))
+        .rev()
+        .find(|&i| b[i..].starts_with(b"PK\x05\x06"))
+        .ok_or("no zip end-of-central-directory record: not a torch.save zip")?;
+    let mut count = u64::from(u16le(b, eocd + 10).ok_or("truncated")?);
+    let mut cd = u64::from(u32le(b, eocd + 16).ok_or("truncated")?);
+    if cd == u64::from(u32::MAX) || count == u64::from(u16::MAX) {
+        // zip64: the locator sits just before the end record.
+        let loc = eocd.checked_sub(20).ok_or("truncated zip64 locator")?;
+        if !b[loc..].starts_with(b"PK\x06\x07") {
+            return Err("zip64 locator missing".into());
+        }
+        let rec =
+            usize::try_from(u64le(b, loc + 8).ok_or("truncated")?).map_err(|_| "bad offset")?;
+        if !b.get(rec..).is_some_and(|r| r.starts_with(b"PK\x06\x06")) {
+            return Err("zip64 end record missing".into());
+        }
+        count = u64le(b, rec + 32).ok_or("truncated")?;
+        cd = u64le(b, rec + 48).ok_or("truncated")?;
+    }
+    let mut at = usize::try_from(cd).map_err(|_| "bad central directory offset")?;
+    let mut out = Vec::new();
+    for _ in 0..count.min(1_000_000) {
+        if !b.get(at..).is_some_and(|r| r.starts_with(b"PK\x01\x02")) {
+            return Err(format!("central directory entry expected at byte {at}"));
+        }
+        let method = u16le(b, at + 10).ok_or("truncated")?;
+        let mut size = u64::from(u32le(b, at + 24).ok_or("truncated")?);
+        let name_len = usize::from(u16le(b, at + 28).ok_or("truncated")?);
+        let extra_len = usize::from(u16le(b, at + 30).ok_or("truncated")?);
+        let comment_len = usize::from(u16le(b, at + 32).ok_or("truncated")?);
+        let mut local = u64::from(u32le(b, at + 42).ok_or("truncated")?);
+        let name =
+            String::from_utf8_lossy(b.get(at + 46..at + 46 + name_len).ok_or("truncated name")?)
+                .into_owned();
+        // zip64 extra field: the 64-bit sizes and offset, in order, for the fields set to max.
+        let extra = b
+            .get(at + 46 + name_len..at + 46 + name_len + extra_len)
+            .unwrap_or(&[]);
+        let mut e = 0;
+        while e + 4 <= extra.len() {
+            let id = u16le(extra, e).unwrap_or(0);
+            let len = usize::from(u16le(extra, e + 2).unwrap_or(0));
+            if id == 1 {
+                let mut f = e + 4;
+                let compressed_max = u32le(b, at + 20) == Some(u32::MAX);
+                if size == u64::from(u32::MAX) {
+                    size = u64le(extra, f).unwrap_or(size);
+                    f += 8;
+                }
+                if compressed_max {
+                    f += 8;
+                }
+                if local == u64::from(u32::MAX) {
+                    local = u64le(extra, f).unwrap_or(local);
+                }
+            }
+            e += 4 + len;
+        }
+        let local = usize::try_from(local).map_err(|_| "bad local offset")?;
+        if !b.get(local..).is_some_and(|r| r.starts_with(b"PK\x03\x04")) {
+            return Err(format!("{name}: local header missing"));
+        }
+        let lname = usize::from(u16le(b, local + 26).ok_or("truncated")?);
+        let lextra = usize::from(u16le(b, local + 28).ok_or("truncated")?);
+        let offset = local + 30 + lname + lextra;
+        let size = usize::try_from(size).map_err(|_| "bad size")?;
+        if offset.checked_add(size).is_none_or(|end| end > b.len()) {
+            return Err(format!("{name}: data runs past the end of the file"));
+        }
+        out.push(Entry {
+            name,
+            method,
+            offset,
+            size,
+        });
+        at += 46 + name_len + extra_len + comment_len;
+    }
+    Ok(out)
+}
+
+/// One tensor of a checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TorchTensor {
+    /// `state_dict.layer.weight`: the keys leading to it.
+    pub name: String,
+    /// numpy-style kind and size: `f4`, `f2`, `bf2`, `i8`, `u1`, `b1`.
+    pub dtype: &'static str,
+    pub shape: Vec<u64>,
+    /// The elements, row-major, little-endian, `itemsize` bytes each.
+    pub data: Vec<u8>,
+}
+
+fn storage_dtype(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "FloatStorage" => "f4",
+        "DoubleStorage" => "f8",
+        "HalfStorage" => "f2",
+        "BFloat16Storage" => "bf2",
+        "LongStorage" => "i8",
+        "IntStorage" => "i4",
+        "ShortStorage" => "i2",
+        "CharStorage" => "i1",
+        "ByteStorage" => "u1",
+        "BoolStorage" => "b1",
+        _ => return None,
+    })
+}
+
+pub fn itemsize(dtype: &str) -> usize {
+    dtype
+        .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+        .parse()
+        .unwrap_or(1)
+}
+
+fn ints(v: &Value) -> Option<Vec<i64>> {
+    match v {
+        Value::Tuple(items) | Value::List(items) => items.iter().map(Value::as_i64).collect(),
+        _ => None,
+    }
+}
+
+struct Walker<'a> {
+    storages: &'a HashMap<String, &'a [u8]>,
+    out: Vec<TorchTensor>,
+    errors: Vec<String>,
+}
+
+impl Walker<'_> {
+    fn tensor(&mut self, name: &str, args: &[Value]) {
+        // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, hooks, ...)
+        let Some(Value::PersId(pid)) = args.first() else {
+            self.errors
+                .push(format!("{name}: tensor without a storage"));
+            return;
+        };
+        let Value::Tuple(p) = pid.as_ref() else {
+            return;
+        };
+        let (Some(Value::Global { name: cls, .. }), Some(key)) =
+            (p.get(1), p.get(2).and_then(Value::as_str))
+        else {
+            self.errors
+                .push(format!("{name}: unrecognised storage reference"));
+            return;
+        };
+        let Some(dtype) = storage_dtype(cls) else {
+            self.errors
+                .push(format!("{name}: storage type {cls} is not compared"));
+            return;
+        };
+        let (Some(offset), Some(shape), Some(stride)) = (
+            args.get(1).and_then(Value::as_i64),
+            args.get(2).and_then(ints),
+            args.get(3).and_then(ints),
+        ) else {
+            self.errors
+                .push(format!("{name}: malformed tensor arguments"));
+            return;
+        };
+        let Some(storage) = self.storages.get(key) else {
+            self.errors
+                .push(format!("{name}: storage {key} is missing from the archive"));
+            return;
+        };
+        let size = itemsize(dtype);
+        let count: Option<u64> = shape
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?));
+        let Some(count) = count.filter(|&c| c <= (storage.len() / size.max(1)) as u64) else {
+            self.errors
+                .push(format!("{name}: shape {shape:?} does not fit its storage"));
+            return;
+        };
+        let mut data = Vec::with_capacity(count as usize * size);
+        // Gather element by element through the strides (views and transposes included).
+        let mut index = vec![0i64; shape.len()];
+        for _ in 0..count {
+            let at: i64 = offset + index.iter().zip(&stride).map(|(i, s)| i * s).sum::<i64>();
+            let start = usize::try_from(at).ok().map(|a| a * size);
+            let Some(bytes) = start.and_then(|s| storage.get(s..s + size)) else {
+                self.errors
+                    .push(format!("{name}: a view reaches past its storage"));
+                return;
+            };
+            data.extend_from_slice(bytes);
+            for d in (0..index.len()).rev() {
+                index[d] += 1;
+                if index[d] < shape[d] {
+                    break;
+                }
+                index[d] = 0;
+            }
+        }
+        self.out.push(TorchTensor {
+            name: name.to_owned(),
+            dtype,
+            shape: shape.iter().map(|&d| d as u64).collect(),
+            data,
+        });
+    }
+
+    fn walk(&mut self, name: &str, v: &Value, depth: usize) {
+        if depth > 64 {
+            return;
+        }
+        let join = |k: &str| {
+            if name.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{name}.{k}")
+            }
+        };
+        match v {
+            Value::Call { callable, args } => {
+                if let (Value::Global { name: f, .. }, Value::Tuple(a)) =
+                    (callable.as_ref(), args.as_ref())
+                {
+                    if f == "_rebuild_tensor_v2" || f == "_rebuild_tensor" {
+                        self.tensor(name, a);
+                        return;
+                    }
+                    if f == "_rebuild_parameter" || f == "_rebuild_parameter_with_state" {
+                        if let Some(inner) = a.first() {
+                            self.walk(name, inner, depth + 1);
+                        }
+                        return;
+                    }
+                }
+                self.walk(name, args, depth + 1);
+            }
+            Value::Build { obj, state } => {
+                self.walk(name, obj, depth + 1);
+                self.walk(name, state, depth + 1);
+            }
+            Value::Dict(pairs) => {
+                for (k, v) in pairs {
+                    let key = match k {
+                        Value::Str(s) => s.clone(),
+                        Value::Int(i) => i.to_string(),
+                        other => other.kind().to_owned(),
+                    };
+                    self.walk(&join(&key), v, depth + 1);
+                }
+            }
+            Value::List(items) | Value::Tuple(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.walk(&join(&i.to_string()), item, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The tensors of a `torch.save` file, in pickle order. Never executes anything.
+pub fn read_checkpoint(bytes: &[u8]) -> Result<Vec<TorchTensor>, String> {
+    let list = entries(bytes)?;
+    let pkl = list
+        .iter()
+        .find(|e| e.name.ends_with("/data.pkl") || e.name == "data.pkl")
+        .ok_or("no data.pkl in the archive: not a torch.save file")?;
+    let prefix = pkl.name.trim_end_matches("data.pkl").to_owned();
+    if pkl.method != 0 {
+        return Err("data.pkl is compressed; torch.save stores it uncompressed".into());
+    }
+    let mut storages: HashMap<String, &[u8]> = HashMap::new();
+    for e in &list {
+        if let Some(key) = e.name.strip_prefix(&format!("{prefix}data/")) {
+            if e.method != 0 {
+                return Err(format!("{}: compressed storage", e.name));
+            }
+            storages.insert(key.to_owned(), &bytes[e.offset..e.offset + e.size]);
+        }
+    }
+    let value = read_pickle(&bytes[pkl.offset..pkl.offset + pkl.size])
+        .map_err(|e| format!("data.pkl: {e}"))?;
+    let mut w = Walker {
+        storages: &storages,
+        out: Vec::new(),
+        errors: Vec::new(),
+    };
+    w.walk("", &value, 0);
+    if let Some(e) = w.errors.first() {
+        return Err(e.clone());
+    }
+    Ok(w.out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bad in [&b""[..], b"PK\x05\x06", b"not a zip at all", &[0u8; 100]] {
+            assert!(read_checkpoint(bad).is_err());
+        }
+        let mut eocd = vec![0u8; 22];
+        eocd[..4].copy_from_slice(b"PK\x05\x06");
+        eocd[10] = 5;
+        eocd[16..20].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(read_checkpoint(&eocd).is_err());
+    }
+}

@@ -1,0 +1,88 @@
+//! Every rule has a script that fires it (`REPROnnn.py`) and a clean one that fires no rule at
+//! all (`REPROnnn_ok.py`, complete training scripts in four styles). The findings of each
+//! firing fixture are snapshotted as a user reads them.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use everybyte_core::Finding;
+use everybyte_repro::{RULES, lint_python};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("resources/fixtures")
+        .join(name)
+}
+
+fn run(name: &str) -> Vec<Finding> {
+    let text = std::fs::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    lint_python(name, &text).unwrap()
+}
+
+fn render(findings: &[Finding]) -> String {
+    let mut s = String::new();
+    for f in findings {
+        let _ = writeln!(
+            s,
+            "{}:{} {} {}",
+            f.location.line.unwrap_or(0),
+            f.location.column.unwrap_or(0),
+            f.code,
+            f.message
+        );
+        if let Some(h) = &f.help {
+            let _ = writeln!(s, "    help: {h}");
+        }
+    }
+    s
+}
+
+macro_rules! rule_fixtures {
+    ($($name:ident => $code:literal),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let fires = run(concat!($code, ".py"));
+            assert!(
+                fires.iter().any(|f| f.code == $code),
+                "{} did not fire on its fixture:\n{}", $code, render(&fires)
+            );
+            insta::assert_snapshot!(concat!($code, "_fires"), render(&fires));
+            let clean = run(concat!($code, "_ok.py"));
+            assert!(
+                clean.is_empty(),
+                "{}_ok.py must be clean, got:\n{}", $code, render(&clean)
+            );
+        }
+    )*};
+}
+
+rule_fixtures! {
+    repro001_unseeded_rng => "REPRO001",
+    repro002_cudnn_nondeterministic => "REPRO002",
+    repro003_cublas_workspace_unset => "REPRO003",
+    repro004_pythonhashseed_at_runtime => "REPRO004",
+    repro005_shuffle_without_generator => "REPRO005",
+    repro006_distributed_sampler_without_set_epoch => "REPRO006",
+    repro007_unsorted_listing => "REPRO007",
+    repro008_spawn_loses_seed => "REPRO008",
+    repro009_checkpoint_without_rng_state => "REPRO009",
+    repro010_hardware_unrecorded => "REPRO010",
+}
+
+#[test]
+fn every_rule_has_both_fixtures_and_a_doc() {
+    for rule in RULES {
+        for suffix in [".py", "_ok.py"] {
+            let name = format!("{}{suffix}", rule.code);
+            assert!(fixture(&name).is_file(), "missing fixture {name}");
+        }
+        for section in [
+            "## What it checks",
+            "## Why it matters",
+            "## Example",
+            "## Fix",
+        ] {
+            assert!(rule.doc.contains(section), "{}: no {section}", rule.code);
+        }
+    }
+}
