@@ -24,6 +24,8 @@ pub static RULES: &[&Rule] = &[
     &rules::spawn_loses_seed::SPAWN_LOSES_SEED,
     &rules::checkpoint_without_rng_state::CHECKPOINT_WITHOUT_RNG_STATE,
     &rules::hardware_unrecorded::HARDWARE_UNRECORDED,
+    &rules::evaluation_draws_training_rng::EVALUATION_DRAWS_TRAINING_RNG,
+    &rules::rank_seed::RANK_SEED,
 ];
 
 /// Lints one Python source; `display` is the path findings carry. Sorted by position.
@@ -44,6 +46,8 @@ pub fn lint_python(display: &str, source: &str) -> Result<Vec<Finding>, model::P
     rules::spawn_loses_seed::check(&ctx, &mut out);
     rules::checkpoint_without_rng_state::check(&ctx, &mut out);
     rules::hardware_unrecorded::check(&ctx, &mut out);
+    rules::evaluation_draws_training_rng::check(&ctx, &mut out);
+    rules::rank_seed::check(&ctx, &mut out);
     out.sort_by(|a, b| {
         (a.location.line, a.location.column, &a.code).cmp(&(
             b.location.line,

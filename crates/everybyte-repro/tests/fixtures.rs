@@ -67,6 +67,8 @@ rule_fixtures! {
     repro008_spawn_loses_seed => "REPRO008",
     repro009_checkpoint_without_rng_state => "REPRO009",
     repro010_hardware_unrecorded => "REPRO010",
+    repro011_evaluation_draws_training_rng => "REPRO011",
+    repro012_rank_seed => "REPRO012",
 }
 
 #[test]
@@ -85,4 +87,35 @@ fn every_rule_has_both_fixtures_and_a_doc() {
             assert!(rule.doc.contains(section), "{}: no {section}", rule.code);
         }
     }
+}
+
+#[test]
+fn identical_seeds_with_random_augmentation_across_ranks() {
+    let src = r#"
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torchvision import transforms
+
+dist.init_process_group("nccl")
+torch.manual_seed(0)
+aug = transforms.Compose([transforms.RandomResizedCrop(224), transforms.RandomHorizontalFlip()])
+model = DDP(torch.nn.Linear(4, 2))
+"#;
+    let f = lint_python("ddp_aug.py", src).unwrap();
+    let r: Vec<_> = f.iter().filter(|f| f.code == "REPRO012").collect();
+    assert_eq!(r.len(), 1, "{}", render(&f));
+    assert!(
+        r[0].message
+            .contains("all ranks apply the same crops and flips"),
+        "{}",
+        r[0].message
+    );
+    // With the rank folded into the data seed, nothing to say.
+    let fixed = src.replace(
+        "model = DDP",
+        "g = torch.Generator(); g.manual_seed(0 + dist.get_rank())\nmodel = DDP",
+    );
+    let f = lint_python("ddp_aug.py", &fixed).unwrap();
+    assert!(f.iter().all(|f| f.code != "REPRO012"), "{}", render(&f));
 }
