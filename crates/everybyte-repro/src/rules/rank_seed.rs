@@ -77,12 +77,16 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         }
         return;
     }
-    if torch_seeds.is_empty() && seeded(s.live_calls()).is_empty() {
-        return;
-    }
+    // torchvision's transforms draw from torch's generator; albumentations from random/numpy.
+    let python_seeded = {
+        let g = seeded(s.live_calls());
+        g.contains(&super::Generator::Random) || g.contains(&super::Generator::Numpy)
+    };
     let augments = s.calls.iter().find(|c| {
-        (c.callee.contains("transforms.") && c.name().starts_with("Random"))
-            || c.callee.starts_with("albumentations.")
+        (c.callee.contains("transforms.")
+            && c.name().starts_with("Random")
+            && !torch_seeds.is_empty())
+            || (c.callee.starts_with("albumentations.") && python_seeded)
     });
     let rank_elsewhere = s.calls.iter().any(|c| {
         (c.name() == "manual_seed" || c.name() == "seed" || c.keyword("worker_init_fn").is_some())
