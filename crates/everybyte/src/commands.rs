@@ -185,8 +185,28 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
                 &f.path, &f.rel,
             ));
     }
+    let torch_pin = project
+        .files_of(everybyte_core::FileKind::Requirements)
+        .chain(project.files_of(everybyte_core::FileKind::Lockfile))
+        .find_map(|f| {
+            let text = std::fs::read_to_string(&f.path).ok()?;
+            text.lines().enumerate().find_map(|(i, l)| {
+                let v = l.trim().strip_prefix("torch==")?;
+                let v = v.split([' ', ';', '\\', '#']).next()?.to_owned();
+                Some(format!("torch {v} pinned at {}:{}", f.rel, i + 1))
+            })
+        });
     for f in project.files_of(everybyte_core::FileKind::PythonSource) {
-        report.findings.extend(lint_python_file(&f.path, &f.rel));
+        let mut found = lint_python_file(&f.path, &f.rel);
+        // Where the project pins torch, say which version the CUBLAS requirement applies to.
+        if let Some(pin) = &torch_pin {
+            for x in found.iter_mut().filter(|x| x.code == "REPRO003") {
+                x.message.push_str(&format!(
+                    " ({pin}: every release since 1.8 requires it with CUDA 10.2 or later)"
+                ));
+            }
+        }
+        report.findings.extend(found);
     }
     for f in project.files_of(everybyte_core::FileKind::Dockerfile) {
         match std::fs::read_to_string(&f.path) {

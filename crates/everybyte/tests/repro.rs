@@ -216,3 +216,26 @@ fn lint_reports_the_example_training_script() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn audit_names_the_pinned_torch_for_the_cublas_requirement() {
+    let dir = Dir::new();
+    let src = util::workspace_root().join("crates/everybyte-repro/resources/fixtures/REPRO003.py");
+    std::fs::copy(src, dir.path().join("train.py")).unwrap();
+    dir.create(
+        "requirements.txt",
+        "numpy==1.26.4\ntorch==2.3.1 ; python_version >= \"3.9\"\n",
+    );
+    let out = dir
+        .command()
+        .args(["audit", ".", "-f", "concise", "--select", "REPRO003"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains(
+            "(torch 2.3.1 pinned at requirements.txt:2: every release since 1.8 requires it"
+        ),
+        "{}",
+        stdout(&out)
+    );
+}
