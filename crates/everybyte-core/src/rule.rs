@@ -40,11 +40,12 @@ impl Rule {
 
     /// The area prefix of the code (`LOG` for `LOG001`).
     pub fn prefix(&self) -> &'static str {
-        let end = self
-            .code
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(self.code.len());
-        &self.code[..end]
+        // The area is everything before the three-digit number (`K8S001` is area `K8S`).
+        let n = self.code.len();
+        match self.code.get(n.saturating_sub(3)..) {
+            Some(num) if n > 3 && num.bytes().all(|b| b.is_ascii_digit()) => &self.code[..n - 3],
+            _ => self.code,
+        }
     }
 }
 

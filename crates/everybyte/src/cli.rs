@@ -119,6 +119,35 @@ pub enum Command {
         #[command(subcommand)]
         command: GpuCommand,
     },
+    /// Run a workload and record its memory (whole process tree, PSS), cold start and CPU time.
+    Profile {
+        /// Cold start ends when this URL answers 200 (http://HOST:PORT/PATH).
+        #[arg(long, conflicts_with = "ready_log")]
+        ready_url: Option<String>,
+        /// Cold start ends when a line of the workload's output matches this regex.
+        #[arg(long)]
+        ready_log: Option<String>,
+        /// Stop the workload (SIGTERM) this many seconds after it is ready.
+        #[arg(long, value_name = "SECONDS")]
+        after_ready: Option<f64>,
+        /// Stop the workload (SIGTERM) after this many seconds in any case.
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<f64>,
+        /// Seconds between samples.
+        #[arg(long, default_value_t = 0.1)]
+        interval: f64,
+        /// Write the JSON record (what `deploy lint --profile` reads) to FILE, atomically.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The command and its arguments.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Hold Kubernetes manifests to the workload's numbers (K8S rules).
+    Deploy {
+        #[command(subcommand)]
+        command: DeployCommand,
+    },
     /// Find what makes training non-deterministic; run a command twice and name the first
     /// output that differs.
     Repro {
@@ -409,6 +438,27 @@ pub enum MemCommand {
 pub enum BudgetMode {
     Train,
     Infer,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Lint Kubernetes manifests (Deployment, StatefulSet, DaemonSet, Job, CronJob, Pod, KServe
+    /// InferenceService; multi-document, Helm output) against measured or expected numbers.
+    Lint {
+        /// Manifest files or directories.
+        paths: Vec<PathBuf>,
+        /// A record from `everybyte profile -o`: peak memory and cold start.
+        #[arg(long, value_name = "FILE")]
+        profile: Option<PathBuf>,
+        /// The model the containers load (its size bounds the memory limit without a profile).
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+        /// Memory limits must cover the peak times this.
+        #[arg(long, default_value_t = 1.2)]
+        headroom: f64,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,8 +12,8 @@ use everybyte_core::render::{self, Format, RenderOptions};
 use everybyte_core::{Config, Registry, Report, Severity};
 
 use crate::cli::{
-    BudgetMode, Cli, ColorChoice, Command, DataCommand, DocFormat, EnvCommand, EnvTargetArgs,
-    FailOn, GpuCommand, MemCommand, OutputFormat, ReportArgs, ReproCommand,
+    BudgetMode, Cli, ColorChoice, Command, DataCommand, DeployCommand, DocFormat, EnvCommand,
+    EnvTargetArgs, FailOn, GpuCommand, MemCommand, OutputFormat, ReportArgs, ReproCommand,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -29,6 +29,7 @@ pub fn registry() -> Registry {
         everybyte_data::RULES,
         everybyte_mem::RULES,
         everybyte_repro::RULES,
+        everybyte_deploy::RULES,
     ])
 }
 
@@ -107,6 +108,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             csv: csv.as_deref(),
         }),
         Command::Repro { command } => repro(&cli, &registry, command),
+        Command::Profile { .. } => profile(&cli.command),
+        Command::Deploy { command } => deploy(&cli, &registry, command),
         Command::Serve { .. } => serve(&cli, &registry),
         Command::Bench { .. } => bench(&cli.command),
         Command::Rules { format } => {
@@ -207,6 +210,16 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
             }
         }
         report.findings.extend(found);
+    }
+    let expect = everybyte_deploy::Expectations {
+        model_bytes: largest_model(&project),
+        headroom: 1.2,
+        ..Default::default()
+    };
+    for f in project.files_of(everybyte_core::FileKind::KubernetesManifest) {
+        report
+            .findings
+            .extend(lint_manifest_file(&f.path, &f.rel, &expect));
     }
     for f in project.files_of(everybyte_core::FileKind::Dockerfile) {
         match std::fs::read_to_string(&f.path) {
@@ -1418,4 +1431,201 @@ fn repro(cli: &Cli, registry: &Registry, command: &ReproCommand) -> Result<ExitC
             })
         }
     }
+}
+
+/// The size of the largest model the project holds, with where it was read: a sharded
+/// index's `metadata.total_size`, else the largest `.safetensors` / `.onnx` / `.pt` file.
+fn largest_model(project: &everybyte_core::discover::Project) -> Option<(u64, String)> {
+    let mut best: Option<(u64, String)> = None;
+    for f in &project.files {
+        let size = if f.rel.ends_with(".safetensors.index.json") {
+            std::fs::read_to_string(&f.path)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["metadata"]["total_size"].as_u64())
+        } else if f.kind == everybyte_core::FileKind::ModelFile {
+            std::fs::metadata(&f.path).ok().map(|m| m.len())
+        } else {
+            None
+        };
+        if let Some(s) = size.filter(|&s| best.as_ref().is_none_or(|(b, _)| s > *b)) {
+            best = Some((s, f.rel.clone()));
+        }
+    }
+    best
+}
+
+/// The K8S findings of one manifest; unreadable or malformed YAML is IO001.
+fn lint_manifest_file(
+    path: &Path,
+    display: &str,
+    expect: &everybyte_deploy::Expectations,
+) -> Vec<everybyte_core::Finding> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => everybyte_deploy::lint_manifest(display, &text, expect).unwrap_or_else(|e| {
+            vec![everybyte_core::rules::unreadable(
+                display,
+                "cannot parse the YAML",
+                &e,
+            )]
+        }),
+        Err(e) => vec![everybyte_core::rules::unreadable_io(display, &e)],
+    }
+}
+
+fn deploy(cli: &Cli, registry: &Registry, command: &DeployCommand) -> Result<ExitCode> {
+    let DeployCommand::Lint {
+        paths,
+        profile,
+        model,
+        headroom,
+        report: args,
+    } = command;
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let cfg = load_config(cli, &cwd, registry)?;
+    check_selectors(registry, args)?;
+    if !(headroom.is_finite() && *headroom >= 1.0) {
+        bail!("--headroom {headroom}: expected a factor of at least 1.0");
+    }
+    let mut expect = everybyte_deploy::Expectations {
+        headroom: *headroom,
+        ..Default::default()
+    };
+    if let Some(p) = profile {
+        let r = everybyte_deploy::profile::load(p).map_err(anyhow::Error::msg)?;
+        expect.peak_bytes = Some((r.peak(), p.display().to_string()));
+        expect.cold_start = r.cold_start_seconds;
+    }
+    if let Some(m) = model {
+        let len = std::fs::metadata(m)
+            .with_context(|| format!("--model {}: cannot read", m.display()))?
+            .len();
+        expect.model_bytes = Some((len, m.display().to_string()));
+    }
+    let mut report = Report::default();
+    let roots = if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths.clone()
+    };
+    for root in &roots {
+        if root.is_file() {
+            let name = root.display().to_string();
+            report
+                .findings
+                .extend(lint_manifest_file(root, &name, &expect));
+            report.inputs.push(name);
+            continue;
+        }
+        if !root.is_dir() {
+            bail!("{}: no such file or directory", root.display());
+        }
+        let project = everybyte_core::discover::discover(root, &cfg.options.exclude)
+            .with_context(|| format!("{}: cannot walk", root.display()))?;
+        for f in &project.files {
+            let ext = Path::new(&f.rel)
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if ext != "yaml" && ext != "yml" {
+                continue;
+            }
+            let shown = root.join(&f.rel).display().to_string();
+            let is_k8s = f.kind == everybyte_core::FileKind::KubernetesManifest
+                || std::fs::read_to_string(&f.path)
+                    .is_ok_and(|t| everybyte_deploy::is_manifest(&t));
+            if is_k8s {
+                report
+                    .findings
+                    .extend(lint_manifest_file(&f.path, &shown, &expect));
+                report.inputs.push(shown);
+            }
+        }
+    }
+    finish(cli, registry, &cfg, args, report, Some(&cwd))
+}
+
+/// `everybyte profile`: exits with the workload's own status (0 when it was stopped by the
+/// SIGTERM profile sent, 1 for any other signal).
+fn profile(command: &Command) -> Result<ExitCode> {
+    use everybyte_core::bytesize::Bytes;
+    let Command::Profile {
+        ready_url,
+        ready_log,
+        after_ready,
+        timeout,
+        interval,
+        output,
+        command,
+    } = command
+    else {
+        unreachable!("profile is only called for the profile command")
+    };
+    let secs = |v: Option<f64>, flag: &str| -> Result<Option<std::time::Duration>> {
+        match v {
+            None => Ok(None),
+            Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(std::time::Duration::from_secs_f64(s))),
+            Some(s) => bail!("{flag} {s}: expected a non-negative number of seconds"),
+        }
+    };
+    if !(interval.is_finite() && *interval >= 0.005) {
+        bail!("--interval {interval}: expected at least 0.005 seconds");
+    }
+    let ready = match (ready_url, ready_log) {
+        (Some(u), _) => Some(everybyte_deploy::profile::Ready::Url(u.clone())),
+        (None, Some(r)) => Some(everybyte_deploy::profile::Ready::Log(
+            regex::Regex::new(r).with_context(|| format!("--ready-log {r}: not a regex"))?,
+        )),
+        (None, None) => None,
+    };
+    let record = everybyte_deploy::profile::run(&everybyte_deploy::profile::ProfileOptions {
+        command,
+        interval: std::time::Duration::from_secs_f64(*interval),
+        ready,
+        after_ready: secs(*after_ready, "--after-ready")?,
+        timeout: secs(*timeout, "--timeout")?,
+    })
+    .map_err(anyhow::Error::msg)?;
+    if let Some(path) = output {
+        everybyte_core::atomic::write_atomic(path, |w| {
+            serde_json::to_writer_pretty(&mut *w, &record)?;
+            writeln!(w)
+        })
+        .with_context(|| format!("{}: cannot write the profile", path.display()))?;
+    }
+    let mut err = io::stderr().lock();
+    let how = record.exit_code.map_or_else(
+        || format!("by signal {}", record.signal.unwrap_or(0)),
+        |c| c.to_string(),
+    );
+    writeln!(
+        err,
+        "profile: {} — exit {how}, wall {:.2} s, CPU {:.2} s user + {:.2} s sys",
+        record.command.join(" "),
+        record.wall_seconds,
+        record.user_cpu_seconds,
+        record.system_cpu_seconds
+    )?;
+    writeln!(
+        err,
+        "  memory: peak {} PSS / {} RSS at {:.1} s, steady {}",
+        Bytes(record.peak_pss_bytes),
+        Bytes(record.peak_rss_bytes),
+        record.peak_at_seconds,
+        Bytes(record.steady_bytes)
+    )?;
+    match record.cold_start_seconds {
+        Some(c) => writeln!(err, "  cold start: {c:.2} s")?,
+        None if ready_url.is_some() || ready_log.is_some() => {
+            writeln!(err, "  cold start: never ready")?;
+        }
+        None => {}
+    }
+    let code = match (record.exit_code, record.signal) {
+        (Some(c), _) => u8::try_from(c).unwrap_or(1),
+        (None, Some(15)) => 0,
+        _ => 1,
+    };
+    Ok(ExitCode::from(code))
 }

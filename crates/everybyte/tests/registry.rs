@@ -77,6 +77,7 @@ fn every_crate_rule_is_registered() {
         everybyte_data::RULES,
         everybyte_mem::RULES,
         everybyte_repro::RULES,
+        everybyte_deploy::RULES,
     ] {
         for r in group {
             assert!(

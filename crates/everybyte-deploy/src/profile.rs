@@ -1,0 +1,323 @@
+//! `everybyte profile`: runs a workload and records, for its whole process tree, resident and
+//! proportional memory over time, the peak and when it happened, the steady state, the cold
+//! start (until a URL answers 200 or a log line appears), CPU time, exit status.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// One sample of the process tree.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Sample {
+    pub t: f64,
+    pub rss_bytes: u64,
+    pub pss_bytes: u64,
+    pub processes: u32,
+}
+
+/// What `profile -o FILE` writes and `deploy lint/patch --profile FILE` reads.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    pub command: Vec<String>,
+    pub wall_seconds: f64,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub user_cpu_seconds: f64,
+    pub system_cpu_seconds: f64,
+    pub peak_rss_bytes: u64,
+    pub peak_pss_bytes: u64,
+    /// Seconds after start at which the PSS (RSS where PSS is unavailable) peaked.
+    pub peak_at_seconds: f64,
+    /// The median memory of the last half of the run (or of the time after readiness).
+    pub steady_bytes: u64,
+    pub cold_start_seconds: Option<f64>,
+    pub sample_interval_seconds: f64,
+    pub samples: Vec<Sample>,
+}
+
+impl Record {
+    /// The peak a memory limit must cover: PSS (shared pages counted once) where measured.
+    pub fn peak(&self) -> u64 {
+        if self.peak_pss_bytes > 0 {
+            self.peak_pss_bytes
+        } else {
+            self.peak_rss_bytes
+        }
+    }
+}
+
+pub enum Ready {
+    Url(String),
+    Log(regex::Regex),
+}
+
+pub struct ProfileOptions<'a> {
+    pub command: &'a [String],
+    pub interval: Duration,
+    pub ready: Option<Ready>,
+    /// Stop the workload (SIGTERM) this long after it became ready; `None`: wait for it.
+    pub after_ready: Option<Duration>,
+    pub timeout: Option<Duration>,
+}
+
+fn children(pid: u32) -> Vec<u32> {
+    let mut by_parent: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.filter_map(Result::ok) {
+            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                continue;
+            };
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().nth(1))
+                .and_then(|x| x.parse().ok());
+            if let Some(pp) = parent {
+                by_parent.entry(pp).or_default().push(p);
+            }
+        }
+    }
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        if let Some(k) = by_parent.get(&out[i]) {
+            out.extend(k);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// (RSS, PSS) of one process in bytes, from `smaps_rollup` (RSS from `statm` where absent).
+fn memory(pid: u32) -> (u64, u64) {
+    if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
+        let mut rss = 0;
+        let mut pss = 0;
+        for l in s.lines() {
+            let kb = |l: &str| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+                    * 1024
+            };
+            if l.starts_with("Rss:") {
+                rss = kb(l);
+            } else if l.starts_with("Pss:") {
+                pss = kb(l);
+            }
+        }
+        return (rss, pss);
+    }
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/statm"))
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 4096;
+    (rss, 0)
+}
+
+/// (user, system) CPU seconds of the reaped children, from `/proc/self/stat` (cutime, cstime).
+fn children_cpu() -> (f64, f64) {
+    let ticks = 100.0; // USER_HZ on Linux
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let r: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
+            Some((
+                r.get(13)?.parse::<f64>().ok()? / ticks,
+                r.get(14)?.parse::<f64>().ok()? / ticks,
+            ))
+        })
+        .unwrap_or((0.0, 0.0))
+}
+
+fn url_ready(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let Ok(mut s) = std::net::TcpStream::connect(host) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 16];
+    let n = s.read(&mut head).unwrap_or(0);
+    head[..n].starts_with(b"HTTP/1.1 200") || head[..n].starts_with(b"HTTP/1.0 200")
+}
+
+#[allow(clippy::too_many_lines)] // start, sample until exit, summarise: one loop
+/// Runs the workload and profiles it. Its standard output and error pass through.
+pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
+    let cmd = opts.command;
+    if cmd.is_empty() {
+        return Err(
+            "no command: give it after --, e.g. everybyte profile -- python serve.py".into(),
+        );
+    }
+    if let Some(Ready::Url(u)) = &opts.ready
+        && !u.starts_with("http://")
+    {
+        return Err(format!("--ready-url {u}: expected http://HOST:PORT/PATH"));
+    }
+    let log_ready = matches!(opts.ready, Some(Ready::Log(_)));
+    let mut child = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .stdin(Stdio::null())
+        .stdout(if log_ready {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
+        .stderr(if log_ready {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
+        .spawn()
+        .map_err(|e| format!("{}: cannot run: {e}", cmd[0]))?;
+    let start = Instant::now();
+    let pid = child.id();
+    let ready_at: Arc<Mutex<Option<f64>>> = Arc::new(Mutex::new(None));
+    // Log readiness: watch both streams (and pass them through).
+    if let Some(Ready::Log(re)) = &opts.ready {
+        for (stream, to_err) in [
+            (
+                child
+                    .stdout
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn Read + Send>),
+                false,
+            ),
+            (
+                child
+                    .stderr
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn Read + Send>),
+                true,
+            ),
+        ] {
+            let Some(stream) = stream else { continue };
+            let (re, ready_at) = (re.clone(), Arc::clone(&ready_at));
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if re.is_match(&line) {
+                        ready_at
+                            .lock()
+                            .expect("ready lock")
+                            .get_or_insert(start.elapsed().as_secs_f64());
+                    }
+                    #[allow(clippy::print_stdout, clippy::print_stderr)]
+                    if to_err {
+                        eprintln!("{line}");
+                    } else {
+                        println!("{line}");
+                    }
+                }
+            });
+        }
+    }
+    let mut samples = Vec::new();
+    let mut stopped = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break s;
+        }
+        let t = start.elapsed().as_secs_f64();
+        let pids = children(pid);
+        let (mut rss, mut pss) = (0, 0);
+        for p in &pids {
+            let (r, s) = memory(*p);
+            rss += r;
+            pss += s;
+        }
+        samples.push(Sample {
+            t,
+            rss_bytes: rss,
+            pss_bytes: pss,
+            processes: pids.len() as u32,
+        });
+        if let Some(Ready::Url(u)) = &opts.ready {
+            let mut r = ready_at.lock().expect("ready lock");
+            if r.is_none() && url_ready(u) {
+                *r = Some(start.elapsed().as_secs_f64());
+            }
+        }
+        let ready = *ready_at.lock().expect("ready lock");
+        let over = opts.timeout.is_some_and(|d| start.elapsed() >= d);
+        let done = match (ready, opts.after_ready) {
+            (Some(r), Some(after)) => start.elapsed().as_secs_f64() >= r + after.as_secs_f64(),
+            _ => false,
+        };
+        if (over || done) && !stopped {
+            // SIGTERM, the way Kubernetes stops a pod.
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+            stopped = true;
+        }
+        std::thread::sleep(opts.interval);
+    };
+    let wall = start.elapsed().as_secs_f64();
+    let (user, sys) = children_cpu();
+    let cold = *ready_at.lock().expect("ready lock");
+    let key = |s: &Sample| {
+        if s.pss_bytes > 0 {
+            s.pss_bytes
+        } else {
+            s.rss_bytes
+        }
+    };
+    let peak = samples.iter().max_by_key(|s| key(s)).copied();
+    let tail_from = cold.unwrap_or(wall / 2.0);
+    let mut tail: Vec<u64> = samples
+        .iter()
+        .filter(|s| s.t >= tail_from)
+        .map(key)
+        .collect();
+    tail.sort_unstable();
+    Ok(Record {
+        command: cmd.to_vec(),
+        wall_seconds: wall,
+        exit_code: status.code(),
+        signal: status.signal(),
+        user_cpu_seconds: user,
+        system_cpu_seconds: sys,
+        peak_rss_bytes: samples.iter().map(|s| s.rss_bytes).max().unwrap_or(0),
+        peak_pss_bytes: samples.iter().map(|s| s.pss_bytes).max().unwrap_or(0),
+        peak_at_seconds: peak.map_or(0.0, |s| s.t),
+        steady_bytes: tail.get(tail.len() / 2).copied().unwrap_or(0),
+        cold_start_seconds: cold,
+        sample_interval_seconds: opts.interval.as_secs_f64(),
+        samples,
+    })
+}
+
+/// Reads a record written by `profile -o`.
+pub fn load(path: &Path) -> Result<Record, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not an everybyte profile record: {e}", path.display()))
+}

@@ -1,0 +1,117 @@
+//! `everybyte profile` on a real program with known numbers, and `deploy lint` on the example
+//! project's manifests, with and without the profile.
+
+mod util;
+
+use util::{Dir, stderr, stdout};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+#[test]
+fn profile_measures_peak_steady_state_and_cold_start() {
+    let dir = Dir::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = util::workspace_root().join("crates/everybyte/tests/data/profile_workload.py");
+    let record = dir.path().join("profile.json");
+    let out = dir
+        .command()
+        .args([
+            "profile",
+            "--interval",
+            "0.05",
+            "--after-ready",
+            "1",
+            "--timeout",
+            "60",
+            "--ready-url",
+        ])
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .arg("-o")
+        .arg(&record)
+        .arg("--")
+        .arg("python3")
+        .arg(&script)
+        .arg(port.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cold start:"), "{}", stderr(&out));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    let peak = v["peak_pss_bytes"].as_f64().unwrap() / MIB;
+    let steady = v["steady_bytes"].as_f64().unwrap() / MIB;
+    let cold = v["cold_start_seconds"].as_f64().unwrap();
+    // 256 MiB touched on top of the interpreter (~10-20 MiB); 64 MiB kept afterwards.
+    assert!((256.0..340.0).contains(&peak), "peak {peak} MiB");
+    assert!((64.0..130.0).contains(&steady), "steady {steady} MiB");
+    assert!((1.3..3.5).contains(&cold), "cold start {cold} s");
+    assert!(v["peak_at_seconds"].as_f64().unwrap() < cold);
+    assert_eq!(v["signal"], 15, "stopped by SIGTERM after ready");
+    // The profile drives the deploy rules: a 200Mi limit is below 1.2 × the peak.
+    let manifest = dir.create(
+        "d.yaml",
+        "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: s\n        image: x@sha256:0000000000000000000000000000000000000000000000000000000000000000\n        ports: [{containerPort: 1}]\n        readinessProbe: {httpGet: {path: /, port: 1}}\n        livenessProbe: {httpGet: {path: /, port: 1}, periodSeconds: 1, failureThreshold: 1}\n        resources: {limits: {memory: 200Mi}}\n",
+    );
+    let out = dir
+        .command()
+        .args(["deploy", "lint", "-f", "concise", "--profile"])
+        .arg(&record)
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    let so = stdout(&out);
+    assert!(
+        so.contains("K8S001") && so.contains("the peak measured in"),
+        "{so}"
+    );
+    assert!(
+        so.contains("K8S003") && so.contains("the measured cold start is"),
+        "{so}"
+    );
+}
+
+#[test]
+fn the_example_deployment_gets_both_findings() {
+    let dir = Dir::new();
+    let out = dir
+        .command()
+        .args(["audit", "-f", "concise", "--select", "K8S"])
+        .arg(util::workspace_root().join("examples/wreckage"))
+        .output()
+        .unwrap();
+    let so = stdout(&out);
+    assert!(
+        so.contains("k8s/deployment.yaml:33:1: K8S001 error memory limit 16Gi is below"),
+        "{so}"
+    );
+    assert!(so.contains("k8s/deployment.yaml:38:1: K8S003 error liveness kills container server 40 s after start"), "{so}");
+    assert!(so.contains("k8s/train-job.yaml:21:1: K8S008"), "{so}");
+}
+
+#[test]
+fn profile_errors_are_clear() {
+    let dir = Dir::new();
+    for (args, want) in [
+        (&["profile", "--", "/nonexistent/cmd"][..], "cannot run"),
+        (
+            &["profile", "--ready-url", "localhost:1/", "--", "true"][..],
+            "expected http://",
+        ),
+        (
+            &["profile", "--ready-log", "(", "--", "true"][..],
+            "not a regex",
+        ),
+        (
+            &["deploy", "lint", "--profile", "nope.json", "."][..],
+            "nope.json: cannot read",
+        ),
+    ] {
+        let out = dir.command().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
+    }
+}
