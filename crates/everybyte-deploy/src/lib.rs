@@ -2,6 +2,7 @@
 //! tree, cold start, CPU time), then hold Kubernetes manifests to the numbers.
 
 pub mod k8s;
+pub mod patch;
 pub mod profile;
 pub mod rules;
 pub mod yaml;

@@ -459,6 +459,20 @@ pub enum DeployCommand {
         #[command(flatten)]
         report: ReportArgs,
     },
+    /// Write the measured numbers into a manifest — memory limits and requests at the peak ×
+    /// headroom, a startup probe covering 1.5 × the cold start — keeping comments, key order
+    /// and formatting; atomically; prints the diff.
+    Patch {
+        manifest: PathBuf,
+        /// A record from `everybyte profile -o`.
+        #[arg(long, value_name = "FILE")]
+        profile: PathBuf,
+        #[arg(long, default_value_t = 1.2)]
+        headroom: f64,
+        /// Print the diff only.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1473,14 +1473,55 @@ fn lint_manifest_file(
     }
 }
 
+/// `deploy patch`: exits 0 when the manifest already met the numbers, 1 when it changed (or
+/// would change, with --dry-run).
+fn deploy_patch(manifest: &Path, profile: &Path, headroom: f64, dry_run: bool) -> Result<ExitCode> {
+    if !(headroom.is_finite() && headroom >= 1.0) {
+        bail!("--headroom {headroom}: expected a factor of at least 1.0");
+    }
+    let r = everybyte_deploy::profile::load(profile).map_err(anyhow::Error::msg)?;
+    let text = std::fs::read_to_string(manifest)
+        .with_context(|| format!("{}: cannot read", manifest.display()))?;
+    let targets = everybyte_deploy::patch::Targets {
+        memory_bytes: Some((r.peak() as f64 * headroom).ceil() as u64),
+        cold_start: r.cold_start_seconds,
+    };
+    let (edits, notes) = everybyte_deploy::patch::plan(&text, &targets)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.display()))?;
+    let name = manifest.display().to_string();
+    let (new, diff) = everybyte_deploy::patch::apply(&text, &edits, &name);
+    let mut out = io::stdout().lock();
+    for n in &notes {
+        writeln!(io::stderr(), "everybyte: {name}: {n}")?;
+    }
+    if edits.is_empty() {
+        writeln!(out, "{name}: already meets the profile")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    write!(out, "{diff}")?;
+    if !dry_run {
+        everybyte_core::atomic::write_atomic(manifest, |w| w.write_all(new.as_bytes()))
+            .with_context(|| format!("{name}: cannot write"))?;
+    }
+    Ok(ExitCode::from(1))
+}
+
 fn deploy(cli: &Cli, registry: &Registry, command: &DeployCommand) -> Result<ExitCode> {
-    let DeployCommand::Lint {
-        paths,
-        profile,
-        model,
-        headroom,
-        report: args,
-    } = command;
+    let (paths, profile, model, headroom, args) = match command {
+        DeployCommand::Patch {
+            manifest,
+            profile,
+            headroom,
+            dry_run,
+        } => return deploy_patch(manifest, profile, *headroom, *dry_run),
+        DeployCommand::Lint {
+            paths,
+            profile,
+            model,
+            headroom,
+            report,
+        } => (paths, profile, model, headroom, report),
+    };
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let cfg = load_config(cli, &cwd, registry)?;
     check_selectors(registry, args)?;

@@ -115,3 +115,87 @@ fn profile_errors_are_clear() {
         assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn patch_writes_the_measured_numbers_and_lint_then_agrees() {
+    let dir = Dir::new();
+    let manifest = dir.path().join("deployment.yaml");
+    std::fs::copy(
+        util::workspace_root().join("examples/wreckage/k8s/deployment.yaml"),
+        &manifest,
+    )
+    .unwrap();
+    let before = std::fs::read_to_string(&manifest).unwrap();
+    let profile = dir.create(
+        "profile.json",
+        r#"{"command":["python","serve.py"],"wall_seconds":90.0,"exit_code":null,"signal":15,
+            "user_cpu_seconds":80.0,"system_cpu_seconds":5.0,"peak_rss_bytes":21474836480,
+            "peak_pss_bytes":20401094656,"peak_at_seconds":58.0,"steady_bytes":19327352832,
+            "cold_start_seconds":62.0,"sample_interval_seconds":0.1,"samples":[]}"#,
+    );
+    let dry = dir
+        .command()
+        .args(["deploy", "patch", "--dry-run", "--profile"])
+        .arg(&profile)
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(1), "{}", stderr(&dry));
+    // 20401094656 bytes of PSS × 1.2, rounded up to MiB.
+    assert!(
+        stdout(&dry).contains("+              memory: 23348Mi"),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(
+        stdout(&dry).contains("+          startupProbe:"),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&manifest).unwrap(),
+        before,
+        "--dry-run wrote"
+    );
+    let out = dir
+        .command()
+        .args(["deploy", "patch", "--profile"])
+        .arg(&profile)
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let after = std::fs::read_to_string(&manifest).unwrap();
+    assert!(after.contains("failureThreshold: 10"), "{after}");
+    // Everything else is as it was.
+    let kept = before
+        .lines()
+        .filter(|l| after.lines().any(|a| a == *l))
+        .count();
+    assert!(kept + 2 >= before.lines().count(), "{after}");
+    let lint = dir
+        .command()
+        .args([
+            "deploy",
+            "lint",
+            "-f",
+            "concise",
+            "--select",
+            "K8S001,K8S003",
+            "--profile",
+        ])
+        .arg(&profile)
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(lint.status.code(), Some(0), "{}", stdout(&lint));
+    // A second patch has nothing to do.
+    let again = dir
+        .command()
+        .args(["deploy", "patch", "--profile"])
+        .arg(&profile)
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+}

@@ -1,0 +1,281 @@
+//! `deploy patch`: writes measured numbers into a manifest by editing its lines — memory
+//! limits and requests at the peak × headroom, a startup probe covering the cold start — so
+//! comments, key order and formatting stay as they were.
+
+use crate::k8s::{self, quantity};
+use crate::yaml;
+
+/// One edit: replace line `line` (1-based) with `new`, or insert `new` before it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    Replace {
+        line: usize,
+        old: String,
+        new: String,
+    },
+    Insert {
+        before: usize,
+        lines: Vec<String>,
+    },
+}
+
+/// The numbers to write.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    pub memory_bytes: Option<u64>,
+    pub cold_start: Option<f64>,
+}
+
+fn indent(s: &str) -> usize {
+    s.len() - s.trim_start().len()
+}
+
+/// The text with `value` in place of the scalar after `key:` on this line (block or flow).
+fn set_value(line: &str, key: &str, value: &str) -> Option<String> {
+    let at = line.find(&format!("{key}:"))?;
+    let start = at + key.len() + 1;
+    let rest = &line[start..];
+    let lead = rest.len() - rest.trim_start().len();
+    let body = &rest[lead..];
+    let end = body.find([',', '}', '#']).unwrap_or(body.len());
+    let old = body[..end].trim_end();
+    Some(format!(
+        "{}{}{}{}",
+        &line[..start],
+        &rest[..lead],
+        value,
+        &body[old.len()..]
+    ))
+}
+
+fn mib(bytes: f64) -> String {
+    format!("{}Mi", (bytes / 1_048_576.0).ceil() as u64)
+}
+
+/// The edits that bring one manifest to the targets.
+pub fn plan(text: &str, t: &Targets) -> Result<(Vec<Edit>, Vec<String>), String> {
+    let docs = yaml::parse(text)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut edits = Vec::new();
+    let mut notes = Vec::new();
+    for d in &docs {
+        for w in k8s::workloads(d) {
+            for c in &w.containers {
+                if let Some(want) = t.memory_bytes {
+                    let value = mib(want as f64);
+                    for (which, v) in [
+                        ("limits", c.resources.limit("memory")),
+                        ("requests", c.resources.request("memory")),
+                    ] {
+                        match v {
+                            Some(v) if quantity(&v.text).is_some_and(|b| b >= want as f64) => {}
+                            Some(v) => {
+                                let idx = usize::try_from(v.line).unwrap_or(0).saturating_sub(1);
+                                let old = lines.get(idx).copied().unwrap_or("");
+                                match set_value(old, "memory", &value) {
+                                    Some(new) => edits.push(Edit::Replace { line: idx + 1, old: old.to_owned(), new }),
+                                    None => notes.push(format!("{}: line {}: cannot find memory: to edit", c.name, v.line)),
+                                }
+                            }
+                            None => notes.push(format!(
+                                "container {}: no {which}.memory to edit; add `memory: {value}` under resources.{which}",
+                                c.name
+                            )),
+                        }
+                    }
+                }
+                if let (Some(cold), Some(l), None) = (t.cold_start, &c.liveness, &c.startup) {
+                    if let Some(e) = startup_probe(&lines, l, cold) {
+                        edits.push(e);
+                    } else {
+                        notes.push(format!("container {}: cannot place a startupProbe next to its livenessProbe; add one by hand", c.name));
+                    }
+                }
+            }
+        }
+    }
+    Ok((edits, notes))
+}
+
+/// A startup probe copied from the liveness probe's handler, inserted before it.
+fn startup_probe(lines: &[&str], l: &k8s::Probe, cold: f64) -> Option<Edit> {
+    // The liveness value starts on `l.line`; its key is on that line (flow style) or above.
+    let first = usize::try_from(l.line).ok()?.checked_sub(1)?;
+    let key_idx = (0..=first).rev().take(2).find(|&i| {
+        lines
+            .get(i)
+            .is_some_and(|s| s.trim_start().starts_with("livenessProbe:"))
+    })?;
+    let key_line = lines[key_idx];
+    let base = indent(key_line);
+    let period = 10u64;
+    let threshold = ((cold * 1.5) / period as f64).ceil().max(1.0) as u64;
+    let after = key_line.trim_start()["livenessProbe:".len()..].trim();
+    let mut out = Vec::new();
+    let pad = " ".repeat(base);
+    if after.starts_with('{') {
+        // Flow style: one line. Keep the handler, set our timing.
+        let mut probe = after.to_owned();
+        for k in [
+            "initialDelaySeconds",
+            "periodSeconds",
+            "failureThreshold",
+            "timeoutSeconds",
+        ] {
+            if let Some(i) = probe.find(&format!("{k}:")) {
+                let end = probe[i..].find([',', '}']).map_or(probe.len(), |e| i + e);
+                let cut_end = if probe[end..].starts_with(',') {
+                    end + 1
+                } else {
+                    end
+                };
+                probe.replace_range(i..cut_end, "");
+            }
+        }
+        let probe = probe
+            .trim_end_matches('}')
+            .trim_end()
+            .trim_end_matches(',')
+            .to_owned();
+        out.push(format!(
+            "{pad}startupProbe: {probe}, periodSeconds: {period}, failureThreshold: {threshold}}}"
+        ));
+    } else {
+        out.push(format!("{pad}startupProbe:"));
+        let mut child = None;
+        let mut i = key_idx + 1;
+        while let Some(s) = lines.get(i) {
+            if s.trim().is_empty() || s.trim_start().starts_with('#') {
+                i += 1;
+                continue;
+            }
+            if indent(s) <= base {
+                break;
+            }
+            let ci = *child.get_or_insert(indent(s));
+            let timing = [
+                "initialDelaySeconds:",
+                "periodSeconds:",
+                "failureThreshold:",
+                "timeoutSeconds:",
+            ]
+            .iter()
+            .any(|k| indent(s) == ci && s.trim_start().starts_with(k));
+            if !timing {
+                out.push((*s).to_owned());
+            }
+            i += 1;
+        }
+        let cpad = " ".repeat(child.unwrap_or(base + 2));
+        out.push(format!("{cpad}periodSeconds: {period}"));
+        out.push(format!("{cpad}failureThreshold: {threshold}"));
+    }
+    Some(Edit::Insert {
+        before: key_idx + 1,
+        lines: out,
+    })
+}
+
+/// Applies edits; returns the new text and a unified-style diff.
+pub fn apply(text: &str, edits: &[Edit], name: &str) -> (String, String) {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<String> = Vec::with_capacity(lines.len() + 8);
+    let mut diff = format!("--- {name}\n+++ {name} (patched)\n");
+    for (i, l) in lines.iter().enumerate() {
+        let n = i + 1;
+        for e in edits {
+            if let Edit::Insert { before, lines: new } = e
+                && *before == n
+            {
+                diff.push_str(&format!("@@ before line {n} @@\n"));
+                for x in new {
+                    diff.push_str(&format!("+{x}\n"));
+                    out.push(x.clone());
+                }
+            }
+        }
+        match edits.iter().find_map(|e| match e {
+            Edit::Replace { line, new, .. } if *line == n => Some(new),
+            _ => None,
+        }) {
+            Some(new) => {
+                diff.push_str(&format!("@@ line {n} @@\n-{l}\n+{new}\n"));
+                out.push(new.clone());
+            }
+            None => out.push((*l).to_owned()),
+        }
+    }
+    let mut s = out.join("\n");
+    if text.ends_with('\n') {
+        s.push('\n');
+    }
+    (s, diff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = "\
+kind: Deployment   # the server
+spec:
+  template:
+    spec:
+      containers:
+        - name: server
+          resources:
+            limits:
+              memory: \"16Gi\"   # too small
+            requests: {memory: 16Gi, cpu: \"2\"}
+          livenessProbe:
+            httpGet:
+              path: /health
+              port: 8080
+            initialDelaySeconds: 10
+            periodSeconds: 10
+";
+
+    #[test]
+    fn memory_and_startup_probe_keep_the_rest() {
+        let t = Targets {
+            memory_bytes: Some(20 << 30),
+            cold_start: Some(62.0),
+        };
+        let (edits, notes) = plan(MANIFEST, &t).unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        let (new, diff) = apply(MANIFEST, &edits, "d.yaml");
+        assert!(
+            new.contains("              memory: 20480Mi   # too small"),
+            "{new}"
+        );
+        assert!(
+            new.contains("requests: {memory: 20480Mi, cpu: \"2\"}"),
+            "{new}"
+        );
+        assert!(new.contains("          startupProbe:\n            httpGet:\n              path: /health\n              port: 8080\n            periodSeconds: 10\n            failureThreshold: 10\n          livenessProbe:"), "{new}");
+        assert!(new.starts_with("kind: Deployment   # the server\n"));
+        assert!(
+            diff.contains("-              memory: \"16Gi\"   # too small"),
+            "{diff}"
+        );
+        // The patched manifest parses, and a second plan has nothing left to do.
+        let (again, _) = plan(&new, &t).unwrap();
+        assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn flow_style_probes() {
+        let m = "kind: Pod\nspec:\n  containers:\n  - name: s\n    livenessProbe: {httpGet: {path: /h, port: 1}, periodSeconds: 5}\n";
+        let (edits, _) = plan(
+            m,
+            &Targets {
+                memory_bytes: None,
+                cold_start: Some(20.0),
+            },
+        )
+        .unwrap();
+        let (new, _) = apply(m, &edits, "p.yaml");
+        assert!(new.contains("    startupProbe: {httpGet: {path: /h, port: 1}, periodSeconds: 10, failureThreshold: 3}\n    livenessProbe:"), "{new}");
+        assert!(yaml::parse(&new).is_ok());
+    }
+}
