@@ -5,6 +5,8 @@ pub mod k8s;
 pub mod patch;
 pub mod profile;
 pub mod rules;
+mod syscall_names;
+pub mod syscalls;
 pub mod yaml;
 
 use everybyte_core::Finding;

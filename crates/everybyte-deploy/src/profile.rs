@@ -29,6 +29,9 @@ pub struct Record {
     pub signal: Option<i32>,
     pub user_cpu_seconds: f64,
     pub system_cpu_seconds: f64,
+    /// CPU time the profiler itself used, sampling (its overhead).
+    #[serde(default)]
+    pub profiler_cpu_seconds: f64,
     pub peak_rss_bytes: u64,
     pub peak_pss_bytes: u64,
     /// Seconds after start at which the PSS (RSS where PSS is unavailable) peaked.
@@ -38,6 +41,9 @@ pub struct Record {
     pub cold_start_seconds: Option<f64>,
     pub sample_interval_seconds: f64,
     pub samples: Vec<Sample>,
+    /// With `--syscalls`: per system call, as `strace -c -f -w`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscalls: Option<Vec<crate::syscalls::SyscallStat>>,
 }
 
 impl Record {
@@ -63,6 +69,8 @@ pub struct ProfileOptions<'a> {
     /// Stop the workload (SIGTERM) this long after it became ready; `None`: wait for it.
     pub after_ready: Option<Duration>,
     pub timeout: Option<Duration>,
+    /// Count system calls through ptrace (all threads and children).
+    pub syscalls: bool,
 }
 
 fn children(pid: u32) -> Vec<u32> {
@@ -128,6 +136,17 @@ fn memory(pid: u32) -> (u64, u64) {
     (rss, 0)
 }
 
+/// CPU seconds this process used (utime + stime).
+fn own_cpu() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let r: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
+            Some((r.get(11)?.parse::<f64>().ok()? + r.get(12)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 /// (user, system) CPU seconds of the reaped children, from `/proc/self/stat` (cutime, cstime).
 fn children_cpu() -> (f64, f64) {
     let ticks = 100.0; // USER_HZ on Linux
@@ -167,10 +186,140 @@ fn url_ready(url: &str) -> bool {
     head[..n].starts_with(b"HTTP/1.1 200") || head[..n].starts_with(b"HTTP/1.0 200")
 }
 
+fn sample(pid: u32, t: f64) -> Sample {
+    let pids = children(pid);
+    let (mut rss, mut pss) = (0, 0);
+    for p in &pids {
+        let (r, s) = memory(*p);
+        rss += r;
+        pss += s;
+    }
+    Sample {
+        t,
+        rss_bytes: rss,
+        pss_bytes: pss,
+        processes: pids.len() as u32,
+    }
+}
+
+/// With `--syscalls`: the workload runs under ptrace while a thread samples its memory and
+/// readiness and stops it when asked.
+fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, String> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    if matches!(opts.ready, Some(Ready::Log(_))) {
+        return Err("--syscalls works with --ready-url, not --ready-log".into());
+    }
+    let start = Instant::now();
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let ready_at: Arc<Mutex<Option<f64>>> = Arc::new(Mutex::new(None));
+    let done = Arc::new(AtomicBool::new(false));
+    let mut watcher = None;
+    let url = match &opts.ready {
+        Some(Ready::Url(u)) => Some(u.clone()),
+        _ => None,
+    };
+    let (interval, after_ready, timeout) = (opts.interval, opts.after_ready, opts.timeout);
+    let trace = crate::syscalls::trace(opts.command, &mut |pid| {
+        let (samples, ready_at, done, url) = (
+            Arc::clone(&samples),
+            Arc::clone(&ready_at),
+            Arc::clone(&done),
+            url.clone(),
+        );
+        watcher = Some(std::thread::spawn(move || {
+            let mut stopped = false;
+            while !done.load(Ordering::Relaxed) {
+                let t = start.elapsed().as_secs_f64();
+                samples.lock().expect("samples lock").push(sample(pid, t));
+                if let Some(u) = &url {
+                    let mut r = ready_at.lock().expect("ready lock");
+                    if r.is_none() && url_ready(u) {
+                        *r = Some(start.elapsed().as_secs_f64());
+                    }
+                }
+                let ready = *ready_at.lock().expect("ready lock");
+                let over = timeout.is_some_and(|d| start.elapsed() >= d);
+                let after = matches!((ready, after_ready),
+                    (Some(r), Some(a)) if start.elapsed().as_secs_f64() >= r + a.as_secs_f64());
+                if (over || after) && !stopped {
+                    let _ = Command::new("kill")
+                        .args(["-TERM", &pid.to_string()])
+                        .status();
+                    stopped = true;
+                }
+                std::thread::sleep(interval);
+            }
+        }));
+    });
+    done.store(true, Ordering::Relaxed);
+    if let Some(h) = watcher {
+        let _ = h.join();
+    }
+    let trace = trace?;
+    let samples = std::mem::take(&mut *samples.lock().expect("samples lock"));
+    let cold = *ready_at.lock().expect("ready lock");
+    let mut r = summarise(
+        opts,
+        samples,
+        cold,
+        trace.wall.as_secs_f64(),
+        trace.exit_code,
+        trace.signal,
+    );
+    r.syscalls = Some(trace.stats);
+    Ok(r)
+}
+
+fn summarise(
+    opts: &ProfileOptions<'_>,
+    samples: Vec<Sample>,
+    cold: Option<f64>,
+    wall: f64,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+) -> Record {
+    let (user, sys) = children_cpu();
+    let key = |s: &Sample| {
+        if s.pss_bytes > 0 {
+            s.pss_bytes
+        } else {
+            s.rss_bytes
+        }
+    };
+    let peak = samples.iter().max_by_key(|s| key(s)).copied();
+    let tail_from = cold.unwrap_or(wall / 2.0);
+    let mut tail: Vec<u64> = samples
+        .iter()
+        .filter(|s| s.t >= tail_from)
+        .map(key)
+        .collect();
+    tail.sort_unstable();
+    Record {
+        command: opts.command.to_vec(),
+        wall_seconds: wall,
+        exit_code,
+        signal,
+        user_cpu_seconds: user,
+        system_cpu_seconds: sys,
+        profiler_cpu_seconds: own_cpu(),
+        peak_rss_bytes: samples.iter().map(|s| s.rss_bytes).max().unwrap_or(0),
+        peak_pss_bytes: samples.iter().map(|s| s.pss_bytes).max().unwrap_or(0),
+        peak_at_seconds: peak.map_or(0.0, |s| s.t),
+        steady_bytes: tail.get(tail.len() / 2).copied().unwrap_or(0),
+        cold_start_seconds: cold,
+        sample_interval_seconds: opts.interval.as_secs_f64(),
+        samples,
+        syscalls: None,
+    }
+}
+
 #[allow(clippy::too_many_lines)] // start, sample until exit, summarise: one loop
 /// Runs the workload and profiles it. Its standard output and error pass through.
 pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
     let cmd = opts.command;
+    if opts.syscalls && !cmd.is_empty() {
+        return run_traced(opts);
+    }
     if cmd.is_empty() {
         return Err(
             "no command: give it after --, e.g. everybyte profile -- python serve.py".into(),
@@ -244,20 +393,7 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
         if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
             break s;
         }
-        let t = start.elapsed().as_secs_f64();
-        let pids = children(pid);
-        let (mut rss, mut pss) = (0, 0);
-        for p in &pids {
-            let (r, s) = memory(*p);
-            rss += r;
-            pss += s;
-        }
-        samples.push(Sample {
-            t,
-            rss_bytes: rss,
-            pss_bytes: pss,
-            processes: pids.len() as u32,
-        });
+        samples.push(sample(pid, start.elapsed().as_secs_f64()));
         if let Some(Ready::Url(u)) = &opts.ready {
             let mut r = ready_at.lock().expect("ready lock");
             if r.is_none() && url_ready(u) {
@@ -280,38 +416,15 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
         std::thread::sleep(opts.interval);
     };
     let wall = start.elapsed().as_secs_f64();
-    let (user, sys) = children_cpu();
     let cold = *ready_at.lock().expect("ready lock");
-    let key = |s: &Sample| {
-        if s.pss_bytes > 0 {
-            s.pss_bytes
-        } else {
-            s.rss_bytes
-        }
-    };
-    let peak = samples.iter().max_by_key(|s| key(s)).copied();
-    let tail_from = cold.unwrap_or(wall / 2.0);
-    let mut tail: Vec<u64> = samples
-        .iter()
-        .filter(|s| s.t >= tail_from)
-        .map(key)
-        .collect();
-    tail.sort_unstable();
-    Ok(Record {
-        command: cmd.to_vec(),
-        wall_seconds: wall,
-        exit_code: status.code(),
-        signal: status.signal(),
-        user_cpu_seconds: user,
-        system_cpu_seconds: sys,
-        peak_rss_bytes: samples.iter().map(|s| s.rss_bytes).max().unwrap_or(0),
-        peak_pss_bytes: samples.iter().map(|s| s.pss_bytes).max().unwrap_or(0),
-        peak_at_seconds: peak.map_or(0.0, |s| s.t),
-        steady_bytes: tail.get(tail.len() / 2).copied().unwrap_or(0),
-        cold_start_seconds: cold,
-        sample_interval_seconds: opts.interval.as_secs_f64(),
+    Ok(summarise(
+        opts,
         samples,
-    })
+        cold,
+        wall,
+        status.code(),
+        status.signal(),
+    ))
 }
 
 /// Reads a record written by `profile -o`.

@@ -136,6 +136,9 @@ pub enum Command {
         /// Seconds between samples.
         #[arg(long, default_value_t = 0.1)]
         interval: f64,
+        /// Also count system calls (all threads and children) through ptrace, like strace -c.
+        #[arg(long)]
+        syscalls: bool,
         /// Write the JSON record (what `deploy lint --profile` reads) to FILE, atomically.
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,

@@ -1597,6 +1597,7 @@ fn profile(command: &Command) -> Result<ExitCode> {
         after_ready,
         timeout,
         interval,
+        syscalls,
         output,
         command,
     } = command
@@ -1626,6 +1627,7 @@ fn profile(command: &Command) -> Result<ExitCode> {
         ready,
         after_ready: secs(*after_ready, "--after-ready")?,
         timeout: secs(*timeout, "--timeout")?,
+        syscalls: *syscalls,
     })
     .map_err(anyhow::Error::msg)?;
     if let Some(path) = output {
@@ -1656,6 +1658,9 @@ fn profile(command: &Command) -> Result<ExitCode> {
         record.peak_at_seconds,
         Bytes(record.steady_bytes)
     )?;
+    if let Some(stats) = &record.syscalls {
+        write!(err, "{}", everybyte_deploy::syscalls::render(stats))?;
+    }
     match record.cold_start_seconds {
         Some(c) => writeln!(err, "  cold start: {c:.2} s")?,
         None if ready_url.is_some() || ready_log.is_some() => {

