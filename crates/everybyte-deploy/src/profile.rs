@@ -18,6 +18,9 @@ pub struct Sample {
     pub rss_bytes: u64,
     pub pss_bytes: u64,
     pub processes: u32,
+    /// GPU memory held by the tree's processes (NVML), when a GPU driver is present.
+    #[serde(default)]
+    pub gpu_bytes: u64,
 }
 
 /// What `profile -o FILE` writes and `deploy lint/patch --profile FILE` reads.
@@ -34,6 +37,9 @@ pub struct Record {
     pub profiler_cpu_seconds: f64,
     pub peak_rss_bytes: u64,
     pub peak_pss_bytes: u64,
+    /// The most GPU memory the tree held at once; absent without a GPU driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_gpu_bytes: Option<u64>,
     /// Seconds after start at which the PSS (RSS where PSS is unavailable) peaked.
     pub peak_at_seconds: f64,
     /// The median memory of the last half of the run (or of the time after readiness).
@@ -186,19 +192,35 @@ fn url_ready(url: &str) -> bool {
     head[..n].starts_with(b"HTTP/1.1 200") || head[..n].starts_with(b"HTTP/1.0 200")
 }
 
-fn sample(pid: u32, t: f64) -> Sample {
+/// GPU memory per process id, from NVML, over every GPU.
+fn gpu_memory(nvml: Option<&everybyte_mem::nvml::Nvml>) -> std::collections::HashMap<u32, u64> {
+    let mut by_pid = std::collections::HashMap::new();
+    if let Some(readings) = nvml.and_then(|n| n.read_all().ok()) {
+        for r in readings {
+            for (pid, bytes) in r.processes.unwrap_or_default() {
+                *by_pid.entry(pid).or_insert(0) += bytes;
+            }
+        }
+    }
+    by_pid
+}
+
+fn sample(pid: u32, t: f64, nvml: Option<&everybyte_mem::nvml::Nvml>) -> Sample {
     let pids = children(pid);
-    let (mut rss, mut pss) = (0, 0);
+    let gpu = gpu_memory(nvml);
+    let (mut rss, mut pss, mut gpu_bytes) = (0, 0, 0);
     for p in &pids {
         let (r, s) = memory(*p);
         rss += r;
         pss += s;
+        gpu_bytes += gpu.get(p).copied().unwrap_or(0);
     }
     Sample {
         t,
         rss_bytes: rss,
         pss_bytes: pss,
         processes: pids.len() as u32,
+        gpu_bytes,
     }
 }
 
@@ -227,10 +249,15 @@ fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, String> {
             url.clone(),
         );
         watcher = Some(std::thread::spawn(move || {
+            // No GPU driver is not an error: GPU memory is then not reported.
+            let nvml = everybyte_mem::nvml::Nvml::load().ok();
             let mut stopped = false;
             while !done.load(Ordering::Relaxed) {
                 let t = start.elapsed().as_secs_f64();
-                samples.lock().expect("samples lock").push(sample(pid, t));
+                samples
+                    .lock()
+                    .expect("samples lock")
+                    .push(sample(pid, t, nvml.as_ref()));
                 if let Some(u) = &url {
                     let mut r = ready_at.lock().expect("ready lock");
                     if r.is_none() && url_ready(u) {
@@ -304,6 +331,8 @@ fn summarise(
         profiler_cpu_seconds: own_cpu(),
         peak_rss_bytes: samples.iter().map(|s| s.rss_bytes).max().unwrap_or(0),
         peak_pss_bytes: samples.iter().map(|s| s.pss_bytes).max().unwrap_or(0),
+        peak_gpu_bytes: Some(samples.iter().map(|s| s.gpu_bytes).max().unwrap_or(0))
+            .filter(|&g| g > 0),
         peak_at_seconds: peak.map_or(0.0, |s| s.t),
         steady_bytes: tail.get(tail.len() / 2).copied().unwrap_or(0),
         cold_start_seconds: cold,
@@ -348,6 +377,8 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
         .map_err(|e| format!("{}: cannot run: {e}", cmd[0]))?;
     let start = Instant::now();
     let pid = child.id();
+    // No GPU driver is not an error: GPU memory is then not reported.
+    let nvml = everybyte_mem::nvml::Nvml::load().ok();
     let ready_at: Arc<Mutex<Option<f64>>> = Arc::new(Mutex::new(None));
     // Log readiness: watch both streams (and pass them through).
     if let Some(Ready::Log(re)) = &opts.ready {
@@ -393,7 +424,7 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
         if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
             break s;
         }
-        samples.push(sample(pid, start.elapsed().as_secs_f64()));
+        samples.push(sample(pid, start.elapsed().as_secs_f64(), nvml.as_ref()));
         if let Some(Ready::Url(u)) = &opts.ready {
             let mut r = ready_at.lock().expect("ready lock");
             if r.is_none() && url_ready(u) {

@@ -16,6 +16,9 @@ pub struct Expectations {
     pub model_bytes: Option<(u64, String)>,
     /// Limits must be at least the peak times this (default 1.2).
     pub headroom: f64,
+    /// The p99 latency of one inference, seconds, from `everybyte bench --format json`, and
+    /// where it was read.
+    pub p99_seconds: Option<(f64, String)>,
 }
 
 everybyte_core::declare_rule! {
@@ -206,6 +209,26 @@ everybyte_core::declare_rule! {
     pub static CPU_LIMIT_THROTTLES = { code: "K8S010", name: "cpu-limit-throttles", severity: Warning, summary: "A CPU limit of a core or less throttles the inference server" };
 }
 
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// Probe `timeoutSeconds` shorter than one inference at p99 (from `everybyte bench
+    /// --format json`, given with `--bench FILE`); without a benchmark, a liveness probe with
+    /// the default 1 s timeout on a container that serves a model.
+    /// ## Why it matters
+    /// Under load the health endpoint waits behind inferences for the same threads or the same
+    /// GPU. A probe that gives up sooner than a slow request fails exactly when traffic peaks:
+    /// liveness restarts a healthy pod (dropping every request in flight), readiness takes it
+    /// out of the Service and pushes its load onto the others.
+    /// ## Example
+    /// ```yaml
+    /// livenessProbe: {httpGet: {path: /health, port: 8080}, timeoutSeconds: 1}   # p99 is 1.8 s
+    /// ```
+    /// ## Fix
+    /// Set `timeoutSeconds` above the p99 at peak load (measure it: `everybyte bench URL
+    /// --model M --rate R --format json`), and answer health checks off the inference path.
+    pub static PROBE_TIMEOUT = { code: "K8S011", name: "probe-timeout", severity: Warning, summary: "A probe times out sooner than an inference at p99" };
+}
+
 /// Every rule of the area, in code order.
 pub static RULES: &[&everybyte_core::Rule] = &[
     &MEMORY_LIMIT,
@@ -218,6 +241,7 @@ pub static RULES: &[&everybyte_core::Rule] = &[
     &SHM_MISSING,
     &MODEL_COPIES,
     &CPU_LIMIT_THROTTLES,
+    &PROBE_TIMEOUT,
 ];
 
 fn at(path: &str, line: u64) -> Location {
@@ -420,6 +444,37 @@ fn training(path: &str, w: &Workload, c: &Container, out: &mut Vec<Finding>) {
     }
 }
 
+fn probe_timeouts(path: &str, c: &Container, exp: &Expectations, out: &mut Vec<Finding>) {
+    for (kind, p) in [("liveness", &c.liveness), ("readiness", &c.readiness)] {
+        let Some(p) = p else { continue };
+        match &exp.p99_seconds {
+            Some((p99, src)) if p.timeout < *p99 => out.push(
+                Finding::new(
+                    &PROBE_TIMEOUT,
+                    at(path, p.line),
+                    format!(
+                        "{kind} probe of {} times out after {:.0} s, but an inference takes {p99:.2} s at p99 ({src}): under load the probe fails",
+                        c.name, p.timeout
+                    ),
+                )
+                .with_help(format!("timeoutSeconds: {}", (p99 * 2.0).ceil().max(2.0) as u64)),
+            ),
+            None if kind == "liveness" && p.timeout <= 1.0 && c.serves() && loads_model(c) => out.push(
+                Finding::new(
+                    &PROBE_TIMEOUT,
+                    at(path, p.line),
+                    format!(
+                        "liveness probe of model server {} times out after {:.0} s: a health check queued behind slow inferences fails and the pod is restarted under load",
+                        c.name, p.timeout
+                    ),
+                )
+                .with_help("measure the p99 at peak load (everybyte bench --format json) and set timeoutSeconds above it"),
+            ),
+            _ => {}
+        }
+    }
+}
+
 fn cpu(path: &str, c: &Container, out: &mut Vec<Finding>) {
     if !c.serves() {
         return;
@@ -445,5 +500,6 @@ pub fn check(path: &str, w: &Workload, exp: &Expectations, out: &mut Vec<Finding
         gpu(path, w, c, out);
         training(path, w, c, out);
         cpu(path, c, out);
+        probe_timeouts(path, c, exp, out);
     }
 }

@@ -65,6 +65,7 @@ rule_fixtures! {
     k8s008_shm_missing => "K8S008",
     k8s009_model_copies => "K8S009",
     k8s010_cpu_limit_throttles => "K8S010",
+    k8s011_probe_timeout => "K8S011",
 }
 
 #[test]
@@ -96,6 +97,7 @@ fn measured_numbers_tighten_the_rules() {
         cold_start: Some(45.0),
         headroom: 1.2,
         model_bytes: None,
+        p99_seconds: None,
     };
     let f = run("K8S001_ok.yaml", &e);
     let mem: Vec<_> = f.iter().filter(|f| f.code == "K8S001").collect();
@@ -138,4 +140,17 @@ fn measured_numbers_tighten_the_rules() {
 fn broken_yaml_is_an_error() {
     assert!(lint_manifest("x.yaml", "kind: Pod\nspec: [\n", &exp()).is_err());
     assert!(lint_manifest("x.yaml", "", &exp()).unwrap().is_empty());
+}
+
+#[test]
+fn a_measured_p99_holds_every_probe() {
+    let e = Expectations {
+        p99_seconds: Some((1.8, "bench.json".into())),
+        ..exp()
+    };
+    let f = run("K8S011_ok.yaml", &e);
+    let p: Vec<_> = f.iter().filter(|f| f.code == "K8S011").collect();
+    // The clean server's readiness keeps the default 1 s; its liveness has 5 s.
+    assert_eq!(p.len(), 1, "{}", render(&f));
+    assert!(p[0].message.contains("readiness probe of server times out after 1 s, but an inference takes 1.80 s at p99 (bench.json)"), "{}", p[0].message);
 }

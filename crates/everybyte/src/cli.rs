@@ -456,6 +456,9 @@ pub enum DeployCommand {
         /// The model the containers load (its size bounds the memory limit without a profile).
         #[arg(long, value_name = "FILE")]
         model: Option<PathBuf>,
+        /// A report from `everybyte bench --format json`: probes must outlast its p99.
+        #[arg(long, value_name = "FILE")]
+        bench: Option<PathBuf>,
         /// Memory limits must cover the peak times this.
         #[arg(long, default_value_t = 1.2)]
         headroom: f64,

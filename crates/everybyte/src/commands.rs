@@ -1507,7 +1507,7 @@ fn deploy_patch(manifest: &Path, profile: &Path, headroom: f64, dry_run: bool) -
 }
 
 fn deploy(cli: &Cli, registry: &Registry, command: &DeployCommand) -> Result<ExitCode> {
-    let (paths, profile, model, headroom, args) = match command {
+    let (paths, profile, model, bench, headroom, args) = match command {
         DeployCommand::Patch {
             manifest,
             profile,
@@ -1518,9 +1518,10 @@ fn deploy(cli: &Cli, registry: &Registry, command: &DeployCommand) -> Result<Exi
             paths,
             profile,
             model,
+            bench,
             headroom,
             report,
-        } => (paths, profile, model, headroom, report),
+        } => (paths, profile, model, bench, headroom, report),
     };
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let cfg = load_config(cli, &cwd, registry)?;
@@ -1536,6 +1537,20 @@ fn deploy(cli: &Cli, registry: &Registry, command: &DeployCommand) -> Result<Exi
         let r = everybyte_deploy::profile::load(p).map_err(anyhow::Error::msg)?;
         expect.peak_bytes = Some((r.peak(), p.display().to_string()));
         expect.cold_start = r.cold_start_seconds;
+    }
+    if let Some(b) = bench {
+        let text = std::fs::read_to_string(b)
+            .with_context(|| format!("--bench {}: cannot read", b.display()))?;
+        let p99 = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["latency"]["p99_ms"].as_f64())
+            .with_context(|| {
+                format!(
+                    "--bench {}: not a report of everybyte bench --format json",
+                    b.display()
+                )
+            })?;
+        expect.p99_seconds = Some((p99 / 1000.0, b.display().to_string()));
     }
     if let Some(m) = model {
         let len = std::fs::metadata(m)
