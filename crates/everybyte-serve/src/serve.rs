@@ -31,9 +31,7 @@ pub struct ServeOptions {
     pub spin: bool,
 }
 
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+async fn shutdown_signal(mut term: tokio::signal::unix::Signal) -> &'static str {
     tokio::select! {
         _ = term.recv() => "SIGTERM",
         _ = tokio::signal::ctrl_c() => "SIGINT",
@@ -96,7 +94,9 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
                 ),
             ],
         );
-        models.insert(info.name.clone(), Model::start(engine));
+        let model = Model::start(engine)
+            .with_context(|| format!("model {}: cannot start its worker thread", info.name))?;
+        models.insert(info.name.clone(), model);
     }
     let server = Arc::new(Server {
         models,
@@ -125,6 +125,8 @@ async fn run(server: Arc<Server>, opts: &ServeOptions) -> Result<()> {
         .await
         .with_context(|| format!("--grpc {}: cannot listen", opts.grpc))?;
     let (http_addr, grpc_addr) = (http.local_addr()?, grpc.local_addr()?);
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
@@ -163,7 +165,7 @@ async fn run(server: Arc<Server>, opts: &ServeOptions) -> Result<()> {
             ),
         ],
     );
-    let sig = shutdown_signal().await;
+    let sig = shutdown_signal(term).await;
     server.ready.store(false, Ordering::Relaxed);
     let in_flight: usize = server.models.values().map(|m| m.queue_depth()).sum();
     log(

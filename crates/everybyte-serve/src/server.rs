@@ -235,7 +235,7 @@ pub fn log(level: &str, event: &str, fields: &[(&str, serde_json::Value)]) {
 
 impl Model {
     /// Starts the model's worker thread, which owns the engine.
-    pub fn start(engine: Engine) -> Arc<Model> {
+    pub fn start(engine: Engine) -> std::io::Result<Arc<Model>> {
         let info = Arc::clone(&engine.info);
         let (tx, rx) = std::sync::mpsc::sync_channel(info.settings.queue);
         let depth = Arc::new(AtomicUsize::new(0));
@@ -244,16 +244,15 @@ impl Model {
             let (depth, stats) = (Arc::clone(&depth), Arc::clone(&stats));
             std::thread::Builder::new()
                 .name(format!("model-{}", info.name))
-                .spawn(move || worker(engine, &rx, &depth, &stats))
-                .expect("spawning a thread")
+                .spawn(move || worker(engine, &rx, &depth, &stats))?
         };
-        Arc::new(Model {
+        Ok(Arc::new(Model {
             info,
             tx: Mutex::new(Some(tx)),
             depth,
             stats,
             worker: Mutex::new(Some(worker)),
-        })
+        }))
     }
 
     /// Requests waiting in the queue now.
