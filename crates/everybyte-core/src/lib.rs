@@ -11,6 +11,7 @@ pub mod par;
 pub mod render;
 pub mod rule;
 pub mod rules;
+pub mod suppress;
 
 pub use atomic::write_atomic;
 pub use config::{Config, ConfigError, Selection};

@@ -39,4 +39,4 @@ pub fn unreadable_io(path: &str, err: &std::io::Error) -> crate::Finding {
 }
 
 /// The rules of this crate.
-pub static RULES: &[&crate::Rule] = &[&UNREADABLE_INPUT];
+pub static RULES: &[&crate::Rule] = &[&UNREADABLE_INPUT, &crate::suppress::UNUSED_SUPPRESSION];

@@ -287,6 +287,25 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
         report.context.extend(context);
     }
     report.inputs = project.files.iter().map(|f| f.rel.clone()).collect();
+    // Inline `# everybyte: ignore[...]` comments in the files people write.
+    let authored: Vec<(PathBuf, String)> = project
+        .files
+        .iter()
+        .filter(|f| {
+            use everybyte_core::FileKind as K;
+            matches!(
+                f.kind,
+                K::PythonSource
+                    | K::KubernetesManifest
+                    | K::Dockerfile
+                    | K::Requirements
+                    | K::Pyproject
+            )
+        })
+        .map(|f| (f.path.clone(), f.rel.clone()))
+        .collect();
+    let selection = cfg.selection(&args.select, &args.ignore);
+    everybyte_core::suppress::apply(&mut report.findings, &authored, &|c| selection.enabled(c));
     let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
     finish(cli, registry, &cfg, args, report, Some(&root))
 }

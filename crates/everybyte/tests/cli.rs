@@ -421,3 +421,48 @@ fn sarif_of_the_example_audit_validates() {
         "every result points into the rules table"
     );
 }
+
+#[test]
+fn inline_suppressions_silence_and_stale_ones_are_reported() {
+    let dir = Dir::new();
+    let src = util::workspace_root();
+    let pod =
+        std::fs::read_to_string(src.join("crates/everybyte-deploy/resources/fixtures/K8S006.yaml"))
+            .unwrap()
+            .replace(
+                "imagePullPolicy: Always",
+                "imagePullPolicy: Always  # everybyte: ignore[K8S006]",
+            );
+    dir.create("k8s/pod.yaml", pod);
+    let train =
+        std::fs::read_to_string(src.join("crates/everybyte-repro/resources/fixtures/REPRO004.py"))
+            .unwrap()
+            .replace(
+                "os.environ[\"PYTHONHASHSEED\"]",
+                "# everybyte: ignore[REPRO004]\nos.environ[\"PYTHONHASHSEED\"]",
+            );
+    dir.create(
+        "train.py",
+        format!("{train}x = 1  # everybyte: ignore[IMG001]\n"),
+    );
+    let out = dir
+        .command()
+        .args(["audit", ".", "-f", "concise"])
+        .output()
+        .unwrap();
+    let so = stdout(&out);
+    assert!(!so.contains("K8S006") && !so.contains("REPRO004"), "{so}");
+    assert!(
+        so.contains(
+            "train.py:9:1: IO002 warning `everybyte: ignore` for IMG001 silences nothing here"
+        ),
+        "{so}"
+    );
+    // Not judged when the rules it names did not run.
+    let out = dir
+        .command()
+        .args(["audit", ".", "-f", "concise", "--ignore", "IMG"])
+        .output()
+        .unwrap();
+    assert!(!stdout(&out).contains("IO002"), "{}", stdout(&out));
+}
