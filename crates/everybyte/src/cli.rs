@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "everybyte",
     version,
-    about = "Finds what kills ML jobs: crash logs, environments down to each shared object, datasets, GPU memory",
+    about = "Finds what kills ML jobs: crash logs, environments down to each shared object, datasets, GPU memory, non-determinism, Kubernetes manifests; and serves ONNX models",
     long_about = None,
     propagate_version = true,
     after_help = "Exit status: 0 no finding at or above --fail-on, 1 findings, 2 everybyte itself failed.\n`everybyte rule CODE` explains any finding."
@@ -243,6 +243,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff), from the same definition as --help:
+    /// `everybyte man > everybyte.1`.
+    Man,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

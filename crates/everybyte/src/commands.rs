@@ -117,6 +117,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Rule { code, format } => rule(&registry, code, *format),
+        Command::Man => man_page(),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(*shell, &mut cmd, "everybyte", &mut io::stdout().lock());
@@ -1708,4 +1709,19 @@ fn profile(command: &Command) -> Result<ExitCode> {
         _ => 1,
     };
     Ok(ExitCode::from(code))
+}
+
+/// `everybyte man`: the roff page, one section per subcommand, as git's and cargo's pages do.
+fn man_page() -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    for sub in Cli::command().get_subcommands() {
+        if sub.is_hide_set() {
+            continue;
+        }
+        writeln!(out, ".SH \"EVERYBYTE {}\"", sub.get_name().to_uppercase())?;
+        clap_mangen::Man::new(sub.clone()).render_description_section(&mut out)?;
+        clap_mangen::Man::new(sub.clone()).render_options_section(&mut out)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

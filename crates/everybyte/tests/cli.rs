@@ -466,3 +466,34 @@ fn inline_suppressions_silence_and_stale_ones_are_reported() {
         .unwrap();
     assert!(!stdout(&out).contains("IO002"), "{}", stdout(&out));
 }
+
+#[test]
+fn man_page_and_pre_commit_hooks_come_from_the_real_cli() {
+    let dir = Dir::new();
+    let out = dir.command().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = stdout(&out);
+    assert!(page.contains(".TH everybyte 1"), "{page}");
+    for sub in [
+        "AUDIT", "TRIAGE", "SERVE", "BENCH", "REPRO", "DEPLOY", "PROFILE",
+    ] {
+        assert!(
+            page.contains(&format!(".SH \"EVERYBYTE {sub}\"")),
+            "{sub} missing"
+        );
+    }
+    // Every hook's entry is a command line this binary accepts.
+    let hooks =
+        std::fs::read_to_string(util::workspace_root().join(".pre-commit-hooks.yaml")).unwrap();
+    let entries: Vec<&str> = hooks
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("entry: everybyte "))
+        .collect();
+    assert_eq!(entries.len(), 3, "{hooks}");
+    for e in entries {
+        let mut args: Vec<&str> = e.split_whitespace().collect();
+        args.push("--help");
+        let out = dir.command().args(&args).output().unwrap();
+        assert!(out.status.success(), "{e}: {}", stderr(&out));
+    }
+}
