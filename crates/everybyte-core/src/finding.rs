@@ -171,6 +171,9 @@ pub struct Report {
     pub context: Vec<ContextItem>,
     /// The inputs that were examined (files, or "<stdin>").
     pub inputs: Vec<String>,
+    /// Pictures for the HTML report (time series, segment maps); other formats ignore them.
+    #[serde(skip)]
+    pub figures: Vec<crate::chart::Figure>,
 }
 
 impl Report {

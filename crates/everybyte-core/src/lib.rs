@@ -4,9 +4,11 @@
 
 pub mod atomic;
 pub mod bytesize;
+pub mod chart;
 pub mod config;
 pub mod discover;
 pub mod finding;
+mod html;
 pub mod par;
 pub mod render;
 pub mod rule;

@@ -21,6 +21,8 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (`::error file=…`).
     Github,
+    /// One self-contained HTML page: findings by area with filters, rule explanations, charts.
+    Html,
 }
 
 impl Format {
@@ -69,6 +71,7 @@ pub fn render(
         Format::Json => json(report, opts, w),
         Format::Sarif => sarif(report, registry, opts, w),
         Format::Github => github(report, w),
+        Format::Html => crate::html::html(report, registry, opts, w),
     }
 }
 

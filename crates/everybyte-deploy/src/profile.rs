@@ -458,6 +458,58 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
     ))
 }
 
+/// Memory over time with the peak, the steady state and the cold start marked.
+pub fn figure(r: &Record, name: &str) -> everybyte_core::chart::Figure {
+    use everybyte_core::chart::{Figure, Mark, Series, lines};
+    let mib = 1024.0 * 1024.0;
+    let mut series = vec![
+        Series {
+            name: "RSS".into(),
+            points: r
+                .samples
+                .iter()
+                .map(|s| (s.t, s.rss_bytes as f64 / mib))
+                .collect(),
+        },
+        Series {
+            name: "PSS".into(),
+            points: r
+                .samples
+                .iter()
+                .map(|s| (s.t, s.pss_bytes as f64 / mib))
+                .collect(),
+        },
+    ];
+    if r.peak_gpu_bytes.is_some() {
+        series.push(Series {
+            name: "GPU".into(),
+            points: r
+                .samples
+                .iter()
+                .map(|s| (s.t, s.gpu_bytes as f64 / mib))
+                .collect(),
+        });
+    }
+    let mut marks = vec![
+        Mark::X(
+            r.peak_at_seconds,
+            format!("peak {:.0} MiB", r.peak() as f64 / mib),
+        ),
+        Mark::Y(
+            r.steady_bytes as f64 / mib,
+            format!("steady {:.0} MiB", r.steady_bytes as f64 / mib),
+        ),
+    ];
+    if let Some(c) = r.cold_start_seconds {
+        marks.push(Mark::X(c, format!("ready at {c:.1} s")));
+    }
+    let title = format!("{name}: memory of the process tree");
+    Figure {
+        svg: lines(&title, "seconds", "MiB", &series, &marks),
+        title,
+    }
+}
+
 /// Reads a record written by `profile -o`.
 pub fn load(path: &Path) -> Result<Record, String> {
     let text = std::fs::read_to_string(path)

@@ -282,6 +282,70 @@ fn throttle_finding(path: &str, gpu: &str, a: &Sample, b: Option<&Sample>) -> Fi
     )
 }
 
+/// Memory used and utilisation over time, per GPU, for the HTML report.
+pub fn figures(path: &str, samples: &[Sample]) -> Vec<everybyte_core::chart::Figure> {
+    use everybyte_core::chart::{Figure, Mark, Series, lines};
+    let t0 = samples
+        .iter()
+        .filter_map(|s| s.time)
+        .fold(f64::INFINITY, f64::min);
+    let x = |s: &Sample| s.time.map_or(s.line as f64, |t| t - t0);
+    let x_label = if t0.is_finite() { "seconds" } else { "sample" };
+    let mut by_gpu: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
+    for s in samples {
+        by_gpu.entry(s.gpu.as_str()).or_default().push(s);
+    }
+    let gib = 1024.0 * 1024.0 * 1024.0;
+    let mem: Vec<Series> = by_gpu
+        .iter()
+        .map(|(g, list)| Series {
+            name: format!("GPU {g} used"),
+            points: list
+                .iter()
+                .filter_map(|s| Some((x(s), s.used? as f64 / gib)))
+                .collect(),
+        })
+        .collect();
+    let util: Vec<Series> = by_gpu
+        .iter()
+        .map(|(g, list)| Series {
+            name: format!("GPU {g}"),
+            points: list.iter().filter_map(|s| Some((x(s), s.util?))).collect(),
+        })
+        .collect();
+    let capacity = samples
+        .iter()
+        .filter_map(|s| s.total)
+        .max()
+        .map(|t| t as f64 / gib);
+    let marks: Vec<Mark> = capacity
+        .map(|c| Mark::Y(c, format!("capacity {c:.1} GiB")))
+        .into_iter()
+        .collect();
+    vec![
+        Figure {
+            title: format!("{path}: GPU memory used"),
+            svg: lines(
+                &format!("{path}: GPU memory used"),
+                x_label,
+                "GiB",
+                &mem,
+                &marks,
+            ),
+        },
+        Figure {
+            title: format!("{path}: GPU utilisation"),
+            svg: lines(
+                &format!("{path}: GPU utilisation"),
+                x_label,
+                "utilisation %",
+                &util,
+                &[],
+            ),
+        },
+    ]
+}
+
 /// The alerts over a parsed log.
 pub fn analyze(path: &str, samples: &[Sample], th: &Thresholds) -> Vec<Finding> {
     let mut by_gpu: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();

@@ -45,6 +45,8 @@ pub enum OutputFormat {
     Sarif,
     /// GitHub Actions annotations.
     Github,
+    /// One self-contained HTML page with filters, rule explanations and charts.
+    Html,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -89,6 +89,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
                     findings,
                     context: Vec::new(),
                     inputs: vec![name],
+                    figures: Vec::new(),
                 },
                 Some(&cwd),
             )
@@ -175,11 +176,25 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
                         &samples,
                         &everybyte_mem::gpulog::Thresholds::default(),
                     ));
+                    report
+                        .figures
+                        .extend(everybyte_mem::gpulog::figures(&f.rel, &samples));
                 }
             }
             Err(e) => report
                 .findings
                 .push(everybyte_core::rules::unreadable_io(&f.rel, &e)),
+        }
+    }
+    for f in project.files_of(everybyte_core::FileKind::AllocatorSnapshot) {
+        let snap = std::fs::read(&f.path)
+            .ok()
+            .and_then(|b| everybyte_mem::snapshot::read_snapshot(&b).ok());
+        if let Some(s) = snap {
+            report.figures.push(everybyte_core::chart::Figure {
+                title: format!("{}: allocator segment map", f.rel),
+                svg: everybyte_mem::svg::segment_map_svg(&s),
+            });
         }
     }
     for f in project.files_of(everybyte_core::FileKind::Requirements) {
@@ -379,6 +394,7 @@ fn finish(
         OutputFormat::Json => Format::Json,
         OutputFormat::Sarif => Format::Sarif,
         OutputFormat::Github => Format::Github,
+        OutputFormat::Html => Format::Html,
     };
     let color = match cli.color {
         ColorChoice::Always => true,
@@ -597,6 +613,7 @@ fn env(cli: &Cli, registry: &Registry, command: &EnvCommand) -> Result<ExitCode>
                 findings,
                 context,
                 inputs: vec![display],
+                figures: Vec::new(),
             };
             let root = t.display_root.clone();
             finish(cli, registry, &cfg, args, report, Some(&root))
@@ -759,6 +776,7 @@ fn data(cli: &Cli, registry: &Registry, command: &DataCommand) -> Result<ExitCod
                 findings: scan.findings,
                 context: Vec::new(),
                 inputs: paths.iter().map(|p| p.display().to_string()).collect(),
+                figures: Vec::new(),
             };
             let root_abs = std::fs::canonicalize(&root).unwrap_or(root);
             finish(cli, registry, &cfg, args, report, Some(&root_abs))
@@ -1060,6 +1078,7 @@ fn mem(cli: &Cli, registry: &Registry, command: &MemCommand) -> Result<ExitCode>
                     findings: r.findings,
                     context: r.context,
                     inputs: vec![name],
+                    figures: Vec::new(),
                 },
                 Some(&cwd),
             )
@@ -1553,10 +1572,15 @@ fn deploy(cli: &Cli, registry: &Registry, command: &DeployCommand) -> Result<Exi
         headroom: *headroom,
         ..Default::default()
     };
+    let mut figures = Vec::new();
     if let Some(p) = profile {
         let r = everybyte_deploy::profile::load(p).map_err(anyhow::Error::msg)?;
         expect.peak_bytes = Some((r.peak(), p.display().to_string()));
         expect.cold_start = r.cold_start_seconds;
+        figures.push(everybyte_deploy::profile::figure(
+            &r,
+            &p.display().to_string(),
+        ));
     }
     if let Some(b) = bench {
         let text = std::fs::read_to_string(b)
@@ -1619,6 +1643,7 @@ fn deploy(cli: &Cli, registry: &Registry, command: &DeployCommand) -> Result<Exi
             }
         }
     }
+    report.figures = figures;
     finish(cli, registry, &cfg, args, report, Some(&cwd))
 }
 

@@ -497,3 +497,73 @@ fn man_page_and_pre_commit_hooks_come_from_the_real_cli() {
         assert!(out.status.success(), "{e}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn html_report_is_self_contained_with_labelled_charts() {
+    let dir = Dir::new();
+    let html = dir.path().join("report.html");
+    let out = dir
+        .command()
+        .args(["audit", "-f", "html", "-o"])
+        .arg(&html)
+        .arg(util::workspace_root().join("examples/wreckage"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // A real HTML parser reads it: every finding row, the charts and their text labels, the
+    // rule explanations they link to, and nothing fetched from elsewhere.
+    let check = std::process::Command::new("python3")
+        .args([
+            "-c",
+            r##"
+import sys, html.parser
+class P(html.parser.HTMLParser):
+    def __init__(s):
+        super().__init__(); s.rows = 0; s.svgs = 0; s.texts = []; s.ids = set(); s.links = []; s.external = []; s.intext = False
+    def handle_starttag(s, t, a):
+        a = dict(a)
+        if t == "tr" and a.get("class") == "finding": s.rows += 1
+        if t == "svg": s.svgs += 1
+        if t == "text": s.intext = True
+        if "id" in a: s.ids.add(a["id"])
+        if t == "a": s.links.append(a.get("href", ""))
+        for k in ("src", "href"):
+            if a.get(k, "").startswith(("http:", "https:", "//")): s.external.append(a[k])
+        if t == "link": s.external.append("link")
+    def handle_endtag(s, t):
+        if t == "text": s.intext = False
+    def handle_data(s, d):
+        if s.intext: s.texts.append(d)
+p = P(); p.feed(open(sys.argv[1]).read())
+missing = [l for l in p.links if l.startswith("#") and l[1:] not in p.ids]
+print(p.rows, p.svgs, len(missing), len(p.external))
+print("|".join(p.texts))
+"##,
+        ])
+        .arg(&html)
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&check.stdout);
+    let mut lines = text.lines();
+    let counts: Vec<usize> = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(counts[0] >= 80, "finding rows: {text}");
+    assert!(counts[1] >= 3, "charts: {text}");
+    assert_eq!(counts[2], 0, "links to missing rule sections: {text}");
+    assert_eq!(counts[3], 0, "external resources: {text}");
+    let labels = lines.next().unwrap_or("");
+    for t in [
+        "Findings by area",
+        "metrics/gpu.csv: GPU memory used",
+        "seconds",
+        "GiB",
+        "utilisation %",
+        "capacity",
+    ] {
+        assert!(labels.contains(t), "chart text {t:?} missing: {labels}");
+    }
+}

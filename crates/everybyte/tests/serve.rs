@@ -83,7 +83,7 @@ impl Server {
         loop {
             let line = server
                 .log
-                .recv_timeout(Duration::from_secs(60))
+                .recv_timeout(Duration::from_mins(1))
                 .expect("the server logs `ready` within a minute");
             let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
             if v["event"] == "ready" {
