@@ -240,7 +240,88 @@ mod tests {
         ] {
             assert!(l.contains(t), "{t}");
         }
+        let st = stacked(
+            "Budget",
+            &[("weights".into(), 14.0), ("activations".into(), 8.0)],
+            Some(24.0),
+            0.15,
+            "GiB",
+        );
+        for t in [
+            "capacity 24 GiB",
+            "15% kept free",
+            "total 22 GiB",
+            "weights 14 GiB",
+        ] {
+            assert!(st.contains(t), "{t}");
+        }
         // Degenerate input still draws.
         assert!(lines("x", "s", "y", &[], &[]).ends_with("</svg>"));
     }
+}
+
+/// One stacked bar of parts against a capacity, with a reserve kept free at its end.
+pub fn stacked(
+    title: &str,
+    parts: &[(String, f64)],
+    capacity: Option<f64>,
+    reserve: f64,
+    unit: &str,
+) -> String {
+    let (w, left, right) = (720.0, 10.0, 10.0);
+    let total: f64 = parts.iter().map(|(_, v)| *v).sum();
+    let scale_max = capacity.unwrap_or(0.0).max(total).max(1e-12) * 1.05;
+    let px = |v: f64| left + v / scale_max * (w - left - right);
+    let legend_rows = parts.len().div_ceil(3) as f64;
+    let h = 110.0 + legend_rows * 16.0;
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11" role="img"><title>{t}</title><text x="0" y="16" font-weight="bold" font-size="13">{t}</text>"#,
+        t = escape(title)
+    );
+    let mut x = 0.0;
+    for (i, (name, v)) in parts.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let _ = write!(
+            s,
+            r#"<rect x="{:.1}" y="30" width="{:.1}" height="28" fill="{colour}"><title>{}: {} {}</title></rect>"#,
+            px(x),
+            (px(x + v) - px(x)).max(0.0),
+            escape(name),
+            fmt(*v),
+            escape(unit)
+        );
+        let (lx, ly) = (left + (i % 3) as f64 * 235.0, 96.0 + (i / 3) as f64 * 16.0);
+        let _ = write!(
+            s,
+            r#"<rect x="{lx:.0}" y="{:.0}" width="10" height="10" fill="{colour}"/><text x="{:.0}" y="{ly:.0}">{} {} {}</text>"#,
+            ly - 9.0,
+            lx + 14.0,
+            escape(name),
+            fmt(*v),
+            escape(unit)
+        );
+        x += v;
+    }
+    if let Some(c) = capacity {
+        let usable = c * (1.0 - reserve);
+        let _ = write!(
+            s,
+            r##"<rect x="{:.1}" y="26" width="{:.1}" height="36" fill="#999" fill-opacity="0.25"/><line x1="{2:.1}" y1="24" x2="{2:.1}" y2="66" stroke="#000" stroke-width="2"/><text x="{2:.1}" y="80" text-anchor="end">capacity {3} {4}</text><line x1="{5:.1}" y1="24" x2="{5:.1}" y2="66" stroke="#c00" stroke-dasharray="4 3"/><text x="{5:.1}" y="22" text-anchor="end" fill="#c00">{6:.0}% kept free</text>"##,
+            px(usable),
+            px(c) - px(usable),
+            px(c),
+            fmt(c),
+            escape(unit),
+            px(usable),
+            reserve * 100.0
+        );
+    }
+    let _ = write!(
+        s,
+        r#"<text x="{:.1}" y="80">total {} {}</text></svg>"#,
+        left,
+        fmt(total),
+        escape(unit)
+    );
+    s
 }

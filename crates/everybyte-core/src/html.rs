@@ -86,6 +86,7 @@ r.style.display=ok?'':'none';if(ok){shown++}});document.getElementById('shown').
 document.querySelectorAll('input.sev').forEach(function(c){c.addEventListener('change',filt)});\
 document.getElementById('code').addEventListener('input',filt);filt();";
 
+#[allow(clippy::too_many_lines)] // one page, written top to bottom
 pub fn html(
     report: &Report,
     registry: &Registry,
@@ -98,16 +99,25 @@ pub fn html(
         by_area.entry(area(prefix(&f.code))).or_default().push(f);
     }
     let mut page = String::with_capacity(64 * 1024);
+    let standalone = report.findings.is_empty() && report.inputs.is_empty();
     let _ = write!(
         page,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>everybyte report</title><style>{STYLE}</style></head><body><h1>everybyte report</h1><p>everybyte {} — {} errors, {} warnings, {} info in {} files; {} inputs examined.</p>",
-        escape(opts.tool_version),
-        s.errors,
-        s.warnings,
-        s.infos,
-        s.files_with_findings,
-        report.inputs.len()
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>everybyte report</title><style>{STYLE}</style></head><body><h1>everybyte report</h1>"
     );
+    if standalone {
+        let _ = write!(page, "<p>everybyte {}</p>", escape(opts.tool_version));
+    } else {
+        let _ = write!(
+            page,
+            "<p>everybyte {} — {} errors, {} warnings, {} info in {} files; {} inputs examined.</p>",
+            escape(opts.tool_version),
+            s.errors,
+            s.warnings,
+            s.infos,
+            s.files_with_findings,
+            report.inputs.len()
+        );
+    }
     let counts: Vec<(String, f64)> = by_area
         .iter()
         .map(|(a, v)| ((*a).to_owned(), v.len() as f64))
@@ -120,12 +130,12 @@ pub fn html(
         );
     }
     for fig in &report.figures {
-        let _ = write!(
-            page,
-            "<figure><figcaption>{}</figcaption>{}</figure>",
-            escape(&fig.title),
-            fig.svg
-        );
+        // The SVG draws its own title.
+        let _ = write!(page, "<figure>{}</figure>", fig.svg);
+    }
+    if standalone {
+        let _ = writeln!(page, "</body></html>");
+        return w.write_all(page.as_bytes());
     }
     page.push_str("<h2>Findings</h2><div class=\"controls\">");
     for sev in ["error", "warning", "info"] {

@@ -261,6 +261,29 @@ pub fn activation_bytes(m: &ModelShape, batch: u64, seq: u64, recompute: Recompu
 }
 
 #[allow(clippy::too_many_lines)] // one push per component, training then inference
+impl Budget {
+    /// The components as one stacked bar against the card, the buffer kept free marked.
+    pub fn figure(&self, title: &str, buffer: f64) -> everybyte_core::chart::Figure {
+        let gib = 1024.0 * 1024.0 * 1024.0;
+        let parts: Vec<(String, f64)> = self
+            .components
+            .iter()
+            .filter(|c| c.bytes > 0)
+            .map(|c| (c.name.to_owned(), c.bytes as f64 / gib))
+            .collect();
+        everybyte_core::chart::Figure {
+            title: title.to_owned(),
+            svg: everybyte_core::chart::stacked(
+                title,
+                &parts,
+                self.capacity.map(|c| c as f64 / gib),
+                buffer,
+                "GiB",
+            ),
+        }
+    }
+}
+
 pub fn budget(i: &BudgetInput) -> Budget {
     let p = i.model.params as f64;
     let n = i.gpus.max(1) as f64;

@@ -419,6 +419,9 @@ pub enum MemCommand {
         /// Fraction of the card kept free.
         #[arg(long, default_value_t = 0.15)]
         buffer: f64,
+        /// Also write the budget as a stacked bar against the card, in an HTML page.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
         #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
         format: DocFormat,
     },

@@ -1097,6 +1097,7 @@ fn mem(cli: &Cli, registry: &Registry, command: &MemCommand) -> Result<ExitCode>
             gpus,
             gpu,
             buffer,
+            html,
             format,
         } => {
             use everybyte_core::bytesize::Bytes;
@@ -1149,6 +1150,30 @@ fn mem(cli: &Cli, registry: &Registry, command: &MemCommand) -> Result<ExitCode>
                 context_bytes: 512 << 20,
             };
             let b = budget(&input);
+            if let Some(path) = html {
+                let title = format!(
+                    "{} at batch {} × seq {seq}{}",
+                    shape.architecture.as_deref().unwrap_or("model"),
+                    input.batch,
+                    card_label
+                        .as_deref()
+                        .map(|l| format!(" — {l}"))
+                        .unwrap_or_default()
+                );
+                let page = Report {
+                    figures: vec![b.figure(&title, *buffer)],
+                    ..Report::default()
+                };
+                let opts = RenderOptions {
+                    color: false,
+                    tool_version: VERSION,
+                    root_uri: None,
+                };
+                everybyte_core::write_atomic(path, |w| {
+                    render::render(&page, Format::Html, registry, &opts, w)
+                })
+                .with_context(|| format!("{}: cannot write", path.display()))?;
+            }
             let mut out = io::stdout().lock();
             match format {
                 DocFormat::Json => {
