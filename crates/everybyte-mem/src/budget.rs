@@ -260,7 +260,6 @@ pub fn activation_bytes(m: &ModelShape, batch: u64, seq: u64, recompute: Recompu
     Some((per_layer * l as f64) as u64)
 }
 
-#[allow(clippy::too_many_lines)] // one push per component, training then inference
 impl Budget {
     /// The components as one stacked bar against the card, the buffer kept free marked.
     pub fn figure(&self, title: &str, buffer: f64) -> everybyte_core::chart::Figure {
@@ -284,6 +283,7 @@ impl Budget {
     }
 }
 
+#[allow(clippy::too_many_lines)] // one push per component, training then inference
 pub fn budget(i: &BudgetInput) -> Budget {
     let p = i.model.params as f64;
     let n = i.gpus.max(1) as f64;
