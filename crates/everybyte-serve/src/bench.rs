@@ -77,6 +77,8 @@ pub struct BenchReport {
     pub errors: BTreeMap<String, u64>,
     pub throughput: f64,
     pub latency: Latency,
+    /// (percentile, milliseconds) from p0 to p99.99 and the maximum: the percentile curve.
+    pub percentiles: Vec<(f64, f64)>,
     pub request_bytes: usize,
 }
 
@@ -550,6 +552,13 @@ async fn run(opts: &BenchOptions) -> Result<BenchReport> {
             max_ms: ms(h.max()),
             mean_ms: h.mean() / 1000.0,
         },
+        percentiles: [
+            0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 97.5, 99.0, 99.5,
+            99.9, 99.99, 100.0,
+        ]
+        .iter()
+        .map(|&p| (p, ms(h.value_at_quantile(p / 100.0))))
+        .collect(),
         request_bytes,
     })
 }
@@ -623,6 +632,38 @@ async fn closed_loop(
 }
 
 impl BenchReport {
+    /// The latency percentile curve, for the HTML page.
+    pub fn figure(&self) -> everybyte_core::chart::Figure {
+        use everybyte_core::chart::{Figure, Mark, Series, lines};
+        let title = format!(
+            "{} model {}: latency by percentile ({} req/s served)",
+            self.url,
+            self.model,
+            self.throughput.round()
+        );
+        // The x axis is the percentile on a log scale of the tail: -log10(1 - p).
+        let x = |p: f64| -(1.0 - (p / 100.0).min(0.99999)).log10();
+        let points = self.percentiles.iter().map(|&(p, v)| (x(p), v)).collect();
+        let marks = [
+            Mark::X(x(50.0), "p50".into()),
+            Mark::X(x(99.0), "p99".into()),
+            Mark::X(x(99.9), "p99.9".into()),
+        ];
+        Figure {
+            svg: lines(
+                &title,
+                "tail: -log10(1 - percentile)  (1 = p90, 2 = p99, 3 = p99.9)",
+                "latency ms",
+                &[Series {
+                    name: format!("{} {}", self.mode, self.encoding),
+                    points,
+                }],
+                &marks,
+            ),
+            title,
+        }
+    }
+
     pub fn render_text(&self) -> String {
         let how = match (self.offered_rate, self.concurrency) {
             (Some(r), _) => format!("open loop at {r} req/s"),

@@ -225,6 +225,9 @@ pub enum Command {
         /// Open loop: requests outstanding at most; later ones wait, and the wait counts.
         #[arg(long, default_value_t = 10_000)]
         max_in_flight: usize,
+        /// Also write the latency percentile curve to an HTML page.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
         #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
         format: DocFormat,
     },

@@ -1332,6 +1332,7 @@ fn bench(command: &Command) -> Result<ExitCode> {
         outputs,
         timeout,
         max_in_flight,
+        html,
         format,
     } = command
     else {
@@ -1357,6 +1358,22 @@ fn bench(command: &Command) -> Result<ExitCode> {
         timeout: parse_duration(timeout).context("--timeout")?,
         max_in_flight: *max_in_flight,
     })?;
+    if let Some(path) = html {
+        let page = Report {
+            figures: vec![report.figure()],
+            ..Report::default()
+        };
+        let opts = RenderOptions {
+            color: false,
+            tool_version: VERSION,
+            root_uri: None,
+        };
+        let registry = registry();
+        everybyte_core::write_atomic(path, |w| {
+            render::render(&page, Format::Html, &registry, &opts, w)
+        })
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    }
     let mut out = io::stdout().lock();
     match format {
         DocFormat::Json => {
