@@ -116,12 +116,7 @@ fn startup_probe(lines: &[&str], l: &k8s::Probe, cold: f64) -> Option<Edit> {
     if after.starts_with('{') {
         // Flow style: one line. Keep the handler, set our timing.
         let mut probe = after.to_owned();
-        for k in [
-            "initialDelaySeconds",
-            "periodSeconds",
-            "failureThreshold",
-            "timeoutSeconds",
-        ] {
+        for k in ["initialDelaySeconds", "periodSeconds", "failureThreshold"] {
             if let Some(i) = probe.find(&format!("{k}:")) {
                 let end = probe[i..].find([',', '}']).map_or(probe.len(), |e| i + e);
                 let cut_end = if probe[end..].starts_with(',') {
@@ -132,14 +127,20 @@ fn startup_probe(lines: &[&str], l: &k8s::Probe, cold: f64) -> Option<Edit> {
                 probe.replace_range(i..cut_end, "");
             }
         }
-        let probe = probe
-            .trim_end_matches('}')
+        // Exactly one closing brace is the probe's own; nested maps keep theirs.
+        let body = probe
             .trim_end()
-            .trim_end_matches(',')
-            .to_owned();
-        out.push(format!(
-            "{pad}startupProbe: {probe}, periodSeconds: {period}, failureThreshold: {threshold}}}"
-        ));
+            .strip_suffix('}')?
+            .trim_end()
+            .trim_end_matches(',');
+        let body = body.trim_start_matches('{').trim();
+        let sep = if body.is_empty() { "" } else { ", " };
+        let line = format!(
+            "{pad}startupProbe: {{{body}{sep}periodSeconds: {period}, failureThreshold: {threshold}}}"
+        );
+        // Only a line that parses back to the same handler is written.
+        crate::yaml::parse(line.trim_start()).ok()?;
+        out.push(line);
     } else {
         out.push(format!("{pad}startupProbe:"));
         let mut child = None;
@@ -153,11 +154,11 @@ fn startup_probe(lines: &[&str], l: &k8s::Probe, cold: f64) -> Option<Edit> {
                 break;
             }
             let ci = *child.get_or_insert(indent(s));
+            // The probe's own timeout stays: the endpoint needs what liveness gives it.
             let timing = [
                 "initialDelaySeconds:",
                 "periodSeconds:",
                 "failureThreshold:",
-                "timeoutSeconds:",
             ]
             .iter()
             .any(|k| indent(s) == ci && s.trim_start().starts_with(k));
@@ -261,6 +262,28 @@ spec:
         // The patched manifest parses, and a second plan has nothing left to do.
         let (again, _) = plan(&new, &t).unwrap();
         assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn nested_flow_maps_and_the_probe_timeout_survive() {
+        let m = "kind: Pod\nspec:\n  containers:\n  - name: s\n    livenessProbe: {httpGet: {path: /h, port: 1}, timeoutSeconds: 5}\n";
+        let (edits, notes) = plan(
+            m,
+            &Targets {
+                memory_bytes: None,
+                cold_start: Some(20.0),
+            },
+        )
+        .unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        let (new, _) = apply(m, &edits, "p.yaml");
+        assert!(new.contains("    startupProbe: {httpGet: {path: /h, port: 1}, timeoutSeconds: 5, periodSeconds: 10, failureThreshold: 3}\n"), "{new}");
+        let docs = yaml::parse(&new).unwrap();
+        let c = &docs[0].at("spec.containers").unwrap().seq()[0];
+        assert_eq!(
+            c.at("startupProbe.httpGet.port").and_then(yaml::Node::str),
+            Some("1")
+        );
     }
 
     #[test]

@@ -192,6 +192,32 @@ fn url_ready(url: &str) -> bool {
     head[..n].starts_with(b"HTTP/1.1 200") || head[..n].starts_with(b"HTTP/1.0 200")
 }
 
+/// Seconds a workload gets between SIGTERM and SIGKILL, as Kubernetes' default grace period.
+const GRACE: Duration = Duration::from_secs(30);
+
+/// Stops the workload the way Kubernetes stops a pod: SIGTERM when `now` is first true, then
+/// SIGKILL to the whole tree if it is still there after the grace period. Returns when the
+/// SIGTERM was sent.
+fn stop(pid: u32, now: bool, sent: Option<Instant>) -> Option<Instant> {
+    match sent {
+        None if now => {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+            Some(Instant::now())
+        }
+        Some(t) if t.elapsed() >= GRACE => {
+            for p in children(pid) {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &p.to_string()])
+                    .status();
+            }
+            Some(Instant::now())
+        }
+        other => other,
+    }
+}
+
 /// GPU memory per process id, from NVML, over every GPU.
 fn gpu_memory(nvml: Option<&everybyte_mem::nvml::Nvml>) -> std::collections::HashMap<u32, u64> {
     let mut by_pid = std::collections::HashMap::new();
@@ -251,7 +277,7 @@ fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, String> {
         watcher = Some(std::thread::spawn(move || {
             // No GPU driver is not an error: GPU memory is then not reported.
             let nvml = everybyte_mem::nvml::Nvml::load().ok();
-            let mut stopped = false;
+            let mut stopped: Option<Instant> = None;
             while !done.load(Ordering::Relaxed) {
                 let t = start.elapsed().as_secs_f64();
                 samples
@@ -268,12 +294,7 @@ fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, String> {
                 let over = timeout.is_some_and(|d| start.elapsed() >= d);
                 let after = matches!((ready, after_ready),
                     (Some(r), Some(a)) if start.elapsed().as_secs_f64() >= r + a.as_secs_f64());
-                if (over || after) && !stopped {
-                    let _ = Command::new("kill")
-                        .args(["-TERM", &pid.to_string()])
-                        .status();
-                    stopped = true;
-                }
+                stopped = stop(pid, over || after, stopped);
                 std::thread::sleep(interval);
             }
         }));
@@ -419,7 +440,7 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
         }
     }
     let mut samples = Vec::new();
-    let mut stopped = false;
+    let mut stopped: Option<Instant> = None;
     let status = loop {
         if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
             break s;
@@ -437,13 +458,7 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
             (Some(r), Some(after)) => start.elapsed().as_secs_f64() >= r + after.as_secs_f64(),
             _ => false,
         };
-        if (over || done) && !stopped {
-            // SIGTERM, the way Kubernetes stops a pod.
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-            stopped = true;
-        }
+        stopped = stop(pid, over || done, stopped);
         std::thread::sleep(opts.interval);
     };
     let wall = start.elapsed().as_secs_f64();

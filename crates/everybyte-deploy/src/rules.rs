@@ -279,7 +279,7 @@ fn memory(path: &str, w: &Workload, c: &Container, exp: &Expectations, out: &mut
                 .filter(|_| loads_model(c))
                 .map(|(b, src)| {
                     (
-                        b * copies,
+                        b.saturating_mul(copies),
                         if copies > 1 {
                             format!("{copies} copies of the model in {src} ({} each)", Bytes(*b))
                         } else {

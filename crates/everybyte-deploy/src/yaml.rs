@@ -63,6 +63,8 @@ struct Builder {
     stack: Vec<Frame>,
     docs: Vec<Node>,
     depth_exceeded: bool,
+    /// Collections opened past the limit: counted, never built.
+    skipped: usize,
 }
 
 impl Builder {
@@ -88,6 +90,14 @@ const MAX_DEPTH: usize = 256;
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let line = mark.line() as u64;
+        if self.skipped > 0 {
+            match ev {
+                Event::SequenceStart(..) | Event::MappingStart(..) => self.skipped += 1,
+                Event::SequenceEnd | Event::MappingEnd => self.skipped -= 1,
+                _ => {}
+            }
+            return;
+        }
         match ev {
             Event::Scalar(s, ..) => {
                 let node = if s.is_empty() || s == "~" || s == "null" {
@@ -98,18 +108,12 @@ impl MarkedEventReceiver for Builder {
                 self.push(node);
             }
             Event::Alias(_) => self.push(Node::Null(line)),
-            Event::SequenceStart(..) => {
-                if self.stack.len() >= MAX_DEPTH {
-                    self.depth_exceeded = true;
-                }
-                self.stack.push(Frame::Seq(Vec::new(), line));
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+                self.depth_exceeded = true;
+                self.skipped = 1;
             }
-            Event::MappingStart(..) => {
-                if self.stack.len() >= MAX_DEPTH {
-                    self.depth_exceeded = true;
-                }
-                self.stack.push(Frame::Map(Vec::new(), None, line));
-            }
+            Event::SequenceStart(..) => self.stack.push(Frame::Seq(Vec::new(), line)),
+            Event::MappingStart(..) => self.stack.push(Frame::Map(Vec::new(), None, line)),
             Event::SequenceEnd | Event::MappingEnd => {
                 let node = match self.stack.pop() {
                     Some(Frame::Seq(items, l)) => Node::Seq(items, l),
@@ -123,8 +127,31 @@ impl MarkedEventReceiver for Builder {
     }
 }
 
+/// Block collections nest by indentation and `- ` markers, and the parser recurses on them
+/// without a limit: a hostile document is refused before it can exhaust the stack.
+fn nesting_guard(text: &str) -> Result<(), String> {
+    for (i, line) in text.lines().enumerate() {
+        let rest = line.trim_start_matches([' ', '\t']);
+        let indent = line.len() - rest.len();
+        let mut markers = 0;
+        let mut r = rest;
+        while let Some(t) = r.strip_prefix("- ").or_else(|| r.strip_prefix("? ")) {
+            markers += 1;
+            r = t.trim_start_matches(' ');
+        }
+        if indent + 2 * markers > 4 * MAX_DEPTH {
+            return Err(format!(
+                "line {}: nested deeper than {MAX_DEPTH} levels",
+                i + 1
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parses every document of a YAML stream.
 pub fn parse(text: &str) -> Result<Vec<Node>, String> {
+    nesting_guard(text)?;
     let mut b = Builder::default();
     let mut parser = Parser::new_from_str(text);
     parser
@@ -150,5 +177,12 @@ mod tests {
         assert_eq!(c.get("image").unwrap().line(), 7);
         assert!(parse("a: [1, 2\n").is_err());
         assert!(parse(&"[".repeat(1000)).is_err());
+        // Block nesting has no parser limit: it must stop at ours, not at the stack's end.
+        let deep: String = (0..20_000)
+            .map(|i| format!("{}- ", " ".repeat(i * 2)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(parse(&format!("{deep}x\n")).is_err());
+        assert!(parse(&format!("{}x\n", "- ".repeat(200_000))).is_err());
     }
 }

@@ -23,6 +23,10 @@ impl Tolerance {
         if a.is_nan() || b.is_nan() {
             return a.is_nan() && b.is_nan();
         }
+        // An infinity matches only itself: a tolerance must not make a diverged value match.
+        if a.is_infinite() || b.is_infinite() {
+            return a == b;
+        }
         a == b || (a - b).abs() <= self.atol + self.rtol * b.abs()
     }
 }
@@ -298,6 +302,15 @@ fn json_diff(
     };
     match (a, b) {
         (V::Number(x), V::Number(y)) => {
+            // Integers (seeds, counts, hashes) compare exactly: f64 cannot hold them past 2^53.
+            let exact = tol.atol == 0.0 && tol.rtol == 0.0;
+            let ints = (
+                x.as_i64().map(i128::from).or(x.as_u64().map(i128::from)),
+                y.as_i64().map(i128::from).or(y.as_u64().map(i128::from)),
+            );
+            if let (true, (Some(p), Some(q))) = (exact, ints) {
+                return (p != q).then(|| here(a, b));
+            }
             let (x2, y2) = (
                 x.as_f64().unwrap_or(f64::NAN),
                 y.as_f64().unwrap_or(f64::NAN),
@@ -356,9 +369,13 @@ fn table_diff(a: &str, b: &str, sep: char, tol: Tolerance) -> Option<Difference>
     for (row, (x, y)) in la.iter().zip(&lb).enumerate() {
         let (cx, cy): (Vec<&str>, Vec<&str>) = (x.split(sep).collect(), y.split(sep).collect());
         for (col, (p, q)) in cx.iter().zip(&cy).enumerate() {
-            let same = match (p.trim().parse::<f64>(), q.trim().parse::<f64>()) {
-                (Ok(u), Ok(v)) => tol.equal(u, v),
-                _ => p == q,
+            let exact = tol.atol == 0.0 && tol.rtol == 0.0;
+            let same = match (p.trim().parse::<i128>(), q.trim().parse::<i128>()) {
+                (Ok(u), Ok(v)) if exact => u == v,
+                _ => match (p.trim().parse::<f64>(), q.trim().parse::<f64>()) {
+                    (Ok(u), Ok(v)) => tol.equal(u, v),
+                    _ => p == q,
+                },
             };
             if !same {
                 let name = header
@@ -542,6 +559,26 @@ mod tests {
                 }
             )
             .is_none()
+        );
+        // A diverged value never matches within a tolerance; integers compare exactly.
+        let loose = Tolerance {
+            rtol: 0.5,
+            atol: 1.0,
+        };
+        assert!(!loose.equal(0.5, f64::INFINITY) && loose.equal(f64::INFINITY, f64::INFINITY));
+        let big = (
+            serde_json::json!(9_007_199_254_740_993_u64),
+            serde_json::json!(9_007_199_254_740_992_u64),
+        );
+        assert!(json_diff("", &big.0, &big.1, Tolerance::default()).is_some());
+        assert!(
+            table_diff(
+                "s\n9007199254740993\n",
+                "s\n9007199254740992\n",
+                ',',
+                Tolerance::default()
+            )
+            .is_some()
         );
         let t = table_diff(
             "epoch,loss\n1,0.5\n2,0.25\n",

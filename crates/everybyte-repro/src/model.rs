@@ -113,22 +113,30 @@ impl Builder<'_> {
 
     /// The dotted name of an expression (`a.b.c`, `os.environ["X"]`), when it is one.
     fn dotted(&self, n: Node<'_>) -> Option<String> {
+        self.dotted_at(n, 0)
+    }
+
+    fn dotted_at(&self, n: Node<'_>, depth: usize) -> Option<String> {
+        // Real names are a handful of parts; a hostile chain of thousands is not one.
+        if depth > 32 {
+            return None;
+        }
         match n.kind() {
             "identifier" => Some(text(n, self.src).to_owned()),
             "attribute" => {
                 let obj = n.child_by_field_name("object")?;
                 let attr = n.child_by_field_name("attribute")?;
-                let base = self.dotted(obj).unwrap_or_default();
+                let base = self.dotted_at(obj, depth + 1).unwrap_or_default();
                 Some(format!("{base}.{}", text(attr, self.src)))
             }
             "subscript" => {
-                let v = self.dotted(n.child_by_field_name("value")?)?;
+                let v = self.dotted_at(n.child_by_field_name("value")?, depth + 1)?;
                 let key = n.child_by_field_name("subscript")?;
                 Some(format!("{v}[{}]", text(key, self.src).replace('\'', "\"")))
             }
             "call" => {
                 // `Path(x).glob`, `torch.Generator().manual_seed`: keep the callee's name.
-                let f = self.dotted(n.child_by_field_name("function")?)?;
+                let f = self.dotted_at(n.child_by_field_name("function")?, depth + 1)?;
                 Some(format!("{f}()"))
             }
             _ => None,
@@ -451,6 +459,13 @@ if __name__ == "__main__":
         );
         assert!(s.reachable.contains("seed_all") && !s.reachable.contains("unused"));
         assert!(s.imports.contains("numpy") && s.imports.contains("random"));
+    }
+
+    #[test]
+    fn a_hostile_attribute_chain_is_not_a_stack_overflow() {
+        let src = format!("x{}\ntorch.manual_seed(1)\n", ".a".repeat(100_000));
+        let s = Script::parse(&src).unwrap();
+        assert!(s.calls.iter().any(|c| c.callee == "torch.manual_seed"));
     }
 
     #[test]

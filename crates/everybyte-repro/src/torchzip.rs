@@ -202,18 +202,38 @@ impl Walker<'_> {
         let count: Option<u64> = shape
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?));
-        let Some(count) = count.filter(|&c| c <= (storage.len() / size.max(1)) as u64) else {
-            self.errors
-                .push(format!("{name}: shape {shape:?} does not fit its storage"));
+        // Views may repeat elements (stride 0) but may not reach past the storage: bound the
+        // largest index they touch, with arithmetic that cannot overflow.
+        let last = shape
+            .iter()
+            .zip(&stride)
+            .try_fold(offset, |acc, (&d, &st)| {
+                if d == 0 {
+                    return Some(acc);
+                }
+                acc.checked_add((d - 1).checked_mul(st)?)
+            });
+        let fits = last
+            .is_some_and(|l| l >= 0 && (l as u64) < (storage.len() / size.max(1)) as u64)
+            || count == Some(0);
+        let Some(count) = count.filter(|&c| fits && c <= 1 << 31) else {
+            self.errors.push(format!(
+                "{name}: shape {shape:?} with strides {stride:?} does not fit its storage"
+            ));
             return;
         };
         let mut data = Vec::with_capacity(count as usize * size);
         // Gather element by element through the strides (views and transposes included).
         let mut index = vec![0i64; shape.len()];
         for _ in 0..count {
-            let at: i64 = offset + index.iter().zip(&stride).map(|(i, s)| i * s).sum::<i64>();
-            let start = usize::try_from(at).ok().map(|a| a * size);
-            let Some(bytes) = start.and_then(|s| storage.get(s..s + size)) else {
+            let at = index
+                .iter()
+                .zip(&stride)
+                .try_fold(offset, |acc, (i, s)| acc.checked_add(i.checked_mul(*s)?));
+            let start = at
+                .and_then(|a| usize::try_from(a).ok())
+                .and_then(|a| a.checked_mul(size));
+            let Some(bytes) = start.and_then(|s| storage.get(s..s.checked_add(size)?)) else {
                 self.errors
                     .push(format!("{name}: a view reaches past its storage"));
                 return;

@@ -154,6 +154,9 @@ fn synthesize(
         let size = datatype
             .size()
             .with_context(|| format!("input {name}: {dt} inputs cannot be synthesized"))?;
+        if n.checked_mul(size).is_none_or(|b| b > 1 << 30) {
+            bail!("input {name}: shape {shape:?} is over 1 GiB per request");
+        }
         let mut data = Vec::with_capacity(n * size);
         let mut values = Vec::with_capacity(n);
         let fill = fills.iter().find(|(f, _)| *f == name).map(|(_, v)| *v);
@@ -512,7 +515,9 @@ async fn run(opts: &BenchOptions) -> Result<BenchReport> {
         Some(rate) => open_loop(opts, rate, &target, &tally, measuring_from, end).await,
         None => closed_loop(opts, &target, &tally, measuring_from, end).await,
     }
-    let seconds = Instant::now()
+    // The measured window, not when the last straggler finished: a request hanging until
+    // --timeout must not dilute the throughput.
+    let seconds = end
         .saturating_duration_since(measuring_from)
         .as_secs_f64()
         .max(1e-9);

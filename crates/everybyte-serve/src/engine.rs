@@ -362,7 +362,15 @@ impl Engine {
                 }
                 info.warmup = Ok(());
             }
-            Err(e) => info.warmup = Err(e.to_string()),
+            Err(e) => {
+                // Batching was never proven: only what the configuration asks for stays on.
+                if entry.settings.max_batch.is_none() && info.max_batch > 0 {
+                    info.max_batch = 0;
+                    info.unbatchable =
+                        Some("the warm-up inference failed, so batching was not proven".into());
+                }
+                info.warmup = Err(e.to_string());
+            }
         }
         engine.info = Arc::new(info);
         Ok(engine)

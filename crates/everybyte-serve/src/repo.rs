@@ -21,6 +21,9 @@ pub struct ModelSettings {
 
 pub const DEFAULT_MAX_BATCH: usize = 8;
 pub const DEFAULT_QUEUE: usize = 256;
+const MAX_QUEUE: usize = 100_000;
+const MAX_BATCH: usize = 4096;
+const MAX_DELAY: Duration = Duration::from_secs(10);
 
 impl Default for ModelSettings {
     fn default() -> Self {
@@ -131,8 +134,25 @@ fn settings_for(dir: &Path) -> Result<ModelSettings, String> {
             s.preferred = p;
         }
     }
-    if s.queue == 0 {
-        return Err(format!("{}: queue must be at least 1", dir.display()));
+    if s.queue == 0 || s.queue > MAX_QUEUE {
+        return Err(format!(
+            "{}: queue must be between 1 and {MAX_QUEUE} requests",
+            dir.display()
+        ));
+    }
+    if s.max_delay > MAX_DELAY {
+        return Err(format!(
+            "{}: a batching delay of {} µs is over the {} s this server allows",
+            dir.display(),
+            s.max_delay.as_micros(),
+            MAX_DELAY.as_secs()
+        ));
+    }
+    if s.max_batch.is_some_and(|b| b > MAX_BATCH) {
+        return Err(format!(
+            "{}: max batch is at most {MAX_BATCH}",
+            dir.display()
+        ));
     }
     Ok(s)
 }
@@ -362,6 +382,18 @@ dynamic_batching {
         assert_eq!(found[0].version, "3");
         assert_eq!(found[0].settings.max_batch, Some(0));
         assert_eq!(found[0].settings.queue, 5);
+        std::fs::write(
+            m.join("everybyte.toml"),
+            "max-delay-us = 18446744073709551615\n",
+        )
+        .unwrap();
+        assert!(scan(dir.path()).unwrap_err().contains("over the 10 s"));
+        std::fs::write(m.join("everybyte.toml"), "queue = 100000000000\n").unwrap();
+        assert!(
+            scan(dir.path())
+                .unwrap_err()
+                .contains("queue must be between")
+        );
         std::fs::write(m.join("everybyte.toml"), "max-bach = 0\n").unwrap();
         assert!(scan(dir.path()).unwrap_err().contains("max-bach"));
         let empty = tempfile::tempdir().unwrap();

@@ -110,14 +110,17 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     let result = rt.block_on(run(Arc::clone(&server), opts));
+    // After a drain that ran out of time, queued work is abandoned, not waited for.
+    let drained = matches!(result, Ok(true));
     for m in server.models.values() {
-        m.stop();
+        m.stop(drained);
     }
     log("info", "stopped", &[]);
-    result
+    result.map(|_| ())
 }
 
-async fn run(server: Arc<Server>, opts: &ServeOptions) -> Result<()> {
+/// Serves until a signal; `Ok(true)` when every request in flight finished in time.
+async fn run(server: Arc<Server>, opts: &ServeOptions) -> Result<bool> {
     let http = tokio::net::TcpListener::bind(opts.http)
         .await
         .with_context(|| format!("--http {}: cannot listen", opts.http))?;
@@ -186,7 +189,7 @@ async fn run(server: Arc<Server>, opts: &ServeOptions) -> Result<()> {
             &[("seconds", opts.drain.as_secs().into())],
         );
     }
-    Ok(())
+    Ok(drained.is_ok())
 }
 
 /// The accepted connections of a listener as the stream tonic serves, with TCP_NODELAY.

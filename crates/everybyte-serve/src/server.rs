@@ -260,10 +260,16 @@ impl Model {
         self.depth.load(Ordering::Relaxed)
     }
 
-    /// Closes the queue and waits for the worker to finish what it holds.
-    pub fn stop(&self) {
+    /// Closes the queue; with `wait`, waits for the worker to finish what it holds.
+    pub fn stop(&self, wait: bool) {
         self.tx.lock().expect("queue lock").take();
-        if let Some(h) = self.worker.lock().expect("worker lock").take() {
+        if let Some(h) = self
+            .worker
+            .lock()
+            .expect("worker lock")
+            .take()
+            .filter(|_| wait)
+        {
             let _ = h.join();
         }
     }
@@ -411,10 +417,10 @@ pub fn validate(
             .map_err(|e| InferError::invalid(format!("input {}: {e}", spec.name)))?;
         if info.max_batch > 0 {
             let b = usize::try_from(t.shape[0]).unwrap_or(0);
-            if b == 0 {
+            if b == 0 || b > info.max_batch {
                 return Err(InferError::invalid(format!(
-                    "input {}: batch size 0 in shape {:?}",
-                    spec.name, t.shape
+                    "input {}: batch size {b} in shape {:?}; model {} takes 1 to {} rows (max_batch_size)",
+                    spec.name, t.shape, info.name, info.max_batch
                 )));
             }
             match rows {
@@ -474,7 +480,10 @@ fn worker(mut engine: Engine, rx: &Receiver<Job>, depth: &AtomicUsize, stats: &M
                 .filter(|&p| p <= info.max_batch)
                 .max()
                 .unwrap_or(info.max_batch);
-            let deadline = jobs[0].enqueued + info.settings.max_delay;
+            let deadline = jobs[0]
+                .enqueued
+                .checked_add(info.settings.max_delay)
+                .unwrap_or_else(Instant::now);
             while rows < target {
                 let next = if info.settings.max_delay.is_zero() {
                     rx.try_recv().ok()
@@ -784,7 +793,17 @@ mod tests {
         .unwrap();
         assert_eq!(ok.0[0].name, "ids");
         assert_eq!(ok.1, 2);
-        let cases: [(InferRequest, &str); 7] = [
+        let cases: [(InferRequest, &str); 8] = [
+            (
+                req(
+                    vec![
+                        t("ids", DataType::I64, &[9, 5]),
+                        t("mask", DataType::I64, &[9, 5]),
+                    ],
+                    &[],
+                ),
+                "batch size 9 in shape [9, 5]; model m takes 1 to 8 rows",
+            ),
             (
                 req(vec![t("ids", DataType::I64, &[1, 5])], &[]),
                 "input mask is missing",
