@@ -6,8 +6,8 @@ use super::{Context, seeded};
 
 everybyte_core::declare_rule! {
     /// ## What it checks
-    /// `torch.multiprocessing.spawn(fn, ...)` / `mp.spawn` or a `multiprocessing.Process(target=fn)`
-    /// whose target `fn` (and what it calls) seeds nothing, while the parent seeds or sets
+    /// `torch.multiprocessing.spawn(fn, ...)` / `mp.spawn`, or a `multiprocessing.Process(target=fn)`
+    /// under the spawn or forkserver start method, whose target `fn` (and what it calls) seeds nothing, while the parent seeds or sets
     /// cuDNN flags before spawning.
     /// ## Why it matters
     /// `spawn` starts each worker as a fresh interpreter that imports the script and calls
@@ -26,14 +26,23 @@ everybyte_core::declare_rule! {
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let s = ctx.script;
+    // A `Process` starts a fresh interpreter only under the spawn (or forkserver) start
+    // method; under fork, the Linux default before Python 3.14, it inherits the parent's state.
+    let spawn_start = s.calls.iter().any(|c| {
+        matches!(c.name(), "set_start_method" | "get_context")
+            && c.args
+                .first()
+                .is_some_and(|a| a.contains("spawn") || a.contains("forkserver"))
+    });
     for c in s.live_calls() {
         let target = if c.name() == "spawn" && c.callee.contains("multiprocessing") {
             c.args
                 .first()
                 .cloned()
                 .or_else(|| c.keyword("fn").map(str::to_owned))
-        } else if c.name() == "Process" && c.callee.starts_with("multiprocessing")
-            || c.callee.starts_with("torch.multiprocessing.Process")
+        } else if (c.name() == "Process" && c.callee.starts_with("multiprocessing")
+            || c.callee.starts_with("torch.multiprocessing.Process"))
+            && spawn_start
         {
             c.keyword("target").map(str::to_owned)
         } else {
