@@ -6,9 +6,10 @@ use super::{Context, seeded};
 
 everybyte_core::declare_rule! {
     /// ## What it checks
-    /// `torch.multiprocessing.spawn(fn, ...)` / `mp.spawn`, or a `multiprocessing.Process(target=fn)`
-    /// under the spawn or forkserver start method, whose target `fn` (and what it calls) seeds nothing, while the parent seeds or sets
-    /// cuDNN flags before spawning.
+    /// `torch.multiprocessing.spawn(fn, ...)` / `mp.spawn`, or a
+    /// `multiprocessing.Process(target=fn)` under the spawn or forkserver start method, whose
+    /// target `fn` (and what it calls) seeds nothing, while the parent seeds or sets cuDNN
+    /// flags before spawning.
     /// ## Why it matters
     /// `spawn` starts each worker as a fresh interpreter that imports the script and calls
     /// `fn`: generator states and `torch.backends.cudnn` flags set in the parent do not cross.
