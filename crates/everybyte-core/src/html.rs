@@ -128,6 +128,23 @@ pub fn html(
             "<figure>{}</figure>",
             bars("Findings by area", "findings", &counts)
         );
+        // By rule: what kind of problem, e.g. which corruptions a dataset scan found.
+        let mut by_code: BTreeMap<&str, f64> = BTreeMap::new();
+        for f in &report.findings {
+            *by_code.entry(f.code.as_str()).or_default() += 1.0;
+        }
+        let codes: Vec<(String, f64)> = by_code
+            .into_iter()
+            .map(|(c, n)| {
+                let name = registry.get(c).map_or("", |r| r.name);
+                (format!("{c} {name}"), n)
+            })
+            .collect();
+        let _ = write!(
+            page,
+            "<figure>{}</figure>",
+            bars("Findings by rule", "findings", &codes)
+        );
     }
     for fig in &report.figures {
         // The SVG draws its own title.

@@ -79,6 +79,8 @@ pub struct BenchReport {
     pub latency: Latency,
     /// (percentile, milliseconds) from p0 to p99.99 and the maximum: the percentile curve.
     pub percentiles: Vec<(f64, f64)>,
+    /// (upper bound ms, requests): the latency histogram in buckets doubling from 0.1 ms.
+    pub histogram: Vec<(f64, u64)>,
     pub request_bytes: usize,
 }
 
@@ -564,6 +566,11 @@ async fn run(opts: &BenchOptions) -> Result<BenchReport> {
         .iter()
         .map(|&p| (p, ms(h.value_at_quantile(p / 100.0))))
         .collect(),
+        histogram: h
+            .iter_log(100, 2.0)
+            .map(|v| (ms(v.value_iterated_to()), v.count_since_last_iteration()))
+            .filter(|&(_, n)| n > 0)
+            .collect(),
         request_bytes,
     })
 }
@@ -637,6 +644,20 @@ async fn closed_loop(
 }
 
 impl BenchReport {
+    /// The latency histogram, for the HTML page.
+    pub fn histogram_figure(&self) -> everybyte_core::chart::Figure {
+        let title = format!("{} model {}: latency histogram", self.url, self.model);
+        let bars: Vec<(String, f64)> = self
+            .histogram
+            .iter()
+            .map(|&(ms, n)| (format!("≤ {ms:.1} ms"), n as f64))
+            .collect();
+        everybyte_core::chart::Figure {
+            svg: everybyte_core::chart::bars(&title, "requests", &bars),
+            title,
+        }
+    }
+
     /// The latency percentile curve, for the HTML page.
     pub fn figure(&self) -> everybyte_core::chart::Figure {
         use everybyte_core::chart::{Figure, Mark, Series, lines};

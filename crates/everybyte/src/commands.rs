@@ -1360,7 +1360,7 @@ fn bench(command: &Command) -> Result<ExitCode> {
     })?;
     if let Some(path) = html {
         let page = Report {
-            figures: vec![report.figure()],
+            figures: vec![report.figure(), report.histogram_figure()],
             ..Report::default()
         };
         let opts = RenderOptions {

@@ -472,6 +472,32 @@ fn bench_drives_both_transports_open_and_closed_loop() {
             assert!((150.0..=250.0).contains(&sent), "{v}");
         }
     }
+    // The pictures: the percentile curve and the histogram, in one page.
+    let page = dir.path().join("bench.html");
+    let (code, _, err) = bench_json(&[
+        &grpc,
+        "--model",
+        "silero",
+        "--concurrency",
+        "2",
+        "--duration",
+        "500ms",
+        "--warmup",
+        "0s",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    for t in [
+        "latency by percentile",
+        "latency histogram",
+        "latency ms",
+        "p99",
+        "requests",
+    ] {
+        assert!(html.contains(t), "{t} missing from the page");
+    }
     let (code, _, err) = bench_json(&[&http, "--model", "nope", "--duration", "1s"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("no model named"), "{err}");
