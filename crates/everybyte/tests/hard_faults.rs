@@ -148,7 +148,7 @@ fn hostile_pickles(dir: &Dir) -> Vec<(String, std::path::PathBuf)> {
         r#"
 import pickle, struct, sys, os
 out = sys.argv[1]
-m = {marker:?}
+m = "{}"
 class System:
     def __reduce__(self): return (os.system, ("touch " + m,))
 class Popen:
@@ -170,7 +170,8 @@ cases = {{
 for name, data in cases.items():
     with open(os.path.join(out, name + ".pickle"), "wb") as f:
         f.write(data)
-"#
+"#,
+        marker.display()
     );
     let st = Command::new("python3")
         .arg("-c")
