@@ -99,6 +99,7 @@ pub fn segment_map_svg(report: &SnapshotReport) -> String {
         );
         x += 30.0 + label.len() as f64 * 6.0;
     }
+    let mut largest_drawn: Option<(f64, f64, f64)> = None;
     for (row, &i) in order.iter().take(shown).enumerate() {
         let seg = &report.segments[i];
         let y = TOP + row as f64 * (ROW + GAP);
@@ -116,6 +117,19 @@ pub fn segment_map_svg(report: &SnapshotReport) -> String {
         );
         let segment_active = seg.active > 0;
         let scale = len / seg.total_size.max(1) as f64;
+        // The largest free block of the whole cache: the biggest request it can serve.
+        if report.totals.largest_free > 0
+            && let Some(b) = seg
+                .blocks
+                .iter()
+                .find(|b| b.state == BlockState::Inactive && b.size == report.totals.largest_free)
+        {
+            largest_drawn.get_or_insert((
+                LABEL + b.offset as f64 * scale,
+                y,
+                (b.size as f64 * scale).max(2.0),
+            ));
+        }
         let mut k = 0;
         while k < seg.blocks.len() {
             let first = &seg.blocks[k];
@@ -147,6 +161,17 @@ pub fn segment_map_svg(report: &SnapshotReport) -> String {
             );
             k = end;
         }
+    }
+    if let Some((x, y, w)) = largest_drawn {
+        let _ = write!(
+            s,
+            r##"<rect x="{x:.2}" y="{:.1}" width="{w:.2}" height="{:.1}" fill="none" stroke="#000" stroke-width="2"/><text x="{:.1}" y="{:.1}" font-size="10">largest free block {}</text>"##,
+            y - 1.5,
+            ROW + 3.0,
+            x,
+            y - 3.0,
+            Bytes(t.largest_free)
+        );
     }
     let y = TOP + rows * (ROW + GAP) + 16.0;
     if shown < order.len() {
@@ -194,7 +219,9 @@ mod tests {
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(svg.ends_with("</svg>\n"));
         // One outline per segment drawn.
-        let outlines = svg.matches("fill=\"none\" stroke=").count();
+        let outlines = svg.matches("fill=\"none\" stroke=\"#666\"").count();
+        let marked = usize::from(svg.contains("largest free block"));
+        assert_eq!(marked, 1, "the largest free block is marked");
         assert_eq!(outlines, r.segments.len().min(MAX_SEGMENTS));
         // Each run of same-state blocks of a drawn segment is one rectangle with its tooltip.
         let mut drawn: Vec<_> = r.segments.iter().collect();
@@ -217,7 +244,10 @@ mod tests {
                 runs += 1;
             }
         }
-        assert_eq!(svg.matches("<rect x=").count(), 4 + outlines + runs);
+        assert_eq!(
+            svg.matches("<rect x=").count(),
+            4 + outlines + runs + marked
+        );
         assert_eq!(svg.matches("<title>").count(), 1 + runs);
     }
 }
