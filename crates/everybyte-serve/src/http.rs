@@ -57,7 +57,32 @@ pub fn router(server: Shared) -> Router {
             ))
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            refuse_oversized,
+        ))
         .with_state(server)
+}
+
+/// A body declared larger than the limit is refused before a byte of it is read.
+async fn refuse_oversized(
+    State(limit): State<usize>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = declared.filter(|&n| n > limit as u64) {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            axum::Json(json!({ "error": format!("the request declares {n} bytes; the limit is {limit} (--max-request)") })),
+        )
+            .into_response();
+    }
+    next.run(req).await
 }
 
 async fn ready(State(s): State<Shared>) -> StatusCode {

@@ -270,7 +270,7 @@ fn malformed_requests_get_clear_errors_and_the_server_lives_on() {
             400,
             "Content-Encoding",
         ),
-        (infer.into(), String::new(), vec![b' '; 2 << 20], 413, ""),
+        (infer.into(), String::new(), vec![b' '; 2 << 20], 413, "the limit is 1048576"),
     ];
     for (path, headers, body, code, want) in &cases {
         let (got, text) = server.post(path, headers, body);
@@ -282,6 +282,12 @@ fn malformed_requests_get_clear_errors_and_the_server_lives_on() {
         );
         assert!(text.contains(want), "{want} / {text}");
     }
+    // A body declared far over the limit is refused before it is sent.
+    let (code, text) = server.raw(
+        b"POST /v2/models/silero/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100000000\r\n\r\n{",
+    );
+    assert_eq!(code, 413, "{text}");
+    assert!(text.contains("declares 100000000 bytes"), "{text}");
     // Not HTTP at all, and not gRPC at all.
     let _ = server.raw(b"\x00\x01\x02 garbage\r\n\r\n");
     if let Ok(mut s) = TcpStream::connect(&server.grpc) {
