@@ -292,6 +292,20 @@ struct JsonOutput {
     parameters: Map<String, Value>,
 }
 
+/// Decodes a REST infer request body exactly as the server does; `header_length` is the
+/// `Inference-Header-Content-Length` of the binary extension.
+pub fn parse_request(
+    body: &Bytes,
+    header_length: Option<usize>,
+    limit: usize,
+) -> Result<InferRequest, InferError> {
+    let mut headers = HeaderMap::new();
+    if let Some(n) = header_length {
+        headers.insert(HEADER_LENGTH, HeaderValue::from(n));
+    }
+    decode(body, &headers, limit).map(|d| d.request)
+}
+
 /// A decoded REST request and how its outputs are to be returned.
 struct Decoded {
     request: InferRequest,

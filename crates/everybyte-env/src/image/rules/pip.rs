@@ -172,7 +172,11 @@ pub fn pip_install(cmd: &Command) -> Option<PipInstall<'_>> {
         let (opt, inline) = if let Some((o, v)) = s.split_once('=').filter(|_| s.starts_with("--"))
         {
             (o, Some(v.to_owned()))
-        } else if !s.starts_with("--") && s.len() > 2 && "rcefi".contains(&s[1..2]) {
+        } else if !s.starts_with("--")
+            && s.len() > 2
+            && s.as_bytes().get(1).is_some_and(|b| b"rcefi".contains(b))
+        {
+            // `-rfile`: the option letter is ASCII, so byte 2 is a character boundary.
             (&s[..2], Some(s[2..].to_owned()))
         } else {
             (s, None)
