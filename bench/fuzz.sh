@@ -21,6 +21,7 @@ f=../crates
 seed triage_log $f/everybyte-triage/resources/fixtures ../examples/wreckage/logs
 seed elf /usr/lib/x86_64-linux-gnu/libm.so.6 /usr/lib/x86_64-linux-gnu/libz.so.1 /etc/ld.so.cache
 seed python_metadata ../scripts/test-requirements.txt ../examples/wreckage/requirements.txt
+seed lock_files ../scripts/test-requirements.txt ../examples/wreckage/requirements.txt $f/everybyte-env/resources/fixtures
 seed dockerfile $f/everybyte-env/resources/fixtures/image ../examples/wreckage/Dockerfile
 seed k8s_yaml $f/everybyte-deploy/resources/fixtures ../examples/wreckage/k8s
 seed images $f/everybyte-data/resources/fixtures
