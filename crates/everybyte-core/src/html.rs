@@ -23,15 +23,6 @@ fn area(prefix: &str) -> &'static str {
     }
 }
 
-fn prefix(code: &str) -> &str {
-    let n = code.len();
-    if n > 3 && code[n - 3..].bytes().all(|b| b.is_ascii_digit()) {
-        &code[..n - 3]
-    } else {
-        code
-    }
-}
-
 /// The rule's doc as HTML: `## ` headings, fenced code blocks, paragraphs.
 fn doc_html(doc: &str) -> String {
     let mut out = String::new();
@@ -96,7 +87,10 @@ pub fn html(
     let s = report.summary();
     let mut by_area: BTreeMap<&str, Vec<&crate::Finding>> = BTreeMap::new();
     for f in &report.findings {
-        by_area.entry(area(prefix(&f.code))).or_default().push(f);
+        by_area
+            .entry(area(crate::rule::code_prefix(&f.code)))
+            .or_default()
+            .push(f);
     }
     let mut page = String::with_capacity(64 * 1024);
     let standalone = report.findings.is_empty() && report.inputs.is_empty();

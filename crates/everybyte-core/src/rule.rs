@@ -40,12 +40,16 @@ impl Rule {
 
     /// The area prefix of the code (`LOG` for `LOG001`).
     pub fn prefix(&self) -> &'static str {
-        // The area is everything before the three-digit number (`K8S001` is area `K8S`).
-        let n = self.code.len();
-        match self.code.get(n.saturating_sub(3)..) {
-            Some(num) if n > 3 && num.bytes().all(|b| b.is_ascii_digit()) => &self.code[..n - 3],
-            _ => self.code,
-        }
+        code_prefix(self.code)
+    }
+}
+
+/// The area of a rule code: everything before its three-digit number (`K8S001` is `K8S`).
+pub fn code_prefix(code: &str) -> &str {
+    let n = code.len();
+    match code.get(n.saturating_sub(3)..) {
+        Some(num) if n > 3 && num.bytes().all(|b| b.is_ascii_digit()) => &code[..n - 3],
+        _ => code,
     }
 }
 

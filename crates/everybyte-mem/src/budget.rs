@@ -32,6 +32,11 @@ fn u(v: &serde_json::Value, keys: &[&str]) -> Option<u64> {
 #[allow(clippy::too_many_lines)] // one arm per architecture
 /// Reads a Hugging Face `config.json` and counts the parameters from the architecture
 /// (GPT-2, BERT, Llama/Mistral/Qwen-style decoders, ViT).
+/// The total byte size a sharded `model.safetensors.index.json` declares (`metadata.total_size`).
+pub fn index_total_size(index: &serde_json::Value) -> Option<u64> {
+    index.get("metadata")?.get("total_size")?.as_u64()
+}
+
 pub fn from_hf_config(v: &serde_json::Value) -> Result<ModelShape, String> {
     let arch = v
         .get("architectures")

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use everybyte_core::bytesize::Bytes;
+use everybyte_core::chart::escape;
 
 use crate::snapshot::{BlockState, SnapshotReport};
 
@@ -21,22 +22,6 @@ const ALLOCATED: &str = "#2f5d9e";
 const PENDING: &str = "#e69f00";
 const SPLIT_FREE: &str = "#d55e00";
 const FREE: &str = "#c8c8c8";
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// (colour, label) of a block, given whether its segment holds any active block.
 fn style(state: BlockState, segment_active: bool) -> (&'static str, &'static str) {

@@ -40,6 +40,18 @@ pub struct ModelInfo {
     pub warmup: Result<(), String>,
 }
 
+impl ModelInfo {
+    /// An input's or output's dims as a model configuration gives them: without the batch
+    /// dimension when the model batches (`max_batch_size` > 0), as Triton writes them.
+    pub fn config_dims(&self, s: &IoSpec) -> Vec<i64> {
+        if self.max_batch > 0 {
+            s.shape.get(1..).unwrap_or(&[]).to_vec()
+        } else {
+            s.shape.clone()
+        }
+    }
+}
+
 /// Where the ONNX Runtime library was looked for, and why each place failed.
 #[derive(Debug)]
 pub struct LibraryNotFound(pub Vec<String>);

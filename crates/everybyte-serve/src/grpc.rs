@@ -35,13 +35,7 @@ fn tensor_meta(v: &[IoSpec]) -> Vec<proto::model_metadata_response::TensorMetada
 }
 
 fn config(info: &ModelInfo) -> proto::ModelConfig {
-    let dims = |s: &IoSpec| {
-        if info.max_batch > 0 {
-            s.shape[1..].to_vec()
-        } else {
-            s.shape.clone()
-        }
-    };
+    let dims = |s: &IoSpec| info.config_dims(s);
     proto::ModelConfig {
         name: info.name.clone(),
         platform: "onnxruntime_onnx".into(),

@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::engine::ModelInfo;
+use crate::engine::{IoSpec, ModelInfo};
 use crate::server::{ErrorKind, InferError, InferRequest, Model, Server};
 use crate::tensor::{DataType, Tensor, byte_length, check_length, from_json, to_json};
 
@@ -156,13 +156,7 @@ fn readiness(s: &Server, m: &str, v: Option<&str>) -> Response {
 /// The model configuration in Triton's JSON form: the dims exclude the batch dimension when
 /// the model batches (`max_batch_size` > 0), as Triton writes them.
 pub fn config_json(info: &ModelInfo) -> Value {
-    let dims = |s: &crate::engine::IoSpec| -> Vec<i64> {
-        if info.max_batch > 0 {
-            s.shape[1..].to_vec()
-        } else {
-            s.shape.clone()
-        }
-    };
+    let dims = |s: &IoSpec| info.config_dims(s);
     let io = |v: &[crate::engine::IoSpec]| -> Vec<Value> {
         v.iter()
             .map(|s| json!({ "name": s.name, "data_type": s.datatype.config_name(), "dims": dims(s) }))

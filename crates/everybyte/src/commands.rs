@@ -986,11 +986,7 @@ fn model_shape(
     let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{name}: not JSON"))?;
-    if let Some(total) = v
-        .get("metadata")
-        .and_then(|m| m.get("total_size"))
-        .and_then(serde_json::Value::as_u64)
-    {
+    if let Some(total) = everybyte_mem::budget::index_total_size(&v) {
         // A sharded index: its total size in bytes, and the config beside it for the shape.
         let mut shape = config_beside(path);
         shape.params = (total as f64 / dtype_bytes.max(0.5)) as u64;
@@ -1523,7 +1519,7 @@ fn largest_model(project: &everybyte_core::discover::Project) -> Option<(u64, St
             std::fs::read_to_string(&f.path)
                 .ok()
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .and_then(|v| v["metadata"]["total_size"].as_u64())
+                .and_then(|v| everybyte_mem::budget::index_total_size(&v))
         } else if f.kind == everybyte_core::FileKind::ModelFile {
             std::fs::metadata(&f.path).ok().map(|m| m.len())
         } else {
