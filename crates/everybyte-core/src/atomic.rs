@@ -45,11 +45,11 @@ mod tests {
 
     #[test]
     fn replaces_whole_file_and_keeps_old_one_on_error() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.json");
         write_atomic(&path, |w| w.write_all(b"first")).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"first");
-        use std::os::unix::fs::PermissionsExt;
         // Not private: the umask decides, as for any new file; a replaced file keeps its mode.
         let other = tempfile::tempdir().unwrap();
         let plain = other.path().join("plain");

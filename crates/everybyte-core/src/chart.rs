@@ -217,60 +217,6 @@ pub fn lines(
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn charts_carry_their_labels_as_text() {
-        let b = bars(
-            "Findings by area",
-            "findings",
-            &[("LOG".into(), 3.0), ("K8S <yaml>".into(), 1.0)],
-        );
-        assert!(b.contains(">Findings by area</text>") && b.contains("K8S &lt;yaml&gt;"));
-        let l = lines(
-            "GPU memory",
-            "seconds",
-            "GiB",
-            &[Series {
-                name: "GPU 0".into(),
-                points: vec![(0.0, 1.0), (10.0, 20.0)],
-            }],
-            &[
-                Mark::X(5.0, "peak".into()),
-                Mark::Y(22.0, "capacity".into()),
-            ],
-        );
-        for t in [
-            ">seconds</text>",
-            ">GiB</text>",
-            ">peak</text>",
-            ">capacity</text>",
-            "<polyline",
-        ] {
-            assert!(l.contains(t), "{t}");
-        }
-        let st = stacked(
-            "Budget",
-            &[("weights".into(), 14.0), ("activations".into(), 8.0)],
-            Some(24.0),
-            0.15,
-            "GiB",
-        );
-        for t in [
-            "capacity 24 GiB",
-            "15% kept free",
-            "total 22 GiB",
-            "weights 14 GiB",
-        ] {
-            assert!(st.contains(t), "{t}");
-        }
-        // Degenerate input still draws.
-        assert!(lines("x", "s", "y", &[], &[]).ends_with("</svg>"));
-    }
-}
-
 /// One stacked bar of parts against a capacity, with a reserve kept free at its end.
 pub fn stacked(
     title: &str,
@@ -335,4 +281,58 @@ pub fn stacked(
         escape(unit)
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charts_carry_their_labels_as_text() {
+        let b = bars(
+            "Findings by area",
+            "findings",
+            &[("LOG".into(), 3.0), ("K8S <yaml>".into(), 1.0)],
+        );
+        assert!(b.contains(">Findings by area</text>") && b.contains("K8S &lt;yaml&gt;"));
+        let l = lines(
+            "GPU memory",
+            "seconds",
+            "GiB",
+            &[Series {
+                name: "GPU 0".into(),
+                points: vec![(0.0, 1.0), (10.0, 20.0)],
+            }],
+            &[
+                Mark::X(5.0, "peak".into()),
+                Mark::Y(22.0, "capacity".into()),
+            ],
+        );
+        for t in [
+            ">seconds</text>",
+            ">GiB</text>",
+            ">peak</text>",
+            ">capacity</text>",
+            "<polyline",
+        ] {
+            assert!(l.contains(t), "{t}");
+        }
+        let st = stacked(
+            "Budget",
+            &[("weights".into(), 14.0), ("activations".into(), 8.0)],
+            Some(24.0),
+            0.15,
+            "GiB",
+        );
+        for t in [
+            "capacity 24 GiB",
+            "15% kept free",
+            "total 22 GiB",
+            "weights 14 GiB",
+        ] {
+            assert!(st.contains(t), "{t}");
+        }
+        // Degenerate input still draws.
+        assert!(lines("x", "s", "y", &[], &[]).ends_with("</svg>"));
+    }
 }

@@ -541,8 +541,8 @@ mod tests {
 
     #[test]
     fn halves_and_metrics() {
-        assert_eq!(half(0x3c00), 1.0);
-        assert_eq!(half(0xc000), -2.0);
+        assert_eq!(half(0x3c00).to_bits(), 1.0f64.to_bits());
+        assert_eq!(half(0xc000).to_bits(), (-2.0f64).to_bits());
         assert!(half(0x7e00).is_nan());
         let a = serde_json::json!({"loss": 0.5, "acc": [0.9, 0.8]});
         let b = serde_json::json!({"loss": 0.5, "acc": [0.9, 0.81]});

@@ -377,7 +377,7 @@ mod tests {
             name: name.into(),
             datatype: dt.into(),
             shape: shape.to_vec(),
-            parameters: Default::default(),
+            parameters: std::collections::HashMap::default(),
             contents,
         }
     }

@@ -875,7 +875,7 @@ mod tests {
         let (tx, _rx) = oneshot::channel();
         let (tx2, _rx2) = oneshot::channel();
         let job = |rows: usize, reply| Job {
-            inputs: vec![t("ids", DataType::I64, &[rows as i64, 3])],
+            inputs: vec![t("ids", DataType::I64, &[i64::try_from(rows).unwrap(), 3])],
             rows,
             enqueued: Instant::now(),
             reply,
@@ -891,7 +891,7 @@ mod tests {
             shape: vec![3, 4],
             data: Bytes::from((0u8..48).collect::<Vec<_>>()),
         };
-        let parts = split(&[out.clone()], &jobs, 3).unwrap();
+        let parts = split(std::slice::from_ref(&out), &jobs, 3).unwrap();
         assert_eq!(parts[0][0].shape, [1, 4]);
         assert_eq!(&parts[0][0].data[..], &(0u8..16).collect::<Vec<_>>()[..]);
         assert_eq!(parts[1][0].shape, [2, 4]);

@@ -49,7 +49,7 @@ fn random_bytes_and_fragments_never_panic() {
     for _ in 0..2_000 {
         let mut buf = Vec::new();
         for _ in 0..(rng.next() % 40) {
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 buf.extend_from_slice(words[(rng.next() % words.len() as u64) as usize]);
             } else {
                 for _ in 0..(rng.next() % 20) {
@@ -58,7 +58,7 @@ fn random_bytes_and_fragments_never_panic() {
             }
         }
         let r = triage(&buf);
-        let newlines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        let newlines = memchr::memchr_iter(b'\n', &buf).count() as u64;
         let expect = newlines + u64::from(!buf.is_empty() && buf.last() != Some(&b'\n'));
         assert_eq!(r.lines, expect, "line count for {buf:?}");
     }
@@ -102,7 +102,7 @@ fn exact_line_numbers_across_buffer_boundaries() {
     let mut rng = Rng(42);
     while log.len() < 5 << 20 {
         line += 1;
-        if rng.next() % 5_000 == 0 {
+        if rng.next().is_multiple_of(5_000) {
             log.push_str("[2024-05-01T10:00:00Z] step 12 | loss: nan\n");
             expected.push(line);
         } else {
