@@ -41,6 +41,34 @@ fn le32(b: &[u8], at: usize) -> Option<u32> {
         .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
 }
 
+/// The structural check for an image `kind`.
+pub fn check(kind: crate::scan::Kind, b: &[u8]) -> Result<ImageInfo, Fault> {
+    use crate::scan::Kind;
+    match kind {
+        Kind::Jpeg => jpeg(b),
+        Kind::Png => png(b),
+        Kind::Gif => gif(b),
+        Kind::Webp => webp(b),
+        _ => bmp(b),
+    }
+}
+
+/// Whether `b` ends the way a complete image of its (sniffed) format ends: a JPEG's EOI
+/// marker, a PNG's IEND chunk, a GIF's trailer, a RIFF or BMP size field equal to the length.
+/// Not a validation: only the cue that reading may stop here.
+pub fn looks_complete(b: &[u8]) -> bool {
+    use crate::scan::Kind;
+    let le32 = |at: usize| le32(b, at).map(|n| n as usize);
+    match crate::scan::sniff(&b[..b.len().min(64)]) {
+        Some(Kind::Jpeg) => b.ends_with(&[0xFF, 0xD9]),
+        Some(Kind::Png) => b.ends_with(b"\0\0\0\0IEND\xAE\x42\x60\x82"),
+        Some(Kind::Gif) => b.ends_with(&[0x3B]),
+        Some(Kind::Webp) => le32(4).is_some_and(|n| n.checked_add(8) == Some(b.len())),
+        Some(Kind::Bmp) => le32(2) == Some(b.len()),
+        _ => false,
+    }
+}
+
 #[allow(clippy::too_many_lines)] // one marker loop
 /// Walks a JPEG: SOI, segments with lengths in bounds, a frame header with sane dimensions
 /// before the first scan, entropy-coded data, and EOI.
@@ -390,6 +418,31 @@ mod tests {
         v.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x63, 0, 0, 0, 1, 0, 1]));
         v.extend(chunk(b"IEND", &[]));
         v
+    }
+
+    #[test]
+    fn complete_images_are_recognised_by_their_closing_bytes() {
+        let png_file = tiny_png();
+        assert!(looks_complete(&png_file));
+        assert!(!looks_complete(&png_file[..png_file.len() - 1]));
+        assert!(!looks_complete(&png_file[..20]));
+        assert!(looks_complete(b"\xFF\xD8\xFF\xE0\0\x10JFIF\0\xFF\xD9"));
+        assert!(!looks_complete(b"\xFF\xD8\xFF\xE0\0\x10JFIF\0\xFF"));
+        assert!(looks_complete(b"GIF89a\x01\0\x01\0\0\0\0;"));
+        let mut webp = b"RIFF\0\0\0\0WEBPVP8 ".to_vec();
+        webp.extend_from_slice(&[0; 4]);
+        let n = u32::try_from(webp.len() - 8).unwrap();
+        webp[4..8].copy_from_slice(&n.to_le_bytes());
+        assert!(looks_complete(&webp));
+        assert!(!looks_complete(&webp[..webp.len() - 1]));
+        let mut bmp = b"BM".to_vec();
+        bmp.extend_from_slice(&30u32.to_le_bytes());
+        bmp.resize(30, 0);
+        assert!(looks_complete(&bmp));
+        assert!(!looks_complete(&bmp[..29]));
+        // Not an image, or empty: never complete, so the reader goes on to the end.
+        assert!(!looks_complete(b"a,b\n1,2\n"));
+        assert!(!looks_complete(b""));
     }
 
     #[test]

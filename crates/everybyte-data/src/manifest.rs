@@ -52,7 +52,8 @@ pub struct Difference {
 
 /// Re-hashes every file under `root` and compares with the manifest.
 pub fn verify(manifest: &Manifest, root: &Path) -> Vec<Difference> {
-    let files = crate::scan::list_files(&[root.to_path_buf()], root, ScanOptions::default().shard);
+    let (files, _) =
+        crate::scan::list_files(&[root.to_path_buf()], root, ScanOptions::default().shard);
     let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
     let hashes = hash_all(&paths);
     let on_disk: BTreeMap<&str, (u64, Option<String>)> = files

@@ -37,6 +37,21 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in declaration order (`kind as usize` indexes it).
+    pub const ALL: [Kind; 11] = [
+        Kind::Jpeg,
+        Kind::Png,
+        Kind::Gif,
+        Kind::Webp,
+        Kind::Bmp,
+        Kind::Npy,
+        Kind::Safetensors,
+        Kind::Csv,
+        Kind::Tsv,
+        Kind::Jsonl,
+        Kind::Other,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Jpeg => "JPEG",
@@ -75,18 +90,32 @@ pub fn sniff(head: &[u8]) -> Option<Kind> {
 }
 
 pub fn by_extension(name: &str) -> Option<Kind> {
-    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "jpg" | "jpeg" | "jpe" | "jfif" => Kind::Jpeg,
-        "png" => Kind::Png,
-        "gif" => Kind::Gif,
-        "webp" => Kind::Webp,
-        "bmp" => Kind::Bmp,
-        "npy" => Kind::Npy,
-        "safetensors" => Kind::Safetensors,
-        "csv" => Kind::Csv,
-        "tsv" | "tab" => Kind::Tsv,
-        "jsonl" | "ndjson" => Kind::Jsonl,
+    // The extension is the text after the last dot of the file name, at most 11 bytes long
+    // ("safetensors"); it is lowered on the stack, as this runs once per file.
+    let b = name.as_bytes();
+    let dot = b
+        .iter()
+        .rev()
+        .take(12)
+        .position(|&c| c == b'.' || c == b'/')?;
+    let ext = &b[b.len() - dot..];
+    if b[b.len() - dot - 1] != b'.' {
+        return None;
+    }
+    let mut low = [0u8; 11];
+    low[..ext.len()].copy_from_slice(ext);
+    low.make_ascii_lowercase();
+    Some(match &low[..ext.len()] {
+        b"jpg" | b"jpeg" | b"jpe" | b"jfif" => Kind::Jpeg,
+        b"png" => Kind::Png,
+        b"gif" => Kind::Gif,
+        b"webp" => Kind::Webp,
+        b"bmp" => Kind::Bmp,
+        b"npy" => Kind::Npy,
+        b"safetensors" => Kind::Safetensors,
+        b"csv" => Kind::Csv,
+        b"tsv" | b"tab" => Kind::Tsv,
+        b"jsonl" | b"ndjson" => Kind::Jsonl,
         _ => return None,
     })
 }
@@ -150,14 +179,13 @@ pub struct Summary {
 #[derive(Debug, Default)]
 pub struct ScanReport {
     pub findings: Vec<Finding>,
+    /// The manifest's records, in path order: filled when [`ScanOptions::hash`] is set.
     pub files: Vec<FileRecord>,
     pub summary: Summary,
 }
 
 struct FileResult {
     record: Option<FileRecord>,
-    /// The read buffer, returned for the next file.
-    buffer: Option<Vec<u8>>,
     /// The image's colour mode, and whether it has 16 bits per sample.
     mode: Option<(&'static str, bool)>,
     /// Size and CRC-32 of the content: equal keys are duplicate candidates.
@@ -192,52 +220,166 @@ fn relative(path: &Path, root: &Path) -> String {
     String::from_utf8_lossy(cut).into_owned()
 }
 
-/// Lists the files under `paths` (files are taken as given), relative to `root`.
+/// Lists the files under `paths` (files are taken as given), relative to `root`, sorted by
+/// relative path. Hidden entries (a name starting with `.`) are skipped and symbolic links
+/// are not followed; a folder that cannot be read is returned as an unreadable-input finding.
+///
+/// The walk goes one level at a time, the folders of a level read on all cores: a dataset's
+/// few wide folders (one per class) are read side by side, and the listing is deterministic.
 pub fn list_files(
     paths: &[PathBuf],
     root: &Path,
     shard: Option<(u64, u64)>,
-) -> Vec<(PathBuf, String)> {
-    let found = std::sync::Mutex::new(Vec::new());
+) -> (Vec<(PathBuf, String)>, Vec<Finding>) {
+    let keep = |rel: &str| shard.is_none_or(|(k, n)| shard_of(rel, n) == k - 1);
+    let mut runs: Vec<Vec<(PathBuf, String)>> = Vec::new();
+    let mut given = Vec::new();
+    let mut errors = Vec::new();
+    let mut level: Vec<PathBuf> = Vec::new();
     for p in paths {
-        ignore::WalkBuilder::new(p)
-            .standard_filters(false)
-            .hidden(true)
-            .build_parallel()
-            .run(|| {
-                Box::new(|e| {
-                    if let Ok(e) = e
-                        && e.file_type().is_some_and(|t| t.is_file())
-                    {
-                        let rel = relative(e.path(), root);
-                        if shard.is_none_or(|(k, n)| shard_of(&rel, n) == k - 1) {
-                            found
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                                .push((e.into_path(), rel));
-                        }
-                    }
-                    ignore::WalkState::Continue
-                })
-            });
+        if p.is_dir() {
+            level.push(p.clone());
+        } else {
+            let rel = relative(p, root);
+            if keep(&rel) {
+                given.push((p.clone(), rel));
+            }
+        }
     }
-    let mut out = found
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    out.sort_by(|a, b| a.1.cmp(&b.1));
+    runs.push(given);
+    while !level.is_empty() {
+        // Each folder's files come back with their relative paths, sorted, from the thread
+        // that read it.
+        let read = everybyte_core::par::map(&level, |dir| {
+            read_folder(dir).map(|(files, dirs)| {
+                let mut files: Vec<(PathBuf, String)> = files
+                    .into_iter()
+                    .filter_map(|p| {
+                        let rel = relative(&p, root);
+                        keep(&rel).then_some((p, rel))
+                    })
+                    .collect();
+                files.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+                (files, dirs)
+            })
+        });
+        let mut next = Vec::new();
+        for (dir, r) in level.iter().zip(read) {
+            match r {
+                Ok((files, dirs)) => {
+                    runs.push(files);
+                    next.extend(dirs);
+                }
+                Err(e) => errors.push(everybyte_core::rules::unreadable(
+                    relative(dir, root),
+                    "cannot list the folder",
+                    &e,
+                )),
+            }
+        }
+        level = next;
+    }
+    // Sorted runs, one per folder, put in the order of their first paths: joined, they are
+    // usually sorted already (folders whose files interleave, `a/` and `a/b/`, need a sort).
+    runs.retain(|r| !r.is_empty());
+    runs.sort_unstable_by(|a, b| a[0].1.cmp(&b[0].1));
+    let mut out = Vec::with_capacity(runs.iter().map(Vec::len).sum());
+    for run in runs {
+        out.extend(run);
+    }
+    if !out.is_sorted_by(|a, b| a.1 <= b.1) {
+        out.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+    }
     out.dedup_by(|a, b| a.1 == b.1);
-    out
+    (out, errors)
+}
+
+/// The files and the sub-folders of one folder, hidden ones left out. The type comes from the
+/// directory entry, so no file is stat-ed (except on a file system that leaves the type out).
+#[cfg(target_os = "linux")]
+fn read_folder(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    use rustix::fs::{FileType, Mode, OFlags, RawDir};
+    use std::os::unix::ffi::OsStrExt;
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    // Entries are read straight out of the getdents buffer: no allocation per entry beyond
+    // the path kept. 32 KiB holds any entry (names are at most 255 bytes).
+    let mut buf = Vec::with_capacity(32 << 10);
+    let mut entries = RawDir::new(&fd, buf.spare_capacity_mut());
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name.first() == Some(&b'.') {
+            continue;
+        }
+        let t = match entry.file_type() {
+            FileType::Unknown => rustix::fs::statat(
+                &fd,
+                entry.file_name(),
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map(|st| FileType::from_raw_mode(st.st_mode))?,
+            t => t,
+        };
+        let join = || {
+            // One allocation of the right size (`Path::join` grows the copy of `dir`).
+            let mut p = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
+            p.push(dir);
+            p.push(std::ffi::OsStr::from_bytes(name));
+            p
+        };
+        match t {
+            FileType::RegularFile => files.push(join()),
+            FileType::Directory => dirs.push(join()),
+            _ => {}
+        }
+    }
+    Ok((files, dirs))
+}
+
+/// The files and the sub-folders of one folder, hidden ones left out.
+#[cfg(not(target_os = "linux"))]
+fn read_folder(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.as_encoded_bytes().first() == Some(&b'.'))
+        {
+            continue;
+        }
+        let t = entry.file_type()?;
+        if t.is_file() {
+            files.push(path);
+        } else if t.is_dir() {
+            dirs.push(path);
+        }
+    }
+    Ok((files, dirs))
 }
 
 /// Scans files (walking folders) on all cores.
 pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
-    scan_files(
-        list_files(paths, root, opts.shard),
+    let started = std::time::Instant::now();
+    let (files, errors) = list_files(paths, root, opts.shard);
+    let mut report = scan_files(
+        files,
         &ScanOptions {
             shard: None,
             ..opts.clone()
         },
-    )
+    );
+    report.findings.splice(0..0, errors);
+    report.summary.seconds = started.elapsed().as_secs_f64();
+    report
 }
 
 /// Scans files already listed as (path, path relative to the root), such as the files a
@@ -251,46 +393,49 @@ pub fn scan_files(mut files: Vec<(PathBuf, String)>, opts: &ScanOptions) -> Scan
     if let Some(p) = &opts.progress {
         p.total_files.store(files.len() as u64, Ordering::Relaxed);
     }
-    // One read buffer per thread, handed back after each file.
-    let results: Vec<(usize, FileResult)> = everybyte_core::par::map_with(
+    // Each thread folds its files into its own partial report; the partials are joined once.
+    let partials = everybyte_core::par::fold_finish(
         &files,
-        || Vec::with_capacity(64 << 10),
-        |scratch, (path, rel)| {
-            let mut r = check_file(path, rel, opts, std::mem::take(scratch));
-            if let Some(b) = r.buffer.take() {
-                *scratch = b;
-            }
-            if let Some(p) = &opts.progress {
-                p.files.fetch_add(1, Ordering::Relaxed);
-                p.bytes
-                    .fetch_add(r.record.as_ref().map_or(0, |r| r.size), Ordering::Relaxed);
-            }
-            r
+        || Partial::new(opts.hash),
+        |part, i, (path, rel)| {
+            let r = check_file(path, rel, opts, &mut part.scratch, &mut part.folder);
+            part.add(i, r, opts.progress.as_deref());
         },
-    )
-    .into_iter()
-    .enumerate()
-    .collect();
+        |mut part| {
+            part.flush_progress(opts.progress.as_deref());
+            part.keys.sort_unstable();
+            part
+        },
+    );
 
     let mut report = ScanReport::default();
     // Colour mode → the indices of the files in it (paths are looked up only for the report).
     let mut modes: BTreeMap<(&'static str, bool), Vec<usize>> = BTreeMap::new();
-    let mut by_key: BTreeMap<(u64, u32), Vec<usize>> = BTreeMap::new();
-    for (i, r) in results {
-        report.findings.extend(r.findings);
-        *report.summary.kinds.entry(r.kind.name()).or_default() += 1;
-        if let Some(m) = r.mode {
-            modes.entry(m).or_default().push(i);
+    // (size, CRC-32, file index) of every non-empty file.
+    let mut keys: Vec<(u64, u32, usize)> = Vec::new();
+    let mut kinds = [0u64; Kind::ALL.len()];
+    let mut records: Vec<(usize, FileRecord)> = Vec::new();
+    for mut part in partials {
+        report.summary.files += part.files;
+        report.summary.bytes += part.bytes;
+        report.findings.append(&mut part.findings);
+        for (k, n) in kinds.iter_mut().zip(part.kinds) {
+            *k += n;
         }
-        if let Some(rec) = r.record {
-            report.summary.files += 1;
-            report.summary.bytes += rec.size;
-            if rec.size > 0
-                && let Some(key) = r.key
-            {
-                by_key.entry(key).or_default().push(i);
-            }
-            report.files.push(rec);
+        for (m, mut idx) in part.modes {
+            modes.entry(m).or_default().append(&mut idx);
+        }
+        keys.append(&mut part.keys);
+        records.append(&mut part.records);
+    }
+    for idx in modes.values_mut() {
+        idx.sort_unstable();
+    }
+    // Each thread's records and keys are sorted, so these stable sorts only merge the runs.
+    records.sort_by_key(|(i, _)| *i);
+    for (k, n) in Kind::ALL.iter().zip(kinds) {
+        if n > 0 {
+            report.summary.kinds.insert(k.name(), n);
         }
     }
     let total: usize = modes.values().map(Vec::len).sum();
@@ -323,16 +468,21 @@ pub fn scan_files(mut files: Vec<(PathBuf, String)>, opts: &ScanOptions) -> Scan
             );
         }
     }
-    // Candidates share size and CRC-32; BLAKE3 confirms them.
+    // Candidates share size and CRC-32; BLAKE3 confirms them. The keys are one sorted run per
+    // thread: the stable sort merges runs, where the unstable one would sort from scratch.
+    #[allow(clippy::stable_sort_primitive)]
+    keys.sort();
     let mut by_hash: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for group in by_key.into_values().filter(|v| v.len() > 1) {
-        for i in group {
+    for group in keys.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        if group.len() < 2 {
+            continue;
+        }
+        for &(_, _, i) in group {
             let (path, rel) = &files[i];
-            let known = report
-                .files
-                .iter()
-                .find(|f| f.path == *rel)
-                .map(|f| f.blake3.clone())
+            let known = records
+                .binary_search_by_key(&i, |(j, _)| *j)
+                .ok()
+                .map(|at| records[at].1.blake3.clone())
                 .filter(|h| !h.is_empty());
             if let Some(h) = known.or_else(|| blake3_file(path).ok()) {
                 by_hash.entry(h).or_default().push(rel.clone());
@@ -354,8 +504,88 @@ pub fn scan_files(mut files: Vec<(PathBuf, String)>, opts: &ScanOptions) -> Scan
             .with_data("files", paths),
         );
     }
+    report.files = records
+        .into_iter()
+        .map(|(i, mut r)| {
+            r.path = std::mem::take(&mut files[i].1);
+            r
+        })
+        .collect();
     report.summary.seconds = started.elapsed().as_secs_f64();
+    std::mem::forget(files);
     report
+}
+
+/// What one thread gathered from the files it scanned.
+struct Partial {
+    /// The read buffer, reused from file to file.
+    scratch: Vec<u8>,
+    folder: FolderCache,
+    findings: Vec<Finding>,
+    /// Whether to keep `records` (for a manifest).
+    keep_records: bool,
+    /// The records of the files read (without their paths, which are the listing's).
+    records: Vec<(usize, FileRecord)>,
+    files: u64,
+    bytes: u64,
+    kinds: [u64; Kind::ALL.len()],
+    modes: BTreeMap<(&'static str, bool), Vec<usize>>,
+    keys: Vec<(u64, u32, usize)>,
+    /// Files and bytes done but not yet added to the shared progress counters.
+    unreported: (u64, u64),
+}
+
+impl Partial {
+    fn new(keep_records: bool) -> Self {
+        Partial {
+            keep_records,
+            scratch: Vec::new(),
+            folder: FolderCache::default(),
+            findings: Vec::new(),
+            records: Vec::new(),
+            files: 0,
+            bytes: 0,
+            kinds: [0; Kind::ALL.len()],
+            modes: BTreeMap::new(),
+            keys: Vec::new(),
+            unreported: (0, 0),
+        }
+    }
+
+    fn add(&mut self, i: usize, r: FileResult, progress: Option<&Progress>) {
+        self.findings.extend(r.findings);
+        self.kinds[r.kind as usize] += 1;
+        if let Some(m) = r.mode {
+            self.modes.entry(m).or_default().push(i);
+        }
+        if let Some(rec) = r.record {
+            if rec.size > 0
+                && let Some((size, crc)) = r.key
+            {
+                self.keys.push((size, crc, i));
+            }
+            self.unreported.1 += rec.size;
+            self.files += 1;
+            self.bytes += rec.size;
+            if self.keep_records {
+                self.records.push((i, rec));
+            }
+        }
+        self.unreported.0 += 1;
+        // The shared counters are touched every 64 files or 16 MiB, not per file: two
+        // threads bumping one cache line per small file cost more than the file's checks.
+        if self.unreported.0 >= 64 || self.unreported.1 >= 16 << 20 {
+            self.flush_progress(progress);
+        }
+    }
+
+    fn flush_progress(&mut self, progress: Option<&Progress>) {
+        if let Some(p) = progress {
+            p.files.fetch_add(self.unreported.0, Ordering::Relaxed);
+            p.bytes.fetch_add(self.unreported.1, Ordering::Relaxed);
+        }
+        self.unreported = (0, 0);
+    }
 }
 
 const MAX_IMAGE_BYTES: u64 = 512 << 20;
@@ -380,9 +610,101 @@ fn crc32_file(path: &Path) -> std::io::Result<u32> {
 }
 
 #[allow(clippy::too_many_lines)] // one branch per kind
-fn check_file(path: &Path, rel: &str, opts: &ScanOptions, scratch: Vec<u8>) -> FileResult {
+/// The folder of the last file opened, held open so that the next file in it is opened by its
+/// name (`openat`): the kernel then looks up one path component instead of all of them, which
+/// is most of the cost of opening a small file. Files come sorted, so a thread's files share
+/// their folder run after run.
+#[derive(Default)]
+struct FolderCache {
+    dir: PathBuf,
+    fd: Option<rustix::fd::OwnedFd>,
+}
+
+impl FolderCache {
+    fn open(&mut self, path: &Path) -> std::io::Result<std::fs::File> {
+        use rustix::fs::{Mode, OFlags};
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = path.as_os_str().as_bytes();
+        // Split at the last slash by bytes (the listing's paths are plain: no trailing slash).
+        let Some(slash) = memchr::memrchr(b'/', bytes).filter(|&i| i > 0 && i + 1 < bytes.len())
+        else {
+            return std::fs::File::open(path);
+        };
+        let (parent, name) = (
+            Path::new(OsStr::from_bytes(&bytes[..slash])),
+            OsStr::from_bytes(&bytes[slash + 1..]),
+        );
+        if self.fd.is_none() || self.dir.as_os_str().as_bytes() != parent.as_os_str().as_bytes() {
+            // O_PATH needs only search permission on the folder, as opening by full path does.
+            #[cfg(target_os = "linux")]
+            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            #[cfg(not(target_os = "linux"))]
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            self.fd = rustix::fs::open(parent, flags, Mode::empty()).ok();
+            parent.clone_into(&mut self.dir);
+        }
+        match &self.fd {
+            Some(fd) => {
+                rustix::fs::openat(fd, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                    .map(std::fs::File::from)
+                    .map_err(std::io::Error::from)
+            }
+            None => std::fs::File::open(path),
+        }
+    }
+}
+
+/// Reads `file` on from `buf[..n]` into `buf` (whose length is its usable, already zeroed
+/// capacity: it is zeroed when it grows, not per file), up to `limit` bytes in all. Stops at
+/// the end of the file, at `limit`, or after a short read that leaves `complete` true of the
+/// bytes so far. Returns how many bytes `buf` holds and whether the end of the file was seen
+/// (or `limit` reached).
+///
+/// A short read from a regular file is its end, so when the format's own closing bytes end
+/// the buffer (a JPEG's EOI, a PNG's IEND), the last read, which would return nothing, is
+/// skipped: two system calls per small file instead of three. Should a file system ever
+/// return a short read before the end, the caller reads on before reporting the file as
+/// broken (see [`check_file`]), so no finding rests on a partial read.
+fn read_on(
+    file: &mut impl Read,
+    buf: &mut Vec<u8>,
+    mut n: usize,
+    limit: usize,
+    complete: impl Fn(&[u8]) -> bool,
+) -> std::io::Result<(usize, bool)> {
+    loop {
+        if n >= limit {
+            return Ok((n, true));
+        }
+        if n == buf.len() {
+            let grow = buf.len().max(64 << 10).min(limit - n);
+            buf.resize(n + grow, 0);
+        }
+        let end = buf.len().min(limit);
+        match file.read(&mut buf[n..end]) {
+            Ok(0) => return Ok((n, true)),
+            Ok(k) => {
+                n += k;
+                if n < end && complete(&buf[..n]) {
+                    return Ok((n, false));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[allow(clippy::too_many_lines)] // one branch per kind
+fn check_file(
+    path: &Path,
+    rel: &str,
+    opts: &ScanOptions,
+    scratch: &mut Vec<u8>,
+    folder: &mut FolderCache,
+) -> FileResult {
     let mut out = FileResult {
-        buffer: None,
         record: None,
         key: None,
         kind: Kind::Other,
@@ -398,26 +720,32 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions, scratch: Vec<u8>) -> F
             Kind::Jpeg | Kind::Png | Kind::Gif | Kind::Webp | Kind::Bmp
         )
     };
-    let mut file = match std::fs::File::open(path) {
+    let mut file = match folder.open(path) {
         Ok(f) => f,
         Err(e) => {
             out.findings.push(unreadable(&e));
             return out;
         }
     };
-    // An image without a manifest to write: open, read, read (end of file), close — the read
-    // floor's system calls. Otherwise the size and mtime come from one fstat.
-    let mut image_bytes = None;
+    let max_image = usize::try_from(MAX_IMAGE_BYTES).unwrap_or(usize::MAX);
+    // An image without a manifest to write: open, read, close, as the read floor does (see
+    // `read_on`). Otherwise the size and mtime come from one fstat.
+    // `whole`: how many bytes of the file `scratch` holds, when it holds it all.
+    let mut whole = None;
+    // A read that stopped at the format's closing bytes, before seeing the end of the file.
+    let mut stopped_early = false;
     let (size, mtime) = if ext_kind.is_some_and(is_image) && !opts.hash {
-        let mut b = scratch;
-        b.clear();
-        if let Err(e) = (&mut file).take(MAX_IMAGE_BYTES).read_to_end(&mut b) {
-            out.findings.push(unreadable(&e));
-            return out;
+        match read_on(&mut file, scratch, 0, max_image, image::looks_complete) {
+            Ok((n, eof)) => {
+                whole = Some(n);
+                stopped_early = !eof;
+                (n as u64, 0)
+            }
+            Err(e) => {
+                out.findings.push(unreadable(&e));
+                return out;
+            }
         }
-        let size = b.len() as u64;
-        image_bytes = Some(b);
-        (size, 0)
     } else {
         match file.metadata() {
             Ok(m) => (
@@ -439,7 +767,7 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions, scratch: Vec<u8>) -> F
                 .with_help("restore it from its source, or remove it and its label"),
         );
         out.record = Some(FileRecord {
-            path: rel.to_owned(),
+            path: String::new(),
             size,
             mtime,
             blake3: if opts.hash {
@@ -450,33 +778,31 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions, scratch: Vec<u8>) -> F
         });
         return out;
     }
-    if image_bytes.is_none()
+    if whole.is_none()
         && (ext_kind.is_some_and(is_image) && size <= MAX_IMAGE_BYTES || size <= 64 << 10)
     {
-        let mut b = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        match (&mut file).take(size).read_to_end(&mut b) {
-            Ok(_) => image_bytes = Some(b),
+        // The size is known: reading exactly that much is the whole file.
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        match read_on(&mut file, scratch, 0, size, |_| false) {
+            Ok((n, _)) => whole = Some(n),
             Err(e) => {
                 out.findings.push(unreadable(&e));
                 return out;
             }
         }
     }
-    #[allow(clippy::single_match_else)] // two ways to get the head, side by side
-    let head: Vec<u8> = match &image_bytes {
-        Some(b) => b[..b.len().min(64)].to_vec(),
-        None => {
-            let mut h = vec![0u8; 64];
-            match file.read(&mut h).map(|n| h.truncate(n)) {
-                Ok(()) => h,
-                Err(e) => {
-                    out.findings.push(unreadable(&e));
-                    return out;
-                }
+    let mut head_buf = [0u8; 64];
+    let head: &[u8] = match whole {
+        Some(n) => &scratch[..n.min(64)],
+        None => match file.read(&mut head_buf) {
+            Ok(n) => &head_buf[..n],
+            Err(e) => {
+                out.findings.push(unreadable(&e));
+                return out;
             }
-        }
+        },
     };
-    let sniffed = sniff(&head);
+    let sniffed = sniff(head);
     let kind = sniffed.or(ext_kind).unwrap_or(Kind::Other);
     out.kind = kind;
     if let (Some(s), Some(e)) = (sniffed, ext_kind)
@@ -497,8 +823,8 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions, scratch: Vec<u8>) -> F
         );
     }
     let hash = if opts.hash {
-        match &image_bytes {
-            Some(b) => blake3::hash(b).to_hex().to_string(),
+        match whole {
+            Some(n) => blake3::hash(&scratch[..n]).to_hex().to_string(),
             None => match blake3_file(path) {
                 Ok(h) => h,
                 Err(e) => {
@@ -510,12 +836,12 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions, scratch: Vec<u8>) -> F
     } else {
         String::new()
     };
-    out.key = match &image_bytes {
-        Some(b) => Some((size, crc32fast::hash(b))),
+    out.key = match whole {
+        Some(n) => Some((size, crc32fast::hash(&scratch[..n]))),
         None => crc32_file(path).ok().map(|c| (size, c)),
     };
     out.record = Some(FileRecord {
-        path: rel.to_owned(),
+        path: String::new(),
         size,
         mtime,
         blake3: hash,
@@ -523,16 +849,29 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions, scratch: Vec<u8>) -> F
 
     match kind {
         Kind::Jpeg | Kind::Png | Kind::Gif | Kind::Webp | Kind::Bmp => {
-            let Some(bytes) = image_bytes.as_deref() else {
+            let Some(mut n) = whole else {
                 return out;
             };
-            let checked = match kind {
-                Kind::Jpeg => image::jpeg(bytes),
-                Kind::Png => image::png(bytes),
-                Kind::Gif => image::gif(bytes),
-                Kind::Webp => image::webp(bytes),
-                _ => image::bmp(bytes),
-            };
+            let mut checked = image::check(kind, &scratch[..n]);
+            if checked.is_err() && stopped_early {
+                // Confirm with a read to the end of the file before reporting anything.
+                match read_on(&mut file, scratch, n, max_image, |_| false) {
+                    Ok((m, _)) if m > n => {
+                        n = m;
+                        checked = image::check(kind, &scratch[..n]);
+                        if let Some(r) = &mut out.record {
+                            r.size = n as u64;
+                        }
+                        out.key = Some((n as u64, crc32fast::hash(&scratch[..n])));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        out.findings.push(unreadable(&e));
+                        return out;
+                    }
+                }
+            }
+            let bytes = &scratch[..n];
             match checked {
                 Err(f) => out.findings.push(
                     Finding::new(&CORRUPT_IMAGE, Location { detail: Some(format!("byte {}", f.offset)), ..at() }, format!("{}: {}", kind.name(), f.what))
@@ -583,7 +922,6 @@ fn check_file(path: &Path, rel: &str, opts: &ScanOptions, scratch: Vec<u8>) -> F
         },
         Kind::Other => {}
     }
-    out.buffer = image_bytes;
     out
 }
 
@@ -797,5 +1135,121 @@ fn table_findings(t: &table::TableScan, rel: &str, findings: &mut Vec<Finding>) 
                     .with_data("na", c.na.count),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_are_read_from_the_file_name() {
+        assert_eq!(by_extension("a/b/photo.JPG"), Some(Kind::Jpeg));
+        assert_eq!(by_extension("x.jfif"), Some(Kind::Jpeg));
+        assert_eq!(by_extension("weights.safetensors"), Some(Kind::Safetensors));
+        assert_eq!(by_extension("t.NDJSON"), Some(Kind::Jsonl));
+        assert_eq!(by_extension("dir.jpg/readme"), None);
+        assert_eq!(by_extension("noext"), None);
+        assert_eq!(by_extension("trailing."), None);
+        assert_eq!(by_extension("x.longerthansafetensors"), None);
+        assert_eq!(by_extension("é.png"), Some(Kind::Png));
+        for (i, k) in Kind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+        }
+    }
+
+    /// Hands out its bytes a few at a time, as a file system may.
+    struct Dribble<'a>(&'a [u8], usize);
+
+    impl Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(self.1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn reading_stops_early_only_at_closing_bytes() {
+        let data = b"\xFF\xD8 first part \xFF\xD9 and more after";
+        let mut buf = Vec::new();
+        // Short reads that never end in a closing marker: read to the end.
+        let (n, eof) = read_on(&mut Dribble(data, 5), &mut buf, 0, 1 << 20, |_| false).unwrap();
+        assert_eq!((&buf[..n], eof), (&data[..], true));
+        // A short read ending where `complete` holds stops there, not at the end.
+        let stop = |b: &[u8]| b.ends_with(b"\xFF\xD9");
+        let (n, eof) = read_on(&mut Dribble(data, 4), &mut buf, 0, 1 << 20, stop).unwrap();
+        assert_eq!((&buf[..n], eof), (&data[..16], false));
+        // Reading on from there reaches the end.
+        let mut rest = Dribble(&data[16..], 7);
+        let (m, eof) = read_on(&mut rest, &mut buf, n, 1 << 20, |_| false).unwrap();
+        assert_eq!((&buf[..m], eof), (&data[..], true));
+        // The limit caps the bytes read, and larger files grow the buffer.
+        let big = vec![7u8; 200 << 10];
+        let (n, eof) = read_on(&mut Dribble(&big, 1 << 20), &mut buf, 0, 150 << 10, |_| {
+            false
+        })
+        .unwrap();
+        assert_eq!((n, eof), (150 << 10, true));
+        let (n, _) = read_on(&mut &big[..], &mut buf, 0, 1 << 20, |_| false).unwrap();
+        assert_eq!(n, big.len());
+    }
+
+    #[test]
+    fn folder_cache_opens_across_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/x"), "ax").unwrap();
+        std::fs::write(root.join("a/b/y"), "aby").unwrap();
+        let mut cache = FolderCache::default();
+        let read = |c: &mut FolderCache, p: &Path| {
+            let mut s = String::new();
+            c.open(p)?.read_to_string(&mut s)?;
+            std::io::Result::Ok(s)
+        };
+        assert_eq!(read(&mut cache, &root.join("a/x")).unwrap(), "ax");
+        assert_eq!(read(&mut cache, &root.join("a/b/y")).unwrap(), "aby");
+        assert_eq!(read(&mut cache, &root.join("a/x")).unwrap(), "ax");
+        let missing = read(&mut cache, &root.join("a/nope")).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+        // A folder that does not exist, and a bare name, fall back to opening by path.
+        let gone = read(&mut cache, &root.join("gone/z")).unwrap_err();
+        assert_eq!(gone.kind(), std::io::ErrorKind::NotFound);
+        assert!(read(&mut cache, Path::new("no-such-file-here")).is_err());
+    }
+
+    #[test]
+    fn listing_is_sorted_by_path_skips_hidden_and_links() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for f in [
+            "a/x",
+            "a/c/y",
+            "a/z",
+            "a-b/w",
+            "a.jpg",
+            ".hidden/h",
+            "a/.h",
+            "b/d/e/f",
+        ] {
+            let p = root.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, f).unwrap();
+        }
+        std::os::unix::fs::symlink(root.join("a/x"), root.join("a/link")).unwrap();
+        std::os::unix::fs::symlink(root.join("a"), root.join("dirlink")).unwrap();
+        let (files, errors) = list_files(&[root.to_path_buf()], root, None);
+        assert!(errors.is_empty());
+        let rels: Vec<&str> = files.iter().map(|(_, r)| r.as_str()).collect();
+        assert_eq!(rels, ["a-b/w", "a.jpg", "a/c/y", "a/x", "a/z", "b/d/e/f"]);
+        for (p, r) in &files {
+            assert_eq!(*p, root.join(r));
+        }
+        // Files named directly are kept, relative to the root given.
+        let (files, _) = list_files(&[root.join("a/x"), root.join("b")], root, None);
+        let rels: Vec<&str> = files.iter().map(|(_, r)| r.as_str()).collect();
+        assert_eq!(rels, ["a/x", "b/d/e/f"]);
     }
 }

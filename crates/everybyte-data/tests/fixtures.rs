@@ -116,14 +116,12 @@ fn manifest_roundtrip_and_verify() {
 #[test]
 fn shards_partition_the_files() {
     let d = dir("DATA003", "fires");
-    let all = everybyte_data::scan::list_files(std::slice::from_ref(&d), &d, None);
+    let (all, errors) = everybyte_data::scan::list_files(std::slice::from_ref(&d), &d, None);
+    assert!(errors.is_empty());
     let mut union = Vec::new();
     for k in 1..=3 {
-        union.extend(everybyte_data::scan::list_files(
-            std::slice::from_ref(&d),
-            &d,
-            Some((k, 3)),
-        ));
+        union
+            .extend(everybyte_data::scan::list_files(std::slice::from_ref(&d), &d, Some((k, 3))).0);
     }
     union.sort();
     assert_eq!(union, all);
