@@ -128,8 +128,9 @@ for path, rule, what in planted:
 planted_paths = {p for p, _, _ in planted}
 def planted_file(f):
     return ("images/" + f["path"]) in planted_paths or (f["code"] in ("DATA005", "DATA013") and any(p[len("images/"):] in f["message"] for p in planted_paths if p.startswith("images/")))
-extra = [f for f in scan if not planted_file(f)]
-for f in extra[:10]:
-    print("   unexpected:", f["code"], f["path"], f["message"][:100])
-print(f"  findings on files that were not planted: {len(extra)}")
+for name, fs in (("structural scan", scan), ("--decode", dec)):
+    extra = [f for f in fs if not planted_file(f)]
+    for f in extra[:10]:
+        print("   unexpected:", f["code"], f["path"], f["message"][:100])
+    print(f"  findings on files that were not planted ({name}): {len(extra)}")
 PY

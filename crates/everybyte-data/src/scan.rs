@@ -1251,5 +1251,8 @@ mod tests {
         let (files, _) = list_files(&[root.join("a/x"), root.join("b")], root, None);
         let rels: Vec<&str> = files.iter().map(|(_, r)| r.as_str()).collect();
         assert_eq!(rels, ["a/x", "b/d/e/f"]);
+        // What cannot be listed is an error, not an empty folder.
+        assert!(read_folder(&root.join("a.jpg")).is_err());
+        assert!(read_folder(&root.join("gone")).is_err());
     }
 }
