@@ -52,16 +52,28 @@ pub struct Difference {
 
 /// Re-hashes every file under `root` and compares with the manifest.
 pub fn verify(manifest: &Manifest, root: &Path) -> Vec<Difference> {
-    let (files, _) =
+    let (files, unlisted) =
         crate::scan::list_files(&[root.to_path_buf()], root, ScanOptions::default().shard);
-    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    let paths: Vec<PathBuf> = files.iter().map(|rel| root.join(&**rel)).collect();
     let hashes = hash_all(&paths);
-    let on_disk: BTreeMap<&str, (u64, Option<String>)> = files
+    let names: Vec<String> = files
+        .iter()
+        .map(|rel| rel.to_string_lossy().into_owned())
+        .collect();
+    let on_disk: BTreeMap<&str, (u64, Option<String>)> = names
         .iter()
         .zip(hashes)
-        .map(|((_, rel), h)| (rel.as_str(), h))
+        .map(|(rel, h)| (rel.as_str(), h))
         .collect();
-    let mut out = Vec::new();
+    // A folder that cannot be listed is a difference of its own, besides its files missing.
+    let mut out: Vec<Difference> = unlisted
+        .into_iter()
+        .map(|f| Difference {
+            path: f.location.path,
+            kind: "unreadable",
+            detail: f.message,
+        })
+        .collect();
     let listed: BTreeMap<&str, &FileRecord> = manifest
         .files
         .iter()

@@ -2,7 +2,9 @@
 //! hashed with BLAKE3; then the per-dataset summaries (colour modes, duplicates).
 
 use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
@@ -195,19 +197,23 @@ struct FileResult {
 }
 
 /// FNV-1a of the path: a shard assignment stable across machines and runs.
-pub fn shard_of(rel: &str, n: u64) -> u64 {
+pub fn shard_of(rel: impl AsRef<[u8]>, n: u64) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in rel.bytes() {
+    for &b in rel.as_ref() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h % n
 }
 
-/// `path` relative to `root`, as a string: a byte-prefix cut (the walker's paths start with
-/// the root as given), falling back to `Path::strip_prefix`.
-fn relative(path: &Path, root: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
+/// A listed file: its path relative to the scan's root (or the path as given, for a file
+/// outside the root), bytes as the file system has them. One allocation per file, and the
+/// file is opened from its folder (see [`FolderCache`]), so the listing keeps no full paths.
+pub type Rel = Box<OsStr>;
+
+/// `path` relative to `root`: a byte-prefix cut (the paths given start with the root as given),
+/// falling back to `Path::strip_prefix`, then to the path itself.
+fn relative(path: &Path, root: &Path) -> OsString {
     let (p, r) = (path.as_os_str().as_bytes(), root.as_os_str().as_bytes());
     let cut = match p.strip_prefix(r) {
         Some(rest) if r.is_empty() || rest.first() == Some(&b'/') || r.ends_with(b"/") => {
@@ -217,7 +223,12 @@ fn relative(path: &Path, root: &Path) -> String {
             .strip_prefix(root)
             .map_or(p, |x| x.as_os_str().as_bytes()),
     };
-    String::from_utf8_lossy(cut).into_owned()
+    OsStr::from_bytes(cut).to_owned()
+}
+
+/// `rel` as text, for findings and manifests (not-UTF-8 bytes shown as U+FFFD).
+fn shown(rel: &OsStr) -> String {
+    rel.to_string_lossy().into_owned()
 }
 
 /// Lists the files under `paths` (files are taken as given), relative to `root`, sorted by
@@ -230,36 +241,27 @@ pub fn list_files(
     paths: &[PathBuf],
     root: &Path,
     shard: Option<(u64, u64)>,
-) -> (Vec<(PathBuf, String)>, Vec<Finding>) {
-    let keep = |rel: &str| shard.is_none_or(|(k, n)| shard_of(rel, n) == k - 1);
-    let mut runs: Vec<Vec<(PathBuf, String)>> = Vec::new();
+) -> (Vec<Rel>, Vec<Finding>) {
+    let keep = |rel: &OsStr| shard.is_none_or(|(k, n)| shard_of(rel.as_bytes(), n) == k - 1);
+    let mut runs: Vec<Vec<Rel>> = Vec::new();
     let mut given = Vec::new();
     let mut errors = Vec::new();
-    let mut level: Vec<PathBuf> = Vec::new();
+    let mut level: Vec<Rel> = Vec::new();
     for p in paths {
+        let rel = relative(p, root).into_boxed_os_str();
         if p.is_dir() {
-            level.push(p.clone());
-        } else {
-            let rel = relative(p, root);
-            if keep(&rel) {
-                given.push((p.clone(), rel));
-            }
+            level.push(rel);
+        } else if keep(&rel) {
+            given.push(rel);
         }
     }
     runs.push(given);
     while !level.is_empty() {
-        // Each folder's files come back with their relative paths, sorted, from the thread
-        // that read it.
+        // Each folder's files come back sorted, from the thread that read it.
         let read = everybyte_core::par::map(&level, |dir| {
-            read_folder(dir).map(|(files, dirs)| {
-                let mut files: Vec<(PathBuf, String)> = files
-                    .into_iter()
-                    .filter_map(|p| {
-                        let rel = relative(&p, root);
-                        keep(&rel).then_some((p, rel))
-                    })
-                    .collect();
-                files.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+            read_folder(root, dir).map(|(mut files, dirs)| {
+                files.retain(|f| keep(f));
+                files.sort_unstable();
                 (files, dirs)
             })
         });
@@ -271,7 +273,7 @@ pub fn list_files(
                     next.extend(dirs);
                 }
                 Err(e) => errors.push(everybyte_core::rules::unreadable(
-                    relative(dir, root),
+                    shown(dir),
                     "cannot list the folder",
                     &e,
                 )),
@@ -282,26 +284,40 @@ pub fn list_files(
     // Sorted runs, one per folder, put in the order of their first paths: joined, they are
     // usually sorted already (folders whose files interleave, `a/` and `a/b/`, need a sort).
     runs.retain(|r| !r.is_empty());
-    runs.sort_unstable_by(|a, b| a[0].1.cmp(&b[0].1));
+    runs.sort_unstable_by(|a, b| a[0].cmp(&b[0]));
     let mut out = Vec::with_capacity(runs.iter().map(Vec::len).sum());
     for run in runs {
         out.extend(run);
     }
-    if !out.is_sorted_by(|a, b| a.1 <= b.1) {
-        out.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+    if !out.is_sorted() {
+        out.sort_unstable();
     }
-    out.dedup_by(|a, b| a.1 == b.1);
+    out.dedup();
     (out, errors)
 }
 
-/// The files and the sub-folders of one folder, hidden ones left out. The type comes from the
-/// directory entry, so no file is stat-ed (except on a file system that leaves the type out).
+/// `dir/name`, or `name` alone in the root, in one allocation of the right size.
+fn child(dir: &OsStr, name: &[u8]) -> Rel {
+    let dir = dir.as_bytes();
+    let mut v = Vec::with_capacity(dir.len() + 1 + name.len());
+    if !dir.is_empty() {
+        v.extend_from_slice(dir);
+        if !dir.ends_with(b"/") {
+            v.push(b'/');
+        }
+    }
+    v.extend_from_slice(name);
+    OsString::from_vec(v).into_boxed_os_str()
+}
+
+/// The files and the sub-folders of the folder `rel` under `root`, hidden ones left out. The
+/// type comes from the directory entry, so no file is stat-ed (except on a file system that
+/// leaves the type out).
 #[cfg(target_os = "linux")]
-fn read_folder(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+fn read_folder(root: &Path, rel: &OsStr) -> std::io::Result<(Vec<Rel>, Vec<Rel>)> {
     use rustix::fs::{FileType, Mode, OFlags, RawDir};
-    use std::os::unix::ffi::OsStrExt;
     let fd = rustix::fs::open(
-        dir,
+        root.join(rel),
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
@@ -326,41 +342,31 @@ fn read_folder(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
             .map(|st| FileType::from_raw_mode(st.st_mode))?,
             t => t,
         };
-        let join = || {
-            // One allocation of the right size (`Path::join` grows the copy of `dir`).
-            let mut p = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
-            p.push(dir);
-            p.push(std::ffi::OsStr::from_bytes(name));
-            p
-        };
         match t {
-            FileType::RegularFile => files.push(join()),
-            FileType::Directory => dirs.push(join()),
+            FileType::RegularFile => files.push(child(rel, name)),
+            FileType::Directory => dirs.push(child(rel, name)),
             _ => {}
         }
     }
     Ok((files, dirs))
 }
 
-/// The files and the sub-folders of one folder, hidden ones left out.
+/// The files and the sub-folders of the folder `rel` under `root`, hidden ones left out.
 #[cfg(not(target_os = "linux"))]
-fn read_folder(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+fn read_folder(root: &Path, rel: &OsStr) -> std::io::Result<(Vec<Rel>, Vec<Rel>)> {
     let mut files = Vec::new();
     let mut dirs = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
+    for entry in std::fs::read_dir(root.join(rel))? {
         let entry = entry?;
-        let path = entry.path();
-        if path
-            .file_name()
-            .is_some_and(|n| n.as_encoded_bytes().first() == Some(&b'.'))
-        {
+        let name = entry.file_name();
+        if name.as_bytes().first() == Some(&b'.') {
             continue;
         }
         let t = entry.file_type()?;
         if t.is_file() {
-            files.push(path);
+            files.push(child(rel, name.as_bytes()));
         } else if t.is_dir() {
-            dirs.push(path);
+            dirs.push(child(rel, name.as_bytes()));
         }
     }
     Ok((files, dirs))
@@ -371,6 +377,7 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
     let started = std::time::Instant::now();
     let (files, errors) = list_files(paths, root, opts.shard);
     let mut report = scan_files(
+        root,
         files,
         &ScanOptions {
             shard: None,
@@ -382,13 +389,13 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
     report
 }
 
-/// Scans files already listed as (path, path relative to the root), such as the files a
-/// project walk found; `opts.shard` keeps only that shard of them.
+/// Scans files already listed relative to `root`, such as the files a project walk found;
+/// `opts.shard` keeps only that shard of them.
 #[allow(clippy::too_many_lines)] // per-file checks, then the per-dataset summaries
-pub fn scan_files(mut files: Vec<(PathBuf, String)>, opts: &ScanOptions) -> ScanReport {
+pub fn scan_files(root: &Path, mut files: Vec<Rel>, opts: &ScanOptions) -> ScanReport {
     let started = std::time::Instant::now();
     if let Some((k, n)) = opts.shard {
-        files.retain(|(_, rel)| shard_of(rel, n) == k - 1);
+        files.retain(|rel| shard_of(rel.as_bytes(), n) == k - 1);
     }
     if let Some(p) = &opts.progress {
         p.total_files.store(files.len() as u64, Ordering::Relaxed);
@@ -397,8 +404,8 @@ pub fn scan_files(mut files: Vec<(PathBuf, String)>, opts: &ScanOptions) -> Scan
     let partials = everybyte_core::par::fold_finish(
         &files,
         || Partial::new(opts.hash),
-        |part, i, (path, rel)| {
-            let r = check_file(path, rel, opts, &mut part.scratch, &mut part.folder);
+        |part, i, rel| {
+            let r = check_file(root, rel, opts, &mut part.scratch, &mut part.folder);
             part.add(i, r, opts.progress.as_deref());
         },
         |mut part| {
@@ -453,7 +460,7 @@ pub fn scan_files(mut files: Vec<(PathBuf, String)>, opts: &ScanOptions) -> Scan
             if mode == dominant {
                 continue;
             }
-            let list: Vec<String> = idx.iter().map(|&i| files[i].1.clone()).collect();
+            let list: Vec<String> = idx.iter().map(|&i| shown(&files[i])).collect();
             let examples: Vec<&str> = list.iter().take(5).map(String::as_str).collect();
             report.findings.push(
                 Finding::new(
@@ -478,14 +485,14 @@ pub fn scan_files(mut files: Vec<(PathBuf, String)>, opts: &ScanOptions) -> Scan
             continue;
         }
         for &(_, _, i) in group {
-            let (path, rel) = &files[i];
+            let rel = &files[i];
             let known = records
                 .binary_search_by_key(&i, |(j, _)| *j)
                 .ok()
                 .map(|at| records[at].1.blake3.clone())
                 .filter(|h| !h.is_empty());
-            if let Some(h) = known.or_else(|| blake3_file(path).ok()) {
-                by_hash.entry(h).or_default().push(rel.clone());
+            if let Some(h) = known.or_else(|| blake3_file(&root.join(&**rel)).ok()) {
+                by_hash.entry(h).or_default().push(shown(rel));
             }
         }
     }
@@ -507,7 +514,7 @@ pub fn scan_files(mut files: Vec<(PathBuf, String)>, opts: &ScanOptions) -> Scan
     report.files = records
         .into_iter()
         .map(|(i, mut r)| {
-            r.path = std::mem::take(&mut files[i].1);
+            r.path = shown(&files[i]);
             r
         })
         .collect();
@@ -616,41 +623,45 @@ fn crc32_file(path: &Path) -> std::io::Result<u32> {
 /// their folder run after run.
 #[derive(Default)]
 struct FolderCache {
-    dir: PathBuf,
+    /// The folder held, as the relative path's bytes before its last slash.
+    dir: Vec<u8>,
     fd: Option<rustix::fd::OwnedFd>,
 }
 
 impl FolderCache {
-    fn open(&mut self, path: &Path) -> std::io::Result<std::fs::File> {
+    /// Opens `rel` under `root`.
+    fn open(&mut self, root: &Path, rel: &OsStr) -> std::io::Result<std::fs::File> {
         use rustix::fs::{Mode, OFlags};
-        use std::ffi::OsStr;
-        use std::os::unix::ffi::OsStrExt;
-        let bytes = path.as_os_str().as_bytes();
-        // Split at the last slash by bytes (the listing's paths are plain: no trailing slash).
-        let Some(slash) = memchr::memrchr(b'/', bytes).filter(|&i| i > 0 && i + 1 < bytes.len())
-        else {
-            return std::fs::File::open(path);
+        let bytes = rel.as_bytes();
+        // The folder is the part before the last slash (none: the root itself).
+        let (parent, name) = match memchr::memrchr(b'/', bytes) {
+            Some(0) => (&b"/"[..], &bytes[1..]),
+            Some(i) => (&bytes[..i], &bytes[i + 1..]),
+            None => (&b""[..], bytes),
         };
-        let (parent, name) = (
-            Path::new(OsStr::from_bytes(&bytes[..slash])),
-            OsStr::from_bytes(&bytes[slash + 1..]),
-        );
-        if self.fd.is_none() || self.dir.as_os_str().as_bytes() != parent.as_os_str().as_bytes() {
+        if name.is_empty() {
+            return std::fs::File::open(root.join(rel));
+        }
+        if self.fd.is_none() || self.dir != parent {
             // O_PATH needs only search permission on the folder, as opening by full path does.
             #[cfg(target_os = "linux")]
             let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
             #[cfg(not(target_os = "linux"))]
             let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-            self.fd = rustix::fs::open(parent, flags, Mode::empty()).ok();
+            let dir = root.join(OsStr::from_bytes(parent));
+            self.fd = rustix::fs::open(&dir, flags, Mode::empty()).ok();
             parent.clone_into(&mut self.dir);
         }
         match &self.fd {
-            Some(fd) => {
-                rustix::fs::openat(fd, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-                    .map(std::fs::File::from)
-                    .map_err(std::io::Error::from)
-            }
-            None => std::fs::File::open(path),
+            Some(fd) => rustix::fs::openat(
+                fd,
+                OsStr::from_bytes(name),
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map(std::fs::File::from)
+            .map_err(std::io::Error::from),
+            None => std::fs::File::open(root.join(rel)),
         }
     }
 }
@@ -698,12 +709,16 @@ fn read_on(
 
 #[allow(clippy::too_many_lines)] // one branch per kind
 fn check_file(
-    path: &Path,
-    rel: &str,
+    root: &Path,
+    rel_path: &OsStr,
     opts: &ScanOptions,
     scratch: &mut Vec<u8>,
     folder: &mut FolderCache,
 ) -> FileResult {
+    let shown_rel = rel_path.to_string_lossy();
+    let rel: &str = &shown_rel;
+    // The full path, for the readers that open the file again (tables, arrays, hashing).
+    let path = || root.join(rel_path);
     let mut out = FileResult {
         record: None,
         key: None,
@@ -720,7 +735,7 @@ fn check_file(
             Kind::Jpeg | Kind::Png | Kind::Gif | Kind::Webp | Kind::Bmp
         )
     };
-    let mut file = match folder.open(path) {
+    let mut file = match folder.open(root, rel_path) {
         Ok(f) => f,
         Err(e) => {
             out.findings.push(unreadable(&e));
@@ -825,7 +840,7 @@ fn check_file(
     let hash = if opts.hash {
         match whole {
             Some(n) => blake3::hash(&scratch[..n]).to_hex().to_string(),
-            None => match blake3_file(path) {
+            None => match blake3_file(&path()) {
                 Ok(h) => h,
                 Err(e) => {
                     out.findings.push(unreadable(&e));
@@ -838,7 +853,7 @@ fn check_file(
     };
     out.key = match whole {
         Some(n) => Some((size, crc32fast::hash(&scratch[..n]))),
-        None => crc32_file(path).ok().map(|c| (size, c)),
+        None => crc32_file(&path()).ok().map(|c| (size, c)),
     };
     out.record = Some(FileRecord {
         path: String::new(),
@@ -907,16 +922,16 @@ fn check_file(
                 }
             }
         }
-        Kind::Npy => check_npy(path, size, &at, &mut out.findings),
-        Kind::Safetensors => check_safetensors(path, size, &at, &mut out.findings),
+        Kind::Npy => check_npy(&path(), size, &at, &mut out.findings),
+        Kind::Safetensors => check_safetensors(&path(), size, &at, &mut out.findings),
         Kind::Csv | Kind::Tsv => {
             let delim = if kind == Kind::Tsv { b'\t' } else { b',' };
-            match table::scan_file(path, delim) {
+            match table::scan_file(&path(), delim) {
                 Ok(t) => table_findings(&t, rel, &mut out.findings),
                 Err(e) => out.findings.push(unreadable(&e)),
             }
         }
-        Kind::Jsonl => match std::fs::File::open(path).and_then(table::scan_jsonl) {
+        Kind::Jsonl => match std::fs::File::open(path()).and_then(table::scan_jsonl) {
             Ok(t) => table_findings(&t, rel, &mut out.findings),
             Err(e) => out.findings.push(unreadable(&e)),
         },
@@ -1204,20 +1219,24 @@ mod tests {
         std::fs::write(root.join("a/x"), "ax").unwrap();
         std::fs::write(root.join("a/b/y"), "aby").unwrap();
         let mut cache = FolderCache::default();
-        let read = |c: &mut FolderCache, p: &Path| {
+        let read = |c: &mut FolderCache, rel: &str| {
             let mut s = String::new();
-            c.open(p)?.read_to_string(&mut s)?;
+            c.open(root, OsStr::new(rel))?.read_to_string(&mut s)?;
             std::io::Result::Ok(s)
         };
-        assert_eq!(read(&mut cache, &root.join("a/x")).unwrap(), "ax");
-        assert_eq!(read(&mut cache, &root.join("a/b/y")).unwrap(), "aby");
-        assert_eq!(read(&mut cache, &root.join("a/x")).unwrap(), "ax");
-        let missing = read(&mut cache, &root.join("a/nope")).unwrap_err();
+        std::fs::write(root.join("top"), "top").unwrap();
+        assert_eq!(read(&mut cache, "a/x").unwrap(), "ax");
+        assert_eq!(read(&mut cache, "a/b/y").unwrap(), "aby");
+        assert_eq!(read(&mut cache, "a/x").unwrap(), "ax");
+        assert_eq!(read(&mut cache, "top").unwrap(), "top");
+        let missing = read(&mut cache, "a/nope").unwrap_err();
         assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
-        // A folder that does not exist, and a bare name, fall back to opening by path.
-        let gone = read(&mut cache, &root.join("gone/z")).unwrap_err();
+        // A folder that does not exist falls back to opening by path, with its error.
+        let gone = read(&mut cache, "gone/z").unwrap_err();
         assert_eq!(gone.kind(), std::io::ErrorKind::NotFound);
-        assert!(read(&mut cache, Path::new("no-such-file-here")).is_err());
+        // An absolute path (a file named outside the root) is opened as it is.
+        let abs = root.join("a/b/y");
+        assert_eq!(read(&mut cache, abs.to_str().unwrap()).unwrap(), "aby");
     }
 
     #[test]
@@ -1242,17 +1261,33 @@ mod tests {
         std::os::unix::fs::symlink(root.join("a"), root.join("dirlink")).unwrap();
         let (files, errors) = list_files(&[root.to_path_buf()], root, None);
         assert!(errors.is_empty());
-        let rels: Vec<&str> = files.iter().map(|(_, r)| r.as_str()).collect();
+        let rels: Vec<&str> = files.iter().map(|r| r.to_str().unwrap()).collect();
         assert_eq!(rels, ["a-b/w", "a.jpg", "a/c/y", "a/x", "a/z", "b/d/e/f"]);
-        for (p, r) in &files {
-            assert_eq!(*p, root.join(r));
-        }
         // Files named directly are kept, relative to the root given.
         let (files, _) = list_files(&[root.join("a/x"), root.join("b")], root, None);
-        let rels: Vec<&str> = files.iter().map(|(_, r)| r.as_str()).collect();
+        let rels: Vec<&str> = files.iter().map(|r| r.to_str().unwrap()).collect();
         assert_eq!(rels, ["a/x", "b/d/e/f"]);
+        // The root itself named, or "." as the root: the same relative paths.
+        let (files, _) = list_files(&[PathBuf::from(".")], Path::new("."), None);
+        assert!(files.iter().all(|r| !r.as_bytes().starts_with(b"./")));
         // What cannot be listed is an error, not an empty folder.
-        assert!(read_folder(&root.join("a.jpg")).is_err());
-        assert!(read_folder(&root.join("gone")).is_err());
+        assert!(read_folder(root, OsStr::new("a.jpg")).is_err());
+        assert!(read_folder(root, OsStr::new("gone")).is_err());
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_read_and_shown_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let name = OsStr::from_bytes(b"caf\xe9");
+        std::fs::create_dir(root.join(name)).unwrap();
+        std::fs::write(root.join(name).join(name), b"").unwrap();
+        let r = scan(&[root.to_path_buf()], root, &ScanOptions::default());
+        let found: Vec<(&str, &str)> = r
+            .findings
+            .iter()
+            .map(|f| (f.code.as_str(), f.location.path.as_str()))
+            .collect();
+        assert_eq!(found, [("DATA001", "caf\u{fffd}/caf\u{fffd}")]);
     }
 }

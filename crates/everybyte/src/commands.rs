@@ -247,7 +247,7 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
                 .push(everybyte_core::rules::unreadable_io(&f.rel, &e)),
         }
     }
-    let data_files: Vec<(PathBuf, String)> = project
+    let data_files: Vec<everybyte_data::scan::Rel> = project
         .files
         .iter()
         .filter(|f| {
@@ -255,7 +255,14 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
             matches!(f.kind, FileKind::Image | FileKind::Table | FileKind::Array)
                 || f.rel.ends_with(".safetensors") && f.kind == FileKind::ModelFile
         })
-        .map(|f| (f.path.clone(), f.rel.clone()))
+        .map(|f| {
+            // The path's own bytes under the root (the `rel` text may have lost some).
+            f.path
+                .strip_prefix(&project.root)
+                .unwrap_or(&f.path)
+                .as_os_str()
+                .into()
+        })
         .collect();
     if !data_files.is_empty() {
         // A large dataset is sampled: the same files every run (by path hash), so findings are
@@ -268,7 +275,7 @@ fn audit(cli: &Cli, registry: &Registry, dir: &Path, args: &ReportArgs) -> Resul
             shard: (shards > 1).then_some((1, shards)),
             ..everybyte_data::scan::ScanOptions::default()
         };
-        let scan = everybyte_data::scan::scan_files(data_files, &opts);
+        let scan = everybyte_data::scan::scan_files(&project.root, data_files, &opts);
         if shards > 1 {
             report.context.push(everybyte_core::ContextItem {
                 path: ".".into(),
