@@ -50,7 +50,9 @@ where
             if left == 0 {
                 return None;
             }
-            let chunk = (left / (threads * 8)).clamp(1, 64);
+            // At most 16: items are files in path order, and a folder of large ones should
+            // still be shared between threads.
+            let chunk = (left / (threads * 8)).clamp(1, 16);
             match next.compare_exchange_weak(
                 start,
                 start + chunk,

@@ -53,10 +53,7 @@ fn strict_jpeg(bytes: &[u8]) -> Result<(u64, u64), String> {
         Err(e) => {
             let e = e.to_string();
             if !e.contains("Extra bytes between headers") {
-                return Err(format!(
-                    "the entropy-coded data is broken ({})",
-                    e.trim_matches('"')
-                ));
+                return Err(format!("strict decoding fails: {}", e.trim_matches('"')));
             }
             decode(options.set_strict_mode(false)).map_err(|e| e.to_string())?
         }
@@ -103,7 +100,7 @@ mod tests {
             "the lenient decoder passes it"
         );
         let err = decode(&bad, Kind::Jpeg, &info).unwrap_err();
-        assert!(err.contains("entropy-coded data is broken"), "{err}");
+        assert!(err.contains("strict decoding fails"), "{err}");
         // A header that disagrees with the frame decoded.
         let liar = crate::image::ImageInfo {
             width: 65,
@@ -114,5 +111,29 @@ mod tests {
                 .unwrap_err()
                 .contains("decodes to 64x48")
         );
+    }
+
+    #[test]
+    fn stray_bytes_between_headers_are_let_through() {
+        // libjpeg warns about them ("extraneous bytes before marker") and decodes the picture.
+        let good = jpeg_file();
+        assert_eq!(&good[2..4], &[0xFF, 0xE0], "the encoder writes APP0 first");
+        let app0_len = usize::from(u16::from_be_bytes([good[4], good[5]]));
+        let mut odd = good[..4 + app0_len].to_vec();
+        odd.extend_from_slice(&[0x12, 0x34, 0x56]);
+        odd.extend_from_slice(&good[4 + app0_len..]);
+        let strict = zune_core::options::DecoderOptions::default().set_strict_mode(true);
+        let err = zune_jpeg::JpegDecoder::new_with_options(
+            zune_core::bytestream::ZCursor::new(&odd[..]),
+            strict,
+        )
+        .decode()
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("Extra bytes between headers"),
+            "{err}"
+        );
+        let info = crate::image::jpeg(&good).unwrap();
+        decode(&odd, Kind::Jpeg, &info).unwrap();
     }
 }

@@ -62,7 +62,8 @@ pub fn looks_complete(b: &[u8]) -> bool {
     match crate::scan::sniff(&b[..b.len().min(64)]) {
         Some(Kind::Jpeg) => b.ends_with(&[0xFF, 0xD9]),
         Some(Kind::Png) => b.ends_with(b"\0\0\0\0IEND\xAE\x42\x60\x82"),
-        Some(Kind::Gif) => b.ends_with(&[0x3B]),
+        // The last data sub-block's terminator, then the trailer.
+        Some(Kind::Gif) => b.ends_with(&[0x00, 0x3B]),
         Some(Kind::Webp) => le32(4).is_some_and(|n| n.checked_add(8) == Some(b.len())),
         Some(Kind::Bmp) => le32(2) == Some(b.len()),
         _ => false,
@@ -429,6 +430,7 @@ mod tests {
         assert!(looks_complete(b"\xFF\xD8\xFF\xE0\0\x10JFIF\0\xFF\xD9"));
         assert!(!looks_complete(b"\xFF\xD8\xFF\xE0\0\x10JFIF\0\xFF"));
         assert!(looks_complete(b"GIF89a\x01\0\x01\0\0\0\0;"));
+        assert!(!looks_complete(b"GIF89a\x01\0\x01\0\0\0\x07;"));
         let mut webp = b"RIFF\0\0\0\0WEBPVP8 ".to_vec();
         webp.extend_from_slice(&[0; 4]);
         let n = u32::try_from(webp.len() - 8).unwrap();

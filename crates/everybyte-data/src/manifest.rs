@@ -45,7 +45,7 @@ impl ManifestSummary {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Difference {
     pub path: String,
-    /// `changed`, `missing` or `new`.
+    /// `changed`, `missing`, `new`, or `unreadable` (a folder that cannot be listed).
     pub kind: &'static str,
     pub detail: String,
 }

@@ -231,6 +231,15 @@ fn shown(rel: &OsStr) -> String {
     rel.to_string_lossy().into_owned()
 }
 
+/// [`shown`], with the root itself (an empty relative path) shown as `.`.
+fn shown_or_root(rel: &OsStr) -> String {
+    if rel.is_empty() {
+        ".".to_owned()
+    } else {
+        shown(rel)
+    }
+}
+
 /// Lists the files under `paths` (files are taken as given), relative to `root`, sorted by
 /// relative path. Hidden entries (a name starting with `.`) are skipped and symbolic links
 /// are not followed; a folder that cannot be read is returned as an unreadable-input finding.
@@ -251,8 +260,17 @@ pub fn list_files(
         let rel = relative(p, root).into_boxed_os_str();
         if p.is_dir() {
             level.push(rel);
+        } else if p.is_file() {
+            if keep(&rel) {
+                given.push(rel);
+            }
         } else if keep(&rel) {
-            given.push(rel);
+            // A FIFO would block the scan and a device read as empty: neither is data.
+            errors.push(everybyte_core::rules::unreadable(
+                shown_or_root(&rel),
+                "not a regular file or a folder",
+                &"skipped",
+            ));
         }
     }
     runs.push(given);
@@ -272,11 +290,13 @@ pub fn list_files(
                     runs.push(files);
                     next.extend(dirs);
                 }
-                Err(e) => errors.push(everybyte_core::rules::unreadable(
-                    shown(dir),
+                // Each shard reports the folders that hash to it, so shards merge to one count.
+                Err(e) if keep(dir) => errors.push(everybyte_core::rules::unreadable(
+                    shown_or_root(dir),
                     "cannot list the folder",
                     &e,
                 )),
+                Err(_) => {}
             }
         }
         level = next;
@@ -294,6 +314,12 @@ pub fn list_files(
     }
     out.dedup();
     (out, errors)
+}
+
+/// Entries a dataset walk leaves out: hidden ones (a name starting with `.`) and `lost+found`,
+/// the file system's own folder at a mount point (readable by root only, never data).
+fn skipped(name: &[u8]) -> bool {
+    name.first() == Some(&b'.') || name == b"lost+found"
 }
 
 /// `dir/name`, or `name` alone in the root, in one allocation of the right size.
@@ -330,16 +356,20 @@ fn read_folder(root: &Path, rel: &OsStr) -> std::io::Result<(Vec<Rel>, Vec<Rel>)
     while let Some(entry) = entries.next() {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
-        if name.first() == Some(&b'.') {
+        if skipped(name) {
             continue;
         }
         let t = match entry.file_type() {
-            FileType::Unknown => rustix::fs::statat(
+            FileType::Unknown => match rustix::fs::statat(
                 &fd,
                 entry.file_name(),
                 rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .map(|st| FileType::from_raw_mode(st.st_mode))?,
+            ) {
+                Ok(st) => FileType::from_raw_mode(st.st_mode),
+                // Removed since the folder was read: not there to scan.
+                Err(rustix::io::Errno::NOENT) => continue,
+                Err(e) => return Err(e.into()),
+            },
             t => t,
         };
         match t {
@@ -359,7 +389,7 @@ fn read_folder(root: &Path, rel: &OsStr) -> std::io::Result<(Vec<Rel>, Vec<Rel>)
     for entry in std::fs::read_dir(root.join(rel))? {
         let entry = entry?;
         let name = entry.file_name();
-        if name.as_bytes().first() == Some(&b'.') {
+        if skipped(name.as_bytes()) {
             continue;
         }
         let t = entry.file_type()?;
@@ -519,7 +549,6 @@ pub fn scan_files(root: &Path, mut files: Vec<Rel>, opts: &ScanOptions) -> ScanR
         })
         .collect();
     report.summary.seconds = started.elapsed().as_secs_f64();
-    std::mem::forget(files);
     report
 }
 
@@ -868,7 +897,7 @@ fn check_file(
                 return out;
             };
             let mut checked = image::check(kind, &scratch[..n]);
-            if checked.is_err() && stopped_early {
+            if stopped_early && (checked.is_err() || opts.decode) {
                 // Confirm with a read to the end of the file before reporting anything.
                 match read_on(&mut file, scratch, n, max_image, |_| false) {
                     Ok((m, _)) if m > n => {
@@ -1252,6 +1281,7 @@ mod tests {
             ".hidden/h",
             "a/.h",
             "b/d/e/f",
+            "lost+found/#1234",
         ] {
             let p = root.join(f);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -1289,5 +1319,23 @@ mod tests {
             .map(|f| (f.code.as_str(), f.location.path.as_str()))
             .collect();
         assert_eq!(found, [("DATA001", "caf\u{fffd}/caf\u{fffd}")]);
+    }
+
+    #[test]
+    fn a_fifo_named_is_reported_not_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("pipe.jpg");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .unwrap();
+        // Would block forever if it were opened for reading.
+        let r = scan(&[fifo], tmp.path(), &ScanOptions::default());
+        assert_eq!(r.findings.len(), 1);
+        assert_eq!(r.findings[0].code, "IO001");
+        assert!(r.findings[0].message.contains("not a regular file"));
+        assert_eq!(r.summary.files, 0);
     }
 }
