@@ -77,15 +77,12 @@ pub fn discover(root: &Path, exclude: &[String]) -> Result<Project, ignore::Erro
                             let rel = relative(root, &path);
                             let size = entry.metadata().map_or(0, |m| m.len());
                             let kind = classify(&rel);
-                            files
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                                .push(ProjectFile {
-                                    path,
-                                    rel,
-                                    kind,
-                                    size,
-                                });
+                            crate::par::lock(&files).push(ProjectFile {
+                                path,
+                                rel,
+                                kind,
+                                size,
+                            });
                         }
                     }
                     Err(err) => {
@@ -93,10 +90,7 @@ pub fn discover(root: &Path, exclude: &[String]) -> Result<Project, ignore::Erro
                             ignore::Error::WithPath { path, .. } => relative(root, path),
                             _ => root.display().to_string(),
                         };
-                        errors
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .push((path, err.to_string()));
+                        crate::par::lock(&errors).push((path, err.to_string()));
                     }
                 }
                 ignore::WalkState::Continue

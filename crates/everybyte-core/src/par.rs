@@ -3,6 +3,13 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Locks `m`, taking the data even if another thread panicked while holding it. The data kept
+/// under these locks (counters, samples, a queue's sender) stays valid at every step, so one
+/// failed thread must not turn every later lock into another panic: a server keeps serving.
+pub fn lock<T: ?Sized>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The number of threads to use: the cores this process may run on, read once (finding it
 /// reads the cgroup's CPU quota files).
 pub fn cores() -> usize {
@@ -133,6 +140,22 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_lock_held_by_a_thread_that_panicked_still_opens() {
+        let m = std::sync::Mutex::new(1);
+        let r = std::thread::scope(|s| {
+            s.spawn(|| {
+                let _held = m.lock().unwrap();
+                panic!("worker failed");
+            })
+            .join()
+        });
+        assert!(r.is_err());
+        assert!(m.is_poisoned());
+        *super::lock(&m) += 1;
+        assert_eq!(*super::lock(&m), 2);
+    }
+
     #[test]
     fn keeps_order() {
         let v: Vec<u64> = (0..10_000).collect();

@@ -280,17 +280,14 @@ fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, String> {
             let mut stopped: Option<Instant> = None;
             while !done.load(Ordering::Relaxed) {
                 let t = start.elapsed().as_secs_f64();
-                samples
-                    .lock()
-                    .expect("samples lock")
-                    .push(sample(pid, t, nvml.as_ref()));
+                everybyte_core::par::lock(&samples).push(sample(pid, t, nvml.as_ref()));
                 if let Some(u) = &url {
-                    let mut r = ready_at.lock().expect("ready lock");
+                    let mut r = everybyte_core::par::lock(&ready_at);
                     if r.is_none() && url_ready(u) {
                         *r = Some(start.elapsed().as_secs_f64());
                     }
                 }
-                let ready = *ready_at.lock().expect("ready lock");
+                let ready = *everybyte_core::par::lock(&ready_at);
                 let over = timeout.is_some_and(|d| start.elapsed() >= d);
                 let after = matches!((ready, after_ready),
                     (Some(r), Some(a)) if start.elapsed().as_secs_f64() >= r + a.as_secs_f64());
@@ -304,8 +301,8 @@ fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, String> {
         let _ = h.join();
     }
     let trace = trace?;
-    let samples = std::mem::take(&mut *samples.lock().expect("samples lock"));
-    let cold = *ready_at.lock().expect("ready lock");
+    let samples = std::mem::take(&mut *everybyte_core::par::lock(&samples));
+    let cold = *everybyte_core::par::lock(&ready_at);
     let mut r = summarise(
         opts,
         samples,
@@ -424,9 +421,7 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     if re.is_match(&line) {
-                        ready_at
-                            .lock()
-                            .expect("ready lock")
+                        everybyte_core::par::lock(&ready_at)
                             .get_or_insert(start.elapsed().as_secs_f64());
                     }
                     #[allow(clippy::print_stdout, clippy::print_stderr)]
@@ -447,12 +442,12 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
         }
         samples.push(sample(pid, start.elapsed().as_secs_f64(), nvml.as_ref()));
         if let Some(Ready::Url(u)) = &opts.ready {
-            let mut r = ready_at.lock().expect("ready lock");
+            let mut r = everybyte_core::par::lock(&ready_at);
             if r.is_none() && url_ready(u) {
                 *r = Some(start.elapsed().as_secs_f64());
             }
         }
-        let ready = *ready_at.lock().expect("ready lock");
+        let ready = *everybyte_core::par::lock(&ready_at);
         let over = opts.timeout.is_some_and(|d| start.elapsed() >= d);
         let done = match (ready, opts.after_ready) {
             (Some(r), Some(after)) => start.elapsed().as_secs_f64() >= r + after.as_secs_f64(),
@@ -462,7 +457,7 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
         std::thread::sleep(opts.interval);
     };
     let wall = start.elapsed().as_secs_f64();
-    let cold = *ready_at.lock().expect("ready lock");
+    let cold = *everybyte_core::par::lock(&ready_at);
     Ok(summarise(
         opts,
         samples,

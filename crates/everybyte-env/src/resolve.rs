@@ -76,22 +76,14 @@ pub struct InfoCache {
 
 impl InfoCache {
     pub fn get(&self, path: &Path) -> Option<Arc<DynamicInfo>> {
-        if let Some(v) = self
-            .map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(path)
-        {
+        if let Some(v) = everybyte_core::par::lock(&self.map).get(path) {
             return v.clone();
         }
         let parsed = match elf::parse_file(path) {
             Ok(Ok(info)) => Some(Arc::new(info)),
             _ => None,
         };
-        self.map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(path.to_owned(), parsed.clone());
+        everybyte_core::par::lock(&self.map).insert(path.to_owned(), parsed.clone());
         parsed
     }
 }

@@ -523,7 +523,7 @@ async fn run(opts: &BenchOptions) -> Result<BenchReport> {
         .saturating_duration_since(measuring_from)
         .as_secs_f64()
         .max(1e-9);
-    let t = tally.lock().expect("tally lock");
+    let t = everybyte_core::par::lock(&tally);
     let ms = |us: u64| us as f64 / 1000.0;
     let h = &t.hist;
     Ok(BenchReport {
@@ -606,7 +606,7 @@ async fn open_loop(
             let latency = intended.elapsed();
             drop(permit);
             if intended >= measuring_from {
-                tally.lock().expect("tally lock").record(r, latency);
+                everybyte_core::par::lock(&tally).record(r, latency);
             }
         });
         while tasks.try_join_next().is_some() {}
@@ -635,7 +635,7 @@ async fn closed_loop(
                 }
                 let r = one(&target, timeout).await;
                 if t0 >= measuring_from {
-                    tally.lock().expect("tally lock").record(r, t0.elapsed());
+                    everybyte_core::par::lock(&tally).record(r, t0.elapsed());
                 }
             }
         });

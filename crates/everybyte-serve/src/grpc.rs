@@ -82,7 +82,7 @@ fn duration(t: Timing) -> proto::StatisticDuration {
 }
 
 fn statistics(m: &crate::server::Model) -> proto::ModelStatistics {
-    let s = m.stats.lock().expect("stats lock").clone();
+    let s = everybyte_core::par::lock(&m.stats).clone();
     proto::ModelStatistics {
         name: m.info.name.clone(),
         version: m.info.version.clone(),

@@ -200,7 +200,7 @@ fn timing(t: crate::server::Timing) -> Value {
 }
 
 fn stats_json(model: &Model) -> Value {
-    let s = model.stats.lock().expect("stats lock").clone();
+    let s = everybyte_core::par::lock(&model.stats).clone();
     json!({
         "name": model.info.name,
         "version": model.info.version,

@@ -262,11 +262,8 @@ impl Model {
 
     /// Closes the queue; with `wait`, waits for the worker to finish what it holds.
     pub fn stop(&self, wait: bool) {
-        self.tx.lock().expect("queue lock").take();
-        if let Some(h) = self
-            .worker
-            .lock()
-            .expect("worker lock")
+        everybyte_core::par::lock(&self.tx).take();
+        if let Some(h) = everybyte_core::par::lock(&self.worker)
             .take()
             .filter(|_| wait)
         {
@@ -280,7 +277,7 @@ impl Model {
     }
 
     fn count(&self, outcome: &'static str) {
-        let mut s = self.stats.lock().expect("stats lock");
+        let mut s = everybyte_core::par::lock(&self.stats);
         *s.outcomes.entry(outcome).or_default() += 1;
     }
 
@@ -303,7 +300,7 @@ impl Model {
             reply,
         };
         let sent = {
-            let tx = self.tx.lock().expect("queue lock");
+            let tx = everybyte_core::par::lock(&self.tx);
             match tx.as_ref() {
                 None => Err(InferError::unavailable("the server is shutting down")),
                 Some(tx) => {
@@ -332,7 +329,7 @@ impl Model {
             Err(_) => Err(InferError::internal("the model's worker stopped")),
         };
         let elapsed = start.elapsed();
-        let mut s = self.stats.lock().expect("stats lock");
+        let mut s = everybyte_core::par::lock(&self.stats);
         if result.is_ok() {
             s.success.add(elapsed, 1);
             *s.outcomes.entry("success").or_default() += 1;
@@ -584,7 +581,7 @@ fn execute(engine: &mut Engine, jobs: Vec<Job>, rows: usize, stats: &Mutex<Stats
     };
     let t_output = t2.elapsed();
     {
-        let mut s = stats.lock().expect("stats lock");
+        let mut s = everybyte_core::par::lock(stats);
         s.last_inference_ms = now_ms();
         s.execution_count += 1;
         s.inference_count += rows as u64;
@@ -643,7 +640,7 @@ impl Server {
             .map(|m| {
                 (
                     m.info.name.clone(),
-                    m.stats.lock().expect("stats lock").clone(),
+                    everybyte_core::par::lock(&m.stats).clone(),
                     m.queue_depth(),
                 )
             })
