@@ -66,8 +66,22 @@ impl Default for DataOptions {
     }
 }
 
+/// Settings of the deploy area.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct DeployOptions {
+    /// Memory limits are judged against the measured or computed peak times this factor.
+    pub headroom: f64,
+}
+
+impl Default for DeployOptions {
+    fn default() -> Self {
+        DeployOptions { headroom: 1.2 }
+    }
+}
+
 /// The options a configuration file may set.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Options {
     /// Rule codes or prefixes to enable (`["LOG", "ENV001"]`); all rules when absent.
@@ -88,6 +102,8 @@ pub struct Options {
     pub data: DataOptions,
     #[serde(default)]
     pub serve: ServeOptions,
+    #[serde(default)]
+    pub deploy: DeployOptions,
 }
 
 #[derive(Deserialize)]
@@ -280,6 +296,7 @@ mod tests {
             summary: "x",
             doc: "",
             source: "",
+            status: crate::rule::RuleStatus::Stable,
         };
         let registry = Registry::new(&[&[&R]]);
         let dir = tempfile::tempdir().unwrap();

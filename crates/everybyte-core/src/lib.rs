@@ -3,6 +3,7 @@
 //! nothing of areas.
 
 pub mod atomic;
+pub mod audit;
 pub mod bytesize;
 pub mod chart;
 pub mod config;
@@ -13,10 +14,12 @@ pub mod par;
 pub mod render;
 pub mod rule;
 pub mod rules;
+pub mod safetensors;
 pub mod suppress;
 
 pub use atomic::write_atomic;
+pub use audit::Audit;
 pub use config::{Config, ConfigError, Selection};
 pub use discover::{FileKind, Project, ProjectFile};
 pub use finding::{ContextItem, Finding, Location, Related, Report, Severity, Summary};
-pub use rule::{Registry, Rule};
+pub use rule::{Check, Registry, Rule, RuleStatus};

@@ -17,6 +17,59 @@ pub struct Rule {
     pub doc: &'static str,
     /// The source file that declares the rule.
     pub source: &'static str,
+    /// Whether the rule runs by default, is new, or is retired (its code is never reused).
+    pub status: RuleStatus,
+}
+
+/// A rule's standing in the codes table. A code is never reused: a retired rule stays in its
+/// crate's table as [`RuleStatus::Removed`], so `everybyte rule CODE` still explains it and a
+/// configuration that names it still loads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleStatus {
+    /// Runs by default; its code, name and meaning do not change.
+    Stable,
+    /// Runs only when selected by its full code; its message may still change.
+    Preview,
+    /// Retired: never raised.
+    Removed,
+}
+
+impl RuleStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleStatus::Stable => "stable",
+            RuleStatus::Preview => "preview",
+            RuleStatus::Removed => "removed",
+        }
+    }
+}
+
+/// A rule together with the check that raises it. Each area's passes (a scan, a parse)
+/// produce facts of type `F`; the check judges them. An area's one table of rules is a
+/// `&[Check<F>]`, so a rule's declaration, documentation and check live in one file and adding a
+/// rule is one new file and one line in the table. A rule raised where no fact of its own is
+/// judged (an input that could not be read, say) has the check [`Check::raised_elsewhere`].
+pub struct Check<F: ?Sized + 'static> {
+    pub rule: &'static Rule,
+    pub check: fn(&F, &mut Vec<crate::Finding>),
+}
+
+impl<F: ?Sized + 'static> Check<F> {
+    /// A check that judges nothing: for a rule whose finding is raised by the pass itself.
+    pub fn raised_elsewhere(_: &F, _: &mut Vec<crate::Finding>) {}
+
+    /// Runs every check of a table on one fact.
+    pub fn run_all(table: &[Check<F>], facts: &F, out: &mut Vec<crate::Finding>) {
+        for c in table {
+            (c.check)(facts, out);
+        }
+    }
+
+    /// The rules of a table, for the registry.
+    pub fn rules(table: &'static [Check<F>]) -> impl Iterator<Item = &'static Rule> {
+        table.iter().map(|c| c.rule)
+    }
 }
 
 /// The sections every rule's documentation must have, in order.
@@ -68,11 +121,15 @@ pub fn code_prefix(code: &str) -> &str {
 ///     pub static EXAMPLE = { code: "EX001", name: "example", severity: Warning, summary: "An example" };
 /// }
 /// assert_eq!(EXAMPLE.code, "EX001");
+/// assert_eq!(EXAMPLE.status, everybyte_core::rule::RuleStatus::Stable);
 /// ```
+///
+/// A rule that is not yet stable, or one that is retired, says so with `status: Preview` or
+/// `status: Removed` after its summary.
 #[macro_export]
 macro_rules! declare_rule {
     ($(#[doc = $doc:literal])* $vis:vis static $id:ident = {
-        code: $code:literal, name: $name:literal, severity: $sev:ident, summary: $summary:literal $(,)?
+        code: $code:literal, name: $name:literal, severity: $sev:ident, summary: $summary:literal $(, status: $status:ident)? $(,)?
     };) => {
         $(#[doc = $doc])*
         $vis static $id: $crate::Rule = $crate::Rule {
@@ -82,8 +139,11 @@ macro_rules! declare_rule {
             summary: $summary,
             doc: concat!($($doc, "\n"),*),
             source: file!(),
+            status: $crate::declare_rule!(@status $($status)?),
         };
     };
+    (@status) => { $crate::rule::RuleStatus::Stable };
+    (@status $status:ident) => { $crate::rule::RuleStatus::$status };
 }
 
 /// Every rule the binary knows, in code order.
@@ -94,7 +154,12 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(groups: &[&[&'static Rule]]) -> Self {
-        let mut rules: Vec<&'static Rule> = groups.iter().flat_map(|g| g.iter().copied()).collect();
+        Self::from_rules(groups.iter().flat_map(|g| g.iter().copied()))
+    }
+
+    /// The registry of the given rules, in code order.
+    pub fn from_rules(rules: impl IntoIterator<Item = &'static Rule>) -> Self {
+        let mut rules: Vec<&'static Rule> = rules.into_iter().collect();
         rules.sort_by_key(|r| r.code);
         Registry { rules }
     }

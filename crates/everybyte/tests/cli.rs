@@ -567,3 +567,35 @@ print("|".join(p.texts))
         assert!(labels.contains(t), "chart text {t:?} missing: {labels}");
     }
 }
+
+/// The example's audit as JSON, byte for byte: a redesign of the crates must not change what
+/// the audit finds, says or how it orders it. After a deliberate change of a finding, refresh
+/// the file with `everybyte audit examples/wreckage --format json`.
+#[test]
+fn audit_of_the_example_is_unchanged() {
+    let out = Dir::new()
+        .command()
+        .current_dir(util::workspace_root())
+        .args(["audit", "examples/wreckage", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let expected = std::fs::read_to_string(
+        util::workspace_root().join("crates/everybyte/tests/data/wreckage-audit.json"),
+    )
+    .unwrap();
+    let actual = stdout(&out);
+    if actual != expected {
+        let first = actual
+            .lines()
+            .zip(expected.lines())
+            .position(|(a, e)| a != e)
+            .unwrap_or_else(|| actual.lines().count().min(expected.lines().count()));
+        panic!(
+            "the example's audit changed at line {}:\n  expected: {}\n  actual:   {}",
+            first + 1,
+            expected.lines().nth(first).unwrap_or("<end>"),
+            actual.lines().nth(first).unwrap_or("<end>")
+        );
+    }
+}
