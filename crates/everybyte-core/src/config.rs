@@ -243,6 +243,22 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// Whether a rule runs: selected and not ignored; a preview rule only when `select` names
+    /// its full code; a removed rule never.
+    pub fn runs(&self, rule: &crate::Rule) -> bool {
+        match rule.status {
+            crate::RuleStatus::Stable => self.enabled(rule.code),
+            crate::RuleStatus::Preview => {
+                self.enabled(rule.code)
+                    && self
+                        .select
+                        .as_ref()
+                        .is_some_and(|s| s.iter().any(|c| c == rule.code))
+            }
+            crate::RuleStatus::Removed => false,
+        }
+    }
+
     pub fn enabled(&self, code: &str) -> bool {
         let matches = |sel: &String| sel == "ALL" || code.starts_with(sel.as_str());
         let selected = self.select.as_ref().is_none_or(|s| s.iter().any(matches));
@@ -317,5 +333,32 @@ mod tests {
         assert!(!sel.enabled("LOG004"));
         assert!(!sel.enabled("ENV001"));
         assert!(Config::default().selection(&[], &[]).enabled("ENV001"));
+    }
+
+    #[test]
+    fn preview_rules_run_only_when_named_and_removed_ones_never() {
+        static PREVIEW: crate::Rule = crate::Rule {
+            code: "LOG999",
+            name: "p",
+            severity: Severity::Warning,
+            summary: "p",
+            doc: "",
+            source: "",
+            status: crate::RuleStatus::Preview,
+        };
+        static REMOVED: crate::Rule = crate::Rule {
+            code: "LOG998",
+            name: "r",
+            severity: Severity::Warning,
+            summary: "r",
+            doc: "",
+            source: "",
+            status: crate::RuleStatus::Removed,
+        };
+        let cfg = Config::default();
+        assert!(!cfg.selection(&[], &[]).runs(&PREVIEW));
+        assert!(!cfg.selection(&["LOG".into()], &[]).runs(&PREVIEW));
+        assert!(cfg.selection(&["LOG999".into()], &[]).runs(&PREVIEW));
+        assert!(!cfg.selection(&["LOG998".into()], &[]).runs(&REMOVED));
     }
 }

@@ -19,7 +19,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use everybyte_core::config::TriageOptions;
-use everybyte_core::{ContextItem, FileKind, Finding, Project};
+use everybyte_core::{ContextItem, FileKind, Finding};
 
 pub use rules::RULES;
 pub use scan::{Scanner, trigger_words};
@@ -95,21 +95,27 @@ pub fn triage_file(
     triage_reader(file, name, opts)
 }
 
-/// The audit check: triages every log the project holds.
-pub fn check(project: &Project, opts: &TriageOptions) -> (Vec<Finding>, Vec<ContextItem>) {
-    let mut findings = Vec::new();
-    let mut context = Vec::new();
-    for file in project.files_of(FileKind::Log) {
+/// Triage's part of the audit: every log the project holds.
+pub fn audit(input: &everybyte_core::Audit, report: &mut everybyte_core::Report) {
+    let opts = &input.config.options.triage;
+    for file in input.project.files_of(FileKind::Log) {
         match triage_file(&file.path, &file.rel, opts) {
             Ok(r) => {
-                findings.extend(r.findings);
-                context.extend(r.context);
+                report.findings.extend(r.findings);
+                report.context.extend(r.context);
             }
             Err(err) => {
-                findings.extend(err.partial.findings);
-                findings.push(everybyte_core::rules::unreadable_io(&file.rel, &err.source));
+                report.findings.extend(err.partial.findings);
+                report
+                    .findings
+                    .push(everybyte_core::rules::unreadable_io(&file.rel, &err.source));
             }
         }
     }
-    (findings, context)
+}
+
+/// Whether a finding is a CUDA out-of-memory error (either cause).
+pub fn is_cuda_oom(finding: &Finding) -> bool {
+    finding.code == rules::cuda_oom::CUDA_OOM_CAPACITY.code
+        || finding.code == rules::cuda_oom::CUDA_OOM_FRAGMENTATION.code
 }

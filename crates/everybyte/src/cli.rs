@@ -84,23 +84,9 @@ pub struct ReportArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every check on a project and report (the main job).
-    Audit {
-        /// The project directory.
-        #[arg(default_value = ".")]
-        dir: PathBuf,
-        #[command(flatten)]
-        report: ReportArgs,
-    },
+    Audit(AuditArgs),
     /// Read logs and name each failure, with its numbers and the next command to run.
-    Triage {
-        /// Log files (plain or gzip); standard input when none or `-`.
-        files: Vec<PathBuf>,
-        /// Print the words that make a line a candidate, one per line, and exit (for benchmarks).
-        #[arg(long, hide = true)]
-        list_triggers: bool,
-        #[command(flatten)]
-        report: ReportArgs,
-    },
+    Triage(TriageArgs),
     /// Audit a Python environment down to each shared object; snapshot and compare machines.
     Env {
         #[command(subcommand)]
@@ -122,32 +108,7 @@ pub enum Command {
         command: GpuCommand,
     },
     /// Run a workload and record its memory (whole process tree, PSS), cold start and CPU time.
-    Profile {
-        /// Cold start ends when this URL answers 200 (http://HOST:PORT/PATH).
-        #[arg(long, conflicts_with = "ready_log")]
-        ready_url: Option<String>,
-        /// Cold start ends when a line of the workload's output matches this regex.
-        #[arg(long)]
-        ready_log: Option<String>,
-        /// Stop the workload (SIGTERM) this many seconds after it is ready.
-        #[arg(long, value_name = "SECONDS")]
-        after_ready: Option<f64>,
-        /// Stop the workload (SIGTERM) after this many seconds in any case.
-        #[arg(long, value_name = "SECONDS")]
-        timeout: Option<f64>,
-        /// Seconds between samples.
-        #[arg(long, default_value_t = 0.1)]
-        interval: f64,
-        /// Also count system calls (all threads and children) through ptrace, like strace -c.
-        #[arg(long)]
-        syscalls: bool,
-        /// Write the JSON record (what `deploy lint --profile` reads) to FILE, atomically.
-        #[arg(long, short = 'o', value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// The command and its arguments.
-        #[arg(last = true, required = true, value_name = "CMD")]
-        command: Vec<String>,
-    },
+    Profile(ProfileArgs),
     /// Hold Kubernetes manifests to the workload's numbers (K8S rules).
     Deploy {
         #[command(subcommand)]
@@ -161,88 +122,15 @@ pub enum Command {
     },
     /// Serve ONNX models over the KServe v2 protocol (gRPC and HTTP, as Triton speaks it): one
     /// copy of the weights per model, dynamic batching, a bounded queue, Prometheus metrics.
-    Serve {
-        /// A model repository: NAME/VERSION/model.onnx, with an optional config.pbtxt or
-        /// everybyte.toml per model (max-batch, max-delay-us, queue, preferred-batch).
-        repository: PathBuf,
-        /// Address of the REST endpoint (and /metrics).
-        #[arg(long, default_value = "127.0.0.1:8000")]
-        http: std::net::SocketAddr,
-        /// Address of the gRPC endpoint.
-        #[arg(long, default_value = "127.0.0.1:8001")]
-        grpc: std::net::SocketAddr,
-        /// Compute threads shared by all models (0: one per core).
-        #[arg(long, default_value_t = 0)]
-        threads: usize,
-        /// The ONNX Runtime library [default: ORT_DYLIB_PATH, else the onnxruntime package of
-        /// the active Python environment].
-        #[arg(long, value_name = "FILE")]
-        ort_library: Option<PathBuf>,
-        /// Largest request accepted.
-        #[arg(long, default_value = "64MiB")]
-        max_request: String,
-        /// Seconds that in-flight requests get to finish after SIGTERM.
-        #[arg(long, default_value_t = 30)]
-        drain_seconds: u64,
-        /// Compute threads sleep as soon as they are idle instead of spinning briefly: less CPU
-        /// taken from other processes, slower first requests after a pause.
-        #[arg(long)]
-        no_spin: bool,
-    },
+    Serve(ServeArgs),
     /// Load-test any KServe v2 server (everybyte serve, Triton, KServe) over HTTP or gRPC:
     /// open loop at a fixed rate (latency from each request's intended send time) or closed
     /// loop at a concurrency; p50/p90/p99/p99.9/max, throughput, errors by kind.
-    Bench {
-        /// The server: http://HOST:PORT (REST) or grpc://HOST:PORT.
-        url: String,
-        #[arg(long)]
-        model: String,
-        /// Requests per second, open loop.
-        #[arg(long, conflicts_with = "concurrency")]
-        rate: Option<f64>,
-        /// Requests in flight, closed loop [default: 1].
-        #[arg(long)]
-        concurrency: Option<usize>,
-        #[arg(long, default_value = "10s")]
-        duration: String,
-        /// Time sent but not measured, first.
-        #[arg(long, default_value = "2s")]
-        warmup: String,
-        /// Sizes for an input's dynamic dimensions, e.g. --shape input_ids=1,128.
-        #[arg(long = "shape", value_name = "NAME=D1,D2,…")]
-        shapes: Vec<String>,
-        /// HTTP: send tensors as JSON instead of the binary extension.
-        #[arg(long)]
-        json: bool,
-        /// Fill an input with one value instead of pseudo-random data, e.g. --fill attention_mask=1.
-        #[arg(long = "fill", value_name = "NAME=VALUE")]
-        fills: Vec<String>,
-        /// An output to ask for (repeatable) [default: all].
-        #[arg(long = "output", value_name = "NAME")]
-        outputs: Vec<String>,
-        #[arg(long, default_value = "30s")]
-        timeout: String,
-        /// Open loop: requests outstanding at most; later ones wait, and the wait counts.
-        #[arg(long, default_value_t = 10_000)]
-        max_in_flight: usize,
-        /// Also write the latency percentile curve to an HTML page.
-        #[arg(long, value_name = "FILE")]
-        html: Option<PathBuf>,
-        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
-        format: DocFormat,
-    },
+    Bench(BenchArgs),
     /// List every rule.
-    Rules {
-        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
-        format: DocFormat,
-    },
+    Rules(RulesArgs),
     /// Explain one rule: what it checks, why it matters, an example, the fix.
-    Rule {
-        /// A rule code (LOG001) or name (cuda-oom-capacity).
-        code: String,
-        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
-        format: DocFormat,
-    },
+    Rule(RuleArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -251,6 +139,139 @@ pub enum Command {
     /// Print the man page (roff), from the same definition as --help:
     /// `everybyte man > everybyte.1`.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The project directory.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TriageArgs {
+    /// Log files (plain or gzip); standard input when none or `-`.
+    pub files: Vec<PathBuf>,
+    /// Print the words that make a line a candidate, one per line, and exit (for benchmarks).
+    #[arg(long, hide = true)]
+    pub list_triggers: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Cold start ends when this URL answers 200 (http://HOST:PORT/PATH).
+    #[arg(long, conflicts_with = "ready_log")]
+    pub ready_url: Option<String>,
+    /// Cold start ends when a line of the workload's output matches this regex.
+    #[arg(long)]
+    pub ready_log: Option<String>,
+    /// Stop the workload (SIGTERM) this many seconds after it is ready.
+    #[arg(long, value_name = "SECONDS")]
+    pub after_ready: Option<f64>,
+    /// Stop the workload (SIGTERM) after this many seconds in any case.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Seconds between samples.
+    #[arg(long, default_value_t = 0.1)]
+    pub interval: f64,
+    /// Also count system calls (all threads and children) through ptrace, like strace -c.
+    #[arg(long)]
+    pub syscalls: bool,
+    /// Write the JSON record (what `deploy lint --profile` reads) to FILE, atomically.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A model repository: NAME/VERSION/model.onnx, with an optional config.pbtxt or
+    /// everybyte.toml per model (max-batch, max-delay-us, queue, preferred-batch).
+    pub repository: PathBuf,
+    /// Address of the REST endpoint (and /metrics).
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub http: std::net::SocketAddr,
+    /// Address of the gRPC endpoint.
+    #[arg(long, default_value = "127.0.0.1:8001")]
+    pub grpc: std::net::SocketAddr,
+    /// Compute threads shared by all models (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// The ONNX Runtime library [default: ORT_DYLIB_PATH, else the onnxruntime package of
+    /// the active Python environment].
+    #[arg(long, value_name = "FILE")]
+    pub ort_library: Option<PathBuf>,
+    /// Largest request accepted.
+    #[arg(long, default_value = "64MiB")]
+    pub max_request: String,
+    /// Seconds that in-flight requests get to finish after SIGTERM.
+    #[arg(long, default_value_t = 30)]
+    pub drain_seconds: u64,
+    /// Compute threads sleep as soon as they are idle instead of spinning briefly: less CPU
+    /// taken from other processes, slower first requests after a pause.
+    #[arg(long)]
+    pub no_spin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The server: http://HOST:PORT (REST) or grpc://HOST:PORT.
+    pub url: String,
+    #[arg(long)]
+    pub model: String,
+    /// Requests per second, open loop.
+    #[arg(long, conflicts_with = "concurrency")]
+    pub rate: Option<f64>,
+    /// Requests in flight, closed loop [default: 1].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    #[arg(long, default_value = "10s")]
+    pub duration: String,
+    /// Time sent but not measured, first.
+    #[arg(long, default_value = "2s")]
+    pub warmup: String,
+    /// Sizes for an input's dynamic dimensions, e.g. --shape input_ids=1,128.
+    #[arg(long = "shape", value_name = "NAME=D1,D2,…")]
+    pub shapes: Vec<String>,
+    /// HTTP: send tensors as JSON instead of the binary extension.
+    #[arg(long)]
+    pub json: bool,
+    /// Fill an input with one value instead of pseudo-random data, e.g. --fill attention_mask=1.
+    #[arg(long = "fill", value_name = "NAME=VALUE")]
+    pub fills: Vec<String>,
+    /// An output to ask for (repeatable) [default: all].
+    #[arg(long = "output", value_name = "NAME")]
+    pub outputs: Vec<String>,
+    #[arg(long, default_value = "30s")]
+    pub timeout: String,
+    /// Open loop: requests outstanding at most; later ones wait, and the wait counts.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_in_flight: usize,
+    /// Also write the latency percentile curve to an HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+    pub format: DocFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+    pub format: DocFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RuleArgs {
+    /// A rule code (LOG001) or name (cuda-oom-capacity).
+    pub code: String,
+    #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+    pub format: DocFormat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -273,98 +294,119 @@ pub struct EnvTargetArgs {
 #[derive(Debug, Subcommand)]
 pub enum EnvCommand {
     /// Check every ELF object's libraries and symbol versions, and the GPU stack.
-    Check {
-        #[command(flatten)]
-        target: EnvTargetArgs,
-        /// Also judge every library alone, as a loop of `ldd` over each file does (reports
-        /// siblings of vendored libraries that their loader provides at run time).
-        #[arg(long)]
-        ldd_compatible: bool,
-        /// Compare the installed distributions with a lock file (requirements.txt with pins,
-        /// pylock.toml, uv.lock or poetry.lock): missing, extra, other versions.
-        #[arg(long, value_name = "FILE")]
-        lock: Option<PathBuf>,
-        #[command(flatten)]
-        report: ReportArgs,
-    },
+    Check(EnvCheckArgs),
     /// Write a JSON fingerprint: OS, kernel, glibc, CPU, memory, GPUs, interpreter,
     /// distributions, and every shared object with its size and BLAKE3 hash.
-    Snapshot {
-        #[command(flatten)]
-        target: EnvTargetArgs,
-        /// Write to FILE (atomically) instead of standard output.
-        #[arg(long, short = 'o', value_name = "FILE")]
-        output: Option<PathBuf>,
-    },
+    Snapshot(EnvSnapshotArgs),
     /// What differs between two snapshots, most consequential first (exit 1 when they differ).
-    Diff {
-        a: PathBuf,
-        b: PathBuf,
-        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
-        format: DocFormat,
-    },
+    Diff(EnvDiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvCheckArgs {
+    #[command(flatten)]
+    pub target: EnvTargetArgs,
+    /// Also judge every library alone, as a loop of `ldd` over each file does (reports
+    /// siblings of vendored libraries that their loader provides at run time).
+    #[arg(long)]
+    pub ldd_compatible: bool,
+    /// Compare the installed distributions with a lock file (requirements.txt with pins,
+    /// pylock.toml, uv.lock or poetry.lock): missing, extra, other versions.
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvSnapshotArgs {
+    #[command(flatten)]
+    pub target: EnvTargetArgs,
+    /// Write to FILE (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvDiffArgs {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+    pub format: DocFormat,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
     /// Check every file (by its magic bytes): empty, corrupt or truncated images, NaN/inf and
     /// missing cells, ragged rows, malformed arrays, duplicates.
-    Scan {
-        /// Files or folders.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// Also write a manifest (path, size, mtime, BLAKE3) to FILE, atomically.
-        #[arg(long, value_name = "FILE")]
-        manifest: Option<PathBuf>,
-        /// Scan only shard K of N (1-based), chosen by a hash of each path.
-        #[arg(long, value_name = "K/N", value_parser = parse_shard)]
-        shard: Option<(u64, u64)>,
-        /// Images with more pixels than this are reported (DATA004) [default: data.max-pixels
-        /// in the configuration, or 89478485].
-        #[arg(long)]
-        max_pixels: Option<u64>,
-        /// Also decode every image fully (slower), for corruptions only decoding finds.
-        #[arg(long)]
-        decode: bool,
-        #[command(flatten)]
-        report: ReportArgs,
-    },
+    Scan(DataScanArgs),
     /// Join the manifests of `scan --shard K/N` runs into one.
-    Merge {
-        /// Shard manifests.
-        #[arg(required = true)]
-        manifests: Vec<PathBuf>,
-        /// The merged manifest (written atomically).
-        #[arg(long, short = 'o', value_name = "FILE")]
-        output: PathBuf,
-    },
+    Merge(DataMergeArgs),
     /// Pack a numeric CSV/TSV, or an image folder (ROOT/CLASS/IMAGE), into one .safetensors file.
-    Pack {
-        /// A CSV/TSV file or an image folder.
-        input: PathBuf,
-        /// The .safetensors file to write (atomically).
-        #[arg(long, short = 'o', value_name = "FILE")]
-        output: PathBuf,
-        /// Tables: what to do with NaN/inf cells: error, drop-row or fill=VALUE.
-        #[arg(long, default_value = "error")]
-        nan_policy: String,
-        /// Tables: write float64 instead of float32.
-        #[arg(long)]
-        f64: bool,
-        /// Tables: only these columns (default: every numeric column).
-        #[arg(long, value_delimiter = ',')]
-        columns: Vec<String>,
-        /// Images: the size every image is resized to, WIDTHxHEIGHT.
-        #[arg(long, default_value = "224x224")]
-        size: String,
-    },
+    Pack(DataPackArgs),
     /// Re-check a dataset against a manifest: changed, missing and new files (exit 1 on any).
-    Verify {
-        manifest: PathBuf,
-        /// The folder the manifest's paths are relative to [default: the manifest's root].
-        #[arg(long)]
-        root: Option<PathBuf>,
-    },
+    Verify(DataVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DataScanArgs {
+    /// Files or folders.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Also write a manifest (path, size, mtime, BLAKE3) to FILE, atomically.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Scan only shard K of N (1-based), chosen by a hash of each path.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<(u64, u64)>,
+    /// Images with more pixels than this are reported (DATA004) [default: data.max-pixels
+    /// in the configuration, or 89478485].
+    #[arg(long)]
+    pub max_pixels: Option<u64>,
+    /// Also decode every image fully (slower), for corruptions only decoding finds.
+    #[arg(long)]
+    pub decode: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DataMergeArgs {
+    /// Shard manifests.
+    #[arg(required = true)]
+    pub manifests: Vec<PathBuf>,
+    /// The merged manifest (written atomically).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DataPackArgs {
+    /// A CSV/TSV file or an image folder.
+    pub input: PathBuf,
+    /// The .safetensors file to write (atomically).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Tables: what to do with NaN/inf cells: error, drop-row or fill=VALUE.
+    #[arg(long, default_value = "error")]
+    pub nan_policy: String,
+    /// Tables: write float64 instead of float32.
+    #[arg(long)]
+    pub f64: bool,
+    /// Tables: only these columns (default: every numeric column).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// Images: the size every image is resized to, WIDTHxHEIGHT.
+    #[arg(long, default_value = "224x224")]
+    pub size: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DataVerifyArgs {
+    pub manifest: PathBuf,
+    /// The folder the manifest's paths are relative to [default: the manifest's root].
+    #[arg(long)]
+    pub root: Option<PathBuf>,
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -387,65 +429,74 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 pub enum MemCommand {
     /// The memory a run needs: weights, gradients, optimizer states, activations, KV cache,
     /// context, against the card with a buffer; and the largest batch that fits.
-    Budget {
-        /// A Hugging Face config.json, a .safetensors file or a *.safetensors.index.json.
-        #[arg(long, value_name = "FILE", required_unless_present = "params")]
-        model: Option<PathBuf>,
-        /// The parameter count instead of a model (7B, 1.3B, 350M).
-        #[arg(long, conflicts_with = "model")]
-        params: Option<String>,
-        #[arg(long, value_enum, default_value_t = BudgetMode::Train)]
-        mode: BudgetMode,
-        /// Weight dtype: bf16, fp16, fp32, int8.
-        #[arg(long, default_value = "bf16")]
-        dtype: String,
-        #[arg(long, default_value = "adamw")]
-        optimizer: String,
-        /// bf16/fp16 weights and gradients with fp32 master weights (the ZeRO accounting).
-        #[arg(long)]
-        mixed_precision: bool,
-        #[arg(long, default_value_t = 1)]
-        batch: u64,
-        /// Sequence length [default: 2048, or the model's maximum when smaller].
-        #[arg(long)]
-        seq: Option<u64>,
-        /// Activation recomputation: none, selective or full.
-        #[arg(long, default_value = "none")]
-        grad_checkpointing: String,
-        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
-        zero: u8,
-        #[arg(long, default_value_t = 1)]
-        gpus: u64,
-        /// The card: a size (24GiB), a name (rtx3090, a100-80g, h100, h200), or auto (NVML).
-        #[arg(long)]
-        gpu: Option<String>,
-        /// Fraction of the card kept free.
-        #[arg(long, default_value_t = 0.15)]
-        buffer: f64,
-        /// Also write the budget as a stacked bar against the card, in an HTML page.
-        #[arg(long, value_name = "FILE")]
-        html: Option<PathBuf>,
-        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
-        format: DocFormat,
-    },
+    Budget(MemBudgetArgs),
     /// Read a PyTorch allocator snapshot (`torch.cuda.memory._snapshot()` pickled; read as
     /// inert data, never executed) or the text of `torch.cuda.memory_summary()`: reserved,
     /// allocated, inactive split bytes, largest free block, fragmentation, top allocation sites.
-    Snapshot {
-        file: PathBuf,
-        /// Also draw the segment map (used, free and split bytes of every segment) to this SVG.
-        #[arg(long, value_name = "FILE")]
-        svg: Option<PathBuf>,
-        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
-        format: DocFormat,
-    },
+    Snapshot(MemSnapshotArgs),
     /// Diagnose a CUDA out-of-memory message (argument, file, or standard input).
-    Explain {
-        /// The message, or a file holding it; standard input when absent.
-        message: Option<String>,
-        #[command(flatten)]
-        report: ReportArgs,
-    },
+    Explain(MemExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MemBudgetArgs {
+    /// A Hugging Face config.json, a .safetensors file or a *.safetensors.index.json.
+    #[arg(long, value_name = "FILE", required_unless_present = "params")]
+    pub model: Option<PathBuf>,
+    /// The parameter count instead of a model (7B, 1.3B, 350M).
+    #[arg(long, conflicts_with = "model")]
+    pub params: Option<String>,
+    #[arg(long, value_enum, default_value_t = BudgetMode::Train)]
+    pub mode: BudgetMode,
+    /// Weight dtype: bf16, fp16, fp32, int8.
+    #[arg(long, default_value = "bf16")]
+    pub dtype: String,
+    #[arg(long, default_value = "adamw")]
+    pub optimizer: String,
+    /// bf16/fp16 weights and gradients with fp32 master weights (the ZeRO accounting).
+    #[arg(long)]
+    pub mixed_precision: bool,
+    #[arg(long, default_value_t = 1)]
+    pub batch: u64,
+    /// Sequence length [default: 2048, or the model's maximum when smaller].
+    #[arg(long)]
+    pub seq: Option<u64>,
+    /// Activation recomputation: none, selective or full.
+    #[arg(long, default_value = "none")]
+    pub grad_checkpointing: String,
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
+    pub zero: u8,
+    #[arg(long, default_value_t = 1)]
+    pub gpus: u64,
+    /// The card: a size (24GiB), a name (rtx3090, a100-80g, h100, h200), or auto (NVML).
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// Fraction of the card kept free.
+    #[arg(long, default_value_t = 0.15)]
+    pub buffer: f64,
+    /// Also write the budget as a stacked bar against the card, in an HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+    pub format: DocFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct MemSnapshotArgs {
+    pub file: PathBuf,
+    /// Also draw the segment map (used, free and split bytes of every segment) to this SVG.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+    pub format: DocFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct MemExplainArgs {
+    /// The message, or a file holding it; standard input when absent.
+    pub message: Option<String>,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -458,77 +509,89 @@ pub enum BudgetMode {
 pub enum DeployCommand {
     /// Lint Kubernetes manifests (Deployment, StatefulSet, DaemonSet, Job, CronJob, Pod, KServe
     /// InferenceService; multi-document, Helm output) against measured or expected numbers.
-    Lint {
-        /// Manifest files or directories.
-        paths: Vec<PathBuf>,
-        /// A record from `everybyte profile -o`: peak memory and cold start.
-        #[arg(long, value_name = "FILE")]
-        profile: Option<PathBuf>,
-        /// The model the containers load (its size bounds the memory limit without a profile).
-        #[arg(long, value_name = "FILE")]
-        model: Option<PathBuf>,
-        /// A report from `everybyte bench --format json`: probes must outlast its p99.
-        #[arg(long, value_name = "FILE")]
-        bench: Option<PathBuf>,
-        /// Memory limits must cover the peak times this.
-        #[arg(long, default_value_t = 1.2)]
-        headroom: f64,
-        #[command(flatten)]
-        report: ReportArgs,
-    },
+    Lint(DeployLintArgs),
     /// Write the measured numbers into a manifest — memory limits and requests at the peak ×
     /// headroom, a startup probe covering 1.5 × the cold start — keeping comments, key order
     /// and formatting; atomically; prints the diff.
-    Patch {
-        manifest: PathBuf,
-        /// A record from `everybyte profile -o`.
-        #[arg(long, value_name = "FILE")]
-        profile: PathBuf,
-        #[arg(long, default_value_t = 1.2)]
-        headroom: f64,
-        /// Print the diff only.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Patch(DeployPatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployLintArgs {
+    /// Manifest files or directories.
+    pub paths: Vec<PathBuf>,
+    /// A record from `everybyte profile -o`: peak memory and cold start.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// The model the containers load (its size bounds the memory limit without a profile).
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// A report from `everybyte bench --format json`: probes must outlast its p99.
+    #[arg(long, value_name = "FILE")]
+    pub bench: Option<PathBuf>,
+    /// Memory limits must cover the peak times this.
+    #[arg(long, default_value_t = 1.2)]
+    pub headroom: f64,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployPatchArgs {
+    pub manifest: PathBuf,
+    /// A record from `everybyte profile -o`.
+    #[arg(long, value_name = "FILE")]
+    pub profile: PathBuf,
+    #[arg(long, default_value_t = 1.2)]
+    pub headroom: f64,
+    /// Print the diff only.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ReproCommand {
     /// Lint Python training scripts for unseeded generators, non-deterministic cuDNN, data
     /// order, spawn, checkpoints and unrecorded hardware (REPRO rules).
-    Lint {
-        /// Python files or directories [default: .].
-        paths: Vec<PathBuf>,
-        #[command(flatten)]
-        report: ReportArgs,
-    },
+    Lint(ReproLintArgs),
     /// Run a command N times in fresh processes and compare the outputs it writes: tensors
     /// (.npy, .safetensors, torch.save checkpoints, read without executing them) name the
     /// first tensor that differs; JSON/CSV metrics compare by value; other files byte for
     /// byte. Exits 0 only when every output matches.
-    Run {
-        /// How many runs.
-        #[arg(short = 'n', long, default_value_t = 2)]
-        runs: usize,
-        /// Glob patterns of the outputs, relative to the working directory (repeatable).
-        #[arg(long = "outputs", value_name = "GLOB", required = true, num_args = 1..)]
-        outputs: Vec<String>,
-        /// Relative tolerance for numbers.
-        #[arg(long, default_value_t = 0.0)]
-        rtol: f64,
-        /// Absolute tolerance for numbers.
-        #[arg(long, default_value_t = 0.0)]
-        atol: f64,
-        /// Where runs keep their outputs, logs and environment record
-        /// [default: .everybyte/repro/TIMESTAMP].
-        #[arg(long, value_name = "DIR")]
-        store: Option<PathBuf>,
-        #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
-        format: DocFormat,
-        /// The command and its arguments.
-        #[arg(last = true, required = true, value_name = "CMD")]
-        command: Vec<String>,
-    },
+    Run(ReproRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReproLintArgs {
+    /// Python files or directories [default: .].
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReproRunArgs {
+    /// How many runs.
+    #[arg(short = 'n', long, default_value_t = 2)]
+    pub runs: usize,
+    /// Glob patterns of the outputs, relative to the working directory (repeatable).
+    #[arg(long = "outputs", value_name = "GLOB", required = true, num_args = 1..)]
+    pub outputs: Vec<String>,
+    /// Relative tolerance for numbers.
+    #[arg(long, default_value_t = 0.0)]
+    pub rtol: f64,
+    /// Absolute tolerance for numbers.
+    #[arg(long, default_value_t = 0.0)]
+    pub atol: f64,
+    /// Where runs keep their outputs, logs and environment record
+    /// [default: .everybyte/repro/TIMESTAMP].
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
+    pub format: DocFormat,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -536,28 +599,34 @@ pub enum GpuCommand {
     /// Live readings of every GPU through NVML (memory, utilisation, temperature, clocks, power,
     /// per-process memory), with alerts for stalls, full memory, throttling and Xid errors.
     /// Exits 1 when any alert was raised.
-    Watch {
-        /// Seconds between readings.
-        #[arg(long, default_value_t = 1.0)]
-        interval: f64,
-        /// Stop after this many readings (0: until interrupted).
-        #[arg(long, default_value_t = 0)]
-        count: u64,
-        /// Seconds of 0% utilisation with memory held before a stall is reported.
-        #[arg(long, default_value_t = 20.0)]
-        stall_seconds: f64,
-        /// Also write the readings as nvidia-smi CSV (the columns `gpu analyze` reads) to this
-        /// file, or `-` for standard output instead of the table.
-        #[arg(long, value_name = "FILE")]
-        csv: Option<PathBuf>,
-    },
+    Watch(GpuWatchArgs),
     /// Alerts over an `nvidia-smi --query-gpu=… --format=csv -l 1` log.
-    Analyze {
-        file: PathBuf,
-        /// Seconds of 0% utilisation with memory held before a stall is reported.
-        #[arg(long, default_value_t = 20.0)]
-        stall_seconds: f64,
-        #[command(flatten)]
-        report: ReportArgs,
-    },
+    Analyze(GpuAnalyzeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GpuWatchArgs {
+    /// Seconds between readings.
+    #[arg(long, default_value_t = 1.0)]
+    pub interval: f64,
+    /// Stop after this many readings (0: until interrupted).
+    #[arg(long, default_value_t = 0)]
+    pub count: u64,
+    /// Seconds of 0% utilisation with memory held before a stall is reported.
+    #[arg(long, default_value_t = 20.0)]
+    pub stall_seconds: f64,
+    /// Also write the readings as nvidia-smi CSV (the columns `gpu analyze` reads) to this
+    /// file, or `-` for standard output instead of the table.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GpuAnalyzeArgs {
+    pub file: PathBuf,
+    /// Seconds of 0% utilisation with memory held before a stall is reported.
+    #[arg(long, default_value_t = 20.0)]
+    pub stall_seconds: f64,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }

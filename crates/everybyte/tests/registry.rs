@@ -65,28 +65,67 @@ fn every_doc_has_the_four_sections_in_order() {
     }
 }
 
-#[test]
-fn every_crate_rule_is_registered() {
-    let reg = registry();
-    for group in [
-        everybyte_core::rules::RULES,
-        everybyte_triage::RULES,
-        everybyte_env::RULES,
-        everybyte_env::python::RULES,
-        everybyte_env::image::RULES,
-        everybyte_data::RULES,
-        everybyte_mem::RULES,
-        everybyte_repro::RULES,
-        everybyte_deploy::RULES,
-    ] {
-        for r in group {
-            assert!(
-                reg.get(r.code).is_some(),
-                "{} is not in the registry",
-                r.code
-            );
+/// Every `declare_rule!` in the sources: (file, code).
+fn declared_rules() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
         }
     }
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(&crates).unwrap().flatten() {
+        let src = krate.path().join("src");
+        if src.is_dir() {
+            walk(&src, &mut files);
+        }
+    }
+    let mut found = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        // Each invocation's body names its code once: `code: "LOG001"`.
+        for (at, _) in text.match_indices("declare_rule! {") {
+            let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+            if text[line_start..at].trim_start().starts_with("//") {
+                continue; // the macro's own documentation
+            }
+            let body = &text[at..];
+            let code = body
+                .find("code: \"")
+                .map(|i| &body[i + 7..])
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_else(|| panic!("{}: a declare_rule! without a code", f.display()));
+            found.push((f.display().to_string(), code.to_owned()));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_declared_rule_is_registered() {
+    let reg = registry();
+    let declared = declared_rules();
+    assert!(
+        declared.len() > 50,
+        "found only {} declare_rule!",
+        declared.len()
+    );
+    for (file, code) in &declared {
+        assert!(
+            reg.get(code).is_some(),
+            "{code} is declared in {file} but not in any crate's rule table"
+        );
+    }
+    assert_eq!(
+        declared.len(),
+        reg.rules().len(),
+        "the registry has rules that no declare_rule! declares, or a code is declared twice"
+    );
 }
 
 #[test]

@@ -16,7 +16,67 @@ pub mod unsorted_listing;
 
 use std::collections::BTreeSet;
 
+use everybyte_core::{Finding, Rule};
+
 use crate::model::{Call, Script};
+
+/// A rule and its check over a parsed script.
+pub struct ReproRule {
+    pub rule: &'static Rule,
+    pub check: fn(&Context<'_>, &mut Vec<Finding>),
+}
+
+/// Every rule of the area, in code order, each with its check: the one table.
+pub static RULES: &[ReproRule] = &[
+    ReproRule {
+        rule: &unseeded_rng::UNSEEDED_RNG,
+        check: unseeded_rng::check,
+    },
+    ReproRule {
+        rule: &cudnn_nondeterministic::CUDNN_NONDETERMINISTIC,
+        check: cudnn_nondeterministic::check,
+    },
+    ReproRule {
+        rule: &cublas_workspace_unset::CUBLAS_WORKSPACE_UNSET,
+        check: cublas_workspace_unset::check,
+    },
+    ReproRule {
+        rule: &pythonhashseed_at_runtime::PYTHONHASHSEED_AT_RUNTIME,
+        check: pythonhashseed_at_runtime::check,
+    },
+    ReproRule {
+        rule: &shuffle_without_generator::SHUFFLE_WITHOUT_GENERATOR,
+        check: shuffle_without_generator::check,
+    },
+    ReproRule {
+        rule: &distributed_sampler_without_set_epoch::DISTRIBUTED_SAMPLER_WITHOUT_SET_EPOCH,
+        check: distributed_sampler_without_set_epoch::check,
+    },
+    ReproRule {
+        rule: &unsorted_listing::UNSORTED_LISTING,
+        check: unsorted_listing::check,
+    },
+    ReproRule {
+        rule: &spawn_loses_seed::SPAWN_LOSES_SEED,
+        check: spawn_loses_seed::check,
+    },
+    ReproRule {
+        rule: &checkpoint_without_rng_state::CHECKPOINT_WITHOUT_RNG_STATE,
+        check: checkpoint_without_rng_state::check,
+    },
+    ReproRule {
+        rule: &hardware_unrecorded::HARDWARE_UNRECORDED,
+        check: hardware_unrecorded::check,
+    },
+    ReproRule {
+        rule: &evaluation_draws_training_rng::EVALUATION_DRAWS_TRAINING_RNG,
+        check: evaluation_draws_training_rng::check,
+    },
+    ReproRule {
+        rule: &rank_seed::RANK_SEED,
+        check: rank_seed::check,
+    },
+];
 
 /// What the rules look at.
 pub struct Context<'a> {

@@ -1,0 +1,61 @@
+//! `everybyte audit DIR`: one walk of the project, then each area's part of the audit.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use everybyte_core::{Audit, FileKind, Report};
+
+use super::Ctx;
+use crate::cli::AuditArgs;
+
+pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
+    let dir = &args.dir;
+    if !dir.is_dir() {
+        bail!("{}: not a directory", dir.display());
+    }
+    let session = ctx.session(dir, &args.report)?;
+    let project = everybyte_core::discover::discover(dir, &session.cfg.options.exclude)
+        .with_context(|| format!("{}: cannot walk the project", dir.display()))?;
+    let mut report = Report::default();
+    for (path, err) in &project.errors {
+        report.findings.push(everybyte_core::rules::unreadable(
+            path.clone(),
+            "cannot read",
+            err,
+        ));
+    }
+    let input = Audit {
+        project: &project,
+        config: &session.cfg,
+        selection: &session.selection,
+    };
+    // The areas, in the order their context lines and figures appear in the report.
+    everybyte_triage::audit(&input, &mut report);
+    super::mem::audit(&input, &mut report);
+    everybyte_repro::audit(&input, &mut report);
+    super::deploy::audit(&input, &mut report);
+    super::data::audit(&input, &mut report);
+    super::env::audit(&input, &mut report)?;
+    report.inputs = project.files.iter().map(|f| f.rel.clone()).collect();
+    // Inline `# everybyte: ignore[...]` comments in the files people write.
+    let authored: Vec<(PathBuf, String)> = project
+        .files
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                FileKind::PythonSource
+                    | FileKind::KubernetesManifest
+                    | FileKind::Dockerfile
+                    | FileKind::Requirements
+                    | FileKind::Pyproject
+            )
+        })
+        .map(|f| (f.path.clone(), f.rel.clone()))
+        .collect();
+    let selection = &session.selection;
+    everybyte_core::suppress::apply(&mut report.findings, &authored, &|c| selection.enabled(c));
+    let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+    session.finish(report, Some(&root))
+}
