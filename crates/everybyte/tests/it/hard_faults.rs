@@ -2,13 +2,11 @@
 //! it writes, and the file under the final name is always either the previous one, intact, or
 //! a complete new one; hostile pickles are read as data by every reader, never run.
 
-mod util;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use util::Dir;
+use crate::util::Dir;
 
 /// Runs `cmd` again and again, killing it after 0, 2, 4, … ms; after each kill, `check` sees
 /// the output file. Returns how many runs were killed before finishing.
@@ -116,7 +114,7 @@ fn killed_writes_never_leave_a_partial_file() {
         &|b| b == b"OLD" || serde_json::from_slice::<serde_json::Value>(b).is_ok(),
     );
     // deploy patch: the manifest is the user's own file.
-    let src = util::workspace_root().join("examples/wreckage/k8s/deployment.yaml");
+    let src = crate::util::workspace_root().join("examples/wreckage/k8s/deployment.yaml");
     let manifest_yaml = dir.path().join("deployment.yaml");
     std::fs::copy(&src, &manifest_yaml).unwrap();
     let original = std::fs::read(&src).unwrap();

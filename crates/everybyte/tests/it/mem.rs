@@ -1,11 +1,9 @@
 //! `everybyte mem` and `everybyte gpu` through the binary.
 
-mod util;
-
-use util::{Dir, stderr, stdout};
+use crate::util::{Dir, stderr, stdout};
 
 fn configs() -> std::path::PathBuf {
-    util::workspace_root().join("crates/everybyte-mem/resources/fixtures/configs")
+    crate::util::workspace_root().join("crates/everybyte-mem/resources/fixtures/configs")
 }
 
 #[test]
@@ -110,7 +108,7 @@ fn explain_uses_the_triage_diagnosis() {
 #[test]
 fn gpu_analyze_the_example_log() {
     let dir = Dir::new();
-    let log = util::workspace_root().join("examples/wreckage/metrics/gpu.csv");
+    let log = crate::util::workspace_root().join("examples/wreckage/metrics/gpu.csv");
     let out = dir
         .command()
         .args(["gpu", "analyze", "--format", "concise"])
@@ -140,7 +138,7 @@ fn gpu_analyze_the_example_log() {
 #[test]
 fn snapshot_of_a_real_allocator_dump_and_a_hostile_pickle() {
     let dir = Dir::new();
-    let snap = util::workspace_root()
+    let snap = crate::util::workspace_root()
         .join("crates/everybyte-mem/resources/fixtures/snapshots/ctx128_forward.pickle");
     let out = dir
         .command()
@@ -186,8 +184,8 @@ fn snapshot_of_a_real_allocator_dump_and_a_hostile_pickle() {
 #[test]
 fn budget_counts_onnx_initializers() {
     let dir = Dir::new();
-    let model =
-        util::workspace_root().join("crates/everybyte-mem/resources/fixtures/onnx/mul_1.onnx");
+    let model = crate::util::workspace_root()
+        .join("crates/everybyte-mem/resources/fixtures/onnx/mul_1.onnx");
     let out = dir
         .command()
         .args([
@@ -216,7 +214,7 @@ fn budget_counts_onnx_initializers() {
 #[test]
 fn snapshot_draws_the_segment_map_as_svg() {
     let dir = Dir::new();
-    let snap = util::workspace_root()
+    let snap = crate::util::workspace_root()
         .join("crates/everybyte-mem/resources/fixtures/snapshots/ctx128_fullstep.pickle");
     let svg = dir.path().join("map.svg");
     let out = dir

@@ -2,8 +2,6 @@
 //! `tritonclient` (data/kserve_client.py) and by raw sockets, and compared with onnxruntime
 //! in Python. scripts/test prepares the environment (.venv/serve) from hashed lock files.
 
-mod util;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -18,17 +16,9 @@ struct Env {
 }
 
 fn env() -> Env {
-    let root = util::workspace_root();
-    let var = |k: &str, default: &str| {
-        std::env::var_os(k).map_or_else(|| root.join(default), PathBuf::from)
-    };
-    let python = var("EVERYBYTE_SERVE_PYTHON", ".venv/serve/bin/python");
-    let models = var("EVERYBYTE_SERVE_MODELS", ".venv/serve/models");
+    let python = everybyte_test_support::serve_python(env!("CARGO_MANIFEST_DIR"));
+    let models = everybyte_test_support::serve_models(env!("CARGO_MANIFEST_DIR"));
     let library = std::env::var_os("EVERYBYTE_SERVE_ORT").map(PathBuf::from);
-    assert!(
-        python.exists() && models.exists(),
-        "these tests need the serve environment: run scripts/test (it creates .venv/serve from scripts/serve-test-requirements.txt and the model wheels)"
-    );
     let library = library.unwrap_or_else(|| {
         let out = Command::new(&python)
             .args(["-c", "import onnxruntime, os, glob; print(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so.*'))[0])"])
@@ -96,7 +86,7 @@ impl Server {
 
     fn client(&self, env: &Env, mode: &str, repo: &Path) -> std::process::Output {
         Command::new(&env.python)
-            .arg(util::workspace_root().join("crates/everybyte/tests/data/kserve_client.py"))
+            .arg(crate::util::workspace_root().join("crates/everybyte/tests/data/kserve_client.py"))
             .args([mode, &self.http, &self.grpc])
             .arg(repo)
             .output()
@@ -327,7 +317,7 @@ fn sigterm_drains_requests_in_flight_then_exits() {
     let repo = repo_with(&env, dir.path(), "minilm", "max-batch = 0\n");
     let mut server = Server::start(&env, &repo, &[]);
     let mut client = Command::new(&env.python)
-        .arg(util::workspace_root().join("crates/everybyte/tests/data/kserve_client.py"))
+        .arg(crate::util::workspace_root().join("crates/everybyte/tests/data/kserve_client.py"))
         .args(["inflight", &server.http, &server.grpc])
         .arg(&env.models)
         .stdout(Stdio::piped())

@@ -1,11 +1,9 @@
 //! The binary, run as a user runs it.
 
-mod util;
-
 use std::io::Write;
 use std::process::Stdio;
 
-use util::{CRASH_LOG, Dir, stderr, stdout};
+use crate::util::{CRASH_LOG, Dir, stderr, stdout};
 
 #[test]
 fn help_version_and_completions() {
@@ -333,9 +331,11 @@ fn sarif_validates_against_the_official_schema() {
         |r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             == "logs/pod%20describe.txt"
     ));
-    let schema = util::workspace_root().join("crates/everybyte/tests/data/sarif-schema-2.1.0.json");
-    let script = util::workspace_root().join("crates/everybyte/tests/data/validate_sarif.py");
-    let check = std::process::Command::new(util::test_python())
+    let schema =
+        crate::util::workspace_root().join("crates/everybyte/tests/data/sarif-schema-2.1.0.json");
+    let script =
+        crate::util::workspace_root().join("crates/everybyte/tests/data/validate_sarif.py");
+    let check = std::process::Command::new(crate::util::test_python())
         .arg(script)
         .arg(schema)
         .arg(&sarif)
@@ -368,7 +368,7 @@ fn github_annotations() {
 
 #[test]
 fn audit_of_the_example_project() {
-    let root = util::workspace_root();
+    let root = crate::util::workspace_root();
     let dir = Dir::new();
     let out = dir
         .command()
@@ -393,15 +393,17 @@ fn sarif_of_the_example_audit_validates() {
     let sarif = dir.path().join("wreckage.sarif");
     let out = dir
         .command()
-        .current_dir(util::workspace_root())
+        .current_dir(crate::util::workspace_root())
         .args(["audit", "examples/wreckage", "--format", "sarif", "-o"])
         .arg(&sarif)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let schema = util::workspace_root().join("crates/everybyte/tests/data/sarif-schema-2.1.0.json");
-    let script = util::workspace_root().join("crates/everybyte/tests/data/validate_sarif.py");
-    let check = std::process::Command::new(util::test_python())
+    let schema =
+        crate::util::workspace_root().join("crates/everybyte/tests/data/sarif-schema-2.1.0.json");
+    let script =
+        crate::util::workspace_root().join("crates/everybyte/tests/data/validate_sarif.py");
+    let check = std::process::Command::new(crate::util::test_python())
         .arg(script)
         .arg(schema)
         .arg(&sarif)
@@ -425,7 +427,7 @@ fn sarif_of_the_example_audit_validates() {
 #[test]
 fn inline_suppressions_silence_and_stale_ones_are_reported() {
     let dir = Dir::new();
-    let src = util::workspace_root();
+    let src = crate::util::workspace_root();
     let pod =
         std::fs::read_to_string(src.join("crates/everybyte-deploy/resources/fixtures/K8S006.yaml"))
             .unwrap()
@@ -484,7 +486,8 @@ fn man_page_and_pre_commit_hooks_come_from_the_real_cli() {
     }
     // Every hook's entry is a command line this binary accepts.
     let hooks =
-        std::fs::read_to_string(util::workspace_root().join(".pre-commit-hooks.yaml")).unwrap();
+        std::fs::read_to_string(crate::util::workspace_root().join(".pre-commit-hooks.yaml"))
+            .unwrap();
     let entries: Vec<&str> = hooks
         .lines()
         .filter_map(|l| l.trim().strip_prefix("entry: everybyte "))
@@ -506,7 +509,7 @@ fn html_report_is_self_contained_with_labelled_charts() {
         .command()
         .args(["audit", "-f", "html", "-o"])
         .arg(&html)
-        .arg(util::workspace_root().join("examples/wreckage"))
+        .arg(crate::util::workspace_root().join("examples/wreckage"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -575,13 +578,13 @@ print("|".join(p.texts))
 fn audit_of_the_example_is_unchanged() {
     let out = Dir::new()
         .command()
-        .current_dir(util::workspace_root())
+        .current_dir(crate::util::workspace_root())
         .args(["audit", "examples/wreckage", "--format", "json"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let expected = std::fs::read_to_string(
-        util::workspace_root().join("crates/everybyte/tests/data/wreckage-audit.json"),
+        crate::util::workspace_root().join("crates/everybyte/tests/data/wreckage-audit.json"),
     )
     .unwrap();
     let actual = stdout(&out);

@@ -1,15 +1,13 @@
 //! `gpu watch` and `mem budget --gpu auto` through the binary, against a driver library built
 //! by gcc with NVML's C ABI (`data/nvml_driver.c`), and with no driver at all.
 
-mod util;
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use util::{Dir, stderr, stdout};
+use crate::util::{Dir, stderr, stdout};
 
 fn driver(dir: &Dir) -> PathBuf {
-    let src = util::workspace_root().join("crates/everybyte/tests/data/nvml_driver.c");
+    let src = crate::util::workspace_root().join("crates/everybyte/tests/data/nvml_driver.c");
     let lib = dir.path().join("libnvidia-ml.so.1");
     let st = Command::new("gcc")
         .args(["-shared", "-fPIC", "-O1", "-o"])

@@ -1,12 +1,10 @@
 //! `everybyte data`: scan, manifest, verify, merge, and pack read back with Python's
 //! `safetensors` and `numpy` (installed from the hashed test lock by scripts/test).
 
-mod util;
-
-use util::{Dir, stderr, stdout};
+use crate::util::{Dir, stderr, stdout};
 
 fn python(script: &str, args: &[&std::path::Path]) -> String {
-    let out = std::process::Command::new(util::test_python())
+    let out = std::process::Command::new(crate::util::test_python())
         .arg("-c")
         .arg(script)
         .args(args)

@@ -1,9 +1,7 @@
 //! `everybyte profile` on a real program with known numbers, and `deploy lint` on the example
 //! project's manifests, with and without the profile.
 
-mod util;
-
-use util::{Dir, stderr, stdout};
+use crate::util::{Dir, stderr, stdout};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -15,7 +13,8 @@ fn profile_measures_peak_steady_state_and_cold_start() {
         .local_addr()
         .unwrap()
         .port();
-    let script = util::workspace_root().join("crates/everybyte/tests/data/profile_workload.py");
+    let script =
+        crate::util::workspace_root().join("crates/everybyte/tests/data/profile_workload.py");
     let record = dir.path().join("profile.json");
     let out = dir
         .command()
@@ -80,7 +79,7 @@ fn the_example_deployment_gets_both_findings() {
     let out = dir
         .command()
         .args(["audit", "-f", "concise", "--select", "K8S"])
-        .arg(util::workspace_root().join("examples/wreckage"))
+        .arg(crate::util::workspace_root().join("examples/wreckage"))
         .output()
         .unwrap();
     let so = stdout(&out);
@@ -121,7 +120,7 @@ fn patch_writes_the_measured_numbers_and_lint_then_agrees() {
     let dir = Dir::new();
     let manifest = dir.path().join("deployment.yaml");
     std::fs::copy(
-        util::workspace_root().join("examples/wreckage/k8s/deployment.yaml"),
+        crate::util::workspace_root().join("examples/wreckage/k8s/deployment.yaml"),
         &manifest,
     )
     .unwrap();

@@ -1,14 +1,12 @@
 //! `everybyte repro run` on small real Python programs (numpy and safetensors from the test
 //! environment), and `repro lint` through the binary.
 
-mod util;
-
 use std::path::Path;
 
-use util::{Dir, stderr, stdout};
+use crate::util::{Dir, stderr, stdout};
 
 fn program(dir: &Dir, name: &str) {
-    let src = util::workspace_root().join("crates/everybyte/tests/data/repro");
+    let src = crate::util::workspace_root().join("crates/everybyte/tests/data/repro");
     for f in [name, "torch_format.py"] {
         std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
     }
@@ -20,7 +18,7 @@ fn repro_run(
     extra: &[&str],
     outputs: &[&str],
 ) -> (Option<i32>, serde_json::Value, String) {
-    let python = util::test_python();
+    let python = crate::util::test_python();
     let mut c = dir.command();
     c.args(["repro", "run", "--format", "json", "--store"])
         .arg(dir.path().join("store"))
@@ -83,7 +81,7 @@ fn the_first_differing_tensor_is_named() {
         .args(["repro", "run", "--outputs", "out/*.safetensors", "--store"])
         .arg(dir.path().join("store2"))
         .arg("--")
-        .arg(util::test_python())
+        .arg(crate::util::test_python())
         .arg("nondet.py")
         .output()
         .unwrap();
@@ -192,7 +190,7 @@ fn lint_reports_the_example_training_script() {
     let out = dir
         .command()
         .args(["repro", "lint", "-f", "json"])
-        .arg(util::workspace_root().join("examples/wreckage/train.py"))
+        .arg(crate::util::workspace_root().join("examples/wreckage/train.py"))
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -220,7 +218,8 @@ fn lint_reports_the_example_training_script() {
 #[test]
 fn audit_names_the_pinned_torch_for_the_cublas_requirement() {
     let dir = Dir::new();
-    let src = util::workspace_root().join("crates/everybyte-repro/resources/fixtures/REPRO003.py");
+    let src =
+        crate::util::workspace_root().join("crates/everybyte-repro/resources/fixtures/REPRO003.py");
     std::fs::copy(src, dir.path().join("train.py")).unwrap();
     dir.create(
         "requirements.txt",

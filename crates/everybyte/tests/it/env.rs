@@ -1,11 +1,9 @@
 //! `everybyte env` and the environment part of `audit`, on environments built by the test.
 
-mod util;
-
 use std::path::Path;
 use std::process::Command;
 
-use util::{Dir, stderr, stdout};
+use crate::util::{Dir, stderr, stdout};
 
 fn gcc(dir: &Path, args: &[&str]) {
     let out = Command::new("gcc")
