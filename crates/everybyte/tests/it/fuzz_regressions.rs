@@ -35,8 +35,11 @@ fn text(d: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(d)
 }
 
+/// A fuzz target's name and what it runs on one input.
+type Replay = (&'static str, fn(&[u8]));
+
 /// What each fuzz target runs, as the target runs it.
-fn replays() -> Vec<(&'static str, fn(&[u8]))> {
+fn replays() -> Vec<Replay> {
     vec![
         ("arrays", |d| {
             let _ = everybyte_data::array::npy_header(d, d.len() as u64);
@@ -103,7 +106,11 @@ fn replays() -> Vec<(&'static str, fn(&[u8]))> {
         }),
         ("nvidia_smi_csv", |d| {
             if let Ok(samples) = everybyte_mem::gpulog::parse(&text(d)) {
-                let _ = everybyte_mem::gpulog::analyze("gpu.csv", &samples, &Default::default());
+                let _ = everybyte_mem::gpulog::analyze(
+                    "gpu.csv",
+                    &samples,
+                    &everybyte_mem::gpulog::Thresholds::default(),
+                );
             }
         }),
         ("pickle", |d| {
