@@ -3,6 +3,7 @@
 //! `audit` call this crate for OOM lines, so one implementation serves every command.
 
 pub mod budget;
+pub mod error;
 pub mod gpulog;
 pub mod nvml;
 pub mod onnx;
@@ -12,11 +13,10 @@ pub mod rules;
 pub mod snapshot;
 pub mod svg;
 
+pub use error::Error;
 pub use oom::{CudaOom, OomAnalysis, OomForm, Verdict, parse_cuda_oom};
 
-/// The rules of this crate, in code order.
-pub static RULES: &[&everybyte_core::Rule] = &[
-    &rules::gpu_stall::GPU_STALL,
-    &rules::gpu_memory_full::GPU_MEMORY_FULL,
-    &rules::gpu_throttling::GPU_THROTTLING,
-];
+/// The rules of this crate, in code order, for the binary's registry.
+pub fn rules() -> impl Iterator<Item = &'static everybyte_core::Rule> {
+    everybyte_core::Check::rules(rules::RULES)
+}
