@@ -21,6 +21,8 @@ pub enum Error {
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
     Watch(#[from] WatchError),
+    #[error(transparent)]
+    AutoGpu(#[from] AutoGpuError),
 }
 
 /// Why a text is not an `nvidia-smi --format=csv` log.
@@ -132,6 +134,19 @@ pub enum WatchError {
     Nvml(#[from] NvmlError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+/// Why `--gpu auto` cannot read the card.
+#[derive(Debug, thiserror::Error)]
+pub enum AutoGpuError {
+    #[error(
+        "--gpu auto reads the card through NVML; or give its memory (--gpu 24GiB) or name (--gpu a100-80g)"
+    )]
+    Load(#[source] NvmlError),
+    #[error("--gpu auto: GPU {index} does not exist (the driver sees {count})")]
+    NoSuchGpu { index: u32, count: u32 },
+    #[error(transparent)]
+    Nvml(#[from] NvmlError),
 }
 
 /// What went wrong in a pickle, without the position.

@@ -1,18 +1,25 @@
 //! GPU memory knowledge: what a CUDA out-of-memory error says, and whether the card was full
-//! or the caching allocator's pool was fragmented; GPU logs and their alerts. `triage` and
-//! `audit` call this crate for OOM lines, so one implementation serves every command.
+//! or the caching allocator's pool was fragmented; GPU logs and their alerts; memory budgets
+//! and model sizes; allocator snapshots; live GPU readings. `triage` and `audit` call this
+//! crate for OOM lines, so one implementation serves every command.
 
+pub mod audit;
 pub mod budget;
+pub mod card;
 pub mod error;
 pub mod gpulog;
+pub mod model;
 pub mod nvml;
 pub mod onnx;
 pub mod oom;
 pub mod pickle;
+pub mod render;
 pub mod rules;
 pub mod snapshot;
 pub mod svg;
+pub mod watch;
 
+pub use audit::audit;
 pub use error::Error;
 pub use oom::{CudaOom, OomAnalysis, OomForm, Verdict, parse_cuda_oom};
 
