@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use everybyte_core::safetensors::SafetensorsError;
 
-use crate::nvml::NvmlError;
+use crate::nvml::LIBRARY_ENV;
 use crate::pickle::opcode_name;
 
 /// Any error of this crate.
@@ -111,6 +111,38 @@ impl fmt::Display for SafetensorsWords<'_> {
             SafetensorsError::NotJson(e) => write!(f, "the header is not JSON: {e}"),
             other => write!(f, "not a safetensors file: {other}"),
         }
+    }
+}
+
+/// Why NVML is not available.
+#[derive(Debug, thiserror::Error)]
+pub enum NvmlError {
+    /// No library could be opened: each name tried, with the loader's reason.
+    #[error(
+        "no NVIDIA driver library (NVML) on this machine; tried {}. libnvidia-ml.so.1 comes with the NVIDIA driver: install the driver, or in a container run with the NVIDIA container toolkit (docker run --gpus all) so the driver's libraries are mounted; if the library lives elsewhere, set {LIBRARY_ENV} to its path",
+        Tried(.0)
+    )]
+    NotFound(Vec<(String, String)>),
+    /// The library opened but lacks a required function (a very old or foreign library).
+    #[error("{library} has no {symbol}: it is not NVML, or a driver older than any supported one")]
+    Missing { library: String, symbol: String },
+    /// An NVML call failed.
+    #[error("NVML {call} failed: {message}")]
+    Call { call: &'static str, message: String },
+}
+
+/// The libraries tried, `name (why); name (why)`.
+struct Tried<'a>(&'a [(String, String)]);
+
+impl fmt::Display for Tried<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (name, why)) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, "; ")?;
+            }
+            write!(f, "{name} ({why})")?;
+        }
+        Ok(())
     }
 }
 
