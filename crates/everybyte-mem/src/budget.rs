@@ -11,6 +11,8 @@
 
 use serde::Serialize;
 
+pub use crate::error::{ConfigError, UnknownOptimizer};
+
 /// What the model looks like: parameters, and the transformer shape when known.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ModelShape {
@@ -29,15 +31,15 @@ fn u(v: &serde_json::Value, keys: &[&str]) -> Option<u64> {
         .find_map(|k| v.get(*k).and_then(serde_json::Value::as_u64))
 }
 
-#[allow(clippy::too_many_lines)] // one arm per architecture
-/// Reads a Hugging Face `config.json` and counts the parameters from the architecture
-/// (GPT-2, BERT, Llama/Mistral/Qwen-style decoders, ViT).
 /// The total byte size a sharded `model.safetensors.index.json` declares (`metadata.total_size`).
 pub fn index_total_size(index: &serde_json::Value) -> Option<u64> {
     index.get("metadata")?.get("total_size")?.as_u64()
 }
 
-pub fn from_hf_config(v: &serde_json::Value) -> Result<ModelShape, String> {
+/// Reads a Hugging Face `config.json` and counts the parameters from the architecture
+/// (GPT-2, BERT, Llama/Mistral/Qwen-style decoders, ViT).
+#[allow(clippy::too_many_lines)] // one arm per architecture
+pub fn from_hf_config(v: &serde_json::Value) -> Result<ModelShape, ConfigError> {
     let arch = v
         .get("architectures")
         .and_then(|a| a.get(0))
@@ -46,11 +48,11 @@ pub fn from_hf_config(v: &serde_json::Value) -> Result<ModelShape, String> {
         .to_owned();
     let model_type = v.get("model_type").and_then(|m| m.as_str()).unwrap_or("");
     let h =
-        u(v, &["hidden_size", "n_embd", "d_model"]).ok_or("config has no hidden_size / n_embd")?;
+        u(v, &["hidden_size", "n_embd", "d_model"]).ok_or(ConfigError("hidden_size / n_embd"))?;
     let l = u(v, &["num_hidden_layers", "n_layer", "num_layers"])
-        .ok_or("config has no num_hidden_layers / n_layer")?;
+        .ok_or(ConfigError("num_hidden_layers / n_layer"))?;
     let a = u(v, &["num_attention_heads", "n_head"])
-        .ok_or("config has no num_attention_heads / n_head")?;
+        .ok_or(ConfigError("num_attention_heads / n_head"))?;
     let vocab = u(v, &["vocab_size"]);
     let kv = u(v, &["num_key_value_heads"]).unwrap_or(a);
     let tied = v
@@ -59,7 +61,7 @@ pub fn from_hf_config(v: &serde_json::Value) -> Result<ModelShape, String> {
     let max_seq = u(v, &["max_position_embeddings", "n_positions", "n_ctx"]);
     let params = match model_type {
         "gpt2" => {
-            let vocab = vocab.ok_or("config has no vocab_size")?;
+            let vocab = vocab.ok_or(ConfigError("vocab_size"))?;
             let p = max_seq.unwrap_or(1024);
             let per_layer = 2 * h
                 + (h * 3 * h + 3 * h)
@@ -70,7 +72,7 @@ pub fn from_hf_config(v: &serde_json::Value) -> Result<ModelShape, String> {
             vocab * h + p * h + l * per_layer + 2 * h
         }
         "bert" | "roberta" => {
-            let vocab = vocab.ok_or("config has no vocab_size")?;
+            let vocab = vocab.ok_or(ConfigError("vocab_size"))?;
             let i = u(v, &["intermediate_size"]).unwrap_or(4 * h);
             let p = max_seq.unwrap_or(512);
             let t = u(v, &["type_vocab_size"]).unwrap_or(2);
@@ -98,8 +100,8 @@ pub fn from_hf_config(v: &serde_json::Value) -> Result<ModelShape, String> {
         _ => {
             // Decoder-only, Llama-style: q, k, v, o projections (grouped-query k/v), a gated
             // MLP (gate, up, down), two RMSNorms per layer, a final norm, the LM head unless tied.
-            let vocab = vocab.ok_or("config has no vocab_size")?;
-            let i = u(v, &["intermediate_size"]).ok_or("config has no intermediate_size")?;
+            let vocab = vocab.ok_or(ConfigError("vocab_size"))?;
+            let i = u(v, &["intermediate_size"]).ok_or(ConfigError("intermediate_size"))?;
             let head_dim = u(v, &["head_dim"]).unwrap_or(h / a.max(1));
             let bias = v
                 .get("attention_bias")
@@ -167,8 +169,8 @@ pub enum Optimizer {
 }
 
 impl std::str::FromStr for Optimizer {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownOptimizer;
+    fn from_str(s: &str) -> Result<Self, UnknownOptimizer> {
         Ok(match s {
             "adamw" => Optimizer::Adamw,
             "adam" => Optimizer::Adam,
@@ -177,9 +179,7 @@ impl std::str::FromStr for Optimizer {
             "adafactor" => Optimizer::Adafactor,
             "adam-8bit" | "adamw-8bit" => Optimizer::Adam8bit,
             other => {
-                return Err(format!(
-                    "unknown optimizer `{other}` (adamw, adam, sgd, sgd-momentum, adafactor, adam-8bit)"
-                ));
+                return Err(UnknownOptimizer(other.to_owned()));
             }
         })
     }

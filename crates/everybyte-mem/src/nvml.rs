@@ -12,7 +12,6 @@
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
-use std::fmt;
 
 /// The environment variable that names the library when it is not on the loader's path.
 pub const LIBRARY_ENV: &str = "EVERYBYTE_NVML_LIBRARY";
@@ -102,43 +101,7 @@ struct Api {
     event_set_free: Option<FnEventSetFree>,
 }
 
-/// Why NVML is not available.
-#[derive(Debug)]
-pub enum NvmlError {
-    /// No library could be opened: each name tried, with the loader's reason.
-    NotFound(Vec<(String, String)>),
-    /// The library opened but lacks a required function (a very old or foreign library).
-    Missing { library: String, symbol: String },
-    /// An NVML call failed.
-    Call { call: &'static str, message: String },
-}
-
-impl fmt::Display for NvmlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NvmlError::NotFound(tried) => {
-                write!(f, "no NVIDIA driver library (NVML) on this machine; tried ")?;
-                for (i, (name, why)) in tried.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, "; ")?;
-                    }
-                    write!(f, "{name} ({why})")?;
-                }
-                write!(
-                    f,
-                    ". libnvidia-ml.so.1 comes with the NVIDIA driver: install the driver, or in a container run with the NVIDIA container toolkit (docker run --gpus all) so the driver's libraries are mounted; if the library lives elsewhere, set {LIBRARY_ENV} to its path"
-                )
-            }
-            NvmlError::Missing { library, symbol } => write!(
-                f,
-                "{library} has no {symbol}: it is not NVML, or a driver older than any supported one"
-            ),
-            NvmlError::Call { call, message } => write!(f, "NVML {call} failed: {message}"),
-        }
-    }
-}
-
-impl std::error::Error for NvmlError {}
+pub use crate::error::NvmlError;
 
 /// An open NVML; `nvmlShutdown` runs on drop.
 pub struct Nvml {
@@ -502,7 +465,14 @@ mod tests {
             "cannot open shared object file".into(),
         )]);
         let s = e.to_string();
-        assert!(s.contains("libnvidia-ml.so.1 (cannot open shared object file)"));
+        assert!(
+            s.starts_with("no NVIDIA driver library (NVML) on this machine; tried libnvidia-ml.so.1 (cannot open shared object file). libnvidia-ml.so.1 comes with the NVIDIA driver"),
+            "{s}"
+        );
+        assert!(
+            s.ends_with(&format!("set {LIBRARY_ENV} to its path")),
+            "{s}"
+        );
         assert!(s.contains(LIBRARY_ENV));
         assert!(s.contains("--gpus all"));
     }

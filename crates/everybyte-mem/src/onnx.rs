@@ -2,6 +2,8 @@
 //! `ModelProto.graph` (field 7) → `GraphProto.initializer` (field 5) → each `TensorProto`'s
 //! `dims` (field 1) and `data_type` (field 2). Every length is checked against the input.
 
+pub use crate::error::OnnxError;
+
 /// What the initializers add up to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OnnxWeights {
@@ -10,27 +12,25 @@ pub struct OnnxWeights {
     pub bytes: u64,
 }
 
-fn varint(b: &[u8], pos: &mut usize) -> Result<u64, String> {
+fn varint(b: &[u8], pos: &mut usize) -> Result<u64, OnnxError> {
     let mut v: u64 = 0;
     for shift in (0..64).step_by(7) {
-        let byte = *b
-            .get(*pos)
-            .ok_or_else(|| format!("truncated varint at byte {pos}"))?;
+        let byte = *b.get(*pos).ok_or(OnnxError::TruncatedVarint(*pos))?;
         *pos += 1;
         v |= u64::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
             return Ok(v);
         }
     }
-    Err(format!("varint longer than 10 bytes at byte {pos}"))
+    Err(OnnxError::LongVarint(*pos))
 }
 
 /// Calls `f(field, wire_type, payload)` for each field of a message; length-delimited
 /// payloads are the bytes, varints are returned in `value`.
 fn fields(
     b: &[u8],
-    mut f: impl FnMut(u64, u8, &[u8], u64) -> Result<(), String>,
-) -> Result<(), String> {
+    mut f: impl FnMut(u64, u8, &[u8], u64) -> Result<(), OnnxError>,
+) -> Result<(), OnnxError> {
     let mut pos = 0;
     while pos < b.len() {
         let key = varint(b, &mut pos)?;
@@ -44,16 +44,15 @@ fn fields(
                 pos = pos
                     .checked_add(8)
                     .filter(|p| *p <= b.len())
-                    .ok_or("truncated 64-bit field")?;
+                    .ok_or(OnnxError::Truncated64)?;
             }
             2 => {
-                let len = usize::try_from(varint(b, &mut pos)?).map_err(|_| "length overflows")?;
+                let len =
+                    usize::try_from(varint(b, &mut pos)?).map_err(|_| OnnxError::LengthOverflow)?;
                 let end = pos
                     .checked_add(len)
                     .filter(|e| *e <= b.len())
-                    .ok_or_else(|| {
-                        format!("field {field} of {len} bytes runs past the end (truncated)")
-                    })?;
+                    .ok_or(OnnxError::PastEnd { field, len })?;
                 f(field, 2, &b[pos..end], 0)?;
                 pos = end;
             }
@@ -61,12 +60,10 @@ fn fields(
                 pos = pos
                     .checked_add(4)
                     .filter(|p| *p <= b.len())
-                    .ok_or("truncated 32-bit field")?;
+                    .ok_or(OnnxError::Truncated32)?;
             }
             w => {
-                return Err(format!(
-                    "wire type {w} at byte {pos}: not a protobuf message"
-                ));
+                return Err(OnnxError::WireType { wire: w, at: pos });
             }
         }
     }
@@ -85,7 +82,7 @@ fn dtype_bytes(t: u64) -> u64 {
 }
 
 /// Counts the initializers of an ONNX model.
-pub fn onnx_weights(model: &[u8]) -> Result<OnnxWeights, String> {
+pub fn onnx_weights(model: &[u8]) -> Result<OnnxWeights, OnnxError> {
     let mut out = OnnxWeights::default();
     let mut graphs = 0;
     fields(model, |field, wire, payload, _| {
@@ -112,7 +109,7 @@ pub fn onnx_weights(model: &[u8]) -> Result<OnnxWeights, String> {
                     let n = dims
                         .iter()
                         .try_fold(1u64, |a, &d| a.checked_mul(d))
-                        .ok_or("tensor dims overflow")?;
+                        .ok_or(OnnxError::DimsOverflow)?;
                     out.tensors += 1;
                     out.params = out.params.saturating_add(n);
                     out.bytes = out
@@ -125,7 +122,7 @@ pub fn onnx_weights(model: &[u8]) -> Result<OnnxWeights, String> {
         Ok(())
     })?;
     if graphs == 0 {
-        return Err("no graph (field 7): not an ONNX model".into());
+        return Err(OnnxError::NoGraph);
     }
     Ok(out)
 }

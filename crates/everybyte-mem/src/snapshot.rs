@@ -14,53 +14,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use everybyte_core::bytesize::{Bytes, parse_bytes};
 use serde::Serialize;
-use thiserror::Error;
 
-use crate::pickle::{PickleError, Value, read_pickle};
+pub use crate::error::SnapshotError;
+use crate::pickle::{Value, read_pickle};
 
 /// How many allocation sites [`SnapshotReport::top_sites`] keeps.
 pub const TOP_SITES: usize = 10;
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
-
-/// Why a snapshot or summary could not be read.
-#[derive(Debug, Error)]
-pub enum SnapshotError {
-    #[error("not a readable pickle: {0}")]
-    Pickle(#[from] PickleError),
-    #[error(
-        "the snapshot is {article} {kind}, not a dict with `segments` or a list of segments",
-        article = article(.0),
-        kind = .0
-    )]
-    NotASnapshot(&'static str),
-    #[error("{context} is {} {found}, not a dict", article(.found))]
-    NotADict {
-        context: String,
-        found: &'static str,
-    },
-    #[error("{context}: missing key `{key}`")]
-    MissingKey { context: String, key: &'static str },
-    #[error("{context}: `{key}` is {} {found}, expected {expected}", article(.found))]
-    WrongType {
-        context: String,
-        key: &'static str,
-        found: &'static str,
-        expected: &'static str,
-    },
-    #[error("{context}: unknown block state `{state}`")]
-    UnknownState { context: String, state: String },
-    #[error("memory summary: {0}")]
-    Summary(String),
-}
-
-fn article(kind: &str) -> &'static str {
-    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    }
-}
 
 /// The allocator's state for a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -1,40 +1,46 @@
-//! Every GPU-log rule fires on its fixture and no rule fires on the clean one.
+//! Every GPU-log rule fires on its fixture and no rule fires on the clean one: one test per
+//! rule, generated from the rule table's codes.
 
 use everybyte_mem::gpulog::{Thresholds, analyze, parse};
+use everybyte_test_support::{Finding, fixture};
 
-fn run(name: &str) -> Vec<(String, String)> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("resources/fixtures/gpu")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap();
-    analyze(name, &parse(&text).unwrap(), &Thresholds::default())
-        .into_iter()
-        .map(|f| (f.code, f.message))
-        .collect()
+fn run(name: &str) -> Vec<Finding> {
+    let path = fixture(env!("CARGO_MANIFEST_DIR"), &format!("gpu/{name}"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let samples = parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    analyze(name, &samples, &Thresholds::default())
+}
+
+everybyte_test_support::rule_fixtures! {
+    run = run;
+    fires = ".csv", ok = "_ok.csv";
+    mem001_gpu_stall => "MEM001",
+    mem002_gpu_memory_full => "MEM002",
+    mem003_gpu_throttling => "MEM003",
 }
 
 #[test]
-fn each_rule_fires_and_the_clean_logs_are_clean() {
-    for rule in everybyte_mem::RULES {
-        let fires = run(&format!("{}.csv", rule.code));
-        assert!(
-            fires.iter().any(|(c, _)| c == rule.code),
-            "{} did not fire: {fires:?}",
-            rule.code
-        );
-        let ok = run(&format!("{}_ok.csv", rule.code));
-        assert!(ok.is_empty(), "{}_ok.csv must be clean: {ok:?}", rule.code);
-    }
+fn every_rule_has_a_fixture_test() {
+    let codes: Vec<&str> = everybyte_mem::rules().map(|r| r.code).collect();
+    assert_eq!(codes, ["MEM001", "MEM002", "MEM003"]);
+}
+
+#[test]
+fn a_stall_says_how_long_and_how_much() {
     let stall = run("MEM001.csv");
     assert!(
-        stall[0].1.contains(
+        stall[0].message.contains(
             "idle (0% utilisation) for 30 s from 10:00:20 to 10:00:49 with 60.00 GiB allocated"
         ),
         "{stall:?}"
     );
+}
+
+#[test]
+fn throttling_names_the_reason_and_the_temperature() {
     let hot = run("MEM003.csv");
     assert!(
-        hot[0].1.contains("hardware thermal slowdown") && hot[0].1.contains("88 °C"),
+        hot[0].message.contains("hardware thermal slowdown") && hot[0].message.contains("88 °C"),
         "{hot:?}"
     );
 }

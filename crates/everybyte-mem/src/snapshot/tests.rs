@@ -1,11 +1,9 @@
 use super::*;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/resources/fixtures/snapshots/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let path =
+        everybyte_test_support::fixture(env!("CARGO_MANIFEST_DIR"), &format!("snapshots/{name}"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A small pickle writer for tests (protocol 4 opcodes, no memo, no framing), so that the
