@@ -4,6 +4,5 @@
 
 pub mod cli;
 mod commands;
-mod watch;
 
 pub use commands::{registry, run};

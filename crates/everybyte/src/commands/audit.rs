@@ -32,7 +32,7 @@ pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
     };
     // The areas, in the order their context lines and figures appear in the report.
     everybyte_triage::audit(&input, &mut report);
-    super::mem::audit(&input, &mut report);
+    everybyte_mem::audit(&input, &mut report)?;
     everybyte_repro::audit(&input, &mut report);
     super::deploy::audit(&input, &mut report);
     super::data::audit(&input, &mut report);

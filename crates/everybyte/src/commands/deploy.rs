@@ -13,7 +13,7 @@ use crate::cli::DeployCommand;
 /// The Kubernetes part of the audit: every manifest, held to the largest model's size.
 pub fn audit(input: &Audit, report: &mut Report) {
     let expect = everybyte_deploy::Expectations {
-        model_bytes: largest_model(input.project),
+        model_bytes: everybyte_mem::model::largest_model(input.project),
         headroom: input.config.options.deploy.headroom,
         ..Default::default()
     };
@@ -22,28 +22,6 @@ pub fn audit(input: &Audit, report: &mut Report) {
             .findings
             .extend(lint_manifest_file(&f.path, &f.rel, &expect));
     }
-}
-
-/// The size of the largest model the project holds, with where it was read: a sharded
-/// index's `metadata.total_size`, else the largest `.safetensors` / `.onnx` / `.pt` file.
-fn largest_model(project: &everybyte_core::discover::Project) -> Option<(u64, String)> {
-    let mut best: Option<(u64, String)> = None;
-    for f in &project.files {
-        let size = if f.rel.ends_with(".safetensors.index.json") {
-            std::fs::read_to_string(&f.path)
-                .ok()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .and_then(|v| everybyte_mem::budget::index_total_size(&v))
-        } else if f.kind == everybyte_core::FileKind::ModelFile {
-            std::fs::metadata(&f.path).ok().map(|m| m.len())
-        } else {
-            None
-        };
-        if let Some(s) = size.filter(|&s| best.as_ref().is_none_or(|(b, _)| s > *b)) {
-            best = Some((s, f.rel.clone()));
-        }
-    }
-    best
 }
 
 /// The K8S findings of one manifest; unreadable or malformed YAML is IO001.

@@ -29,11 +29,19 @@ pub fn run(ctx: &Ctx, command: &GpuCommand) -> Result<ExitCode> {
             };
             session.finish(report, Some(&cwd))
         }
-        GpuCommand::Watch(args) => crate::watch::watch(&crate::watch::WatchOptions {
-            interval: args.interval,
-            count: args.count,
-            stall_seconds: args.stall_seconds,
-            csv: args.csv.as_deref(),
-        }),
+        GpuCommand::Watch(args) => {
+            let alerts = everybyte_mem::watch::watch(
+                &everybyte_mem::watch::WatchOptions {
+                    interval: args.interval,
+                    count: args.count,
+                    stall_seconds: args.stall_seconds,
+                    csv: args.csv.as_deref(),
+                    xid_info: everybyte_triage::rules::gpu_xid::xid_info,
+                },
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            )?;
+            Ok(super::exit(alerts == 0))
+        }
     }
 }

@@ -40,7 +40,7 @@ pub fn registry() -> Registry {
             .chain(everybyte_env::python::RULES.iter().copied())
             .chain(everybyte_env::image::RULES.iter().copied())
             .chain(everybyte_data::RULES.iter().copied())
-            .chain(everybyte_mem::RULES.iter().copied())
+            .chain(everybyte_mem::rules())
             .chain(everybyte_repro::rules())
             .chain(everybyte_deploy::RULES.iter().copied()),
     )
