@@ -1,6 +1,7 @@
 //! `everybyte profile` and `everybyte deploy`: measure a workload (memory of the whole process
 //! tree, cold start, CPU time), then hold Kubernetes manifests to the numbers.
 
+pub mod error;
 pub mod k8s;
 pub mod patch;
 pub mod profile;
@@ -11,6 +12,7 @@ pub mod yaml;
 
 use everybyte_core::Finding;
 
+pub use error::{Error, YamlError};
 pub use rules::{Expectations, RULES};
 
 /// Whether a YAML text holds a Kubernetes workload (a `kind` this area checks).
@@ -23,7 +25,7 @@ pub fn lint_manifest(
     display: &str,
     text: &str,
     exp: &Expectations,
-) -> Result<Vec<Finding>, String> {
+) -> Result<Vec<Finding>, YamlError> {
     let docs = yaml::parse(text)?;
     let mut out = Vec::new();
     for d in &docs {

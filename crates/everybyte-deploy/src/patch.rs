@@ -2,6 +2,7 @@
 //! limits and requests at the peak × headroom, a startup probe covering the cold start — so
 //! comments, key order and formatting stay as they were.
 
+use crate::error::YamlError;
 use crate::k8s::{self, quantity};
 use crate::yaml;
 
@@ -53,7 +54,7 @@ fn mib(bytes: f64) -> String {
 }
 
 /// The edits that bring one manifest to the targets.
-pub fn plan(text: &str, t: &Targets) -> Result<(Vec<Edit>, Vec<String>), String> {
+pub fn plan(text: &str, t: &Targets) -> Result<(Vec<Edit>, Vec<String>), YamlError> {
     let docs = yaml::parse(text)?;
     let lines: Vec<&str> = text.lines().collect();
     let mut edits = Vec::new();
