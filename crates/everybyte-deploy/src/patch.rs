@@ -3,7 +3,7 @@
 //! comments, key order and formatting stay as they were.
 
 use crate::error::YamlError;
-use crate::k8s::{self, quantity};
+use crate::k8s::{self, bytes};
 use crate::yaml;
 
 /// One edit: replace line `line` (1-based) with `new`, or insert `new` before it.
@@ -69,7 +69,7 @@ pub fn plan(text: &str, t: &Targets) -> Result<(Vec<Edit>, Vec<String>), YamlErr
                         ("requests", c.resources.request("memory")),
                     ] {
                         match v {
-                            Some(v) if quantity(&v.text).is_some_and(|b| b >= want as f64) => {}
+                            Some(v) if bytes(&v.text).is_some_and(|b| b >= want as f64) => {}
                             Some(v) => {
                                 let idx = usize::try_from(v.line).unwrap_or(0).saturating_sub(1);
                                 let old = lines.get(idx).copied().unwrap_or("");
