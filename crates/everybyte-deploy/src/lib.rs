@@ -1,6 +1,7 @@
 //! `everybyte profile` and `everybyte deploy`: measure a workload (memory of the whole process
 //! tree, cold start, CPU time), then hold Kubernetes manifests to the numbers.
 
+mod audit;
 pub mod error;
 pub mod expect;
 pub mod k8s;
@@ -12,9 +13,10 @@ mod syscall_names;
 pub mod syscalls;
 pub mod yaml;
 
+pub use audit::audit;
 pub use error::{Error, YamlError};
-pub use expect::Expectations;
-pub use lint::{is_manifest, lint_manifest};
+pub use expect::{Expectations, Measurements};
+pub use lint::{Linted, is_manifest, lint_manifest, lint_manifest_file, lint_paths};
 
 /// Every rule of the area, in code order (the registry's list).
 pub fn rules() -> impl Iterator<Item = &'static everybyte_core::Rule> {

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+mod command;
+pub use command::{ProfileArgs, exit_code, summary, write_record};
+
 /// One sample of the process tree.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Sample {
