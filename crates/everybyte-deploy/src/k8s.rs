@@ -2,36 +2,45 @@
 //! StatefulSet, DaemonSet, Job, CronJob, Pod and KServe InferenceService, its containers,
 //! resources, probes and volumes, each with the line it sits on.
 
+use everybyte_core::bytesize::parse_bytes;
+
+use crate::error::YamlError;
+use crate::expect::Expectations;
 use crate::yaml::Node;
 
-/// A Kubernetes quantity in bytes (`16Gi`, `500M`, `1e9`) or cores (`500m`, `2`).
-pub fn quantity(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let suffixes: [(&str, f64); 13] = [
-        ("Ki", 1024.0),
-        ("Mi", 1024f64.powi(2)),
-        ("Gi", 1024f64.powi(3)),
-        ("Ti", 1024f64.powi(4)),
-        ("Pi", 1024f64.powi(5)),
-        ("Ei", 1024f64.powi(6)),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-        ("P", 1e15),
-        ("E", 1e18),
-        ("m", 1e-3),
-    ];
-    for (suf, mult) in suffixes {
-        if let Some(n) = s.strip_suffix(suf) {
-            return n
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite() && *v >= 0.0)
-                .map(|v| v * mult);
-        }
-    }
+/// The suffixes of a Kubernetes quantity other than milli (`m`), which core's
+/// [`parse_bytes`] has no use for.
+const SUFFIXES: [&str; 13] = [
+    "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E",
+];
+
+/// A plain non-negative decimal (`2`, `0.5`, `1e9`).
+fn decimal(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+/// A memory quantity in bytes (`16Gi`, `500M`, `1e9`, and `500m`, half a byte, a classic
+/// slip). The forms Kubernetes writes are read by core's [`parse_bytes`]; what it accepts
+/// beyond them (`16 GiB`, `16GB`) is not a quantity, and the milli suffix it lacks is read here.
+pub fn bytes(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if let Some(n) = s.strip_suffix('m') {
+        return decimal(n).map(|v| v * 1e-3);
+    }
+    let unit = &s[s.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len()..];
+    if s.contains(char::is_whitespace) || !SUFFIXES.contains(&unit) {
+        return None;
+    }
+    parse_bytes(s).map(|b| b as f64)
+}
+
+/// A CPU quantity in cores (`500m`, `2`, `1.5`).
+pub fn cores(s: &str) -> Option<f64> {
+    let s = s.trim();
+    match s.strip_suffix('m') {
+        Some(n) => decimal(n).map(|v| v * 1e-3),
+        None => decimal(s).or_else(|| bytes(s)),
+    }
 }
 
 /// A probe's timing: the defaults Kubernetes applies where a field is absent.
@@ -315,17 +324,55 @@ pub fn workloads(doc: &Node) -> Vec<Workload> {
     }]
 }
 
+/// The facts the deploy rules judge: the workloads of one manifest, where findings point, and
+/// the numbers the manifest is held to.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The path findings carry.
+    pub path: String,
+    pub workloads: Vec<Workload>,
+    pub expect: Expectations,
+}
+
+impl Manifest {
+    /// Parses every workload of a (multi-document) manifest.
+    pub fn parse(path: &str, text: &str, expect: &Expectations) -> Result<Manifest, YamlError> {
+        let docs = crate::yaml::parse(text)?;
+        Ok(Manifest {
+            path: path.to_owned(),
+            workloads: docs.iter().flat_map(workloads).collect(),
+            expect: expect.clone(),
+        })
+    }
+
+    /// Every container with its workload, in the order of the manifest.
+    pub fn containers(&self) -> impl Iterator<Item = (&Workload, &Container)> {
+        self.workloads
+            .iter()
+            .flat_map(|w| w.containers.iter().map(move |c| (w, c)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn quantities() {
-        assert_eq!(quantity("16Gi"), Some(16.0 * 1024f64.powi(3)));
-        assert_eq!(quantity("500m"), Some(0.5));
-        assert_eq!(quantity("2"), Some(2.0));
-        assert_eq!(quantity("1e9"), Some(1e9));
-        assert_eq!(quantity("lots"), None);
-        assert_eq!(quantity("-1Gi"), None);
+        assert_eq!(bytes("16Gi"), Some(16.0 * 1024f64.powi(3)));
+        assert_eq!(bytes("500m"), Some(0.5));
+        assert_eq!(cores("500m"), Some(0.5));
+        assert_eq!(cores("2"), Some(2.0));
+        assert_eq!(cores("1.5"), Some(1.5));
+        assert_eq!(bytes("1e9"), Some(1e9));
+        assert_eq!(bytes("12Ei"), Some(12.0 * 1024f64.powi(6)));
+        assert_eq!(bytes("2E"), Some(2e18));
+        assert_eq!(bytes("lots"), None);
+        assert_eq!(cores("lots"), None);
+        assert_eq!(bytes("-1Gi"), None);
+        // Core reads these; Kubernetes does not.
+        assert_eq!(bytes("16GB"), None);
+        assert_eq!(bytes("16 Gi"), None);
+        assert_eq!(bytes("1K"), None);
     }
 }

@@ -1,7 +1,11 @@
 //! `everybyte profile` and `everybyte deploy`: measure a workload (memory of the whole process
 //! tree, cold start, CPU time), then hold Kubernetes manifests to the numbers.
 
+mod audit;
+pub mod error;
+pub mod expect;
 pub mod k8s;
+pub mod lint;
 pub mod patch;
 pub mod profile;
 pub mod rules;
@@ -9,28 +13,26 @@ mod syscall_names;
 pub mod syscalls;
 pub mod yaml;
 
-use everybyte_core::Finding;
+pub use audit::audit;
+pub use error::{Error, YamlError};
+pub use expect::{Expectations, Measurements};
+pub use lint::{Linted, is_manifest, lint_manifest, lint_manifest_file, lint_paths};
 
-pub use rules::{Expectations, RULES};
-
-/// Whether a YAML text holds a Kubernetes workload (a `kind` this area checks).
-pub fn is_manifest(text: &str) -> bool {
-    yaml::parse(text).is_ok_and(|docs| docs.iter().any(|d| !k8s::workloads(d).is_empty()))
+/// Every rule of the area, in code order (the registry's list).
+pub fn rules() -> impl Iterator<Item = &'static everybyte_core::Rule> {
+    everybyte_core::Check::rules(rules::RULES)
 }
 
-/// Lints every workload of a (multi-document) manifest; `display` is the path findings carry.
-pub fn lint_manifest(
-    display: &str,
-    text: &str,
-    exp: &Expectations,
-) -> Result<Vec<Finding>, String> {
-    let docs = yaml::parse(text)?;
-    let mut out = Vec::new();
-    for d in &docs {
-        for w in k8s::workloads(d) {
-            rules::check(display, &w, exp, &mut out);
-        }
+/// Every rule of the area, in code order, for callers that take a slice of rules: the rules of
+/// the one table, [`rules::RULES`].
+pub static RULES: &[&everybyte_core::Rule] = &RULE_LIST;
+
+static RULE_LIST: [&everybyte_core::Rule; rules::RULES.len()] = {
+    let mut out = [rules::RULES[0].rule; rules::RULES.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = rules::RULES[i].rule;
+        i += 1;
     }
-    out.sort_by(|a, b| (a.location.line, &a.code).cmp(&(b.location.line, &b.code)));
-    Ok(out)
-}
+    out
+};

@@ -2,8 +2,11 @@
 //! limits and requests at the peak × headroom, a startup probe covering the cold start — so
 //! comments, key order and formatting stay as they were.
 
-use crate::k8s::{self, quantity};
-use crate::yaml;
+use std::path::Path;
+
+use crate::error::YamlError;
+use crate::k8s::{self, bytes};
+use crate::{Error, yaml};
 
 /// One edit: replace line `line` (1-based) with `new`, or insert `new` before it.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +56,7 @@ fn mib(bytes: f64) -> String {
 }
 
 /// The edits that bring one manifest to the targets.
-pub fn plan(text: &str, t: &Targets) -> Result<(Vec<Edit>, Vec<String>), String> {
+pub fn plan(text: &str, t: &Targets) -> Result<(Vec<Edit>, Vec<String>), YamlError> {
     let docs = yaml::parse(text)?;
     let lines: Vec<&str> = text.lines().collect();
     let mut edits = Vec::new();
@@ -68,7 +71,7 @@ pub fn plan(text: &str, t: &Targets) -> Result<(Vec<Edit>, Vec<String>), String>
                         ("requests", c.resources.request("memory")),
                     ] {
                         match v {
-                            Some(v) if quantity(&v.text).is_some_and(|b| b >= want as f64) => {}
+                            Some(v) if bytes(&v.text).is_some_and(|b| b >= want as f64) => {}
                             Some(v) => {
                                 let idx = usize::try_from(v.line).unwrap_or(0).saturating_sub(1);
                                 let old = lines.get(idx).copied().unwrap_or("");
@@ -211,6 +214,76 @@ pub fn apply(text: &str, edits: &[Edit], name: &str) -> (String, String) {
         s.push('\n');
     }
     (s, diff)
+}
+
+/// What `deploy patch` prints, and whether the manifest changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patched {
+    /// Lines for standard error, each `everybyte: MANIFEST: NOTE`: what could not be edited.
+    pub notes: Vec<String>,
+    /// What goes to standard output: the diff, or that the manifest already meets the profile.
+    pub output: String,
+    /// The manifest changed (or would change, with a dry run).
+    pub changed: bool,
+}
+
+impl Patched {
+    /// `deploy patch` exits 0 when the manifest already met the numbers, 1 when it changed (or
+    /// would change, with a dry run).
+    pub fn exit_code(&self) -> u8 {
+        u8::from(self.changed)
+    }
+}
+
+/// `deploy patch`: brings a manifest to the numbers of a profile record (memory at the peak ×
+/// `headroom`, a startup probe covering the cold start) and writes it back in one atomic step,
+/// unless `dry_run`.
+pub fn patch_file(
+    manifest: &Path,
+    profile: &Path,
+    headroom: f64,
+    dry_run: bool,
+) -> Result<Patched, Error> {
+    crate::expect::check_headroom(headroom)?;
+    let r = crate::profile::load(profile)?;
+    let text = std::fs::read_to_string(manifest).map_err(|err| Error::Read {
+        path: manifest.to_owned(),
+        err,
+    })?;
+    let targets = Targets {
+        memory_bytes: Some((r.peak() as f64 * headroom).ceil() as u64),
+        cold_start: r.cold_start_seconds,
+    };
+    let (edits, notes) = plan(&text, &targets).map_err(|err| Error::Manifest {
+        path: manifest.to_owned(),
+        err,
+    })?;
+    let name = manifest.display().to_string();
+    let (new, diff) = apply(&text, &edits, &name);
+    let notes = notes
+        .iter()
+        .map(|n| format!("everybyte: {name}: {n}"))
+        .collect();
+    if edits.is_empty() {
+        return Ok(Patched {
+            notes,
+            output: format!("{name}: already meets the profile\n"),
+            changed: false,
+        });
+    }
+    if !dry_run {
+        everybyte_core::atomic::write_atomic(manifest, |w| w.write_all(new.as_bytes())).map_err(
+            |err| Error::Write {
+                path: manifest.to_owned(),
+                err,
+            },
+        )?;
+    }
+    Ok(Patched {
+        notes,
+        output: diff,
+        changed: true,
+    })
 }
 
 #[cfg(test)]

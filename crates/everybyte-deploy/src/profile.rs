@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
+
+mod command;
+pub use command::{ProfileArgs, exit_code, summary, write_record};
+
 /// One sample of the process tree.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Sample {
@@ -252,10 +257,10 @@ fn sample(pid: u32, t: f64, nvml: Option<&everybyte_mem::nvml::Nvml>) -> Sample 
 
 /// With `--syscalls`: the workload runs under ptrace while a thread samples its memory and
 /// readiness and stops it when asked.
-fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, String> {
+fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
     use std::sync::atomic::{AtomicBool, Ordering};
     if matches!(opts.ready, Some(Ready::Log(_))) {
-        return Err("--syscalls works with --ready-url, not --ready-log".into());
+        return Err(Error::SyscallsWithReadyLog);
     }
     let start = Instant::now();
     let samples = Arc::new(Mutex::new(Vec::new()));
@@ -362,20 +367,18 @@ fn summarise(
 
 #[allow(clippy::too_many_lines)] // start, sample until exit, summarise: one loop
 /// Runs the workload and profiles it. Its standard output and error pass through.
-pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
+pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
     let cmd = opts.command;
     if opts.syscalls && !cmd.is_empty() {
         return run_traced(opts);
     }
     if cmd.is_empty() {
-        return Err(
-            "no command: give it after --, e.g. everybyte profile -- python serve.py".into(),
-        );
+        return Err(Error::NoCommand);
     }
     if let Some(Ready::Url(u)) = &opts.ready
         && !u.starts_with("http://")
     {
-        return Err(format!("--ready-url {u}: expected http://HOST:PORT/PATH"));
+        return Err(Error::ReadyUrl { url: u.clone() });
     }
     let log_ready = matches!(opts.ready, Some(Ready::Log(_)));
     let mut child = Command::new(&cmd[0])
@@ -392,7 +395,10 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
             Stdio::inherit()
         })
         .spawn()
-        .map_err(|e| format!("{}: cannot run: {e}", cmd[0]))?;
+        .map_err(|err| Error::Spawn {
+            program: cmd[0].clone(),
+            err,
+        })?;
     let start = Instant::now();
     let pid = child.id();
     // No GPU driver is not an error: GPU memory is then not reported.
@@ -437,7 +443,7 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, String> {
     let mut samples = Vec::new();
     let mut stopped: Option<Instant> = None;
     let status = loop {
-        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+        if let Some(s) = child.try_wait().map_err(|err| Error::Wait { err })? {
             break s;
         }
         samples.push(sample(pid, start.elapsed().as_secs_f64(), nvml.as_ref()));
@@ -521,9 +527,13 @@ pub fn figure(r: &Record, name: &str) -> everybyte_core::chart::Figure {
 }
 
 /// Reads a record written by `profile -o`.
-pub fn load(path: &Path) -> Result<Record, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not an everybyte profile record: {e}", path.display()))
+pub fn load(path: &Path) -> Result<Record, Error> {
+    let text = std::fs::read_to_string(path).map_err(|err| Error::Read {
+        path: path.to_owned(),
+        err,
+    })?;
+    serde_json::from_str(&text).map_err(|err| Error::ProfileRecord {
+        path: path.to_owned(),
+        err,
+    })
 }

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
+
 /// The calls of one system call.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SyscallStat {
@@ -85,9 +87,9 @@ fn resume(tid: libc::pid_t, sig: libc::c_int) {
 /// Runs `command` under ptrace and counts its system calls.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_lines)] // the ptrace stop protocol, one loop
-pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace, String> {
+pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace, Error> {
     if command.is_empty() {
-        return Err("no command to trace".into());
+        return Err(Error::NoTraceCommand);
     }
     let mut cmd = std::process::Command::new(&command[0]);
     cmd.args(&command[1..]).stdin(std::process::Stdio::null());
@@ -107,22 +109,22 @@ pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace,
         });
     }
     let start = Instant::now();
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("{}: cannot run under ptrace: {e}", command[0]))?;
+    let child = cmd.spawn().map_err(|err| Error::TraceSpawn {
+        program: command[0].clone(),
+        err,
+    })?;
     let pid = child.id().cast_signed();
     on_start(child.id());
     // The exec stop.
     let mut first_stop: libc::c_int = 0;
     // SAFETY: waiting for our own child.
     if unsafe { libc::waitpid(pid, &raw mut first_stop, libc::__WALL) } != pid {
-        return Err("waiting for the traced process failed".into());
+        return Err(Error::TraceWait);
     }
     if !libc::WIFSTOPPED(first_stop) {
-        return Err(format!(
-            "{}: did not stop for tracing (ptrace may be forbidden here: kernel.yama.ptrace_scope, seccomp, or a container without CAP_SYS_PTRACE)",
-            command[0]
-        ));
+        return Err(Error::TraceForbidden {
+            program: command[0].clone(),
+        });
     }
     let options = libc::PTRACE_O_TRACESYSGOOD
         | libc::PTRACE_O_TRACEFORK
@@ -209,8 +211,8 @@ pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace,
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub fn trace(_command: &[String], _on_start: &mut dyn FnMut(u32)) -> Result<Trace, String> {
-    Err("--syscalls is implemented for x86-64 Linux only".into())
+pub fn trace(_command: &[String], _on_start: &mut dyn FnMut(u32)) -> Result<Trace, Error> {
+    Err(Error::TraceUnsupported)
 }
 
 /// The summary `strace -c` prints, and a note when waiting calls dominate.
@@ -283,7 +285,7 @@ mod tests {
         ) {
             Ok(t) => t,
             // ptrace can be forbidden in a sandbox; the message says so.
-            Err(e) if e.contains("ptrace") => return,
+            Err(e) if e.to_string().contains("ptrace") => return,
             Err(e) => panic!("{e}"),
         };
         assert_eq!(t.exit_code, Some(3));

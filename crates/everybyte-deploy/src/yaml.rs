@@ -4,6 +4,8 @@
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
+use crate::error::YamlError;
+
 /// A YAML node and the line (1-based) it starts on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
@@ -85,7 +87,8 @@ impl Builder {
     }
 }
 
-const MAX_DEPTH: usize = 256;
+/// The deepest nesting a document may have.
+pub const MAX_DEPTH: usize = 256;
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
@@ -129,7 +132,7 @@ impl MarkedEventReceiver for Builder {
 
 /// Block collections nest by indentation and `- ` markers, and the parser recurses on them
 /// without a limit: a hostile document is refused before it can exhaust the stack.
-fn nesting_guard(text: &str) -> Result<(), String> {
+fn nesting_guard(text: &str) -> Result<(), YamlError> {
     for (i, line) in text.lines().enumerate() {
         let rest = line.trim_start_matches([' ', '\t']);
         let indent = line.len() - rest.len();
@@ -140,25 +143,23 @@ fn nesting_guard(text: &str) -> Result<(), String> {
             r = t.trim_start_matches(' ');
         }
         if indent + 2 * markers > 4 * MAX_DEPTH {
-            return Err(format!(
-                "line {}: nested deeper than {MAX_DEPTH} levels",
-                i + 1
-            ));
+            return Err(YamlError::NestedAt { line: i + 1 });
         }
     }
     Ok(())
 }
 
 /// Parses every document of a YAML stream.
-pub fn parse(text: &str) -> Result<Vec<Node>, String> {
+pub fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
     nesting_guard(text)?;
     let mut b = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser
-        .load(&mut b, true)
-        .map_err(|e| format!("line {}: {}", e.marker().line(), e.info()))?;
+    parser.load(&mut b, true).map_err(|e| YamlError::Syntax {
+        line: e.marker().line(),
+        info: e.info().to_owned(),
+    })?;
     if b.depth_exceeded {
-        return Err(format!("nested deeper than {MAX_DEPTH} levels"));
+        return Err(YamlError::Nested);
     }
     Ok(b.docs)
 }

@@ -1,16 +1,9 @@
 //! Every rule has a manifest that fires it and a clean one that fires nothing.
 
-use std::fmt::Write as _;
-use std::path::PathBuf;
-
 use everybyte_core::Finding;
-use everybyte_deploy::{Expectations, RULES, lint_manifest};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("resources/fixtures")
-        .join(name)
-}
+use everybyte_core::rule::DOC_SECTIONS;
+use everybyte_deploy::{Expectations, lint_manifest};
+use everybyte_test_support::{render, rule_fixtures};
 
 fn exp() -> Expectations {
     Expectations {
@@ -20,41 +13,18 @@ fn exp() -> Expectations {
 }
 
 fn run(name: &str, exp: &Expectations) -> Vec<Finding> {
-    let text = std::fs::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let path = everybyte_test_support::fixture(env!("CARGO_MANIFEST_DIR"), name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
     lint_manifest(name, &text, exp).unwrap()
 }
 
-fn render(findings: &[Finding]) -> String {
-    let mut s = String::new();
-    for f in findings {
-        let _ = writeln!(
-            s,
-            "{}: {} {}",
-            f.location.line.unwrap_or(0),
-            f.code,
-            f.message
-        );
-        if let Some(h) = &f.help {
-            let _ = writeln!(s, "    help: {h}");
-        }
-    }
-    s
-}
-
-macro_rules! rule_fixtures {
-    ($($name:ident => $code:literal),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            let fires = run(concat!($code, ".yaml"), &exp());
-            assert!(fires.iter().any(|f| f.code == $code), "{} did not fire:\n{}", $code, render(&fires));
-            insta::assert_snapshot!(concat!($code, "_fires"), render(&fires));
-            let clean = run(concat!($code, "_ok.yaml"), &exp());
-            assert!(clean.is_empty(), "{}_ok.yaml must be clean:\n{}", $code, render(&clean));
-        }
-    )*};
+fn run_fixture(name: &str) -> Vec<Finding> {
+    run(name, &exp())
 }
 
 rule_fixtures! {
+    run = run_fixture;
+    fires = ".yaml", ok = "_ok.yaml";
     k8s001_memory_limit => "K8S001",
     k8s002_gpu_not_guaranteed => "K8S002",
     k8s003_liveness_before_ready => "K8S003",
@@ -70,20 +40,19 @@ rule_fixtures! {
 
 #[test]
 fn every_rule_has_both_fixtures_and_a_doc() {
-    for rule in RULES {
+    for rule in everybyte_deploy::rules() {
         for suffix in [".yaml", "_ok.yaml"] {
             assert!(
-                fixture(&format!("{}{suffix}", rule.code)).is_file(),
+                everybyte_test_support::fixture(
+                    env!("CARGO_MANIFEST_DIR"),
+                    &format!("{}{suffix}", rule.code)
+                )
+                .is_file(),
                 "{} {suffix}",
                 rule.code
             );
         }
-        for section in [
-            "## What it checks",
-            "## Why it matters",
-            "## Example",
-            "## Fix",
-        ] {
+        for section in DOC_SECTIONS {
             assert!(rule.doc.contains(section), "{}: no {section}", rule.code);
         }
     }

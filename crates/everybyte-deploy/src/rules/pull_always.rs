@@ -1,0 +1,49 @@
+//! K8S006 pull-always: the rule's documentation, its declaration and its check.
+
+use everybyte_core::Finding;
+
+use super::{at, image_ref};
+use crate::k8s::Manifest;
+
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// `imagePullPolicy: Always`, or a `:latest` / untagged image without a policy (Kubernetes
+    /// then defaults to `Always`).
+    /// ## Why it matters
+    /// Every container start pulls the image again. ML images are 5–20 GB: each restart (a
+    /// liveness kill, an OOM) waits minutes for the pull before the model even starts loading,
+    /// and a registry outage stops restarts entirely.
+    /// ## Example
+    /// ```yaml
+    /// image: server:latest
+    /// imagePullPolicy: Always
+    /// ```
+    /// ## Fix
+    /// Pin the image by digest and use `imagePullPolicy: IfNotPresent`.
+    pub static PULL_ALWAYS = { code: "K8S006", name: "pull-always", severity: Warning, summary: "The image is pulled again on every container start" };
+}
+
+pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
+    for (_, c) in m.containers() {
+        let Some(img) = &c.image else { continue };
+        let (digest, tag) = image_ref(&img.text);
+        let always = match &c.pull_policy {
+            Some(p) => (p.text == "Always").then_some(p.line),
+            None if !digest && matches!(tag, None | Some("latest")) => Some(img.line),
+            None => None,
+        };
+        if let Some(line) = always {
+            out.push(
+                Finding::new(
+                    &PULL_ALWAYS,
+                    at(&m.path, line),
+                    format!(
+                        "image {} is pulled again on every container start",
+                        img.text
+                    ),
+                )
+                .with_help("pin the image by digest and set imagePullPolicy: IfNotPresent"),
+            );
+        }
+    }
+}
