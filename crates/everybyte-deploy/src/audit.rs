@@ -18,7 +18,7 @@ pub fn audit(input: &Audit<'_>, report: &mut Report) -> Result<(), Error> {
         return Ok(());
     }
     let expect = Expectations {
-        model_bytes: largest_model(input.project),
+        model_bytes: everybyte_mem::model::largest_model(input.project),
         headroom: input.config.options.deploy.headroom,
         ..Expectations::default()
     };
@@ -28,28 +28,4 @@ pub fn audit(input: &Audit<'_>, report: &mut Report) -> Result<(), Error> {
             .extend(lint_manifest_file(&f.path, &f.rel, &expect));
     }
     Ok(())
-}
-
-/// The size of the largest model the project holds, with where it was read: a sharded
-/// index's `metadata.total_size`, else the largest `.safetensors` / `.onnx` / `.pt` file.
-// To be replaced by `everybyte_mem`'s `largest_model(&Project) -> Option<(u64, String)>`,
-// which holds this function once it exists there.
-fn largest_model(project: &everybyte_core::Project) -> Option<(u64, String)> {
-    let mut best: Option<(u64, String)> = None;
-    for f in &project.files {
-        let size = if f.rel.ends_with(".safetensors.index.json") {
-            std::fs::read_to_string(&f.path)
-                .ok()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .and_then(|v| everybyte_mem::budget::index_total_size(&v))
-        } else if f.kind == FileKind::ModelFile {
-            std::fs::metadata(&f.path).ok().map(|m| m.len())
-        } else {
-            None
-        };
-        if let Some(s) = size.filter(|&s| best.as_ref().is_none_or(|(b, _)| s > *b)) {
-            best = Some((s, f.rel.clone()));
-        }
-    }
-    best
 }

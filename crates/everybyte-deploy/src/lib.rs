@@ -22,17 +22,3 @@ pub use lint::{Linted, is_manifest, lint_manifest, lint_manifest_file, lint_path
 pub fn rules() -> impl Iterator<Item = &'static everybyte_core::Rule> {
     everybyte_core::Check::rules(rules::RULES)
 }
-
-/// Every rule of the area, in code order, for callers that take a slice of rules: the rules of
-/// the one table, [`rules::RULES`].
-pub static RULES: &[&everybyte_core::Rule] = &RULE_LIST;
-
-static RULE_LIST: [&everybyte_core::Rule; rules::RULES.len()] = {
-    let mut out = [rules::RULES[0].rule; rules::RULES.len()];
-    let mut i = 0;
-    while i < out.len() {
-        out[i] = rules::RULES[i].rule;
-        i += 1;
-    }
-    out
-};

@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
     everybyte_triage::audit(&input, &mut report);
     everybyte_mem::audit(&input, &mut report)?;
     everybyte_repro::audit(&input, &mut report);
-    super::deploy::audit(&input, &mut report);
+    everybyte_deploy::audit(&input, &mut report)?;
     super::data::audit(&input, &mut report);
     super::env::audit(&input, &mut report)?;
     report.inputs = project.files.iter().map(|f| f.rel.clone()).collect();

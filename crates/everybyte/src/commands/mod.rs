@@ -42,7 +42,7 @@ pub fn registry() -> Registry {
             .chain(everybyte_data::RULES.iter().copied())
             .chain(everybyte_mem::rules())
             .chain(everybyte_repro::rules())
-            .chain(everybyte_deploy::RULES.iter().copied()),
+            .chain(everybyte_deploy::rules()),
     )
 }
 
