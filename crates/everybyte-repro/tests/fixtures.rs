@@ -2,61 +2,24 @@
 //! all (`REPROnnn_ok.py`, complete training scripts in four styles). The findings of each
 //! firing fixture are snapshotted as a user reads them.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use everybyte_core::Finding;
 use everybyte_repro::{lint_python, rules};
+use everybyte_test_support::render;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("resources/fixtures")
-        .join(name)
+    everybyte_test_support::fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 fn run(name: &str) -> Vec<Finding> {
     let text = std::fs::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    lint_python(name, &text).unwrap()
+    lint_python(name, &text).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn render(findings: &[Finding]) -> String {
-    let mut s = String::new();
-    for f in findings {
-        let _ = writeln!(
-            s,
-            "{}:{} {} {}",
-            f.location.line.unwrap_or(0),
-            f.location.column.unwrap_or(0),
-            f.code,
-            f.message
-        );
-        if let Some(h) = &f.help {
-            let _ = writeln!(s, "    help: {h}");
-        }
-    }
-    s
-}
-
-macro_rules! rule_fixtures {
-    ($($name:ident => $code:literal),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            let fires = run(concat!($code, ".py"));
-            assert!(
-                fires.iter().any(|f| f.code == $code),
-                "{} did not fire on its fixture:\n{}", $code, render(&fires)
-            );
-            insta::assert_snapshot!(concat!($code, "_fires"), render(&fires));
-            let clean = run(concat!($code, "_ok.py"));
-            assert!(
-                clean.is_empty(),
-                "{}_ok.py must be clean, got:\n{}", $code, render(&clean)
-            );
-        }
-    )*};
-}
-
-rule_fixtures! {
+everybyte_test_support::rule_fixtures! {
+    run = run;
+    fires = ".py", ok = "_ok.py";
     repro001_unseeded_rng => "REPRO001",
     repro002_cudnn_nondeterministic => "REPRO002",
     repro003_cublas_workspace_unset => "REPRO003",

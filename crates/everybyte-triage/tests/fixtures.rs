@@ -2,72 +2,29 @@
 //! fire any rule (`LOGnnn_ok.log`). The findings of each firing fixture are snapshotted as a
 //! user would read them.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use everybyte_core::Finding;
 use everybyte_core::config::TriageOptions;
+use everybyte_test_support::render;
 use everybyte_triage::{TriageResult, triage_file};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("resources/fixtures")
-        .join(name)
+    everybyte_test_support::fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
-fn run(name: &str) -> TriageResult {
+fn triage(name: &str) -> TriageResult {
     let path = fixture(name);
     triage_file(&path, name, &TriageOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// The findings as a person reads them: position, code, message, help, notes.
-pub fn render(r: &TriageResult) -> String {
-    let mut s = String::new();
-    for f in &r.findings {
-        let _ = writeln!(
-            s,
-            "{}:{} {} {}",
-            f.location.line.unwrap_or(0),
-            f.location.column.unwrap_or(0),
-            f.code,
-            f.message
-        );
-        for rel in &f.related {
-            let _ = writeln!(
-                s,
-                "    note: line {}: {}",
-                rel.location.line.unwrap_or(0),
-                rel.message
-            );
-        }
-        if let Some(h) = &f.help {
-            for l in h.lines() {
-                let _ = writeln!(s, "    help: {l}");
-            }
-        }
-    }
-    s
+fn run(name: &str) -> Vec<Finding> {
+    triage(name).findings
 }
 
-macro_rules! rule_fixtures {
-    ($($name:ident => $code:literal),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            let fires = run(concat!($code, ".log"));
-            assert!(
-                fires.findings.iter().any(|f| f.code == $code),
-                "{} did not fire on its fixture:\n{}", $code, render(&fires)
-            );
-            insta::assert_snapshot!(concat!($code, "_fires"), render(&fires));
-            let clean = run(concat!($code, "_ok.log"));
-            assert!(
-                clean.findings.is_empty(),
-                "{}_ok.log must be clean, got:\n{}", $code, render(&clean)
-            );
-        }
-    )*};
-}
-
-rule_fixtures! {
+everybyte_test_support::rule_fixtures! {
+    run = run;
+    fires = ".log", ok = "_ok.log";
     log001_cuda_oom_capacity => "LOG001",
     log002_cuda_oom_fragmentation => "LOG002",
     log003_segfault => "LOG003",
@@ -99,8 +56,8 @@ fn every_rule_has_both_fixtures() {
 
 #[test]
 fn environment_context_is_read_once() {
-    let r = run("env_context.log");
-    assert!(r.findings.is_empty(), "{}", render(&r));
+    let r = triage("env_context.log");
+    assert!(r.findings.is_empty(), "{}", render(&r.findings));
     let keys: Vec<&str> = r.context.iter().map(|c| c.key.as_str()).collect();
     for k in ["PyTorch", "Python", "driver", "GPU"] {
         assert!(keys.contains(&k), "missing {k} in {keys:?}");
