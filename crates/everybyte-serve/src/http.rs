@@ -390,7 +390,7 @@ fn decode(body: &Bytes, headers: &HeaderMap, limit: usize) -> Result<Decoded, In
             }
         };
         check_length(&i.name, datatype, &i.shape, expected, data.len())
-            .map_err(InferError::invalid)?;
+            .map_err(|e| InferError::invalid(e.to_string()))?;
         inputs.push(Tensor {
             name: i.name,
             datatype,
@@ -448,7 +448,8 @@ fn encode(info: &ModelInfo, d: &Decoded, outputs: Vec<Tensor>) -> Result<Respons
             o["parameters"] = json!({ "binary_data_size": t.data.len() });
             blobs.push(t.data);
         } else {
-            o["data"] = to_json(t.datatype, &t.data).map_err(InferError::internal)?;
+            o["data"] =
+                to_json(t.datatype, &t.data).map_err(|e| InferError::internal(e.to_string()))?;
         }
         json_outputs.push(o);
     }
