@@ -190,13 +190,32 @@ pub enum LoadError {
     Unbatchable {
         path: PathBuf,
         max_batch: usize,
-        why: String,
+        why: Unbatchable,
     },
     #[error("{}: max batch {max_batch} is configured, but the model does not batch along its first dimension: {why}; set max-batch = 0", path.display())]
     NotBatching {
         path: PathBuf,
         max_batch: usize,
         why: String,
+    },
+}
+
+/// Why a model cannot be batched along its first dimension, from its declared shapes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unbatchable {
+    #[error("{name} is a scalar")]
+    Scalar { name: String },
+    #[error("{name} has a fixed first dimension ({dim}) in shape {shape:?}")]
+    FixedFirst {
+        name: String,
+        dim: i64,
+        shape: Vec<i64>,
+    },
+    #[error("{name}'s first dimension is {symbol}, another's is {other}")]
+    Symbols {
+        name: String,
+        symbol: String,
+        other: String,
     },
 }
 

@@ -13,7 +13,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{DynTensor, DynTensorValueType, DynValue, TensorElementType, ValueType};
 
 use crate::engine::{Engine, IoSpec, ModelInfo, warmup_inputs};
-use crate::error::{EngineError, LoadError};
+use crate::error::{EngineError, LoadError, Unbatchable};
 use crate::repo::{DEFAULT_MAX_BATCH, ModelEntry};
 use crate::tensor::{DataType, Tensor};
 
@@ -229,27 +229,33 @@ fn spec(
 fn batchable(
     inputs: &[(IoSpec, Vec<String>)],
     outputs: &[(IoSpec, Vec<String>)],
-) -> Result<(), String> {
+) -> Result<(), Unbatchable> {
     let mut symbol: Option<&str> = None;
     for (i, (s, syms)) in inputs.iter().chain(outputs).enumerate() {
         let is_input = i < inputs.len();
         match s.shape.first() {
-            None => return Err(format!("{} is a scalar", s.name)),
+            None => {
+                return Err(Unbatchable::Scalar {
+                    name: s.name.clone(),
+                });
+            }
             Some(&d) if d >= 0 => {
-                return Err(format!(
-                    "{} has a fixed first dimension ({d}) in shape {:?}",
-                    s.name, s.shape
-                ));
+                return Err(Unbatchable::FixedFirst {
+                    name: s.name.clone(),
+                    dim: d,
+                    shape: s.shape.clone(),
+                });
             }
             Some(_) => {}
         }
         if let Some(sym) = syms.first().filter(|x| is_input && !x.is_empty()) {
             match symbol {
                 Some(prev) if prev != sym => {
-                    return Err(format!(
-                        "{}'s first dimension is {sym}, another's is {prev}",
-                        s.name
-                    ));
+                    return Err(Unbatchable::Symbols {
+                        name: s.name.clone(),
+                        symbol: sym.clone(),
+                        other: prev.to_owned(),
+                    });
                 }
                 _ => symbol = Some(sym),
             }
@@ -299,7 +305,7 @@ impl OnnxEngine {
                     why,
                 });
             }
-            (None, Err(why)) => (0, Some(why)),
+            (None, Err(why)) => (0, Some(why.to_string())),
         };
         let mut info = ModelInfo {
             name: entry.name.clone(),
@@ -458,13 +464,17 @@ mod tests {
             &[io("input", &[1, 576], ""), io("state", &[2, 1, 128], "")],
             &[],
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("fixed first dimension (1)"), "{e}");
-        let e = batchable(&[io("a", &[-1, 3], "n"), io("b", &[-1, 3], "m")], &[]).unwrap_err();
+        let e = batchable(&[io("a", &[-1, 3], "n"), io("b", &[-1, 3], "m")], &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("another's is n"), "{e}");
         assert!(
             batchable(&[], &[io("s", &[], "")])
                 .unwrap_err()
+                .to_string()
                 .contains("scalar")
         );
     }
