@@ -211,7 +211,7 @@ pub fn decode(r: proto::ModelInferRequest, limit: usize) -> Result<InferRequest,
             raw[i].clone()
         };
         check_length(&t.name, datatype, &t.shape, expected, data.len())
-            .map_err(InferError::invalid)?;
+            .map_err(|e| InferError::invalid(e.to_string()))?;
         inputs.push(Tensor {
             name: t.name,
             datatype,

@@ -4,12 +4,22 @@
 
 pub mod bench;
 pub mod engine;
+pub mod error;
 pub mod grpc;
 pub mod http;
+pub mod log;
+pub mod metrics;
+pub mod onnx;
 pub mod repo;
 pub mod serve;
 pub mod server;
 pub mod tensor;
+pub mod validate;
+mod worker;
+
+pub use error::{
+    BenchError, EngineError, InferError, LoadError, ParseError, RepoError, ServeError,
+};
 
 /// The KServe v2 gRPC protocol, compiled from `proto/inference.proto`.
 #[allow(clippy::pedantic, missing_docs)]

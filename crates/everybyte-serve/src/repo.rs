@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::error::{PbtxtError, RepoError};
+
 /// How one model is served.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelSettings {
@@ -56,9 +58,11 @@ struct TomlSettings {
 
 /// Scans a repository. Each model directory holds numbered versions; the highest with a
 /// `model.onnx` is served.
-pub fn scan(root: &Path) -> Result<Vec<ModelEntry>, String> {
-    let entries = std::fs::read_dir(root)
-        .map_err(|e| format!("{}: cannot read the model repository: {e}", root.display()))?;
+pub fn scan(root: &Path) -> Result<Vec<ModelEntry>, RepoError> {
+    let entries = std::fs::read_dir(root).map_err(|source| RepoError::Root {
+        root: root.to_path_buf(),
+        source,
+    })?;
     let mut models = Vec::new();
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(Result::ok)
@@ -74,7 +78,10 @@ pub fn scan(root: &Path) -> Result<Vec<ModelEntry>, String> {
             continue;
         }
         let mut versions: Vec<(u64, PathBuf)> = std::fs::read_dir(&dir)
-            .map_err(|e| format!("{}: cannot read: {e}", dir.display()))?
+            .map_err(|source| RepoError::Read {
+                path: dir.clone(),
+                source,
+            })?
             .filter_map(Result::ok)
             .filter_map(|e| {
                 let v = e.file_name().to_str()?.parse::<u64>().ok()?;
@@ -84,11 +91,7 @@ pub fn scan(root: &Path) -> Result<Vec<ModelEntry>, String> {
             .collect();
         versions.sort();
         let Some((version, path)) = versions.pop() else {
-            return Err(format!(
-                "{}: no version directory with a model.onnx (expected {}/1/model.onnx)",
-                dir.display(),
-                dir.display()
-            ));
+            return Err(RepoError::NoVersion { dir });
         };
         let settings = settings_for(&dir)?;
         models.push(ModelEntry {
@@ -99,28 +102,36 @@ pub fn scan(root: &Path) -> Result<Vec<ModelEntry>, String> {
         });
     }
     if models.is_empty() {
-        return Err(format!(
-            "{}: no models (expected NAME/1/model.onnx under it)",
-            root.display()
-        ));
+        return Err(RepoError::NoModels {
+            root: root.to_path_buf(),
+        });
     }
     Ok(models)
 }
 
-fn settings_for(dir: &Path) -> Result<ModelSettings, String> {
+fn settings_for(dir: &Path) -> Result<ModelSettings, RepoError> {
     let toml_path = dir.join("everybyte.toml");
     let pbtxt = dir.join("config.pbtxt");
     let mut s = ModelSettings::default();
     if pbtxt.is_file() {
-        let text = std::fs::read_to_string(&pbtxt)
-            .map_err(|e| format!("{}: cannot read: {e}", pbtxt.display()))?;
-        apply_pbtxt(&text, &mut s).map_err(|e| format!("{}: {e}", pbtxt.display()))?;
+        let text = std::fs::read_to_string(&pbtxt).map_err(|source| RepoError::Read {
+            path: pbtxt.clone(),
+            source,
+        })?;
+        apply_pbtxt(&text, &mut s).map_err(|error| RepoError::Pbtxt {
+            path: pbtxt.clone(),
+            error,
+        })?;
     }
     if toml_path.is_file() {
-        let text = std::fs::read_to_string(&toml_path)
-            .map_err(|e| format!("{}: cannot read: {e}", toml_path.display()))?;
-        let t: TomlSettings =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", toml_path.display()))?;
+        let text = std::fs::read_to_string(&toml_path).map_err(|source| RepoError::Read {
+            path: toml_path.clone(),
+            source,
+        })?;
+        let t: TomlSettings = toml::from_str(&text).map_err(|error| RepoError::Toml {
+            path: toml_path.clone(),
+            error,
+        })?;
         if t.max_batch.is_some() {
             s.max_batch = t.max_batch;
         }
@@ -135,24 +146,23 @@ fn settings_for(dir: &Path) -> Result<ModelSettings, String> {
         }
     }
     if s.queue == 0 || s.queue > MAX_QUEUE {
-        return Err(format!(
-            "{}: queue must be between 1 and {MAX_QUEUE} requests",
-            dir.display()
-        ));
+        return Err(RepoError::Queue {
+            dir: dir.to_path_buf(),
+            max: MAX_QUEUE,
+        });
     }
     if s.max_delay > MAX_DELAY {
-        return Err(format!(
-            "{}: a batching delay of {} µs is over the {} s this server allows",
-            dir.display(),
-            s.max_delay.as_micros(),
-            MAX_DELAY.as_secs()
-        ));
+        return Err(RepoError::Delay {
+            dir: dir.to_path_buf(),
+            micros: s.max_delay.as_micros(),
+            max_seconds: MAX_DELAY.as_secs(),
+        });
     }
     if s.max_batch.is_some_and(|b| b > MAX_BATCH) {
-        return Err(format!(
-            "{}: max batch is at most {MAX_BATCH}",
-            dir.display()
-        ));
+        return Err(RepoError::MaxBatch {
+            dir: dir.to_path_buf(),
+            max: MAX_BATCH,
+        });
     }
     Ok(s)
 }
@@ -190,7 +200,7 @@ impl Lexer<'_> {
         self.s.get(self.i).copied()
     }
 
-    fn word(&mut self) -> Result<String, String> {
+    fn word(&mut self) -> Result<String, PbtxtError> {
         self.skip();
         let start = self.i;
         if let Some(&q @ (b'"' | b'\'')) = self.s.get(self.i) {
@@ -199,7 +209,7 @@ impl Lexer<'_> {
                 self.i += 1;
             }
             if self.i >= self.s.len() {
-                return Err("unterminated string".into());
+                return Err(PbtxtError::UnterminatedString);
             }
             self.i += 1;
             return Ok(String::from_utf8_lossy(&self.s[start + 1..self.i - 1]).into_owned());
@@ -210,23 +220,26 @@ impl Lexer<'_> {
             self.i += 1;
         }
         if start == self.i {
-            return Err(format!("unexpected character at byte {}", self.i));
+            return Err(PbtxtError::Unexpected(self.i));
         }
         Ok(String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
     }
 
-    fn expect(&mut self, c: u8) -> Result<(), String> {
+    fn expect(&mut self, c: u8) -> Result<(), PbtxtError> {
         if self.peek() == Some(c) {
             self.i += 1;
             Ok(())
         } else {
-            Err(format!("expected '{}' at byte {}", c as char, self.i))
+            Err(PbtxtError::Expected {
+                expected: c as char,
+                at: self.i,
+            })
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Text, String> {
+    fn value(&mut self, depth: usize) -> Result<Text, PbtxtError> {
         if depth > 32 {
-            return Err("nested too deeply".into());
+            return Err(PbtxtError::TooDeep);
         }
         match self.peek() {
             Some(b'{') => {
@@ -239,7 +252,7 @@ impl Lexer<'_> {
                 let mut items = Vec::new();
                 while self.peek() != Some(b']') {
                     if self.peek().is_none() {
-                        return Err("unterminated list".into());
+                        return Err(PbtxtError::UnterminatedList);
                     }
                     items.push(self.value(depth + 1)?);
                 }
@@ -250,12 +263,12 @@ impl Lexer<'_> {
         }
     }
 
-    fn fields(&mut self, depth: usize, end: Option<u8>) -> Result<Vec<(String, Text)>, String> {
+    fn fields(&mut self, depth: usize, end: Option<u8>) -> Result<Vec<(String, Text)>, PbtxtError> {
         let mut out = Vec::new();
         loop {
             match (self.peek(), end) {
                 (None, None) => return Ok(out),
-                (None, Some(_)) => return Err("unterminated message".into()),
+                (None, Some(_)) => return Err(PbtxtError::UnterminatedMessage),
                 (Some(c), Some(e)) if c == e => {
                     self.i += 1;
                     return Ok(out);
@@ -272,16 +285,19 @@ impl Lexer<'_> {
     }
 }
 
-fn number<T: std::str::FromStr>(key: &str, v: &Text) -> Result<T, String> {
+fn number<T: std::str::FromStr>(key: &str, v: &Text) -> Result<T, PbtxtError> {
     match v {
-        Text::Scalar(s) => s
-            .parse()
-            .map_err(|_| format!("{key}: {s} is not a non-negative integer")),
-        _ => Err(format!("{key}: expected a number")),
+        Text::Scalar(s) => s.parse().map_err(|_| PbtxtError::NotInteger {
+            key: key.to_owned(),
+            value: s.clone(),
+        }),
+        _ => Err(PbtxtError::NotNumber {
+            key: key.to_owned(),
+        }),
     }
 }
 
-fn apply_pbtxt(text: &str, s: &mut ModelSettings) -> Result<(), String> {
+fn apply_pbtxt(text: &str, s: &mut ModelSettings) -> Result<(), PbtxtError> {
     let mut lx = Lexer {
         s: text.as_bytes(),
         i: 0,
@@ -387,18 +403,39 @@ dynamic_batching {
             "max-delay-us = 18446744073709551615\n",
         )
         .unwrap();
-        assert!(scan(dir.path()).unwrap_err().contains("over the 10 s"));
+        assert!(
+            scan(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("over the 10 s")
+        );
         std::fs::write(m.join("everybyte.toml"), "queue = 100000000000\n").unwrap();
         assert!(
             scan(dir.path())
                 .unwrap_err()
+                .to_string()
                 .contains("queue must be between")
         );
         std::fs::write(m.join("everybyte.toml"), "max-bach = 0\n").unwrap();
-        assert!(scan(dir.path()).unwrap_err().contains("max-bach"));
+        assert!(
+            scan(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("max-bach")
+        );
         let empty = tempfile::tempdir().unwrap();
-        assert!(scan(empty.path()).unwrap_err().contains("no models"));
+        assert!(
+            scan(empty.path())
+                .unwrap_err()
+                .to_string()
+                .contains("no models")
+        );
         std::fs::create_dir(empty.path().join("x")).unwrap();
-        assert!(scan(empty.path()).unwrap_err().contains("x/1/model.onnx"));
+        assert!(
+            scan(empty.path())
+                .unwrap_err()
+                .to_string()
+                .contains("x/1/model.onnx")
+        );
     }
 }

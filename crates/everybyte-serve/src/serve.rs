@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::engine::{self, Engine};
-use crate::server::{Model, Server, log};
+use crate::error::ServeError;
+use crate::log::log;
+use crate::onnx::{self, OnnxEngine};
+use crate::server::{Model, Server};
 
 pub struct ServeOptions {
     pub repository: PathBuf,
@@ -39,9 +40,9 @@ async fn shutdown_signal(mut term: tokio::signal::unix::Signal) -> &'static str 
 }
 
 /// Runs the server; returns when it has drained after a signal.
-pub fn serve(opts: &ServeOptions) -> Result<()> {
-    let entries = crate::repo::scan(&opts.repository).map_err(anyhow::Error::msg)?;
-    let library = engine::find_library(
+pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
+    let entries = crate::repo::scan(&opts.repository)?;
+    let library = onnx::find_library(
         opts.ort_library.as_deref(),
         opts.configured_library.as_deref(),
     )?;
@@ -51,13 +52,13 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
     } else {
         opts.threads
     };
-    let env = engine::init(&library, threads, opts.spin)?;
+    let env = onnx::init(&library, threads, opts.spin)?;
     log(
         "info",
         "runtime",
         &[
             ("library", library.display().to_string().into()),
-            ("onnxruntime", engine::runtime_version(&library).into()),
+            ("onnxruntime", onnx::runtime_version(&library).into()),
             ("threads", threads.into()),
             ("spin", opts.spin.into()),
         ],
@@ -65,7 +66,7 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
     let mut models = BTreeMap::new();
     for entry in &entries {
         let t = Instant::now();
-        let engine = Engine::load(&env, entry)?;
+        let engine = OnnxEngine::load(&env, entry)?;
         let info = Arc::clone(&engine.info);
         let warm = &info.warmup;
         log(
@@ -94,42 +95,65 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
                 ),
             ],
         );
-        let model = Model::start(engine)
-            .with_context(|| format!("model {}: cannot start its worker thread", info.name))?;
+        let model = Model::start(engine).map_err(|source| ServeError::Worker {
+            model: info.name.clone(),
+            source,
+        })?;
         models.insert(info.name.clone(), model);
     }
     let server = Arc::new(Server {
         models,
         ready: AtomicBool::new(false),
         request_limit: opts.request_limit,
-        runtime_version: engine::runtime_version(&library),
+        runtime_version: onnx::runtime_version(&library),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores.max(2))
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
-    let result = rt.block_on(run(Arc::clone(&server), opts));
+        .map_err(ServeError::Runtime)?;
+    let result = rt.block_on(async {
+        let http = listen("--http", opts.http).await?;
+        let grpc = listen("--grpc", opts.grpc).await?;
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(ServeError::Signal)?;
+        run(
+            Arc::clone(&server),
+            http,
+            grpc,
+            opts.drain,
+            shutdown_signal(term),
+        )
+        .await
+    });
     // After a drain that ran out of time, queued work is abandoned, not waited for.
-    let drained = matches!(result, Ok(true));
-    for m in server.models.values() {
-        m.stop(drained);
-    }
+    server.stop(matches!(result, Ok(true)));
     log("info", "stopped", &[]);
     result.map(|_| ())
 }
 
-/// Serves until a signal; `Ok(true)` when every request in flight finished in time.
-async fn run(server: Arc<Server>, opts: &ServeOptions) -> Result<bool> {
-    let http = tokio::net::TcpListener::bind(opts.http)
+async fn listen(
+    flag: &'static str,
+    addr: SocketAddr,
+) -> Result<tokio::net::TcpListener, ServeError> {
+    tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("--http {}: cannot listen", opts.http))?;
-    let grpc = tokio::net::TcpListener::bind(opts.grpc)
-        .await
-        .with_context(|| format!("--grpc {}: cannot listen", opts.grpc))?;
+        .map_err(|source| ServeError::Listen { flag, addr, source })
+}
+
+/// Serves both transports on their listeners until `shutdown` resolves (to the name of what
+/// stopped it, for the log), then stops accepting and drains what is in flight for at most
+/// `drain`. `Ok(true)` when every request in flight finished in time. The server must be
+/// ready to be marked ready: its models started. The caller stops the models afterwards
+/// ([`Server::stop`]).
+pub async fn run(
+    server: Arc<Server>,
+    http: tokio::net::TcpListener,
+    grpc: tokio::net::TcpListener,
+    drain: Duration,
+    shutdown: impl Future<Output = &'static str>,
+) -> Result<bool, ServeError> {
     let (http_addr, grpc_addr) = (http.local_addr()?, grpc.local_addr()?);
-    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot install the SIGTERM handler")?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
@@ -147,7 +171,7 @@ async fn run(server: Arc<Server>, opts: &ServeOptions) -> Result<bool> {
     );
     let svc =
         crate::grpc::GrpcInferenceServiceServer::new(crate::grpc::Service(Arc::clone(&server)))
-            .max_decoding_message_size(opts.request_limit)
+            .max_decoding_message_size(server.request_limit)
             .max_encoding_message_size(usize::MAX);
     let incoming = tokio_stream_from(grpc);
     let grpc_task = tokio::spawn(
@@ -168,7 +192,7 @@ async fn run(server: Arc<Server>, opts: &ServeOptions) -> Result<bool> {
             ),
         ],
     );
-    let sig = shutdown_signal(term).await;
+    let sig = shutdown.await;
     server.ready.store(false, Ordering::Relaxed);
     let in_flight: usize = server.models.values().map(|m| m.queue_depth()).sum();
     log(
@@ -177,7 +201,7 @@ async fn run(server: Arc<Server>, opts: &ServeOptions) -> Result<bool> {
         &[("signal", sig.into()), ("queued", in_flight.into())],
     );
     let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(opts.drain, async {
+    let drained = tokio::time::timeout(drain, async {
         let _ = http_task.await;
         let _ = grpc_task.await;
     })
@@ -186,7 +210,7 @@ async fn run(server: Arc<Server>, opts: &ServeOptions) -> Result<bool> {
         log(
             "warn",
             "drain_timeout",
-            &[("seconds", opts.drain.as_secs().into())],
+            &[("seconds", drain.as_secs().into())],
         );
     }
     Ok(drained.is_ok())

@@ -4,6 +4,8 @@
 use bytes::Bytes;
 use serde_json::Value;
 
+pub use crate::error::TensorError;
+
 /// A KServe v2 datatype.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DataType {
@@ -124,14 +126,17 @@ pub struct Tensor {
 }
 
 /// The number of elements of a shape, or why it is not a valid tensor shape; never overflows.
-pub fn element_count(shape: &[i64]) -> Result<usize, String> {
+pub fn element_count(shape: &[i64]) -> Result<usize, TensorError> {
     let mut n: usize = 1;
     for &d in shape {
-        let d =
-            usize::try_from(d).map_err(|_| format!("shape {shape:?} has a negative dimension"))?;
+        let d = usize::try_from(d).map_err(|_| TensorError::NegativeDimension {
+            shape: shape.to_vec(),
+        })?;
         n = n
             .checked_mul(d)
-            .ok_or_else(|| format!("shape {shape:?} has more elements than memory can hold"))?;
+            .ok_or_else(|| TensorError::TooManyElements {
+                shape: shape.to_vec(),
+            })?;
     }
     Ok(n)
 }
@@ -141,17 +146,18 @@ pub fn byte_length(
     datatype: DataType,
     shape: &[i64],
     limit: usize,
-) -> Result<Option<usize>, String> {
+) -> Result<Option<usize>, TensorError> {
     let n = element_count(shape)?;
     let Some(size) = datatype.size() else {
         return Ok(None);
     };
     match n.checked_mul(size) {
         Some(b) if b <= limit => Ok(Some(b)),
-        _ => Err(format!(
-            "shape {shape:?} of {} needs more than the request limit of {limit} bytes",
-            datatype.name()
-        )),
+        _ => Err(TensorError::OverLimit {
+            shape: shape.to_vec(),
+            datatype: datatype.name(),
+            limit,
+        }),
     }
 }
 
@@ -162,22 +168,25 @@ pub fn check_length(
     shape: &[i64],
     expected: Option<usize>,
     got: usize,
-) -> Result<(), String> {
+) -> Result<(), TensorError> {
     match expected {
-        Some(n) if n != got => Err(format!(
-            "input {name}: {got} bytes of data, but shape {shape:?} of {} needs {n}",
-            datatype.name()
-        )),
+        Some(needed) if needed != got => Err(TensorError::Length {
+            input: name.to_owned(),
+            got,
+            shape: shape.to_vec(),
+            datatype: datatype.name(),
+            needed,
+        }),
         _ => Ok(()),
     }
 }
 
-fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, limit: usize) -> Result<(), String> {
+fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, limit: usize) -> Result<(), TensorError> {
     match v {
         Value::Array(items) => {
             for i in items {
                 if out.len() > limit {
-                    return Err("more values than the shape holds".into());
+                    return Err(TensorError::TooManyValues);
                 }
                 flatten(i, out, limit)?;
             }
@@ -196,20 +205,24 @@ macro_rules! put_int {
             .as_i64()
             .and_then(|x| <$t>::try_from(x).ok())
             .or_else(|| $v.as_u64().and_then(|x| <$t>::try_from(x).ok()))
-            .ok_or_else(|| format!("element {} ({}) is not a {}", $i, $v, stringify!($t)))?;
+            .ok_or_else(|| TensorError::NotInteger {
+                index: $i,
+                value: $v.to_string(),
+                ty: stringify!($t),
+            })?;
         $out.extend_from_slice(&x.to_le_bytes());
     }};
 }
 
 /// The bytes of a JSON `data` array (flat or nested, row-major) for `datatype`.
-pub fn from_json(datatype: DataType, data: &Value, count: usize) -> Result<Vec<u8>, String> {
+pub fn from_json(datatype: DataType, data: &Value, count: usize) -> Result<Vec<u8>, TensorError> {
     let mut flat = Vec::with_capacity(count.min(1 << 20));
     flatten(data, &mut flat, count)?;
     if flat.len() != count {
-        return Err(format!(
-            "has {} values in `data` but its shape holds {count}",
-            flat.len()
-        ));
+        return Err(TensorError::ValueCount {
+            got: flat.len(),
+            count,
+        });
     }
     let mut out = Vec::with_capacity(
         count
@@ -219,9 +232,10 @@ pub fn from_json(datatype: DataType, data: &Value, count: usize) -> Result<Vec<u
     for (i, v) in flat.into_iter().enumerate() {
         match datatype {
             DataType::Bool => {
-                let b = v
-                    .as_bool()
-                    .ok_or_else(|| format!("element {i} ({v}) is not true or false"))?;
+                let b = v.as_bool().ok_or_else(|| TensorError::NotBool {
+                    index: i,
+                    value: v.to_string(),
+                })?;
                 out.push(u8::from(b));
             }
             DataType::U8 => put_int!(out, v, u8, i),
@@ -233,28 +247,30 @@ pub fn from_json(datatype: DataType, data: &Value, count: usize) -> Result<Vec<u
             DataType::I32 => put_int!(out, v, i32, i),
             DataType::I64 => put_int!(out, v, i64, i),
             DataType::F32 => {
-                let x = v
-                    .as_f64()
-                    .ok_or_else(|| format!("element {i} ({v}) is not a number"))?;
+                let x = v.as_f64().ok_or_else(|| TensorError::NotNumber {
+                    index: i,
+                    value: v.to_string(),
+                })?;
                 out.extend_from_slice(&(x as f32).to_le_bytes());
             }
             DataType::F64 => {
-                let x = v
-                    .as_f64()
-                    .ok_or_else(|| format!("element {i} ({v}) is not a number"))?;
+                let x = v.as_f64().ok_or_else(|| TensorError::NotNumber {
+                    index: i,
+                    value: v.to_string(),
+                })?;
                 out.extend_from_slice(&x.to_le_bytes());
             }
             DataType::F16 | DataType::Bf16 => {
-                return Err(format!(
-                    "{} cannot be sent as JSON here; send it as binary data (the binary tensor extension)",
-                    datatype.name()
-                ));
+                return Err(TensorError::BinaryInput {
+                    datatype: datatype.name(),
+                });
             }
             DataType::Bytes => {
-                let s = v
-                    .as_str()
-                    .ok_or_else(|| format!("element {i} ({v}) is not a string"))?;
-                let len = u32::try_from(s.len()).map_err(|_| format!("element {i} is too long"))?;
+                let s = v.as_str().ok_or_else(|| TensorError::NotString {
+                    index: i,
+                    value: v.to_string(),
+                })?;
+                let len = u32::try_from(s.len()).map_err(|_| TensorError::TooLong { index: i })?;
                 out.extend_from_slice(&len.to_le_bytes());
                 out.extend_from_slice(s.as_bytes());
             }
@@ -277,7 +293,7 @@ macro_rules! num {
 }
 
 /// A flat JSON array of a tensor's elements.
-pub fn to_json(datatype: DataType, bytes: &[u8]) -> Result<Value, String> {
+pub fn to_json(datatype: DataType, bytes: &[u8]) -> Result<Value, TensorError> {
     let items: Vec<Value> = match datatype {
         DataType::Bool => bytes.iter().map(|&b| Value::Bool(b != 0)).collect(),
         DataType::U8 => bytes.iter().map(|&b| Value::from(b)).collect(),
@@ -309,10 +325,9 @@ pub fn to_json(datatype: DataType, bytes: &[u8]) -> Result<Value, String> {
             })
             .collect(),
         DataType::F16 | DataType::Bf16 | DataType::Bytes => {
-            return Err(format!(
-                "{} outputs are returned as binary data only: request them with \"binary_data\": true",
-                datatype.name()
-            ));
+            return Err(TensorError::BinaryOutput {
+                datatype: datatype.name(),
+            });
         }
     };
     Ok(Value::Array(items))
@@ -361,11 +376,13 @@ mod tests {
         assert!(
             from_json(DataType::U8, &serde_json::json!([256]), 1)
                 .unwrap_err()
+                .to_string()
                 .contains("not a u8")
         );
         assert!(
             from_json(DataType::I32, &serde_json::json!([1, 2, 3]), 2)
                 .unwrap_err()
+                .to_string()
                 .contains("holds 2")
         );
         assert!(from_json(DataType::Bool, &serde_json::json!([1]), 1).is_err());
