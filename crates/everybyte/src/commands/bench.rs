@@ -21,14 +21,14 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<ExitCode> {
             .shapes
             .iter()
             .map(|s| parse_shape(s))
-            .collect::<Result<_>>()?,
+            .collect::<Result<_, _>>()?,
         json: args.json,
         outputs: args.outputs.clone(),
         fills: args
             .fills
             .iter()
             .map(|s| parse_fill(s))
-            .collect::<Result<_>>()?,
+            .collect::<Result<_, _>>()?,
         timeout: parse_duration(&args.timeout).context("--timeout")?,
         max_in_flight: args.max_in_flight,
     })?;
