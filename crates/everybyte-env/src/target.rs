@@ -19,15 +19,7 @@ pub struct Target {
     pub python_version: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum TargetError {
-    #[error("{0}: no such directory")]
-    Missing(PathBuf),
-    #[error("{0}: not a virtual environment (no pyvenv.cfg and no lib/python*/site-packages)")]
-    NotAVenv(PathBuf),
-    #[error("{path}: cannot run the interpreter: {message}")]
-    Interpreter { path: PathBuf, message: String },
-}
+pub use crate::error::TargetError;
 
 /// A virtual environment folder (`python -m venv`, `uv venv`, `virtualenv`, conda prefixes).
 pub fn from_venv(dir: &Path) -> Result<Target, TargetError> {

@@ -15,24 +15,7 @@ use super::requirement::{Requirement, normalize_name};
 use super::rules::{LOCK_DRIFT, UNPINNED_REQUIREMENTS};
 use super::version::{Operator, Specifier};
 
-/// A lockfile that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{} is not valid TOML: {source}", path.display())]
-    Toml {
-        path: PathBuf,
-        #[source]
-        source: Box<toml::de::Error>,
-    },
-    #[error("{}: {reason}", path.display())]
-    Format { path: PathBuf, reason: String },
-}
+pub use crate::error::LockError;
 
 /// The format of a lockfile, from its file name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,75 @@
+//! The errors of the environment audit. Each variant carries the path or input it concerns,
+//! and its `Display` is the message the command line prints.
+
+use std::path::PathBuf;
+
+/// What stops `audit` or `env` from examining an environment.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The environment to examine cannot be located.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// A snapshot file cannot be read.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+}
+
+/// An environment that cannot be located on disk or asked.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("{0}: no such directory")]
+    Missing(PathBuf),
+    #[error("{0}: not a virtual environment (no pyvenv.cfg and no lib/python*/site-packages)")]
+    NotAVenv(PathBuf),
+    #[error("{path}: cannot run the interpreter: {message}")]
+    Interpreter { path: PathBuf, message: String },
+}
+
+/// A snapshot file (`env snapshot`'s output) that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("{}: cannot read", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not an everybyte snapshot", path.display())]
+    Format {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// A distribution's metadata directory that cannot be read as a distribution.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: no {header} header", path.display())]
+    MissingHeader { path: PathBuf, header: &'static str },
+}
+
+/// A lockfile that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not valid TOML: {source}", path.display())]
+    Toml {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("{}: {reason}", path.display())]
+    Format { path: PathBuf, reason: String },
+}
