@@ -21,8 +21,20 @@ pub enum TargetError {
     Missing(PathBuf),
     #[error("{0}: not a virtual environment (no pyvenv.cfg and no lib/python*/site-packages)")]
     NotAVenv(PathBuf),
-    #[error("{path}: cannot run the interpreter: {message}")]
-    Interpreter { path: PathBuf, message: String },
+    #[error("{}: cannot run the interpreter: {source}", path.display())]
+    Spawn {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: cannot run the interpreter: {stderr}", path.display())]
+    Failed { path: PathBuf, stderr: String },
+    #[error("{}: cannot run the interpreter: unexpected answer: {source}", path.display())]
+    Answer {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// A snapshot file (`env snapshot`'s output) that cannot be used.
@@ -72,4 +84,49 @@ pub enum LockError {
     },
     #[error("{}: {reason}", path.display())]
     Format { path: PathBuf, reason: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::{MetadataError, TargetError};
+
+    #[test]
+    fn messages_name_the_path() {
+        let p = PathBuf::from("sp/x-1.0.dist-info/METADATA");
+        let e = MetadataError::MissingHeader {
+            path: p.clone(),
+            header: "Name",
+        };
+        assert_eq!(e.to_string(), "sp/x-1.0.dist-info/METADATA: no Name header");
+        let e = MetadataError::Io {
+            path: p,
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert_eq!(
+            e.to_string(),
+            "sp/x-1.0.dist-info/METADATA: entity not found"
+        );
+        let e = TargetError::Failed {
+            path: "/usr/bin/python3".into(),
+            stderr: "boom".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "/usr/bin/python3: cannot run the interpreter: boom"
+        );
+        let e = TargetError::Missing(".venv".into());
+        assert_eq!(e.to_string(), ".venv: no such directory");
+    }
+
+    #[test]
+    fn an_interpreter_that_cannot_start_is_named() {
+        let e = crate::target::from_python(std::path::Path::new("/no/such/python")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/no/such/python: cannot run the interpreter: "),
+            "{e}"
+        );
+    }
 }
