@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use everybyte_core::{Finding, Location, Severity};
+use everybyte_core::Finding;
 
-use crate::rules::cuda_driver::{CUDA_NEWER_THAN_DRIVER, cuda_for_driver};
+pub use crate::rules::cuda_driver::cuda_for_driver;
 
 /// The driver version from `/proc/driver/nvidia/version` (`… Kernel Module  535.104.05 …`).
 pub fn driver_version(proc_text: &str) -> Option<String> {
@@ -74,64 +74,79 @@ pub fn cuda_builds(site_packages: &[PathBuf]) -> Vec<CudaBuild> {
     out
 }
 
+/// The facts the GPU rule judges: the driver `/proc` reports and the CUDA builds of the
+/// environment.
+pub struct GpuStack<'a> {
+    /// The text of `/proc/driver/nvidia/version`; `None` without a driver.
+    pub proc_version: Option<&'a str>,
+    /// Sorted, the newest last.
+    pub builds: Vec<CudaBuild>,
+    /// Paths in findings are shown relative to it.
+    pub display_root: &'a Path,
+}
+
+impl GpuStack<'_> {
+    /// The driver's version and the newest CUDA it supports, where both are known.
+    pub fn driver(&self) -> Option<(String, (u32, u32))> {
+        let driver = driver_version(self.proc_version?)?;
+        let cuda = cuda_for_driver(&driver)?;
+        Some((driver, cuda))
+    }
+
+    /// The newest CUDA the environment is built for.
+    pub fn build(&self) -> Option<&CudaBuild> {
+        self.builds.last()
+    }
+
+    /// What the report's context says when the rule raises nothing: no driver, or a driver
+    /// recent enough.
+    pub fn note(&self) -> Option<String> {
+        if self.proc_version.is_none() {
+            return Some(
+                "no NVIDIA driver on this machine (/proc/driver/nvidia/version is absent): GPU stack not checked".to_owned(),
+            );
+        }
+        let (driver, (dmaj, dmin)) = self.driver()?;
+        let build = self.build()?;
+        ((build.major, build.minor) <= (dmaj, dmin)).then(|| {
+            format!(
+                "driver {driver} supports CUDA up to {dmaj}.{dmin}; the environment is built for CUDA {}.{}",
+                build.major, build.minor
+            )
+        })
+    }
+}
+
 /// The outcome of the GPU check: a finding, or a note for the report's context.
 pub enum GpuCheck {
     Finding(Finding),
     Note(String),
 }
 
+/// Runs the GPU rule on the environment's CUDA builds against the driver `proc_version`
+/// describes.
 pub fn check(
     site_packages: &[PathBuf],
     display_root: &Path,
     proc_version: Option<&str>,
 ) -> Option<GpuCheck> {
-    let builds = cuda_builds(site_packages);
-    let Some(text) = proc_version else {
-        return Some(GpuCheck::Note(
-            "no NVIDIA driver on this machine (/proc/driver/nvidia/version is absent): GPU stack not checked".to_owned(),
-        ));
+    let facts = GpuStack {
+        proc_version,
+        builds: cuda_builds(site_packages),
+        display_root,
     };
-    let driver = driver_version(text)?;
-    let (dmaj, dmin) = cuda_for_driver(&driver)?;
-    let build = builds.last()?;
-    let show = build
-        .evidence
-        .strip_prefix(display_root)
-        .unwrap_or(&build.evidence)
-        .display()
-        .to_string();
-    if (build.major, build.minor) <= (dmaj, dmin) {
-        return Some(GpuCheck::Note(format!(
-            "driver {driver} supports CUDA up to {dmaj}.{dmin}; the environment is built for CUDA {}.{}",
-            build.major, build.minor
-        )));
+    let mut findings = Vec::new();
+    crate::rules::run_gpu(&facts, &mut findings);
+    match findings.pop() {
+        Some(f) => Some(GpuCheck::Finding(f)),
+        None => facts.note().map(GpuCheck::Note),
     }
-    let major_gap = build.major > dmaj;
-    let mut f = Finding::new(
-        &CUDA_NEWER_THAN_DRIVER,
-        Location::file(show),
-        format!(
-            "built for CUDA {}.{}, but the driver {driver} supports CUDA up to {dmaj}.{dmin}{}",
-            build.major,
-            build.minor,
-            if major_gap { "" } else { " (minor-version compatibility runs most code; PTX JIT and newer APIs fail)" }
-        ),
-    )
-    .with_help(format!(
-        "install builds for CUDA {dmaj}.{dmin} or older (e.g. pip install torch --index-url https://download.pytorch.org/whl/cu{dmaj}{dmin}), or update the driver"
-    ))
-    .with_data("cuda_build", format!("{}.{}", build.major, build.minor))
-    .with_data("driver", driver.as_str())
-    .with_data("driver_cuda", format!("{dmaj}.{dmin}"));
-    if !major_gap {
-        f.severity = Severity::Warning;
-    }
-    Some(GpuCheck::Finding(f))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use everybyte_core::Severity;
 
     #[test]
     fn reads_driver_and_builds() {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::elf;
+use crate::error::SnapshotError;
 use crate::resolve::{InfoCache, SearchConfig};
 use crate::target::Target;
 
@@ -225,6 +226,20 @@ pub fn take(target: &Target, cfg: &SearchConfig) -> Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Reads a snapshot file written by `env snapshot`.
+    pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| SnapshotError::Format {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
+
 /// One difference between two snapshots.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Change {
@@ -327,6 +342,47 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> Vec<Change> {
     out
 }
 
+/// How many changed objects the text rendering of a diff names.
+const SHOWN_OBJECTS: usize = 20;
+
+/// `env diff` as text: the changes under their area's heading, at most 20 changed objects,
+/// or a line saying the snapshots are identical.
+pub fn write_diff_text(changes: &[Change], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut area = "";
+    let mut objects = 0;
+    for c in changes {
+        if c.area == "object" {
+            objects += 1;
+            if objects > SHOWN_OBJECTS {
+                continue;
+            }
+        }
+        if c.area != area {
+            writeln!(out, "{}", c.area)?;
+            area = c.area;
+        }
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+        writeln!(
+            out,
+            "  {:<40} {} -> {}",
+            c.item,
+            show(&c.before),
+            show(&c.after)
+        )?;
+    }
+    if objects > SHOWN_OBJECTS {
+        writeln!(
+            out,
+            "  … and {} more changed objects (--format json lists all)",
+            objects - SHOWN_OBJECTS
+        )?;
+    }
+    if changes.is_empty() {
+        writeln!(out, "The snapshots are identical.")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,5 +416,62 @@ mod tests {
         );
         assert_eq!(d[1].after.as_deref(), Some("11.4"));
         assert!(diff(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn diff_text_names_areas_and_caps_objects() {
+        let mut changes = vec![Change {
+            area: "driver",
+            item: "NVIDIA driver".into(),
+            before: Some("535.104.05".into()),
+            after: None,
+        }];
+        for i in 0..22 {
+            changes.push(Change {
+                area: "object",
+                item: format!("lib/{i}.so"),
+                before: Some("a".into()),
+                after: Some("b".into()),
+            });
+        }
+        let mut out = Vec::new();
+        write_diff_text(&changes, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "driver");
+        assert_eq!(
+            lines[1],
+            format!("  {:<40} 535.104.05 -> (none)", "NVIDIA driver")
+        );
+        assert_eq!(lines[2], "object");
+        assert_eq!(lines.len(), 2 + 1 + 20 + 1);
+        assert_eq!(
+            lines[lines.len() - 1],
+            "  … and 2 more changed objects (--format json lists all)"
+        );
+        let mut out = Vec::new();
+        write_diff_text(&[], &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "The snapshots are identical.\n"
+        );
+    }
+
+    #[test]
+    fn reading_a_snapshot_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.json");
+        let e = Snapshot::read(&missing).unwrap_err();
+        assert_eq!(e.to_string(), format!("{}: cannot read", missing.display()));
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "{").unwrap();
+        let e = Snapshot::read(&bad).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}: not an everybyte snapshot", bad.display())
+        );
+        let good = dir.path().join("good.json");
+        std::fs::write(&good, serde_json::to_string(&Snapshot::default()).unwrap()).unwrap();
+        assert_eq!(Snapshot::read(&good).unwrap(), Snapshot::default());
     }
 }

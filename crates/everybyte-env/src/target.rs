@@ -19,15 +19,7 @@ pub struct Target {
     pub python_version: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum TargetError {
-    #[error("{0}: no such directory")]
-    Missing(PathBuf),
-    #[error("{0}: not a virtual environment (no pyvenv.cfg and no lib/python*/site-packages)")]
-    NotAVenv(PathBuf),
-    #[error("{path}: cannot run the interpreter: {message}")]
-    Interpreter { path: PathBuf, message: String },
-}
+pub use crate::error::TargetError;
 
 /// A virtual environment folder (`python -m venv`, `uv venv`, `virtualenv`, conda prefixes).
 pub fn from_venv(dir: &Path) -> Result<Target, TargetError> {
@@ -87,20 +79,20 @@ pub fn from_python(python: &Path) -> Result<Target, TargetError> {
     let out = Command::new(python)
         .args(["-I", "-c", SCRIPT])
         .output()
-        .map_err(|e| TargetError::Interpreter {
+        .map_err(|source| TargetError::Spawn {
             path: python.to_owned(),
-            message: e.to_string(),
+            source,
         })?;
     if !out.status.success() {
-        return Err(TargetError::Interpreter {
+        return Err(TargetError::Failed {
             path: python.to_owned(),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         });
     }
     let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| TargetError::Interpreter {
+        serde_json::from_slice(&out.stdout).map_err(|source| TargetError::Answer {
             path: python.to_owned(),
-            message: format!("unexpected answer: {e}"),
+            source,
         })?;
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(PathBuf::from);
     let prefix = s("prefix").unwrap_or_default();

@@ -259,3 +259,137 @@ fn version_gap_missing_library_and_origin_runpath() {
     let ours: BTreeSet<(PathBuf, String)> = report.not_found.iter().cloned().collect();
     assert_eq!(ours, ldd_not_found(&report.objects));
 }
+
+/// Native findings on the objects of `dir`, paths shown relative to it, with this host's
+/// loader settings but no `LD_LIBRARY_PATH`.
+fn native_findings(dir: &tempfile::TempDir) -> Vec<everybyte_core::Finding> {
+    let cfg = SearchConfig {
+        ld_library_path: Vec::new(),
+        ..SearchConfig::host()
+    };
+    native::check(&[dir.path().to_path_buf()], dir.path(), &cfg, false).findings
+}
+
+/// Objects built without the C library (`-nostdlib`), so that they need no glibc version
+/// and only the rule under test can speak.
+fn shared(d: &Path, out: &str, src: &str, extra: &[&str]) {
+    let mut args = vec!["-shared", "-fPIC", "-nostdlib", "-o", out, src];
+    args.extend_from_slice(extra);
+    gcc(d, &args);
+}
+
+/// ENV001: a library whose `DT_NEEDED` library is gone (or, clean, still there).
+fn unresolved_library(fires: bool) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(d, "bar.c", "int bar(void) { return 3; }\n");
+    write(
+        d,
+        "uses_bar.c",
+        "int bar(void);\nint use_bar(void) { return bar(); }\n",
+    );
+    shared(d, "libbar.so.1", "bar.c", &["-Wl,-soname,libbar.so.1"]);
+    shared(
+        d,
+        "libusesbar.so",
+        "uses_bar.c",
+        &["-L.", "-l:libbar.so.1", "-Wl,-rpath,$ORIGIN"],
+    );
+    if fires {
+        std::fs::remove_file(d.join("libbar.so.1")).unwrap();
+    }
+    tmp
+}
+
+/// ENV002: a consumer bound to FOO_2.0, then (firing) a libfoo that defines only FOO_1.0.
+fn symbol_version(fires: bool) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        d,
+        "foo2.c",
+        "int foo_old(void) { return 1; }\nint foo_new(void) { return 2; }\n",
+    );
+    write(
+        d,
+        "foo2.map",
+        "FOO_1.0 { global: foo_old; local: *; };\nFOO_2.0 { global: foo_new; } FOO_1.0;\n",
+    );
+    write(d, "foo1.c", "int foo_old(void) { return 1; }\n");
+    write(d, "foo1.map", "FOO_1.0 { global: foo_old; local: *; };\n");
+    write(
+        d,
+        "consumer.c",
+        "int foo_new(void);\nint use_foo(void) { return foo_new(); }\n",
+    );
+    let soname = "-Wl,-soname,libfoo.so.1";
+    shared(
+        d,
+        "libfoo.so.1",
+        "foo2.c",
+        &[soname, "-Wl,--version-script=foo2.map"],
+    );
+    shared(
+        d,
+        "libconsumer.so",
+        "consumer.c",
+        &["-L.", "-l:libfoo.so.1", "-Wl,-rpath,$ORIGIN"],
+    );
+    if fires {
+        shared(
+            d,
+            "libfoo.so.1",
+            "foo1.c",
+            &[soname, "-Wl,--version-script=foo1.map"],
+        );
+    }
+    tmp
+}
+
+/// ENV003: an executable linked against the C library needs some `GLIBC_` version; clean,
+/// an object without the C library needs none.
+fn glibc_summary(fires: bool) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        d,
+        "main.c",
+        "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n",
+    );
+    write(d, "lone.c", "int lone(void) { return 5; }\n");
+    if fires {
+        gcc(d, &["-o", "app", "main.c"]);
+    } else {
+        shared(d, "liblone.so", "lone.c", &[]);
+    }
+    tmp
+}
+
+/// One test per native rule: its firing fixture raises it, its clean fixture raises nothing.
+macro_rules! native_rule_fixtures {
+    ($($name:ident => $code:literal, $build:ident;)*) => {$(
+        #[test]
+        fn $name() {
+            let fires = native_findings(&$build(true));
+            assert!(
+                fires.iter().any(|f| f.code == $code),
+                "{} did not fire on its fixture:\n{}",
+                $code,
+                everybyte_test_support::render(&fires)
+            );
+            let clean = native_findings(&$build(false));
+            assert!(
+                clean.is_empty(),
+                "the clean fixture of {} must raise nothing, got:\n{}",
+                $code,
+                everybyte_test_support::render(&clean)
+            );
+        }
+    )*};
+}
+
+native_rule_fixtures! {
+    env001_unresolved_library => "ENV001", unresolved_library;
+    env002_symbol_version_missing => "ENV002", symbol_version;
+    env003_glibc_requirement => "ENV003", glibc_summary;
+}

@@ -2,16 +2,14 @@
 //! and a clean one that must fire no rule at all (`IMGnnn_ok.Dockerfile`). The findings of
 //! each firing fixture are snapshotted as a user reads them.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use everybyte_core::Finding;
-use everybyte_env::image::{RULES, check_dockerfile};
+use everybyte_env::image::check_dockerfile;
+use everybyte_test_support::rule_fixtures;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("resources/fixtures/image")
-        .join(name)
+    everybyte_test_support::fixture(env!("CARGO_MANIFEST_DIR"), &format!("image/{name}"))
 }
 
 fn run(name: &str) -> Vec<Finding> {
@@ -19,47 +17,18 @@ fn run(name: &str) -> Vec<Finding> {
     check_dockerfile(name, &text)
 }
 
-/// The findings as a person reads them: position, code, message, help.
-fn render(findings: &[Finding]) -> String {
-    let mut s = String::new();
-    for f in findings {
-        let _ = writeln!(
-            s,
-            "{}:{} {} {}",
-            f.location.line.unwrap_or(0),
-            f.location.column.unwrap_or(0),
-            f.code,
-            f.message
-        );
-        if let Some(h) = &f.help {
-            for l in h.lines() {
-                let _ = writeln!(s, "    help: {l}");
-            }
-        }
-    }
-    s
-}
-
-macro_rules! rule_fixtures {
-    ($($name:ident => $code:literal),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            let fires = run(concat!($code, ".Dockerfile"));
-            assert!(
-                fires.iter().any(|f| f.code == $code),
-                "{} did not fire on its fixture:\n{}", $code, render(&fires)
-            );
-            insta::assert_snapshot!(concat!($code, "_fires"), render(&fires));
-            let clean = run(concat!($code, "_ok.Dockerfile"));
-            assert!(
-                clean.is_empty(),
-                "{}_ok.Dockerfile must be clean, got:\n{}", $code, render(&clean)
-            );
-        }
-    )*};
+/// The rules declared under `image/rules/`.
+fn image_rules() -> Vec<&'static everybyte_core::Rule> {
+    let rules: Vec<_> = everybyte_env::rules()
+        .filter(|r| r.source.contains("image/rules/"))
+        .collect();
+    assert_eq!(rules.len(), 4, "the image rules are IMG001 to IMG004");
+    rules
 }
 
 rule_fixtures! {
+    run = run;
+    fires = ".Dockerfile", ok = "_ok.Dockerfile";
     img001_unpinned_base_image => "IMG001",
     img002_pip_install_without_lock => "IMG002",
     img003_remote_script_piped_to_shell => "IMG003",
@@ -68,7 +37,7 @@ rule_fixtures! {
 
 #[test]
 fn every_rule_has_both_fixtures() {
-    for rule in RULES {
+    for rule in image_rules() {
         for suffix in [".Dockerfile", "_ok.Dockerfile"] {
             let name = format!("{}{suffix}", rule.code);
             assert!(fixture(&name).is_file(), "missing fixture {name}");
@@ -78,7 +47,7 @@ fn every_rule_has_both_fixtures() {
 
 #[test]
 fn every_rule_is_documented() {
-    for rule in RULES {
+    for rule in image_rules() {
         let doc = rule.explanation();
         let mut at = 0;
         for section in everybyte_core::rule::DOC_SECTIONS {
@@ -140,7 +109,7 @@ fn wreckage() {
             (37, 17, "IMG002"),
         ],
         "{}",
-        render(&findings)
+        everybyte_test_support::render(&findings)
     );
     assert!(
         findings[0]
@@ -168,5 +137,8 @@ fn wreckage() {
             .iter()
             .all(|f| f.location.path == "examples/wreckage/Dockerfile")
     );
-    insta::assert_snapshot!("wreckage", render(&findings));
+    everybyte_test_support::insta::assert_snapshot!(
+        "wreckage",
+        everybyte_test_support::render(&findings)
+    );
 }

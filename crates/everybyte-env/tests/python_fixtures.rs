@@ -8,7 +8,7 @@ use everybyte_core::{Finding, Severity};
 use everybyte_env::python::{self, MarkerEnv, check_site_packages, scan_site_packages};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("resources/fixtures/python")
+    everybyte_test_support::fixture(env!("CARGO_MANIFEST_DIR"), "python")
 }
 
 fn linux311() -> MarkerEnv {
@@ -181,7 +181,7 @@ fn missing_directory_is_one_io_finding() {
 #[test]
 fn rules_are_declared_with_all_doc_sections() {
     let mut codes = Vec::new();
-    for rule in python::RULES {
+    for rule in everybyte_env::rules().filter(|r| r.source.contains("python/rules/")) {
         let doc = rule.explanation();
         let mut at = 0;
         for section in everybyte_core::rule::DOC_SECTIONS {
@@ -204,4 +204,58 @@ fn rules_are_declared_with_all_doc_sections() {
             "ENV004", "ENV005", "ENV006", "ENV007", "ENV008", "ENV009", "ENV010"
         ]
     );
+}
+
+/// A rule's fixture: `CODE` is where it fires (its findings alone), `CODE_ok` is clean input
+/// that must raise nothing at all. ENV004–ENV008 fire on the broken site-packages and ENV009
+/// and ENV010 on the lock fixtures (against the clean site-packages).
+fn rule_fixture(name: &str) -> Vec<Finding> {
+    let (code, clean) = match name.strip_suffix("_ok") {
+        Some(code) => (code, true),
+        None => (name, false),
+    };
+    let locks = fixtures().join("locks");
+    let installed = || {
+        scan_site_packages(&fixtures().join("site-packages-clean"))
+            .unwrap()
+            .distributions
+    };
+    let findings = match (code, clean) {
+        ("ENV009", false) => python::check_lock(
+            &locks.join("requirements.txt"),
+            "locks/requirements.txt",
+            &installed(),
+        )
+        .unwrap(),
+        ("ENV009", true) => python::check_lock_with_env(
+            &locks.join("pylock.toml"),
+            "locks/pylock.toml",
+            &installed(),
+            Some(&linux311()),
+        )
+        .unwrap(),
+        ("ENV010", false) => python::check_requirements_file(&locks.join("base.txt"), "base.txt"),
+        ("ENV010", true) => {
+            python::check_requirements_file(&locks.join("requirements.txt"), "requirements.txt")
+        }
+        (_, false) => check("site-packages-broken"),
+        (_, true) => check("site-packages-clean"),
+    };
+    if clean {
+        findings
+    } else {
+        findings.into_iter().filter(|f| f.code == code).collect()
+    }
+}
+
+everybyte_test_support::rule_fixtures! {
+    run = rule_fixture;
+    fires = "", ok = "_ok";
+    env004_unmet_requirement => "ENV004",
+    env005_conflicting_requirement => "ENV005",
+    env006_duplicate_distribution => "ENV006",
+    env007_module_conflict => "ENV007",
+    env008_record_mismatch => "ENV008",
+    env009_lock_drift => "ENV009",
+    env010_unpinned_requirements => "ENV010",
 }

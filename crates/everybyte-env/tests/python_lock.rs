@@ -1,7 +1,7 @@
 //! Lockfile parsing and the ENV009 / ENV010 rules, on the fixtures under
 //! `resources/fixtures/python/locks/` against the clean site-packages fixture.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use everybyte_core::Finding;
 use everybyte_env::python::{
@@ -10,7 +10,7 @@ use everybyte_env::python::{
 };
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("resources/fixtures/python")
+    everybyte_test_support::fixture(env!("CARGO_MANIFEST_DIR"), "python")
 }
 
 fn locks() -> PathBuf {

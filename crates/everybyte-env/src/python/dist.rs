@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::requirement::{Requirement, normalize_name};
 use super::version::Version;
+pub use crate::error::MetadataError;
 
 /// Which metadata format a distribution was installed with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,14 +69,14 @@ impl Distribution {
 }
 
 /// A metadata directory that could not be read as a distribution.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Skipped {
     pub path: PathBuf,
-    pub reason: String,
+    pub reason: MetadataError,
 }
 
 /// Everything found in one `site-packages`.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Scan {
     /// Sorted by normalised name, then path.
     pub distributions: Vec<Distribution>,
@@ -107,7 +108,7 @@ pub fn scan_site_packages(dir: &Path) -> io::Result<Scan> {
 }
 
 /// Reads one `.dist-info` directory or `.egg-info` directory/file.
-pub fn read_distribution(path: &Path) -> Result<Distribution, String> {
+pub fn read_distribution(path: &Path) -> Result<Distribution, MetadataError> {
     let is_dist_info = path.extension().is_some_and(|e| e == "dist-info");
     let meta_path = if is_dist_info {
         path.join("METADATA")
@@ -116,7 +117,10 @@ pub fn read_distribution(path: &Path) -> Result<Distribution, String> {
     } else {
         path.to_path_buf()
     };
-    let meta = fs::read(&meta_path).map_err(|e| format!("{}: {e}", meta_path.display()))?;
+    let meta = fs::read(&meta_path).map_err(|source| MetadataError::Io {
+        path: meta_path.clone(),
+        source,
+    })?;
     let headers = parse_headers(&String::from_utf8_lossy(&meta));
     let get = |key: &str| {
         headers
@@ -125,9 +129,12 @@ pub fn read_distribution(path: &Path) -> Result<Distribution, String> {
             .map(|(_, v)| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
-    let name = get("Name").ok_or_else(|| format!("{}: no Name header", meta_path.display()))?;
-    let version =
-        get("Version").ok_or_else(|| format!("{}: no Version header", meta_path.display()))?;
+    let missing = |header| MetadataError::MissingHeader {
+        path: meta_path.clone(),
+        header,
+    };
+    let name = get("Name").ok_or_else(|| missing("Name"))?;
+    let version = get("Version").ok_or_else(|| missing("Version"))?;
     let mut problems = Vec::new();
     let mut requires = Vec::new();
     for line in requirement_lines(path, is_dist_info, &headers, &mut problems) {

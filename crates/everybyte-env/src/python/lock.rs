@@ -6,33 +6,15 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use everybyte_core::{Finding, Location};
+use everybyte_core::Finding;
 use regex::Regex;
 
 use super::dist::Distribution;
 use super::marker::{Marker, MarkerEnv};
 use super::requirement::{Requirement, normalize_name};
-use super::rules::{LOCK_DRIFT, UNPINNED_REQUIREMENTS};
-use super::version::{Operator, Specifier};
+use super::version::Operator;
 
-/// A lockfile that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{} is not valid TOML: {source}", path.display())]
-    Toml {
-        path: PathBuf,
-        #[source]
-        source: Box<toml::de::Error>,
-    },
-    #[error("{}: {reason}", path.display())]
-    Format { path: PathBuf, reason: String },
-}
+pub use crate::error::LockError;
 
 /// The format of a lockfile, from its file name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -557,19 +539,12 @@ fn url_pin(url: &str, hashes: &[String]) -> Pin {
     }
 }
 
-/// The display path of `file`, a file included from the lockfile at `lock` shown as
-/// `display`.
-fn display_of(file: &Path, lock: &Path, display: &str) -> String {
-    if file == lock {
-        return display.to_owned();
-    }
-    let lock_dir = lock.parent().unwrap_or(Path::new(""));
-    let rel = file.strip_prefix(lock_dir).unwrap_or(file);
-    let shown = Path::new(display)
-        .parent()
-        .unwrap_or(Path::new(""))
-        .join(rel);
-    shown.to_string_lossy().into_owned()
+/// The facts ENV010 judges: the lines of one requirements file (its own; included files are
+/// checked on their own).
+pub struct RequirementsFile<'a> {
+    /// The path findings carry.
+    pub display: &'a str,
+    pub lines: Vec<&'a RequirementLine>,
 }
 
 /// ENV010 on one requirements file (its own lines; included files are checked on their own).
@@ -584,54 +559,14 @@ pub fn check_requirements_file(path: &Path, display: &str) -> Vec<Finding> {
             )];
         }
     };
-    let own: Vec<&RequirementLine> = lines.iter().filter(|l| l.file == path).collect();
+    let facts = RequirementsFile {
+        display,
+        lines: lines.iter().filter(|l| l.file == path).collect(),
+    };
     let mut out = Vec::new();
-    for l in &own {
-        if let Pin::Unpinned(reason) = &l.pin {
-            out.push(
-                Finding::new(
-                    &UNPINNED_REQUIREMENTS,
-                    Location::line(display, l.line, l.column),
-                    format!("`{}` is not pinned to one version: {reason}", l.text),
-                )
-                .with_help("pin an exact version with hashes: pip-compile --generate-hashes / uv pip compile --generate-hashes")
-                .with_data("requirement", l.text.clone()),
-            );
-        }
-    }
-    let with_hash = own.iter().filter(|l| !l.hashes.is_empty()).count();
-    if !own.is_empty() && with_hash < own.len() {
-        let without: Vec<&str> = own
-            .iter()
-            .filter(|l| l.hashes.is_empty())
-            .map(|l| l.text.as_str())
-            .collect();
-        let message = if with_hash == 0 {
-            format!(
-                "no requirement in this file has a --hash ({} requirements)",
-                own.len()
-            )
-        } else {
-            let shown: Vec<&str> = without.iter().take(3).copied().collect();
-            format!(
-                "{} of {} requirements have no --hash (e.g. {}); pip --require-hashes refuses the file",
-                without.len(),
-                own.len(),
-                shown.join(", ")
-            )
-        };
-        out.push(
-            Finding::new(&UNPINNED_REQUIREMENTS, Location::file(display), message)
-                .with_help("generate hashes for every line (pip-compile --generate-hashes) and install with pip install --require-hashes")
-                .with_data("without_hash", without.len())
-                .with_data("requirements", own.len()),
-        );
-    }
+    crate::rules::run_requirements(&facts, &mut out);
     out
 }
-
-/// Names pip-installed tooling that no lockfile lists.
-const TOOLING: [&str; 4] = ["pip", "setuptools", "wheel", "distribute"];
 
 /// ENV009: the lockfile against the installed distributions. Marker-guarded packages are
 /// not reported missing (no environment is known here; see [`check_lock_with_env`]).
@@ -651,95 +586,24 @@ pub fn check_lock_with_env(
     env: Option<&MarkerEnv>,
 ) -> Result<Vec<Finding>, LockError> {
     let lockfile = read_lock(lock, env)?;
-    let mut installed: BTreeMap<&str, &Distribution> = BTreeMap::new();
-    for d in dists {
-        installed.entry(d.normalized.as_str()).or_insert(d);
-    }
+    let facts = Locked {
+        lockfile: &lockfile,
+        display,
+        installed: dists,
+        env,
+    };
     let mut out = Vec::new();
-    let mut locked_names = BTreeSet::new();
-    for p in &lockfile.packages {
-        locked_names.insert(p.normalized.as_str());
-        let applies = match (&p.marker, env) {
-            (None, _) => true,
-            (Some(m), Some(env)) => Marker::parse(m).is_ok_and(|m| m.evaluate(env, "")),
-            (Some(_), None) => false,
-        };
-        let loc = match (p.line, p.column) {
-            (Some(l), Some(c)) => Location::line(display_of(&p.file, lock, display), l, c),
-            _ => Location {
-                detail: Some(format!("package {}", p.name)),
-                ..Location::file(display_of(&p.file, lock, display))
-            },
-        };
-        match installed.get(p.normalized.as_str()) {
-            None if applies && !p.conditional => out.push(
-                Finding::new(
-                    &LOCK_DRIFT,
-                    loc,
-                    match &p.version {
-                        Some(v) => format!("{} is locked at {v} but not installed", p.name),
-                        None => format!("{} is in the lockfile but not installed", p.name),
-                    },
-                )
-                .with_help("sync the environment to the lockfile (pip install -r / uv sync / poetry install --sync)")
-                .with_data("package", p.normalized.clone())
-                .with_data("drift", "missing"),
-            ),
-            None => {}
-            Some(d) => {
-                let Some(locked) = &p.version else { continue };
-                let same = match (Specifier::new(Operator::Equal, locked), &d.parsed_version) {
-                    (Ok(spec), Some(v)) => spec.matches(v),
-                    _ => d.version == *locked,
-                };
-                if !same {
-                    out.push(
-                        Finding::new(
-                            &LOCK_DRIFT,
-                            loc,
-                            format!(
-                                "{} is locked at {locked} but {} is installed",
-                                p.name, d.version
-                            ),
-                        )
-                        .with_help(format!("pip install '{}=={locked}', or update the lockfile if {} is wanted", p.name, d.version))
-                        .with_data("package", p.normalized.clone())
-                        .with_data("drift", "version")
-                        .with_data("locked", locked.clone())
-                        .with_data("installed", d.version.clone()),
-                    );
-                }
-            }
-        }
-    }
-    let extra: Vec<&&Distribution> = installed
-        .iter()
-        .filter(|(name, _)| !locked_names.contains(*name) && !TOOLING.contains(name))
-        .map(|(_, d)| d)
-        .collect();
-    if !extra.is_empty() {
-        let listed: Vec<String> = extra
-            .iter()
-            .map(|d| format!("{} {}", d.name, d.version))
-            .collect();
-        out.push(
-            Finding::new(
-                &LOCK_DRIFT,
-                Location::file(display),
-                format!(
-                    "{} installed {} not in the lockfile (extra, not a missing pin): {}",
-                    extra.len(),
-                    if extra.len() == 1 { "distribution is" } else { "distributions are" },
-                    listed.join(", ")
-                ),
-            )
-            .with_help("uninstall what the lockfile does not list (pip-sync, uv sync), or add it to the lockfile")
-            .with_data("drift", "extra")
-            .with_data(
-                "packages",
-                extra.iter().map(|d| d.normalized.clone()).collect::<Vec<_>>(),
-            ),
-        );
-    }
+    crate::rules::run_lock(&facts, &mut out);
     Ok(out)
+}
+
+/// The facts ENV009 judges: a lockfile's packages next to the installed distributions.
+pub struct Locked<'a> {
+    pub lockfile: &'a Lockfile,
+    /// The path findings carry for the lockfile itself.
+    pub display: &'a str,
+    pub installed: &'a [Distribution],
+    /// Markers are evaluated in it; without one, marker-guarded packages are not reported
+    /// missing.
+    pub env: Option<&'a MarkerEnv>,
 }

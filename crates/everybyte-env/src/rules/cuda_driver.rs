@@ -1,3 +1,10 @@
+//! ENV011: the environment's GPU libraries are built for a newer CUDA than the driver
+//! supports.
+
+use everybyte_core::{Finding, Location, Severity};
+
+use crate::gpu::GpuStack;
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// The CUDA version the environment's GPU libraries were built for — the `nvidia-*-cu12`
@@ -47,6 +54,47 @@ pub fn cuda_for_driver(driver: &str) -> Option<(u32, u32)> {
         575..=579 => (12, 9),
         _ => (13, 0),
     })
+}
+
+/// A finding when the newest CUDA build of the environment is newer than the driver's CUDA:
+/// an error across a major version, a warning within one.
+pub fn check(facts: &GpuStack<'_>, out: &mut Vec<Finding>) {
+    let Some((driver, (dmaj, dmin))) = facts.driver() else {
+        return;
+    };
+    let Some(build) = facts.build() else {
+        return;
+    };
+    if (build.major, build.minor) <= (dmaj, dmin) {
+        return;
+    }
+    let show = build
+        .evidence
+        .strip_prefix(facts.display_root)
+        .unwrap_or(&build.evidence)
+        .display()
+        .to_string();
+    let major_gap = build.major > dmaj;
+    let mut f = Finding::new(
+        &CUDA_NEWER_THAN_DRIVER,
+        Location::file(show),
+        format!(
+            "built for CUDA {}.{}, but the driver {driver} supports CUDA up to {dmaj}.{dmin}{}",
+            build.major,
+            build.minor,
+            if major_gap { "" } else { " (minor-version compatibility runs most code; PTX JIT and newer APIs fail)" }
+        ),
+    )
+    .with_help(format!(
+        "install builds for CUDA {dmaj}.{dmin} or older (e.g. pip install torch --index-url https://download.pytorch.org/whl/cu{dmaj}{dmin}), or update the driver"
+    ))
+    .with_data("cuda_build", format!("{}.{}", build.major, build.minor))
+    .with_data("driver", driver.as_str())
+    .with_data("driver_cuda", format!("{dmaj}.{dmin}"));
+    if !major_gap {
+        f.severity = Severity::Warning;
+    }
+    out.push(f);
 }
 
 #[cfg(test)]

@@ -1,3 +1,13 @@
+//! ENV002: a library lacks a symbol version an object requires.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use everybyte_core::{Finding, Location};
+
+use crate::elf;
+use crate::native::Objects;
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// For every library an ELF object loads, the symbol versions the object requires
@@ -17,4 +27,49 @@ everybyte_core::declare_rule! {
     /// libstdc++ put a newer one first (`conda install -c conda-forge libstdcxx-ng`). Never
     /// replace the system's libc.
     pub static SYMBOL_VERSION_MISSING = { code: "ENV002", name: "symbol-version-missing", severity: Error, summary: "A library lacks a symbol version an object requires" };
+}
+
+/// Missing symbol versions by (object, provider): (version, the provider's newest).
+type Gaps = BTreeMap<(PathBuf, PathBuf), Vec<(String, Option<String>)>>;
+
+/// One finding per (object, provider) pair, naming the newest version the object needs.
+pub fn check(facts: &Objects<'_>, out: &mut Vec<Finding>) {
+    let mut gaps: Gaps = BTreeMap::new();
+    for g in facts.closures.iter().flat_map(|c| &c.gaps) {
+        let v = gaps
+            .entry((g.object.clone(), g.provider.clone()))
+            .or_default();
+        if !v.iter().any(|(x, _)| *x == g.version) {
+            v.push((g.version.clone(), g.provider_newest.clone()));
+        }
+    }
+    for ((object, provider), mut versions) in gaps {
+        versions.sort_by_key(|(v, _)| elf::version_key(v));
+        let Some((top, newest)) = versions.last().cloned() else {
+            continue;
+        };
+        let obj_name = object
+            .file_name()
+            .map_or_else(|| facts.show(&object), |n| n.to_string_lossy().into_owned());
+        let more = if versions.len() > 1 {
+            format!(" (and {} older versions it also lacks)", versions.len() - 1)
+        } else {
+            String::new()
+        };
+        let provides = newest.map_or_else(
+            || "defines no version of that family".to_owned(),
+            |n| format!("provides up to {n}"),
+        );
+        out.push(
+            Finding::new(
+                &SYMBOL_VERSION_MISSING,
+                Location { detail: Some(".gnu.version_r".into()), ..Location::file(facts.show(&object)) },
+                format!("{obj_name} requires {top}; {} {provides}{more}", provider.display()),
+            )
+            .with_help(format!("objdump -T {} | grep {top} lists the symbols that need it; use a build for this host, or a base image whose library provides {top}", object.display()))
+            .with_data("required", top.as_str())
+            .with_data("provider", provider.display().to_string())
+            .with_data("missing_versions", versions.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>()),
+        );
+    }
 }

@@ -1,3 +1,12 @@
+//! ENV001: a shared library an ELF object needs cannot be found.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+use everybyte_core::{Finding, Location};
+
+use crate::native::Objects;
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// Every ELF object of the environment (extension modules and vendored libraries under
@@ -21,4 +30,50 @@ everybyte_core::declare_rule! {
     /// wheels that match the framework), or make the loader find it (`LD_LIBRARY_PATH`, or an
     /// `ldconfig` entry). `ldd OBJECT` shows the same gap for one object.
     pub static UNRESOLVED_LIBRARY = { code: "ENV001", name: "unresolved-library", severity: Error, summary: "A shared library an ELF object needs cannot be found" };
+}
+
+/// One finding per missing library, naming (up to 20 of) the objects whose `DT_NEEDED` names
+/// it. An object that another object of the environment loads is judged in its loader's
+/// closure, where the libraries loaded before it are already there (auditwheel's vendored
+/// `.libs` depend on that); alone, `ldd` calls their siblings "not found", and
+/// `ldd_compatible` reports those too.
+pub fn check(facts: &Objects<'_>, out: &mut Vec<Finding>) {
+    let objects = facts.objects;
+    let loaded_by_others: HashSet<&PathBuf> = objects
+        .iter()
+        .zip(facts.closures)
+        .flat_map(|(o, c)| c.loaded.iter().filter(move |p| *p != o))
+        .collect();
+    // missing library name → objects whose DT_NEEDED names it
+    let mut missing: BTreeMap<&str, Vec<&PathBuf>> = BTreeMap::new();
+    for (object, c) in objects.iter().zip(facts.closures) {
+        if !facts.ldd_compatible && loaded_by_others.contains(object) {
+            continue;
+        }
+        for m in &c.missing {
+            let v = missing.entry(m.name.as_str()).or_default();
+            if !v.contains(&&m.needed_by) {
+                v.push(&m.needed_by);
+            }
+        }
+    }
+    for (name, mut needers) in missing {
+        needers.sort();
+        let Some(first_path) = needers.first() else {
+            continue;
+        };
+        let first = facts.show(first_path);
+        let more = if needers.len() > 1 {
+            format!(" and {} more", needers.len() - 1)
+        } else {
+            String::new()
+        };
+        let list: Vec<String> = needers.iter().take(20).map(|p| facts.show(p)).collect();
+        out.push(
+            Finding::new(&UNRESOLVED_LIBRARY, Location { detail: Some("DT_NEEDED".into()), ..Location::file(first.clone()) }, format!("{name} not found, needed by {first}{more}"))
+                .with_help(format!("install the package that ships {name} or add its directory to the loader's path; check one object with: ldd {}", first_path.display()))
+                .with_data("library", name)
+                .with_data("needed_by", list),
+        );
+    }
 }

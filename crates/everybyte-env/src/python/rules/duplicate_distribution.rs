@@ -1,5 +1,12 @@
 //! ENV006: the same distribution is installed twice in one site-packages.
 
+use std::collections::BTreeMap;
+
+use everybyte_core::{Finding, Location, Related};
+
+use crate::python::check::Installed;
+use crate::python::dist::Distribution;
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// Two or more `.dist-info` / `.egg-info` entries in one `site-packages` directory whose
@@ -20,4 +27,42 @@ everybyte_core::declare_rule! {
     /// Uninstall until none is left (`pip uninstall numpy` repeatedly, or delete the stale
     /// `.dist-info` directory), then install the wanted version once.
     pub static DUPLICATE_DISTRIBUTION = { code: "ENV006", name: "duplicate-distribution", severity: Error, summary: "The same distribution is installed more than once in one site-packages" };
+}
+
+/// One finding per normalised name installed more than once.
+pub fn check(facts: &Installed<'_>, out: &mut Vec<Finding>) {
+    let mut groups: BTreeMap<&str, Vec<&Distribution>> = BTreeMap::new();
+    for d in facts.distributions {
+        groups.entry(d.normalized.as_str()).or_default().push(d);
+    }
+    for (name, group) in groups {
+        if group.len() < 2 {
+            continue;
+        }
+        let listed: Vec<String> = group
+            .iter()
+            .map(|d| format!("{} ({})", d.version, facts.display(&d.location)))
+            .collect();
+        let mut f = Finding::new(
+            &DUPLICATE_DISTRIBUTION,
+            Location::file(facts.display(&group[0].location)),
+            format!("{name} is installed {} times: {}", group.len(), listed.join(", ")),
+        )
+        .with_help(format!(
+            "pip uninstall {name} until none is left (or delete the stale metadata directory), then install one version"
+        ))
+        .with_data("package", name)
+        .with_data(
+            "versions",
+            group.iter().map(|d| d.version.clone()).collect::<Vec<_>>(),
+        );
+        f.related = group[1..]
+            .iter()
+            .map(|d| Related {
+                location: Location::file(facts.display(&d.location)),
+                message: format!("{} {} is also installed here", d.name, d.version),
+            })
+            .collect();
+        out.push(f);
+    }
 }

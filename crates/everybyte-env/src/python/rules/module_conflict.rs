@@ -1,5 +1,12 @@
 //! ENV007: two distributions install the same file.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use everybyte_core::{Finding, Related};
+
+use crate::python::check::{Installed, is_bytecode};
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// The `RECORD` files of all distributions in one `site-packages`: a path listed by two
@@ -23,4 +30,68 @@ everybyte_core::declare_rule! {
     /// (`pip uninstall -y opencv-python opencv-python-headless && pip install
     /// opencv-python-headless`).
     pub static MODULE_CONFLICT = { code: "ENV007", name: "module-conflict", severity: Warning, summary: "Two distributions install the same file" };
+}
+
+fn ignored_for_conflicts(path: &str) -> bool {
+    let first = Path::new(path.split('/').next().unwrap_or(""));
+    is_bytecode(path)
+        || first
+            .extension()
+            .is_some_and(|e| e == "dist-info" || e == "egg-info")
+}
+
+/// Pairs of distributions (of different names) whose RECORDs list the same path with
+/// different or unknown contents.
+pub fn check(facts: &Installed<'_>, out: &mut Vec<Finding>) {
+    type Owner<'a> = (usize, Option<&'a (String, String)>);
+    let dists = facts.distributions;
+    let mut owners: BTreeMap<&str, Vec<Owner<'_>>> = BTreeMap::new();
+    for (i, d) in dists.iter().enumerate() {
+        for e in d.record.iter().flatten() {
+            if !ignored_for_conflicts(&e.path) {
+                owners
+                    .entry(e.path.as_str())
+                    .or_default()
+                    .push((i, e.hash.as_ref()));
+            }
+        }
+    }
+    // (i, j) → (count, first example path)
+    let mut pairs: BTreeMap<(usize, usize), (usize, &str)> = BTreeMap::new();
+    for (path, list) in &owners {
+        for (a, &(i, hi)) in list.iter().enumerate() {
+            for &(j, hj) in &list[a + 1..] {
+                let same_content = hi.is_some() && hi == hj;
+                if i == j || same_content || dists[i].normalized == dists[j].normalized {
+                    continue;
+                }
+                let key = (i.min(j), i.max(j));
+                pairs.entry(key).or_insert((0, path)).0 += 1;
+            }
+        }
+    }
+    out.extend(pairs.into_iter().map(|((i, j), (count, example))| {
+        let (a, b) = (&dists[i], &dists[j]);
+        let files = if count == 1 { "file" } else { "files" };
+        let mut f = Finding::new(
+            &MODULE_CONFLICT,
+            facts.location(a, "RECORD"),
+            format!(
+                "{} {} and {} {} both install {count} {files}, e.g. {example}",
+                a.name, a.version, b.name, b.version
+            ),
+        )
+        .with_help(format!(
+            "keep one: pip uninstall -y {} {} and reinstall only the one you need",
+            a.name, b.name
+        ))
+        .with_data("packages", vec![a.normalized.clone(), b.normalized.clone()])
+        .with_data("count", count)
+        .with_data("example", example);
+        f.related.push(Related {
+            location: facts.location(b, "RECORD"),
+            message: format!("{} {} lists the same files", b.name, b.version),
+        });
+        f
+    }));
 }

@@ -1,5 +1,9 @@
 //! ENV004: a requirement of an installed distribution is not installed.
 
+use everybyte_core::Finding;
+
+use crate::python::check::Installed;
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// Every `Requires-Dist` of every distribution in a `site-packages` directory (or the
@@ -24,4 +28,38 @@ everybyte_core::declare_rule! {
     /// Install the requirement (`pip install 'torch==2.1.0'`), or reinstall the dependent
     /// package without `--no-deps` so the resolver brings its dependencies.
     pub static UNMET_REQUIREMENT = { code: "ENV004", name: "unmet-requirement", severity: Error, summary: "A requirement of an installed distribution is not installed" };
+}
+
+/// A requirement whose distribution is not installed at all.
+pub fn check(facts: &Installed<'_>, out: &mut Vec<Finding>) {
+    let installed = facts.by_name();
+    for d in facts.distributions {
+        for req in &d.requires {
+            if req
+                .marker
+                .as_ref()
+                .is_some_and(|m| !m.evaluate(facts.env, ""))
+            {
+                continue;
+            }
+            if installed.contains_key(req.normalized.as_str()) {
+                continue;
+            }
+            out.push(
+                Finding::new(
+                    &UNMET_REQUIREMENT,
+                    facts.location(d, d.requires_source()),
+                    format!(
+                        "{} {} requires {}, which is not installed",
+                        d.name, d.version, req.name
+                    ),
+                )
+                .with_help(format!("pip install '{}'", req.without_marker()))
+                .with_data("package", d.normalized.clone())
+                .with_data("version", d.version.clone())
+                .with_data("dependency", req.normalized.clone())
+                .with_data("requirement", req.to_string()),
+            );
+        }
+    }
 }

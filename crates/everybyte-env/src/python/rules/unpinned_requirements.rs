@@ -1,5 +1,9 @@
 //! ENV010: a requirements file that does not pin exact versions and hashes.
 
+use everybyte_core::{Finding, Location};
+
+use crate::python::lock::{Pin, RequirementsFile};
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// A pip requirements file on its own: every requirement line that is not an exact
@@ -22,4 +26,50 @@ everybyte_core::declare_rule! {
     /// `uv pip compile --generate-hashes`, `pip freeze` as a start), and install it with
     /// `pip install --require-hashes -r requirements.lock`.
     pub static UNPINNED_REQUIREMENTS = { code: "ENV010", name: "unpinned-requirements", severity: Warning, summary: "A requirements file has unpinned lines or no hashes" };
+}
+
+/// Each line that does not pin one version, and the file when some line has no `--hash`.
+pub fn check(facts: &RequirementsFile<'_>, out: &mut Vec<Finding>) {
+    let (own, display) = (facts.lines.as_slice(), facts.display);
+    for l in own {
+        if let Pin::Unpinned(reason) = &l.pin {
+            out.push(
+                Finding::new(
+                    &UNPINNED_REQUIREMENTS,
+                    Location::line(display, l.line, l.column),
+                    format!("`{}` is not pinned to one version: {reason}", l.text),
+                )
+                .with_help("pin an exact version with hashes: pip-compile --generate-hashes / uv pip compile --generate-hashes")
+                .with_data("requirement", l.text.clone()),
+            );
+        }
+    }
+    let with_hash = own.iter().filter(|l| !l.hashes.is_empty()).count();
+    if !own.is_empty() && with_hash < own.len() {
+        let without: Vec<&str> = own
+            .iter()
+            .filter(|l| l.hashes.is_empty())
+            .map(|l| l.text.as_str())
+            .collect();
+        let message = if with_hash == 0 {
+            format!(
+                "no requirement in this file has a --hash ({} requirements)",
+                own.len()
+            )
+        } else {
+            let shown: Vec<&str> = without.iter().take(3).copied().collect();
+            format!(
+                "{} of {} requirements have no --hash (e.g. {}); pip --require-hashes refuses the file",
+                without.len(),
+                own.len(),
+                shown.join(", ")
+            )
+        };
+        out.push(
+            Finding::new(&UNPINNED_REQUIREMENTS, Location::file(display), message)
+                .with_help("generate hashes for every line (pip-compile --generate-hashes) and install with pip install --require-hashes")
+                .with_data("without_hash", without.len())
+                .with_data("requirements", own.len()),
+        );
+    }
 }
