@@ -3,7 +3,9 @@
 //! hashed with BLAKE3 for duplicates and manifests.
 
 pub mod array;
+pub mod audit;
 pub mod decode;
+pub mod error;
 pub mod image;
 pub mod manifest;
 pub mod pack;
@@ -11,4 +13,6 @@ pub mod rules;
 pub mod scan;
 pub mod table;
 
+pub use audit::audit;
+pub use error::DataError;
 pub use rules::RULES;
