@@ -1,11 +1,14 @@
 //! Dataset scanning: every file identified by its magic bytes and checked by kind (images
 //! walked structure by structure, tables column by column, arrays against their headers),
 //! hashed with BLAKE3 for duplicates and manifests.
+//!
+//! The scan's passes produce facts ([`facts`]); each rule of [`rules`] judges them.
 
 pub mod array;
 pub mod audit;
 pub mod decode;
 pub mod error;
+pub mod facts;
 pub mod image;
 pub mod manifest;
 pub mod pack;
@@ -15,4 +18,4 @@ pub mod table;
 
 pub use audit::audit;
 pub use error::DataError;
-pub use rules::RULES;
+pub use rules::{RULES, rules};

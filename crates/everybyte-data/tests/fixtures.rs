@@ -23,7 +23,7 @@ fn findings(rule: &str, kind: &str) -> Vec<(String, String)> {
 
 #[test]
 fn every_rule_fires_on_its_fixture_and_not_on_the_clean_one() {
-    for rule in everybyte_data::RULES {
+    for rule in everybyte_data::rules() {
         let fires = findings(rule.code, "fires");
         assert!(
             fires.iter().any(|(c, _)| c == rule.code),
