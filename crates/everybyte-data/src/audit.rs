@@ -55,3 +55,6 @@ pub fn audit(input: &Audit, report: &mut Report) -> Result<(), DataError> {
     report.findings.extend(scan.findings);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
