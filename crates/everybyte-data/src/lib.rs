@@ -2,7 +2,7 @@
 //! walked structure by structure, tables column by column, arrays against their headers),
 //! hashed with BLAKE3 for duplicates and manifests.
 //!
-//! The scan's passes produce facts ([`facts`]); each rule of [`rules`] judges them.
+//! The scan's passes produce facts ([`facts`]); each rule of [`mod@rules`] judges them.
 
 pub mod array;
 pub mod audit;

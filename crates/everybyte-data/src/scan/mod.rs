@@ -1,10 +1,10 @@
 //! `data scan`: one parallel walk, each file identified by its magic bytes, checked by kind,
 //! hashed with BLAKE3; then the per-dataset summaries (colour modes, duplicates).
 //!
-//! The walk ([`walk`]) lists the files; each thread folds its share into a partial report
-//! ([`aggregate`]), reading every file once ([`file`], [`read`]) and passing it to the pass of
-//! its kind ([`images`], [`tables`], [`arrays`]), which produces the facts the rules judge;
-//! the partials are joined, and the dataset's facts ([`dataset`]) judged last.
+//! The walk (`walk`) lists the files; each thread folds its share into a partial report
+//! (`aggregate`), reading every file once (`file`, `read`) and passing it to the pass of its
+//! kind (`images`, `tables`, `arrays`), which produces the facts the rules judge; the partials
+//! are joined, and the dataset's facts (`dataset`) judged last.
 
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;

@@ -11,7 +11,7 @@ use super::shard_of;
 
 /// A listed file: its path relative to the scan's root (or the path as given, for a file
 /// outside the root), bytes as the file system has them. One allocation per file, and the
-/// file is opened from its folder (see [`super::read::FolderCache`]), so the listing keeps no full paths.
+/// file is opened from its folder (see `FolderCache`), so the listing keeps no full paths.
 pub type Rel = Box<OsStr>;
 
 /// `path` relative to `root`: a byte-prefix cut (the paths given start with the root as given),
