@@ -1,7 +1,10 @@
-//! `.npy` and `.safetensors` files: headers checked against the payload, and NaN/inf counts
-//! for floating-point data, read in chunks.
+//! `.npy` headers checked against the payload, and NaN/inf counts for floating-point data
+//! (`.npy` arrays and `.safetensors` tensors, whose header `everybyte_core::safetensors`
+//! reads), read in chunks.
 
 use std::io::{self, Read};
+
+use crate::error::NpyError;
 
 /// The dtype of the elements: kind (`f`, `i`, `u`, `b`), size in bytes, little-endian.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,30 +102,30 @@ pub struct Npy {
 
 /// Parses the `.npy` header (`\x93NUMPY`, version, header length, the header dict) and checks
 /// `shape × itemsize` against the file's length.
-pub fn npy_header(head: &[u8], file_len: u64) -> Result<Npy, String> {
+pub fn npy_header(head: &[u8], file_len: u64) -> Result<Npy, NpyError> {
     if !head.starts_with(b"\x93NUMPY") {
-        return Err("no \\x93NUMPY magic".into());
+        return Err(NpyError::NoMagic);
     }
-    let major = *head.get(6).ok_or("truncated header")?;
+    let major = *head.get(6).ok_or(NpyError::Truncated)?;
     let (hlen, start) = match major {
         1 => (
             usize::from(u16::from_le_bytes([
-                *head.get(8).ok_or("truncated header")?,
-                *head.get(9).ok_or("truncated header")?,
+                *head.get(8).ok_or(NpyError::Truncated)?,
+                *head.get(9).ok_or(NpyError::Truncated)?,
             ])),
             10,
         ),
         2 | 3 => {
-            let b = head.get(8..12).ok_or("truncated header")?;
+            let b = head.get(8..12).ok_or(NpyError::Truncated)?;
             (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, 12)
         }
-        v => return Err(format!("unknown format version {v}")),
+        v => return Err(NpyError::Version(v)),
     };
     let text = head
         .get(start..start + hlen)
-        .ok_or("header longer than the file (truncated)")?;
+        .ok_or(NpyError::HeaderPastEnd)?;
     let text = String::from_utf8_lossy(text);
-    let descr = dict_str(&text, "descr").ok_or("header has no 'descr'")?;
+    let descr = dict_str(&text, "descr").ok_or(NpyError::Missing("descr"))?;
     let fortran = text.contains("'fortran_order': True");
     let shape_text = text
         .split("'shape':")
@@ -130,33 +133,33 @@ pub fn npy_header(head: &[u8], file_len: u64) -> Result<Npy, String> {
         .and_then(|r| r.split_once('('))
         .and_then(|(_, r)| r.split_once(')'))
         .map(|(s, _)| s)
-        .ok_or("header has no 'shape'")?;
+        .ok_or(NpyError::Missing("shape"))?;
     let shape: Vec<u64> = shape_text
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse::<u64>()
-                .map_err(|_| format!("shape entry `{s}` is not a number"))
+                .map_err(|_| NpyError::ShapeEntry(s.to_owned()))
         })
         .collect::<Result<_, _>>()?;
-    let dtype = parse_descr(&descr)
-        .ok_or_else(|| format!("dtype `{descr}` is not a plain numeric type"))?;
+    let dtype = parse_descr(&descr).ok_or_else(|| NpyError::Dtype(descr.clone()))?;
     let elements = shape
         .iter()
         .try_fold(1u64, |a, &d| a.checked_mul(d))
-        .ok_or("shape overflows")?;
+        .ok_or(NpyError::Overflow("shape"))?;
     let data_offset = (start + hlen) as u64;
     let need = elements
         .checked_mul(dtype.size as u64)
-        .ok_or("shape × itemsize overflows")?;
+        .ok_or(NpyError::Overflow("shape × itemsize"))?;
     let have = file_len.saturating_sub(data_offset);
     if have != need {
-        return Err(format!(
-            "shape {shape:?} × {} bytes = {need} bytes of data, but the file holds {have}{}",
-            dtype.size,
-            if have < need { " (truncated)" } else { "" }
-        ));
+        return Err(NpyError::Size {
+            shape,
+            itemsize: dtype.size,
+            need,
+            have,
+        });
     }
     Ok(Npy {
         dtype,
@@ -192,16 +195,7 @@ fn parse_descr(d: &str) -> Option<Dtype> {
     })
 }
 
-/// A tensor in a safetensors header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tensor {
-    pub name: String,
-    pub dtype: String,
-    pub shape: Vec<u64>,
-    pub start: u64,
-    pub end: u64,
-}
-
+/// The element type of a safetensors dtype name (`F32`, `BF16`, …), for counting NaN and inf.
 pub fn safetensors_dtype(s: &str) -> Option<Dtype> {
     let (kind, size, bf16) = match s {
         "F64" => ('f', 8, false),
@@ -226,103 +220,6 @@ pub fn safetensors_dtype(s: &str) -> Option<Dtype> {
         little: true,
         bf16,
     })
-}
-
-/// Parses and checks a safetensors header: offsets inside the data, sizes matching shapes,
-/// no overlaps, no gaps. Returns the tensors sorted by offset and the data region's start.
-pub fn safetensors_header(head: &[u8], file_len: u64) -> Result<(Vec<Tensor>, u64), String> {
-    let n = head
-        .get(..8)
-        .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-        .ok_or("shorter than 8 bytes")?;
-    if n > 100 << 20 {
-        return Err(format!("header length {n} is implausible (over 100 MiB)"));
-    }
-    let json = head
-        .get(8..8 + n as usize)
-        .ok_or("header longer than the file (truncated)")?;
-    let v: serde_json::Value =
-        serde_json::from_slice(json).map_err(|e| format!("header is not JSON: {e}"))?;
-    let map = v.as_object().ok_or("header is not a JSON object")?;
-    let data_start = 8 + n;
-    let data_len = file_len.saturating_sub(data_start);
-    let mut tensors = Vec::new();
-    for (name, t) in map {
-        if name == "__metadata__" {
-            continue;
-        }
-        let dtype = t
-            .get("dtype")
-            .and_then(|d| d.as_str())
-            .ok_or_else(|| format!("tensor `{name}` has no dtype"))?;
-        let dt = safetensors_dtype(dtype)
-            .ok_or_else(|| format!("tensor `{name}` has unknown dtype {dtype}"))?;
-        let shape: Vec<u64> = t
-            .get("shape")
-            .and_then(|s| s.as_array())
-            .ok_or_else(|| format!("tensor `{name}` has no shape"))?
-            .iter()
-            .map(|x| {
-                x.as_u64()
-                    .ok_or_else(|| format!("tensor `{name}` has a bad shape"))
-            })
-            .collect::<Result<_, _>>()?;
-        let offs = t
-            .get("data_offsets")
-            .and_then(|o| o.as_array())
-            .filter(|o| o.len() == 2)
-            .ok_or_else(|| format!("tensor `{name}` has no data_offsets"))?;
-        let (Some(start), Some(end)) = (offs[0].as_u64(), offs[1].as_u64()) else {
-            return Err(format!("tensor `{name}` has bad data_offsets"));
-        };
-        let elements = shape
-            .iter()
-            .try_fold(1u64, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| format!("tensor `{name}`: shape overflows"))?;
-        let need = elements
-            .checked_mul(dt.size as u64)
-            .ok_or_else(|| format!("tensor `{name}`: size overflows"))?;
-        if end < start || end - start != need {
-            return Err(format!(
-                "tensor `{name}`: offsets {start}..{end} hold {} bytes, shape {shape:?} of {dtype} needs {need}",
-                end.saturating_sub(start)
-            ));
-        }
-        if end > data_len {
-            return Err(format!(
-                "tensor `{name}` ends at byte {end} of a {data_len}-byte data region (truncated)"
-            ));
-        }
-        tensors.push(Tensor {
-            name: name.clone(),
-            dtype: dtype.to_owned(),
-            shape,
-            start,
-            end,
-        });
-    }
-    tensors.sort_by_key(|t| (t.start, t.end));
-    let mut at = 0;
-    for t in &tensors {
-        if t.start < at {
-            return Err(format!("tensor `{}` overlaps the tensor before it", t.name));
-        }
-        if t.start > at {
-            return Err(format!(
-                "{} bytes before tensor `{}` belong to no tensor (a gap)",
-                t.start - at,
-                t.name
-            ));
-        }
-        at = t.end;
-    }
-    if at != data_len {
-        return Err(format!(
-            "{} bytes after the last tensor belong to no tensor",
-            data_len.saturating_sub(at)
-        ));
-    }
-    Ok((tensors, data_start))
 }
 
 #[cfg(test)]
@@ -358,6 +255,7 @@ mod tests {
         assert!(
             npy_header(&f[..f.len() - 4], f.len() as u64 - 4)
                 .unwrap_err()
+                .to_string()
                 .contains("truncated")
         );
         let bad = npy("(2, 99999999999999999999)", &[]);
@@ -372,7 +270,8 @@ mod tests {
         f.extend_from_slice(&1.0f32.to_le_bytes());
         f.extend_from_slice(&f32::NAN.to_le_bytes());
         f.extend_from_slice(&[0x80, 0x7f]); // bf16 +inf
-        let (t, start) = safetensors_header(&f, f.len() as u64).unwrap();
+        let h = everybyte_core::safetensors::parse_header(&f, f.len() as u64).unwrap();
+        let (t, start) = (h.tensors, h.data_start);
         assert_eq!(t.len(), 2);
         let d = safetensors_dtype("F32").unwrap();
         let nf = count_nonfinite(&f[start as usize..start as usize + 8], d, 2).unwrap();
@@ -385,8 +284,9 @@ mod tests {
         .unwrap();
         assert_eq!(bf.inf, 1);
         assert!(
-            safetensors_header(&f[..f.len() - 1], f.len() as u64 - 1)
+            everybyte_core::safetensors::parse_header(&f[..f.len() - 1], f.len() as u64 - 1)
                 .unwrap_err()
+                .to_string()
                 .contains("truncated")
         );
     }

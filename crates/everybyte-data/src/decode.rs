@@ -2,11 +2,12 @@
 //! cannot see: a broken Huffman stream, a zlib stream that does not inflate, a frame that
 //! decodes to other dimensions than its header says.
 
+use crate::error::DecodeError;
 use crate::image::ImageInfo;
 use crate::scan::Kind;
 
 /// Decodes the image; returns an error that says what failed.
-pub fn decode(bytes: &[u8], kind: Kind, header: &ImageInfo) -> Result<(), String> {
+pub fn decode(bytes: &[u8], kind: Kind, header: &ImageInfo) -> Result<(), DecodeError> {
     let format = match kind {
         Kind::Jpeg => image::ImageFormat::Jpeg,
         Kind::Png => image::ImageFormat::Png,
@@ -18,14 +19,16 @@ pub fn decode(bytes: &[u8], kind: Kind, header: &ImageInfo) -> Result<(), String
     let (w, h) = if kind == Kind::Jpeg {
         strict_jpeg(bytes)?
     } else {
-        let img = image::load_from_memory_with_format(bytes, format).map_err(|e| e.to_string())?;
+        let img = image::load_from_memory_with_format(bytes, format)?;
         (u64::from(img.width()), u64::from(img.height()))
     };
     if (w, h) != (header.width, header.height) && kind != Kind::Gif {
-        return Err(format!(
-            "decodes to {w}x{h}, the header says {}x{}",
-            header.width, header.height
-        ));
+        return Err(DecodeError::Dimensions {
+            width: w,
+            height: h,
+            header_width: header.width,
+            header_height: header.height,
+        });
     }
     Ok(())
 }
@@ -35,7 +38,7 @@ pub fn decode(bytes: &[u8], kind: Kind, header: &ImageInfo) -> Result<(), String
 /// rest is filled with grey, as browsers show it; a training loader would get that grey
 /// picture, or an exception from PIL. Strict decoding names the break. Bytes between two
 /// headers are let through: libjpeg warns about them and decodes the picture whole.
-fn strict_jpeg(bytes: &[u8]) -> Result<(u64, u64), String> {
+fn strict_jpeg(bytes: &[u8]) -> Result<(u64, u64), DecodeError> {
     let options = zune_core::options::DecoderOptions::default()
         .set_strict_mode(true)
         .set_max_width(usize::MAX)
@@ -53,12 +56,12 @@ fn strict_jpeg(bytes: &[u8]) -> Result<(u64, u64), String> {
         Err(e) => {
             let e = e.to_string();
             if !e.contains("Extra bytes between headers") {
-                return Err(format!("strict decoding fails: {}", e.trim_matches('"')));
+                return Err(DecodeError::Strict(e.trim_matches('"').to_owned()));
             }
-            decode(options.set_strict_mode(false)).map_err(|e| e.to_string())?
+            decode(options.set_strict_mode(false)).map_err(|e| DecodeError::Jpeg(e.to_string()))?
         }
     };
-    let (w, h) = size.ok_or("the decoder found no frame")?;
+    let (w, h) = size.ok_or(DecodeError::NoFrame)?;
     Ok((w as u64, h as u64))
 }
 
@@ -99,7 +102,7 @@ mod tests {
             image::load_from_memory(&bad).is_ok(),
             "the lenient decoder passes it"
         );
-        let err = decode(&bad, Kind::Jpeg, &info).unwrap_err();
+        let err = decode(&bad, Kind::Jpeg, &info).unwrap_err().to_string();
         assert!(err.contains("strict decoding fails"), "{err}");
         // A header that disagrees with the frame decoded.
         let liar = crate::image::ImageInfo {
@@ -109,6 +112,7 @@ mod tests {
         assert!(
             decode(&good, Kind::Jpeg, &liar)
                 .unwrap_err()
+                .to_string()
                 .contains("decodes to 64x48")
         );
     }

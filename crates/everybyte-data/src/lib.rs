@@ -1,9 +1,14 @@
 //! Dataset scanning: every file identified by its magic bytes and checked by kind (images
 //! walked structure by structure, tables column by column, arrays against their headers),
 //! hashed with BLAKE3 for duplicates and manifests.
+//!
+//! The scan's passes produce facts ([`facts`]); each rule of [`mod@rules`] judges them.
 
 pub mod array;
+pub mod audit;
 pub mod decode;
+pub mod error;
+pub mod facts;
 pub mod image;
 pub mod manifest;
 pub mod pack;
@@ -11,4 +16,6 @@ pub mod rules;
 pub mod scan;
 pub mod table;
 
-pub use rules::RULES;
+pub use audit::audit;
+pub use error::DataError;
+pub use rules::{RULES, rules};

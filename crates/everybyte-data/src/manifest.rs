@@ -2,11 +2,13 @@
 //! with `data verify`.
 
 use std::collections::BTreeMap;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::scan::{FileRecord, ScanOptions};
+use crate::error::DataError;
+use crate::scan::{FileRecord, ScanOptions, ScanReport};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Manifest {
@@ -17,6 +19,85 @@ pub struct Manifest {
     #[serde(default)]
     pub summary: ManifestSummary,
     pub files: Vec<FileRecord>,
+}
+
+impl Manifest {
+    /// The manifest of a scan (run with [`ScanOptions::hash`]) of the files under `root`: its
+    /// records, and its counts of files, bytes, kinds and findings by rule.
+    pub fn from_scan(scan: &ScanReport, root: &Path) -> Manifest {
+        let mut by_rule = BTreeMap::new();
+        for f in &scan.findings {
+            *by_rule.entry(f.code.clone()).or_default() += 1;
+        }
+        Manifest {
+            version: 1,
+            root: root.display().to_string(),
+            summary: ManifestSummary {
+                files: scan.summary.files,
+                bytes: scan.summary.bytes,
+                kinds: scan
+                    .summary
+                    .kinds
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), *v))
+                    .collect(),
+                findings_by_rule: by_rule,
+            },
+            files: scan.files.clone(),
+        }
+    }
+
+    /// Reads a manifest file.
+    pub fn read(path: &Path) -> Result<Manifest, DataError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DataError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| DataError::NotAManifest {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// The line `data merge` prints for this manifest merged from `parts` manifests:
+    /// `merged 3 manifests: 1200 files, 4.1 MiB; findings: DATA001 ×2`.
+    pub fn describe_merge(&self, parts: usize) -> String {
+        let bytes: u64 = self.files.iter().map(|f| f.size).sum();
+        let rules: Vec<String> = self
+            .summary
+            .findings_by_rule
+            .iter()
+            .map(|(k, v)| format!("{k} ×{v}"))
+            .collect();
+        format!(
+            "merged {parts} manifests: {} files, {}; findings: {}",
+            self.files.len(),
+            everybyte_core::bytesize::format_bytes(bytes),
+            if rules.is_empty() {
+                "none".to_owned()
+            } else {
+                rules.join(", ")
+            }
+        )
+    }
+}
+
+/// Writes the differences `verify` found, one a line (`changed  a/b.jpg  (same size,
+/// different content)`), then the count.
+pub fn write_differences(
+    out: &mut dyn Write,
+    manifest: &Manifest,
+    diffs: &[Difference],
+) -> io::Result<()> {
+    for d in diffs {
+        writeln!(out, "{:<8} {}  ({})", d.kind, d.path, d.detail)?;
+    }
+    writeln!(
+        out,
+        "{} files in the manifest, {} differences",
+        manifest.files.len(),
+        diffs.len()
+    )
 }
 
 /// Counts of a scan, kept with its manifest so shard scans can be added up.
@@ -124,7 +205,7 @@ fn hash_all(paths: &[PathBuf]) -> Vec<(u64, Option<String>)> {
 
 /// Joins shard manifests into one: the union of their files, sorted; the same path in two
 /// shards with different content is an error naming both.
-pub fn merge(parts: &[Manifest]) -> Result<Manifest, String> {
+pub fn merge(parts: &[Manifest]) -> Result<Manifest, DataError> {
     let mut files: BTreeMap<String, FileRecord> = BTreeMap::new();
     let mut summary = ManifestSummary::default();
     for m in parts {
@@ -133,10 +214,9 @@ pub fn merge(parts: &[Manifest]) -> Result<Manifest, String> {
             if let Some(prev) = files.get(&f.path)
                 && prev.blake3 != f.blake3
             {
-                return Err(format!(
-                    "{} appears in two manifests with different content",
-                    f.path
-                ));
+                return Err(DataError::Conflict {
+                    path: f.path.clone(),
+                });
             }
             files.insert(f.path.clone(), f.clone());
         }
@@ -148,3 +228,6 @@ pub fn merge(parts: &[Manifest]) -> Result<Manifest, String> {
         files: files.into_values().collect(),
     })
 }
+
+#[cfg(test)]
+mod tests;

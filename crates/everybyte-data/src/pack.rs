@@ -8,7 +8,17 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::error::DataError;
+pub use crate::error::PackError;
 use crate::table;
+
+/// The `--size WIDTHxHEIGHT` of an image pack: both positive, at most 2^26 pixels.
+pub fn parse_size(size: &str) -> Result<(u32, u32), DataError> {
+    size.split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .filter(|(w, h)| *w > 0 && *h > 0 && u64::from(*w) * u64::from(*h) <= 1 << 26)
+        .ok_or_else(|| DataError::Size(size.to_owned()))
+}
 
 /// What to do with a NaN or infinite cell.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,8 +29,8 @@ pub enum NanPolicy {
 }
 
 impl std::str::FromStr for NanPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = DataError;
+    fn from_str(s: &str) -> Result<Self, DataError> {
         match s {
             "error" => Ok(NanPolicy::Error),
             "drop-row" => Ok(NanPolicy::DropRow),
@@ -28,24 +38,9 @@ impl std::str::FromStr for NanPolicy {
                 .strip_prefix("fill=")
                 .and_then(|v| v.parse().ok())
                 .map(NanPolicy::Fill)
-                .ok_or_else(|| format!("`{s}`: expected error, drop-row or fill=VALUE")),
+                .ok_or_else(|| DataError::NanPolicy(s.to_owned())),
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PackError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
-    #[error("{path}:{line}: column `{column}`: {problem}")]
-    Cell {
-        path: PathBuf,
-        line: u64,
-        column: String,
-        problem: String,
-    },
-    #[error("{path}: {problem}")]
-    Input { path: PathBuf, problem: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PackError + '_ {
@@ -331,7 +326,10 @@ pub fn pack_images(
             w.write_all(&label.to_le_bytes())?;
         }
         for (path, _) in &items {
-            let img = match std::fs::read(path).map_err(|e| e.to_string()).and_then(|b| image::load_from_memory(&b).map_err(|e| e.to_string())) {
+            let loaded = std::fs::read(path)
+                .map_err(image::ImageError::from)
+                .and_then(|b| image::load_from_memory(&b));
+            let img = match loaded {
                 Ok(i) => i,
                 Err(e) => {
                     failed = Some(PackError::Input { path: path.clone(), problem: format!("cannot decode: {e} (run everybyte data scan --decode to list every bad file)") });
@@ -350,4 +348,36 @@ pub fn pack_images(
         columns: classes,
         dropped_rows: 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_or_say_what_is_expected() {
+        assert_eq!(parse_size("224x224").unwrap(), (224, 224));
+        assert_eq!(parse_size("64X48").unwrap(), (64, 48));
+        for bad in ["224", "0x10", "10x0", "axb", "8192x8193", "-1x2", ""] {
+            assert_eq!(
+                parse_size(bad).unwrap_err().to_string(),
+                format!("--size {bad}: expected WIDTHxHEIGHT, e.g. 224x224")
+            );
+        }
+        assert_eq!(parse_size("8192x8192").unwrap(), (8192, 8192));
+    }
+
+    #[test]
+    fn nan_policies_parse_or_say_what_is_expected() {
+        assert_eq!("error".parse::<NanPolicy>().unwrap(), NanPolicy::Error);
+        assert_eq!("drop-row".parse::<NanPolicy>().unwrap(), NanPolicy::DropRow);
+        assert_eq!(
+            "fill=0.5".parse::<NanPolicy>().unwrap(),
+            NanPolicy::Fill(0.5)
+        );
+        assert_eq!(
+            "fill".parse::<NanPolicy>().unwrap_err().to_string(),
+            "`fill`: expected error, drop-row or fill=VALUE"
+        );
+    }
 }

@@ -51,7 +51,7 @@ fn random_and_mutated_inputs_never_panic() {
         let _ = table::scan(&input[..], b'\t');
         let _ = table::scan_jsonl(&input[..]);
         let _ = array::npy_header(&input, input.len() as u64);
-        let _ = array::safetensors_header(&input, input.len() as u64);
+        let _ = everybyte_core::safetensors::parse_header(&input, input.len() as u64);
         let _ = (
             image::jpeg(&input),
             image::png(&input),
@@ -62,6 +62,6 @@ fn random_and_mutated_inputs_never_panic() {
         let n = (rng.next() % 200) as usize;
         let random = rng.bytes(n);
         let _ = table::scan(&random[..], b',');
-        let _ = array::safetensors_header(&random, random.len() as u64);
+        let _ = everybyte_core::safetensors::parse_header(&random, random.len() as u64);
     }
 }

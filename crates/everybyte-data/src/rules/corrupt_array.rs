@@ -1,3 +1,7 @@
+use everybyte_core::Finding;
+
+use crate::facts::{ArrayFault, Fact, Facts};
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// NumPy `.npy` files: the magic, the header dict (`descr`, `fortran_order`, `shape`), and
@@ -15,4 +19,27 @@ everybyte_core::declare_rule! {
     /// Re-export the array; write outputs to a temporary file and rename it so an interrupted job
     /// leaves no half file.
     pub static CORRUPT_ARRAY = { code: "DATA011", name: "corrupt-array", severity: Error, summary: "An .npy or .safetensors file is malformed or truncated" };
+}
+
+/// A malformed or truncated `.npy` or `.safetensors` header.
+pub fn check(facts: &Facts, out: &mut Vec<Finding>) {
+    let Fact::Array(a) = &facts.fact else {
+        return;
+    };
+    match &a.fault {
+        None => {}
+        Some(ArrayFault::Npy(e)) => out.push(
+            Finding::new(&CORRUPT_ARRAY, facts.at(), e.to_string())
+                .with_help("re-export the array (write to a temporary file, then rename)"),
+        ),
+        Some(ArrayFault::SafetensorsUnreadable(e)) => out.push(Finding::new(
+            &CORRUPT_ARRAY,
+            facts.at(),
+            format!("safetensors: {e}"),
+        )),
+        Some(ArrayFault::Safetensors(e)) => out.push(
+            Finding::new(&CORRUPT_ARRAY, facts.at(), format!("safetensors: {e}"))
+                .with_help("re-export the file (write to a temporary file, then rename)"),
+        ),
+    }
 }

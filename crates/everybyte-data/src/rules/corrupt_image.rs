@@ -1,3 +1,7 @@
+use everybyte_core::{Finding, Location};
+
+use crate::facts::{Fact, Facts};
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// Images walked structure by structure, without decoding pixels: JPEG marker by marker (SOI,
@@ -18,4 +22,25 @@ everybyte_core::declare_rule! {
     /// Restore the file from its source (compare with the manifest: `everybyte data verify
     /// MANIFEST`), or drop it and its label.
     pub static CORRUPT_IMAGE = { code: "DATA003", name: "corrupt-image", severity: Error, summary: "An image is truncated or structurally corrupt" };
+}
+
+/// A structural fault, or a sound structure that does not decode.
+pub fn check(facts: &Facts, out: &mut Vec<Finding>) {
+    let Fact::Image(img) = &facts.fact else {
+        return;
+    };
+    let kind = img.kind.name();
+    match (&img.structure, &img.decoded) {
+        (Err(f), _) => out.push(
+            Finding::new(&CORRUPT_IMAGE, Location { detail: Some(format!("byte {}", f.offset)), ..facts.at() }, format!("{kind}: {}", f.what))
+                .with_help("restore the file from its source (everybyte data verify MANIFEST finds every changed file), or drop it and its label")
+                .with_data("offset", f.offset),
+        ),
+        (Ok(_), Some(Err(e))) => out.push(
+            Finding::new(&CORRUPT_IMAGE, facts.at(), format!("{kind}: structure is sound but decoding fails: {e}"))
+                .with_help("restore the file from its source, or drop it and its label")
+                .with_data("decode_error", e.to_string()),
+        ),
+        (Ok(_), _) => {}
+    }
 }

@@ -1,3 +1,7 @@
+use everybyte_core::Finding;
+
+use crate::facts::{Fact, Facts};
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// The file's type, decided from its first bytes (its magic number), against its extension: a
@@ -13,4 +17,28 @@ everybyte_core::declare_rule! {
     /// ## Fix
     /// Rename the file to its real type, or re-encode it (`convert in.png out.jpg`).
     pub static EXTENSION_MISMATCH = { code: "DATA002", name: "extension-mismatch", severity: Warning, summary: "A file's content does not match its extension" };
+}
+
+/// Content of one kind under the extension of another.
+pub fn check(facts: &Facts, out: &mut Vec<Finding>) {
+    let Fact::File(f) = &facts.fact else {
+        return;
+    };
+    if let (Some(s), Some(e)) = (f.sniffed, f.extension)
+        && s != e
+    {
+        out.push(
+            Finding::new(
+                &EXTENSION_MISMATCH,
+                facts.at(),
+                format!("content is {}, extension says {}", s.name(), e.name()),
+            )
+            .with_help(format!(
+                "rename the file to its real type (.{}) or re-encode it",
+                s.name().to_ascii_lowercase()
+            ))
+            .with_data("content", s.name())
+            .with_data("extension", e.name()),
+        );
+    }
 }

@@ -1,3 +1,7 @@
+use everybyte_core::Finding;
+
+use crate::facts::{Fact, Facts};
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// Empty cells and NA-like markers (`NA`, `N/A`, `null`, `NULL`, `None`, `nil`, `-`) per
@@ -13,4 +17,20 @@ everybyte_core::declare_rule! {
     /// Fill or drop them explicitly before training, and make the export write one consistent
     /// missing-value marker.
     pub static MISSING_CELLS = { code: "DATA007", name: "missing-cells", severity: Warning, summary: "A table column holds empty or NA-like cells" };
+}
+
+/// Empty and NA-like cells of a column.
+pub fn check(facts: &Facts, out: &mut Vec<Finding>) {
+    let Fact::Column(c) = &facts.fact else {
+        return;
+    };
+    if let Some((text, first)) = super::counts(&[(c.empty, "empty"), (c.na, "NA-like")]) {
+        out.push(
+            Finding::new(&MISSING_CELLS, facts.line(first), format!("column `{}` ({}): {text}", c.name, c.inferred()))
+                .with_help("fill or drop them explicitly before training, and make the export write one missing-value marker")
+                .with_data("column", c.name.as_str())
+                .with_data("empty", c.empty.count)
+                .with_data("na", c.na.count),
+        );
+    }
 }

@@ -1,4 +1,11 @@
-//! The data rules, one file each.
+//! The data rules, one file each: its documentation, its declaration and the check that judges
+//! the facts the scan's passes produce ([`crate::facts`]).
+
+use everybyte_core::rule::Check;
+use everybyte_core::{Finding, Rule};
+
+use crate::facts::Facts;
+use crate::table::Seen;
 
 pub mod corrupt_array;
 pub mod corrupt_image;
@@ -14,19 +21,82 @@ pub mod text_encoding;
 pub mod unparsable_cells;
 pub mod unusual_color_mode;
 
-/// Every rule of the data area, in code order.
-pub static RULES: &[&everybyte_core::Rule] = &[
-    &empty_file::EMPTY_FILE,
-    &extension_mismatch::EXTENSION_MISMATCH,
-    &corrupt_image::CORRUPT_IMAGE,
-    &image_too_large::IMAGE_TOO_LARGE,
-    &unusual_color_mode::UNUSUAL_COLOR_MODE,
-    &nonfinite_cells::NONFINITE_CELLS,
-    &missing_cells::MISSING_CELLS,
-    &unparsable_cells::UNPARSABLE_CELLS,
-    &ragged_rows::RAGGED_ROWS,
-    &text_encoding::TEXT_ENCODING,
-    &corrupt_array::CORRUPT_ARRAY,
-    &nonfinite_array::NONFINITE_ARRAY,
-    &duplicate_files::DUPLICATE_FILES,
+/// Every rule of the data area with its check, in the order their findings are raised for one
+/// file (a table's encoding and rows before its columns; per column NaN/inf, unparsable, then
+/// missing cells), then the rules judged over the whole scan.
+pub static RULES: &[Check<Facts>] = &[
+    Check {
+        rule: &empty_file::EMPTY_FILE,
+        check: empty_file::check,
+    },
+    Check {
+        rule: &extension_mismatch::EXTENSION_MISMATCH,
+        check: extension_mismatch::check,
+    },
+    Check {
+        rule: &corrupt_image::CORRUPT_IMAGE,
+        check: corrupt_image::check,
+    },
+    Check {
+        rule: &image_too_large::IMAGE_TOO_LARGE,
+        check: image_too_large::check,
+    },
+    Check {
+        rule: &text_encoding::TEXT_ENCODING,
+        check: text_encoding::check,
+    },
+    Check {
+        rule: &ragged_rows::RAGGED_ROWS,
+        check: ragged_rows::check,
+    },
+    Check {
+        rule: &nonfinite_cells::NONFINITE_CELLS,
+        check: nonfinite_cells::check,
+    },
+    Check {
+        rule: &unparsable_cells::UNPARSABLE_CELLS,
+        check: unparsable_cells::check,
+    },
+    Check {
+        rule: &missing_cells::MISSING_CELLS,
+        check: missing_cells::check,
+    },
+    Check {
+        rule: &corrupt_array::CORRUPT_ARRAY,
+        check: corrupt_array::check,
+    },
+    Check {
+        rule: &nonfinite_array::NONFINITE_ARRAY,
+        check: nonfinite_array::check,
+    },
+    Check {
+        rule: &unusual_color_mode::UNUSUAL_COLOR_MODE,
+        check: unusual_color_mode::check,
+    },
+    Check {
+        rule: &duplicate_files::DUPLICATE_FILES,
+        check: duplicate_files::check,
+    },
 ];
+
+/// The rules of the data area, for the registry.
+pub fn rules() -> impl Iterator<Item = &'static Rule> {
+    Check::rules(RULES)
+}
+
+/// Runs every rule on one fact.
+pub fn judge(facts: &Facts, out: &mut Vec<Finding>) {
+    Check::run_all(RULES, facts, out);
+}
+
+/// `"1 NaN (first at line 43), 2 inf (first at line 88)"` and the earliest of those lines, or
+/// `None` when every count is zero.
+fn counts(parts: &[(Seen, &str)]) -> Option<(String, u64)> {
+    let present: Vec<&(Seen, &str)> = parts.iter().filter(|(s, _)| s.count > 0).collect();
+    let first = present.iter().map(|(s, _)| s.first_line).min()?;
+    let text: Vec<String> = present
+        .iter()
+        .map(|(s, what)| format!("{} {what} (first at line {})", s.count, s.first_line))
+        .collect();
+    Some((text.join(", "), first))
+}

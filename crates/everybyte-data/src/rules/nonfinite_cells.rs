@@ -1,3 +1,7 @@
+use everybyte_core::Finding;
+
+use crate::facts::{Fact, Facts};
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// CSV and TSV files column by column: cells that read as `NaN`/`nan` or
@@ -14,4 +18,28 @@ everybyte_core::declare_rule! {
     /// Fix the source, or decide a policy and apply it before training: drop the rows or fill
     /// them with a documented value.
     pub static NONFINITE_CELLS = { code: "DATA006", name: "nonfinite-cells", severity: Error, summary: "A numeric table column holds NaN or infinite values" };
+}
+
+/// NaN and inf cells of a numeric column.
+pub fn check(facts: &Facts, out: &mut Vec<Finding>) {
+    let Fact::Column(c) = &facts.fact else {
+        return;
+    };
+    let ty = c.inferred();
+    if !matches!(ty, "int" | "float") {
+        return;
+    }
+    if let Some((text, first)) = super::counts(&[(c.nan, "NaN"), (c.inf, "inf")]) {
+        out.push(
+            Finding::new(
+                &NONFINITE_CELLS,
+                facts.line(first),
+                format!("column `{}` ({ty}): {text}", c.name),
+            )
+            .with_help("fix the source, or drop or fill these rows before training")
+            .with_data("column", c.name.as_str())
+            .with_data("nan", c.nan.count)
+            .with_data("inf", c.inf.count),
+        );
+    }
 }

@@ -1,3 +1,7 @@
+use everybyte_core::Finding;
+
+use crate::facts::{Fact, Facts};
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// Every record's field count (RFC 4180 quoting honoured, so quoted delimiters and newlines are
@@ -12,4 +16,38 @@ everybyte_core::declare_rule! {
     /// ## Fix
     /// Quote fields that contain the delimiter, or fix the export that wrote the row.
     pub static RAGGED_ROWS = { code: "DATA009", name: "ragged-rows", severity: Error, summary: "Rows have a different number of fields than the header" };
+}
+
+/// Records whose field count differs from the header's (JSON Lines: lines that are not
+/// objects).
+pub fn check(facts: &Facts, out: &mut Vec<Finding>) {
+    let Fact::Table(t) = &facts.fact else {
+        return;
+    };
+    if t.ragged.count > 0 && t.delimiter == 0 {
+        out.push(
+            Finding::new(
+                &RAGGED_ROWS,
+                facts.line(t.ragged.first_line),
+                format!("{} line{} not a JSON object (first at line {})", t.ragged.count, if t.ragged.count == 1 { " is" } else { "s are" }, t.ragged.first_line),
+            )
+            .with_help("fix the writer: one JSON object per line; Python's json.dumps(allow_nan=False) refuses NaN"),
+        );
+    } else if t.ragged.count > 0 {
+        out.push(
+            Finding::new(
+                &RAGGED_ROWS,
+                facts.line(t.ragged.first_line),
+                format!(
+                    "{} row{} with a field count other than the header's {} (first at line {}, {} fields)",
+                    t.ragged.count,
+                    if t.ragged.count == 1 { "" } else { "s" },
+                    t.columns.len(),
+                    t.ragged.first_line,
+                    t.ragged_fields
+                ),
+            )
+            .with_help("quote fields that contain the delimiter, or fix the export that wrote the row"),
+        );
+    }
 }

@@ -1,3 +1,7 @@
+use everybyte_core::Finding;
+
+use crate::facts::{Fact, Facts};
+
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// In a column that is numeric in at least 80% of its present values, the values that do not
@@ -13,4 +17,23 @@ everybyte_core::declare_rule! {
     /// Correct the values at the source, or coerce them explicitly
     /// (`pd.to_numeric(errors="coerce")`) and handle the resulting NaN.
     pub static UNPARSABLE_CELLS = { code: "DATA008", name: "unparsable-cells", severity: Warning, summary: "Values do not parse as their column's type" };
+}
+
+/// Values of a numeric column that are not of its type.
+pub fn check(facts: &Facts, out: &mut Vec<Finding>) {
+    let Fact::Column(c) = &facts.fact else {
+        return;
+    };
+    let ty = c.inferred();
+    if !matches!(ty, "int" | "float") {
+        return;
+    }
+    let bad = c.unparsable();
+    if bad.count > 0 {
+        out.push(
+            Finding::new(&UNPARSABLE_CELLS, facts.line(bad.first_line), format!("column `{}` ({ty}): {} value{} not {ty} (first at line {})", c.name, bad.count, if bad.count == 1 { " is" } else { "s are" }, bad.first_line))
+                .with_help("correct the values at the source, or coerce explicitly (pd.to_numeric(errors=\"coerce\")) and handle the NaN")
+                .with_data("column", c.name.as_str()),
+        );
+    }
 }

@@ -1,0 +1,99 @@
+//! The facts of the whole scan, once the threads are joined: the images grouped by colour
+//! mode, and the files grouped by content (candidates share size and CRC-32, BLAKE3 confirms
+//! them); then the rules judge them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use everybyte_core::Finding;
+
+use super::aggregate::Modes;
+use super::walk::shown;
+use super::{FileRecord, Rel, hash};
+use crate::facts::{ColorModes, Fact, Facts, ModeGroup};
+
+/// Judges the colour modes and the duplicates of the scan of `files`.
+pub(crate) fn judge(
+    root: &Path,
+    files: &[Rel],
+    modes: &Modes,
+    keys: Vec<(u64, u32, usize)>,
+    records: &[(usize, FileRecord)],
+    findings: &mut Vec<Finding>,
+) {
+    let mut facts = Facts {
+        rel: String::new(),
+        fact: Fact::ColorModes(color_modes(files, modes)),
+    };
+    crate::rules::judge(&facts, findings);
+    facts.fact = Fact::SameContent(same_content(root, files, keys, records));
+    crate::rules::judge(&facts, findings);
+}
+
+/// The images by colour mode; the paths are looked up for every mode but the dominant one.
+fn color_modes(files: &[Rel], modes: &Modes) -> ColorModes {
+    let total: usize = modes.values().map(Vec::len).sum();
+    let mode_name = |(m, sixteen): (&str, bool)| {
+        if sixteen {
+            format!("16-bit {m}")
+        } else {
+            m.to_owned()
+        }
+    };
+    // The last of the most common modes, in mode order, is the dominant one.
+    let dominant = modes
+        .values()
+        .enumerate()
+        .max_by_key(|(_, v)| v.len())
+        .map_or(0, |(i, _)| i);
+    let groups = modes
+        .iter()
+        .enumerate()
+        .map(|(i, (&key, idx))| ModeGroup {
+            mode: mode_name(key),
+            count: idx.len(),
+            files: if i == dominant {
+                Vec::new()
+            } else {
+                idx.iter().map(|&i| shown(&files[i])).collect()
+            },
+        })
+        .collect();
+    ColorModes {
+        total,
+        groups,
+        dominant,
+    }
+}
+
+/// The files grouped by BLAKE3 hash, in hash order, among the files whose size and CRC-32
+/// equal another's. A file hashed for the manifest is not hashed again.
+fn same_content(
+    root: &Path,
+    files: &[Rel],
+    mut keys: Vec<(u64, u32, usize)>,
+    records: &[(usize, FileRecord)],
+) -> Vec<Vec<String>> {
+    // The keys are one sorted run per thread: the stable sort merges runs, where the unstable
+    // one would sort from scratch.
+    #[allow(clippy::stable_sort_primitive)]
+    keys.sort();
+    let mut by_hash: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for group in keys.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        if group.len() < 2 {
+            continue;
+        }
+        for &(_, _, i) in group {
+            let rel = &files[i];
+            let known = records
+                .binary_search_by_key(&i, |(j, _)| *j)
+                .ok()
+                .map(|at| records[at].1.blake3.clone())
+                .filter(|h| !h.is_empty());
+            if let Some(h) = known.or_else(|| hash::blake3_file(&root.join(&**rel)).ok()) {
+                by_hash.entry(h).or_default().push(shown(rel));
+            }
+        }
+    }
+    by_hash.into_values().collect()
+}

@@ -1,0 +1,173 @@
+//! `data scan`: one parallel walk, each file identified by its magic bytes, checked by kind,
+//! hashed with BLAKE3; then the per-dataset summaries (colour modes, duplicates).
+//!
+//! The walk (`walk`) lists the files; each thread folds its share into a partial report
+//! (`aggregate`), reading every file once (`file`, `read`) and passing it to the pass of its
+//! kind (`images`, `tables`, `arrays`), which produces the facts the rules judge; the partials
+//! are joined, and the dataset's facts (`dataset`) judged last.
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use everybyte_core::Finding;
+use serde::{Deserialize, Serialize};
+
+mod aggregate;
+mod arrays;
+mod dataset;
+mod file;
+mod hash;
+mod images;
+mod kind;
+mod read;
+mod shard;
+mod tables;
+mod walk;
+
+pub(crate) use hash::blake3_file;
+pub use kind::{Kind, by_extension, sniff};
+pub use shard::shard_of;
+pub use walk::{Rel, list_files};
+
+/// Scan settings.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Images above this many pixels are reported (DATA004).
+    pub max_pixels: u64,
+    /// Scan only shard K of N (1-based), chosen by a hash of the relative path.
+    pub shard: Option<(u64, u64)>,
+    /// Decode every image fully (a real decoder), for the corruptions only decoding finds.
+    pub decode: bool,
+    /// Hash every file with BLAKE3 (for a manifest). Without it, duplicates are found with a
+    /// CRC-32 and size first, and only the candidates are hashed.
+    pub hash: bool,
+    /// Updated as files are done, for a progress display.
+    pub progress: Option<std::sync::Arc<Progress>>,
+}
+
+/// Counters a progress display reads while a scan runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub total_files: std::sync::atomic::AtomicU64,
+    pub files: std::sync::atomic::AtomicU64,
+    pub bytes: std::sync::atomic::AtomicU64,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            max_pixels: 89_478_485,
+            shard: None,
+            decode: false,
+            hash: false,
+            progress: None,
+        }
+    }
+}
+
+/// One file as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub path: String,
+    pub size: u64,
+    /// Seconds since the epoch.
+    pub mtime: u64,
+    /// Empty unless the scan hashed every file (`ScanOptions::hash`).
+    pub blake3: String,
+}
+
+/// Counts over a scan.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub files: u64,
+    pub bytes: u64,
+    pub kinds: BTreeMap<&'static str, u64>,
+    pub seconds: f64,
+}
+
+impl Summary {
+    /// The line `data scan` prints when it is done: `scanned 20000 files, 1.9 GiB in 1.20 s
+    /// (16667 files/s, 1700.0 MB/s): 20000 JPEG`.
+    pub fn describe(&self) -> String {
+        let kinds: Vec<String> = self.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        format!(
+            "scanned {} files, {} in {:.2} s ({:.0} files/s, {:.1} MB/s): {}",
+            self.files,
+            everybyte_core::bytesize::format_bytes(self.bytes),
+            self.seconds,
+            self.files as f64 / self.seconds.max(1e-9),
+            self.bytes as f64 / 1e6 / self.seconds.max(1e-9),
+            kinds.join(", ")
+        )
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ScanReport {
+    pub findings: Vec<Finding>,
+    /// The manifest's records, in path order: filled when [`ScanOptions::hash`] is set.
+    pub files: Vec<FileRecord>,
+    pub summary: Summary,
+}
+
+/// Scans files (walking folders) on all cores.
+pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
+    let started = std::time::Instant::now();
+    let (files, errors) = list_files(paths, root, opts.shard);
+    let mut report = scan_files(
+        root,
+        files,
+        &ScanOptions {
+            shard: None,
+            ..opts.clone()
+        },
+    );
+    report.findings.splice(0..0, errors);
+    report.summary.seconds = started.elapsed().as_secs_f64();
+    report
+}
+
+/// Scans files already listed relative to `root`, such as the files a project walk found;
+/// `opts.shard` keeps only that shard of them.
+pub fn scan_files(root: &Path, mut files: Vec<Rel>, opts: &ScanOptions) -> ScanReport {
+    let started = std::time::Instant::now();
+    if let Some((k, n)) = opts.shard {
+        files.retain(|rel| shard_of(rel.as_bytes(), n) == k - 1);
+    }
+    if let Some(p) = &opts.progress {
+        p.total_files.store(files.len() as u64, Ordering::Relaxed);
+    }
+    let joined = aggregate::scan_all(root, &files, opts);
+    let mut report = ScanReport::default();
+    report.summary.files = joined.files;
+    report.summary.bytes = joined.bytes;
+    for (k, n) in Kind::ALL.iter().zip(joined.kinds) {
+        if n > 0 {
+            report.summary.kinds.insert(k.name(), n);
+        }
+    }
+    report.findings = joined.findings;
+    dataset::judge(
+        root,
+        &files,
+        &joined.modes,
+        joined.keys,
+        &joined.records,
+        &mut report.findings,
+    );
+    report.files = joined
+        .records
+        .into_iter()
+        .map(|(i, mut r)| {
+            r.path = walk::shown(&files[i]);
+            r
+        })
+        .collect();
+    report.summary.seconds = started.elapsed().as_secs_f64();
+    report
+}
+
+#[cfg(test)]
+mod tests;
