@@ -231,7 +231,8 @@ pub fn tensors(a: &[Named], b: &[Named], tol: Tolerance) -> Option<Difference> {
 type Reader = fn(&[u8]) -> Result<Vec<Named>, String>;
 
 fn npy(bytes: &[u8]) -> Result<Vec<Named>, String> {
-    let h = everybyte_data::array::npy_header(bytes, bytes.len() as u64)?;
+    let h =
+        everybyte_data::array::npy_header(bytes, bytes.len() as u64).map_err(|e| e.to_string())?;
     if !h.dtype.little && h.dtype.size > 1 {
         return Err("big-endian arrays are not compared".into());
     }
@@ -250,8 +251,12 @@ fn npy(bytes: &[u8]) -> Result<Vec<Named>, String> {
 }
 
 fn safetensors(bytes: &[u8]) -> Result<Vec<Named>, String> {
-    let (list, data_start) = everybyte_data::array::safetensors_header(bytes, bytes.len() as u64)?;
-    list.into_iter()
+    let header = everybyte_core::safetensors::parse_header(bytes, bytes.len() as u64)
+        .map_err(|e| e.to_string())?;
+    let data_start = header.data_start;
+    header
+        .tensors
+        .into_iter()
         .map(|t| {
             let d = everybyte_data::array::safetensors_dtype(&t.dtype)
                 .ok_or_else(|| format!("{}: dtype {} is not compared", t.name, t.dtype))?;

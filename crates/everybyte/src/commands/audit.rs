@@ -35,8 +35,8 @@ pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
     everybyte_mem::audit(&input, &mut report)?;
     everybyte_repro::audit(&input, &mut report);
     everybyte_deploy::audit(&input, &mut report)?;
-    super::data::audit(&input, &mut report);
-    super::env::audit(&input, &mut report)?;
+    everybyte_data::audit(&input, &mut report)?;
+    everybyte_env::audit(&input, &mut report)?;
     report.inputs = project.files.iter().map(|f| f.rel.clone()).collect();
     // Inline `# everybyte: ignore[...]` comments in the files people write.
     let authored: Vec<(PathBuf, String)> = project

@@ -36,10 +36,8 @@ pub fn registry() -> Registry {
             .iter()
             .copied()
             .chain(everybyte_triage::RULES.iter().copied())
-            .chain(everybyte_env::RULES.iter().copied())
-            .chain(everybyte_env::python::RULES.iter().copied())
-            .chain(everybyte_env::image::RULES.iter().copied())
-            .chain(everybyte_data::RULES.iter().copied())
+            .chain(everybyte_env::rules())
+            .chain(everybyte_data::rules())
             .chain(everybyte_mem::rules())
             .chain(everybyte_repro::rules())
             .chain(everybyte_deploy::rules()),
