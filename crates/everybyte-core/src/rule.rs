@@ -95,6 +95,52 @@ impl Rule {
     pub fn prefix(&self) -> &'static str {
         code_prefix(self.code)
     }
+
+    /// The rule as JSON (`everybyte rule CODE --format json`, `everybyte rules --format json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "code": self.code,
+            "name": self.name,
+            "severity": self.severity,
+            "status": self.status,
+            "summary": self.summary,
+            "explanation": self.explanation(),
+            "source": self.source,
+        })
+    }
+
+    /// The rule as `everybyte rule CODE` prints it: title, summary, severity and status, the
+    /// documentation, and the file that declares it.
+    pub fn to_text(&self) -> String {
+        let status = match self.status {
+            RuleStatus::Stable => "",
+            RuleStatus::Preview => {
+                " · preview: runs only when selected by its code (--select CODE)"
+            }
+            RuleStatus::Removed => " · removed: no longer raised",
+        };
+        format!(
+            "# {} ({})\n\n{} · default severity: {}{status}\n\n{}\nDeclared in {}\n",
+            self.code,
+            self.name,
+            self.summary,
+            self.severity,
+            self.explanation(),
+            self.source
+        )
+    }
+
+    /// One line of `everybyte rules`.
+    pub fn to_line(&self) -> String {
+        let status = match self.status {
+            RuleStatus::Stable => String::new(),
+            other => format!(" [{}]", other.as_str()),
+        };
+        format!(
+            "{:<8} {:<8} {:<26} {}{status}",
+            self.code, self.severity, self.name, self.summary
+        )
+    }
 }
 
 /// The area of a rule code: everything before its three-digit number (`K8S001` is `K8S`).

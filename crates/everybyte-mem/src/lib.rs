@@ -14,6 +14,7 @@ pub mod onnx;
 pub mod oom;
 pub mod pickle;
 pub mod render;
+pub mod request;
 pub mod rules;
 pub mod snapshot;
 pub mod svg;

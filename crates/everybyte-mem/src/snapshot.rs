@@ -611,5 +611,7 @@ fn number_after(line: &str, label: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+pub mod file;
+
 #[cfg(test)]
 mod tests;

@@ -95,6 +95,61 @@ pub fn triage_file(
     triage_reader(file, name, opts)
 }
 
+/// What triaging several inputs gives: one report, and notes for standard error (incidents
+/// counted but not kept).
+#[derive(Debug, Default)]
+pub struct Triaged {
+    pub report: everybyte_core::Report,
+    pub notes: Vec<String>,
+}
+
+/// Triages each input in turn: a path, or `-` for standard input (standard input alone when
+/// there is none). An input that cannot be read to the end keeps what was diagnosed before
+/// the error and adds IO001.
+pub fn triage_inputs(inputs: &[std::path::PathBuf], opts: &TriageOptions) -> Triaged {
+    let stdin = [std::path::PathBuf::from("-")];
+    let inputs = if inputs.is_empty() {
+        &stdin[..]
+    } else {
+        inputs
+    };
+    let mut out = Triaged::default();
+    for input in inputs {
+        let (name, result) = if input.as_os_str() == "-" {
+            let name = "<stdin>";
+            (
+                name.to_owned(),
+                triage_reader(io::stdin().lock(), name, opts),
+            )
+        } else {
+            let name = input.display().to_string();
+            let r = triage_file(input, &name, opts);
+            (name, r)
+        };
+        let report = &mut out.report;
+        report.inputs.push(name.clone());
+        match result {
+            Ok(r) => {
+                report.findings.extend(r.findings);
+                report.context.extend(r.context);
+                if r.dropped > 0 {
+                    out.notes.push(format!(
+                        "{name}: {} further incidents not kept (triage.max-incidents)",
+                        r.dropped
+                    ));
+                }
+            }
+            Err(err) => {
+                report.findings.extend(err.partial.findings);
+                report
+                    .findings
+                    .push(everybyte_core::rules::unreadable_io(&name, &err.source));
+            }
+        }
+    }
+    out
+}
+
 /// Triage's part of the audit: every log the project holds.
 pub fn audit(input: &everybyte_core::Audit, report: &mut everybyte_core::Report) {
     let opts = &input.config.options.triage;
@@ -111,6 +166,54 @@ pub fn audit(input: &everybyte_core::Audit, report: &mut everybyte_core::Report)
                     .push(everybyte_core::rules::unreadable_io(&file.rel, &err.source));
             }
         }
+    }
+}
+
+/// Why `mem explain` has nothing to explain.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    #[error("{name}: cannot read")]
+    Read { name: String, source: io::Error },
+    #[error(
+        "{name}: no CUDA out-of-memory message found (expected PyTorch's `CUDA out of memory. Tried to allocate …`)"
+    )]
+    NoOom { name: String },
+}
+
+/// Diagnoses a CUDA out-of-memory message: `message` is the text itself or a file holding
+/// it; standard input when absent. Returns the name findings carry and the diagnosis.
+pub fn explain_oom(
+    message: Option<&str>,
+    opts: &TriageOptions,
+) -> Result<(String, TriageResult), ExplainError> {
+    let (name, text) = match message {
+        Some(m) if Path::new(m).is_file() => {
+            let text = std::fs::read_to_string(m).map_err(|source| ExplainError::Read {
+                name: m.to_owned(),
+                source,
+            })?;
+            (m.to_owned(), text)
+        }
+        Some(m) => ("<message>".to_owned(), m.to_owned()),
+        None => {
+            let mut t = String::new();
+            io::stdin()
+                .read_to_string(&mut t)
+                .map_err(|source| ExplainError::Read {
+                    name: "<stdin>".to_owned(),
+                    source,
+                })?;
+            ("<stdin>".to_owned(), t)
+        }
+    };
+    let r = triage_reader(text.as_bytes(), &name, opts).map_err(|e| ExplainError::Read {
+        name: name.clone(),
+        source: e.source,
+    })?;
+    if r.findings.iter().any(is_cuda_oom) {
+        Ok((name, r))
+    } else {
+        Err(ExplainError::NoOom { name })
     }
 }
 
