@@ -71,6 +71,32 @@ crate::declare_rule! {
     pub static UNUSED_SUPPRESSION = { code: "IO002", name: "unused-suppression", severity: Warning, summary: "A suppression comment silences nothing" };
 }
 
+/// Applies the suppressions written in the project's own files (Python sources, Kubernetes
+/// manifests, Dockerfiles, requirements files and `pyproject.toml`): see [`apply`].
+pub fn apply_in_project(
+    findings: &mut Vec<Finding>,
+    project: &crate::Project,
+    enabled: &dyn Fn(&str) -> bool,
+) {
+    use crate::FileKind as K;
+    let authored: Vec<(PathBuf, String)> = project
+        .files
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                K::PythonSource
+                    | K::KubernetesManifest
+                    | K::Dockerfile
+                    | K::Requirements
+                    | K::Pyproject
+            )
+        })
+        .map(|f| (f.path.clone(), f.rel.clone()))
+        .collect();
+    apply(findings, &authored, enabled);
+}
+
 /// Applies the suppressions found in `files` (path on disk, the display path findings use):
 /// removes the findings they cover and adds IO002 for each that covered nothing and names a
 /// rule `enabled` accepts (a bare one always counts).

@@ -84,6 +84,23 @@ pub struct Packed {
     pub dropped_rows: u64,
 }
 
+impl Packed {
+    /// What `data pack` prints when it is done: `wrote OUT: N rows (D dropped for NaN/inf), COLUMNS`.
+    pub fn describe(&self, output: &Path) -> String {
+        let dropped = if self.dropped_rows > 0 {
+            format!(" ({} dropped for NaN/inf)", self.dropped_rows)
+        } else {
+            String::new()
+        };
+        format!(
+            "wrote {}: {} rows{dropped}, {}",
+            output.display(),
+            self.rows,
+            self.columns.join(", ")
+        )
+    }
+}
+
 #[allow(clippy::too_many_lines)] // two passes over the same records
 /// Packs the numeric columns of a CSV/TSV into `[rows, cols]` of `f32` (or `f64`).
 pub fn pack_csv(

@@ -1,8 +1,10 @@
 //! The command line, declared once: parsing, help, completions.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use everybyte_serve::bench;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -208,8 +210,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub ort_library: Option<PathBuf>,
     /// Largest request accepted.
-    #[arg(long, default_value = "64MiB")]
-    pub max_request: String,
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    pub max_request: u64,
     /// Seconds that in-flight requests get to finish after SIGTERM.
     #[arg(long, default_value_t = 30)]
     pub drain_seconds: u64,
@@ -231,25 +233,25 @@ pub struct BenchArgs {
     /// Requests in flight, closed loop [default: 1].
     #[arg(long)]
     pub concurrency: Option<usize>,
-    #[arg(long, default_value = "10s")]
-    pub duration: String,
+    #[arg(long, default_value = "10s", value_parser = bench::parse_duration)]
+    pub duration: Duration,
     /// Time sent but not measured, first.
-    #[arg(long, default_value = "2s")]
-    pub warmup: String,
+    #[arg(long, default_value = "2s", value_parser = bench::parse_duration)]
+    pub warmup: Duration,
     /// Sizes for an input's dynamic dimensions, e.g. --shape input_ids=1,128.
-    #[arg(long = "shape", value_name = "NAME=D1,D2,…")]
-    pub shapes: Vec<String>,
+    #[arg(long = "shape", value_name = "NAME=D1,D2,…", value_parser = bench::parse_shape)]
+    pub shapes: Vec<(String, Vec<i64>)>,
     /// HTTP: send tensors as JSON instead of the binary extension.
     #[arg(long)]
     pub json: bool,
     /// Fill an input with one value instead of pseudo-random data, e.g. --fill attention_mask=1.
-    #[arg(long = "fill", value_name = "NAME=VALUE")]
-    pub fills: Vec<String>,
+    #[arg(long = "fill", value_name = "NAME=VALUE", value_parser = bench::parse_fill)]
+    pub fills: Vec<(String, f64)>,
     /// An output to ask for (repeatable) [default: all].
     #[arg(long = "output", value_name = "NAME")]
     pub outputs: Vec<String>,
-    #[arg(long, default_value = "30s")]
-    pub timeout: String,
+    #[arg(long, default_value = "30s", value_parser = bench::parse_duration)]
+    pub timeout: Duration,
     /// Open loop: requests outstanding at most; later ones wait, and the wait counts.
     #[arg(long, default_value_t = 10_000)]
     pub max_in_flight: usize,
@@ -407,6 +409,10 @@ pub struct DataVerifyArgs {
     /// The folder the manifest's paths are relative to [default: the manifest's root].
     #[arg(long)]
     pub root: Option<PathBuf>,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    everybyte_core::bytesize::parse_bytes(s).ok_or_else(|| "not a size (64MiB)".to_owned())
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {

@@ -55,6 +55,30 @@ pub struct Progress {
     pub bytes: std::sync::atomic::AtomicU64,
 }
 
+impl Progress {
+    /// The progress line after `seconds`: files done of the total, files/s, MB/s and the time
+    /// left at this rate.
+    pub fn line(&self, seconds: f64) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (n, total, bytes) = (
+            self.files.load(Relaxed),
+            self.total_files.load(Relaxed),
+            self.bytes.load(Relaxed),
+        );
+        let secs = seconds.max(1e-3);
+        let rate = n as f64 / secs;
+        let eta = if rate > 0.0 {
+            (total.saturating_sub(n)) as f64 / rate
+        } else {
+            0.0
+        };
+        format!(
+            "{n}/{total} files  {rate:.0} files/s  {:.1} MB/s  ETA {eta:.0} s",
+            bytes as f64 / 1e6 / secs
+        )
+    }
+}
+
 impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {

@@ -288,6 +288,34 @@ impl GpuLog {
 }
 
 /// The alerts over a parsed log.
+/// Why a GPU log file cannot be analysed.
+#[derive(Debug, thiserror::Error)]
+pub enum LogFileError {
+    #[error("{}: cannot read", .path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not an nvidia-smi CSV log", .path.display())]
+    Parse {
+        path: std::path::PathBuf,
+        source: LogError,
+    },
+}
+
+/// Reads and analyses an `nvidia-smi` CSV log file; findings name it as `path` shows it.
+pub fn analyze_file(path: &std::path::Path, th: &Thresholds) -> Result<Vec<Finding>, LogFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LogFileError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let samples = parse(&text).map_err(|source| LogFileError::Parse {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(analyze(&path.display().to_string(), &samples, th))
+}
+
 pub fn analyze(path: &str, samples: &[Sample], th: &Thresholds) -> Vec<Finding> {
     GpuLog::new(path, samples.to_vec(), th.clone()).findings()
 }

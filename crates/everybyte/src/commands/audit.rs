@@ -1,13 +1,8 @@
 //! `everybyte audit DIR`: one walk of the project, then each area's part of the audit.
 
-use std::path::PathBuf;
-use std::process::ExitCode;
+use super::prelude::*;
 
-use anyhow::{Context, Result, bail};
-use everybyte_core::{Audit, FileKind, Report};
-
-use super::Ctx;
-use crate::cli::AuditArgs;
+use everybyte_core::Audit;
 
 pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
     let dir = &args.dir;
@@ -39,23 +34,10 @@ pub fn run(ctx: &Ctx, args: &AuditArgs) -> Result<ExitCode> {
     everybyte_env::audit(&input, &mut report)?;
     report.inputs = project.files.iter().map(|f| f.rel.clone()).collect();
     // Inline `# everybyte: ignore[...]` comments in the files people write.
-    let authored: Vec<(PathBuf, String)> = project
-        .files
-        .iter()
-        .filter(|f| {
-            matches!(
-                f.kind,
-                FileKind::PythonSource
-                    | FileKind::KubernetesManifest
-                    | FileKind::Dockerfile
-                    | FileKind::Requirements
-                    | FileKind::Pyproject
-            )
-        })
-        .map(|f| (f.path.clone(), f.rel.clone()))
-        .collect();
     let selection = &session.selection;
-    everybyte_core::suppress::apply(&mut report.findings, &authored, &|c| selection.enabled(c));
+    everybyte_core::suppress::apply_in_project(&mut report.findings, &project, &|c| {
+        selection.enabled(c)
+    });
     let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
     session.finish(report, Some(&root))
 }

@@ -2,17 +2,13 @@
 
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
-use anyhow::{Context, Result, bail};
-use everybyte_core::Report;
 use everybyte_data::manifest::{self, Manifest};
 use everybyte_data::scan::{Progress, ScanOptions};
 
-use super::Ctx;
-use crate::cli::{DataCommand, DataMergeArgs, DataPackArgs, DataScanArgs, DataVerifyArgs};
+use super::prelude::*;
 
 pub fn run(ctx: &Ctx, command: &DataCommand) -> Result<ExitCode> {
     match command {
@@ -58,7 +54,7 @@ fn scan(ctx: &Ctx, args: &DataScanArgs) -> Result<ExitCode> {
         r
     });
     if let Some(path) = &args.manifest {
-        super::write_json(path, &Manifest::from_scan(&scan, &root), "the manifest")?;
+        write_json(path, &Manifest::from_scan(&scan, &root), "the manifest")?;
     }
     eprintln!("everybyte: {}", scan.summary.describe());
     let report = Report {
@@ -95,17 +91,7 @@ fn pack(args: &DataPackArgs) -> Result<ExitCode> {
         let policy: everybyte_data::pack::NanPolicy = args.nan_policy.parse()?;
         everybyte_data::pack::pack_csv(input, output, args.f64, policy, &args.columns)?
     };
-    eprintln!(
-        "everybyte: wrote {}: {} rows{}, {}",
-        output.display(),
-        packed.rows,
-        if packed.dropped_rows > 0 {
-            format!(" ({} dropped for NaN/inf)", packed.dropped_rows)
-        } else {
-            String::new()
-        },
-        packed.columns.join(", ")
-    );
+    eprintln!("everybyte: {}", packed.describe(output));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -121,7 +107,7 @@ fn verify(args: &DataVerifyArgs) -> Result<ExitCode> {
     }
     let diffs = manifest::verify(&m, &root);
     manifest::write_differences(&mut io::stdout().lock(), &m, &diffs)?;
-    Ok(super::exit(diffs.is_empty()))
+    Ok(exit(diffs.is_empty()))
 }
 
 /// A progress line on standard error while a scan runs: files/s, MB/s, ETA.
@@ -129,22 +115,7 @@ fn show_progress(p: &Progress, done: &AtomicBool) {
     let start = std::time::Instant::now();
     while !done.load(Relaxed) {
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let (n, total, bytes) = (
-            p.files.load(Relaxed),
-            p.total_files.load(Relaxed),
-            p.bytes.load(Relaxed),
-        );
-        let secs = start.elapsed().as_secs_f64().max(1e-3);
-        let rate = n as f64 / secs;
-        let eta = if rate > 0.0 {
-            (total.saturating_sub(n)) as f64 / rate
-        } else {
-            0.0
-        };
-        eprint!(
-            "\r{n}/{total} files  {rate:.0} files/s  {:.1} MB/s  ETA {eta:.0} s   ",
-            bytes as f64 / 1e6 / secs
-        );
+        eprint!("\r{}   ", p.line(start.elapsed().as_secs_f64()));
     }
     eprint!("\r\x1b[2K");
 }

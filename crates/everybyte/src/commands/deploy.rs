@@ -1,14 +1,10 @@
 //! `everybyte deploy lint | patch`.
 
 use std::io::{self, Write};
-use std::process::ExitCode;
 
-use anyhow::Result;
-use everybyte_core::Report;
 use everybyte_deploy::expect::Measurements;
 
-use super::Ctx;
-use crate::cli::{DeployCommand, DeployLintArgs, DeployPatchArgs};
+use super::prelude::*;
 
 pub fn run(ctx: &Ctx, command: &DeployCommand) -> Result<ExitCode> {
     match command {

@@ -1,15 +1,10 @@
 //! `everybyte env check | snapshot | diff`.
 
+use super::prelude::*;
 use std::io::{self, Write};
-use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use everybyte_core::Report;
 use everybyte_env::snapshot::Snapshot;
 use everybyte_env::{CheckOptions, check_environment, env_target};
-
-use super::Ctx;
-use crate::cli::{DocFormat, EnvCheckArgs, EnvCommand, EnvDiffArgs, EnvSnapshotArgs};
 
 pub fn run(ctx: &Ctx, command: &EnvCommand) -> Result<ExitCode> {
     match command {
@@ -47,7 +42,7 @@ fn snapshot(args: &EnvSnapshotArgs) -> Result<ExitCode> {
     let t = env_target(args.target.venv.as_deref(), args.target.python.as_deref())?;
     let snap = everybyte_env::snapshot::take(&t, &everybyte_env::resolve::SearchConfig::host());
     if let Some(path) = &args.output {
-        super::write_json(path, &snap, "the snapshot")?;
+        write_json(path, &snap, "the snapshot")?;
     } else {
         let mut out = io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &snap)?;
@@ -61,11 +56,11 @@ fn diff(args: &EnvDiffArgs) -> Result<ExitCode> {
     let changes =
         everybyte_env::snapshot::diff(&Snapshot::read(&args.a)?, &Snapshot::read(&args.b)?);
     match args.format {
-        DocFormat::Json => super::print_doc(args.format, &changes, String::new)?,
+        DocFormat::Json => print_doc(args.format, &changes, String::new)?,
         DocFormat::Text => {
             everybyte_env::snapshot::write_diff_text(&changes, &mut io::stdout().lock())
                 .context("cannot write the differences")?;
         }
     }
-    Ok(super::exit(changes.is_empty()))
+    Ok(exit(changes.is_empty()))
 }

@@ -1,30 +1,19 @@
 //! `everybyte gpu watch` and `everybyte gpu analyze`.
 
-use std::process::ExitCode;
-
-use anyhow::{Context, Result};
-use everybyte_core::Report;
-
-use super::Ctx;
-use crate::cli::GpuCommand;
+use super::prelude::*;
 
 pub fn run(ctx: &Ctx, command: &GpuCommand) -> Result<ExitCode> {
     match command {
         GpuCommand::Analyze(args) => {
             let cwd = Ctx::cwd()?;
             let session = ctx.session(&cwd, &args.report)?;
-            let name = args.file.display().to_string();
-            let text = std::fs::read_to_string(&args.file)
-                .with_context(|| format!("{name}: cannot read"))?;
-            let samples = everybyte_mem::gpulog::parse(&text)
-                .with_context(|| format!("{name}: not an nvidia-smi CSV log"))?;
             let th = everybyte_mem::gpulog::Thresholds {
                 stall_seconds: args.stall_seconds,
                 ..Default::default()
             };
             let report = Report {
-                findings: everybyte_mem::gpulog::analyze(&name, &samples, &th),
-                inputs: vec![name],
+                findings: everybyte_mem::gpulog::analyze_file(&args.file, &th)?,
+                inputs: vec![args.file.display().to_string()],
                 ..Report::default()
             };
             session.finish(report, Some(&cwd))
@@ -41,7 +30,7 @@ pub fn run(ctx: &Ctx, command: &GpuCommand) -> Result<ExitCode> {
                 &mut std::io::stdout(),
                 &mut std::io::stderr(),
             )?;
-            Ok(super::exit(alerts == 0))
+            Ok(exit(alerts == 0))
         }
     }
 }

@@ -1,17 +1,10 @@
 //! `everybyte mem budget | snapshot | explain`.
 
-use std::process::ExitCode;
+use super::prelude::*;
 
-use anyhow::{Context, Result};
-use everybyte_core::Report;
 use everybyte_mem::render::BudgetView;
 use everybyte_mem::request::BudgetRequest;
 use everybyte_mem::snapshot::file::SnapshotFile;
-
-use super::Ctx;
-use crate::cli::{
-    BudgetMode, DocFormat, MemBudgetArgs, MemCommand, MemExplainArgs, MemSnapshotArgs,
-};
 
 pub fn run(ctx: &Ctx, command: &MemCommand) -> Result<ExitCode> {
     match command {
@@ -29,9 +22,9 @@ fn snapshot(args: &MemSnapshotArgs) -> Result<ExitCode> {
                 everybyte_core::write_atomic(path, |w| w.write_all(picture.as_bytes()))
                     .with_context(|| format!("{}: cannot write the segment map", path.display()))?;
             }
-            super::print_doc(args.format, &r, || r.render_text())?;
+            print_doc(args.format, &r, || r.render_text())?;
         }
-        SnapshotFile::Summary(r) => super::print_doc(DocFormat::Json, &r, String::new)?,
+        SnapshotFile::Summary(r) => print_doc(DocFormat::Json, &r, String::new)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -82,10 +75,10 @@ fn budget(ctx: &Ctx, args: &MemBudgetArgs) -> Result<ExitCode> {
         ctx.write_html(path, vec![b.figure(&title, args.buffer)])?;
     }
     let json = serde_json::json!({ "model": plan.shape, "budget": b });
-    super::print_doc(args.format, &json, || {
+    print_doc(args.format, &json, || {
         let mut text = Vec::new();
         let _ = everybyte_mem::render::budget_text(&mut text, &view);
         String::from_utf8_lossy(&text).into_owned()
     })?;
-    Ok(super::exit(b.fits != Some(false)))
+    Ok(exit(b.fits != Some(false)))
 }

@@ -15,6 +15,17 @@ mod rules;
 mod serve;
 mod triage;
 
+/// What every command file uses.
+mod prelude {
+    pub use std::process::ExitCode;
+
+    pub use anyhow::{Context, Result, bail};
+    pub use everybyte_core::Report;
+
+    pub(crate) use super::{Ctx, exit, print_doc, write_json};
+    pub use crate::cli::*;
+}
+
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};

@@ -2,12 +2,10 @@
 //! the SIGTERM profile sent, 1 for any other signal).
 
 use std::io::{self, Write};
-use std::process::ExitCode;
 
-use anyhow::Result;
 use everybyte_deploy::profile::{self, ProfileArgs as Options};
 
-use crate::cli::ProfileArgs;
+use super::prelude::*;
 
 pub fn run(args: &ProfileArgs) -> Result<ExitCode> {
     let options = Options {

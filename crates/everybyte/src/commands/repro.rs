@@ -1,13 +1,8 @@
 //! `everybyte repro lint` and `everybyte repro run`.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
-use everybyte_core::Report;
-
-use super::Ctx;
-use crate::cli::ReproCommand;
+use super::prelude::*;
 
 pub fn run(ctx: &Ctx, command: &ReproCommand) -> Result<ExitCode> {
     let cwd = Ctx::cwd()?;
@@ -92,8 +87,8 @@ pub fn run(ctx: &Ctx, command: &ReproCommand) -> Result<ExitCode> {
             };
             let report =
                 everybyte_repro::run::run(&opts, &mut record).map_err(anyhow::Error::msg)?;
-            super::print_doc(args.format, &report, || report.render_text())?;
-            Ok(super::exit(report.reproducible))
+            print_doc(args.format, &report, || report.render_text())?;
+            Ok(exit(report.reproducible))
         }
     }
 }

@@ -1,15 +1,12 @@
 //! `everybyte rules` and `everybyte rule CODE`.
 
-use std::process::ExitCode;
+use super::prelude::*;
 
-use anyhow::{Result, bail};
 use everybyte_core::Registry;
-
-use crate::cli::DocFormat;
 
 pub fn list(registry: &Registry, format: DocFormat) -> Result<ExitCode> {
     let json: Vec<_> = registry.rules().iter().map(|r| r.to_json()).collect();
-    super::print_doc(format, &json, || {
+    print_doc(format, &json, || {
         registry
             .rules()
             .iter()
@@ -23,6 +20,6 @@ pub fn explain(registry: &Registry, code: &str, format: DocFormat) -> Result<Exi
     let Some(r) = registry.get(code) else {
         bail!("unknown rule `{code}` (see `everybyte rules`)");
     };
-    super::print_doc(format, &r.to_json(), || r.to_text())?;
+    print_doc(format, &r.to_json(), || r.to_text())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,12 +1,7 @@
 //! `everybyte triage [FILE...]`: logs (or standard input) into incidents.
 
+use super::prelude::*;
 use std::io::{self, Write};
-use std::process::ExitCode;
-
-use anyhow::Result;
-
-use super::Ctx;
-use crate::cli::TriageArgs;
 
 pub fn run(ctx: &Ctx, args: &TriageArgs) -> Result<ExitCode> {
     if args.list_triggers {
