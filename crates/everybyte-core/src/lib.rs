@@ -12,6 +12,7 @@ pub mod finding;
 mod html;
 pub mod par;
 pub mod render;
+pub mod rng;
 pub mod rule;
 pub mod rules;
 pub mod safetensors;

@@ -1,23 +1,11 @@
 //! Arbitrary bytes into every data parser: errors or findings, never a panic.
 
+use everybyte_core::rng::Rng;
 use everybyte_data::{array, image, table};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| (self.next() & 0xff) as u8).collect()
-    }
-}
 
 #[test]
 fn random_and_mutated_inputs_never_panic() {
-    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut rng = Rng::new(0x1234_5678_9abc_def1);
     let seeds: [&[u8]; 6] = [
         b"a,b,\"c\"\n1,2,3\n\"x\ny\",NaN,inf\r\n",
         b"{\"a\": NaN, \"b\": \"x\"}\n{\"a\": [1, 2]}\n",
@@ -29,20 +17,20 @@ fn random_and_mutated_inputs_never_panic() {
     for round in 0..3000 {
         let seed = seeds[round % seeds.len()];
         let mut input = seed.to_vec();
-        for _ in 0..(rng.next() % 6) {
-            match rng.next() % 3 {
+        for _ in 0..(rng.next_u64() % 6) {
+            match rng.next_u64() % 3 {
                 0 if !input.is_empty() => {
-                    let at = (rng.next() as usize) % input.len();
-                    input[at] = (rng.next() & 0xff) as u8;
+                    let at = (rng.next_u64() as usize) % input.len();
+                    input[at] = (rng.next_u64() & 0xff) as u8;
                 }
                 1 => {
-                    let n = (rng.next() % 16) as usize;
+                    let n = (rng.next_u64() % 16) as usize;
                     let extra = rng.bytes(n);
-                    let at = (rng.next() as usize) % (input.len() + 1);
+                    let at = (rng.next_u64() as usize) % (input.len() + 1);
                     input.splice(at..at, extra);
                 }
                 _ => {
-                    let keep = (rng.next() as usize) % (input.len() + 1);
+                    let keep = (rng.next_u64() as usize) % (input.len() + 1);
                     input.truncate(keep);
                 }
             }
@@ -59,7 +47,7 @@ fn random_and_mutated_inputs_never_panic() {
             image::webp(&input),
             image::bmp(&input),
         );
-        let n = (rng.next() % 200) as usize;
+        let n = (rng.next_u64() % 200) as usize;
         let random = rng.bytes(n);
         let _ = table::scan(&random[..], b',');
         let _ = everybyte_core::safetensors::parse_header(&random, random.len() as u64);

@@ -69,7 +69,8 @@ pub fn virtual_environment(input: &Audit<'_>, report: &mut Report) -> Result<(),
             display: &rel,
             ldd_compatible: false,
             lock: lock.as_deref(),
-            verify_records: input.enabled("ENV008"),
+            verify_records: input
+                .enabled(crate::python::rules::record_mismatch::RECORD_MISMATCH.code),
         },
     );
     report.findings.extend(findings);

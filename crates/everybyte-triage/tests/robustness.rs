@@ -1,22 +1,13 @@
 //! Hostile input: arbitrary bytes, invalid UTF-8, megabyte lines, empty input, gzip, CRLF,
 //! and exact line numbers across buffer boundaries.
 
+use everybyte_core::rng::Rng;
 use std::io::Write;
 
 use everybyte_core::config::TriageOptions;
 use everybyte_triage::triage_reader;
 
 const OOM: &str = "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.69 GiB total capacity; 20.15 GiB already allocated; 30.00 MiB free; 21.50 GiB reserved in total by PyTorch)";
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn triage(bytes: &[u8]) -> everybyte_triage::TriageResult {
     triage_reader(bytes, "t.log", &TriageOptions::default()).expect("in-memory reads do not fail")
@@ -45,15 +36,15 @@ fn random_bytes_and_fragments_never_panic() {
         b"NCCL error",
         b"version `GLIBC_",
     ];
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     for _ in 0..2_000 {
         let mut buf = Vec::new();
-        for _ in 0..(rng.next() % 40) {
-            if rng.next().is_multiple_of(2) {
-                buf.extend_from_slice(words[(rng.next() % words.len() as u64) as usize]);
+        for _ in 0..(rng.next_u64() % 40) {
+            if rng.next_u64().is_multiple_of(2) {
+                buf.extend_from_slice(words[(rng.next_u64() % words.len() as u64) as usize]);
             } else {
-                for _ in 0..(rng.next() % 20) {
-                    buf.push((rng.next() & 0xff) as u8);
+                for _ in 0..(rng.next_u64() % 20) {
+                    buf.push((rng.next_u64() & 0xff) as u8);
                 }
             }
         }
@@ -99,16 +90,16 @@ fn exact_line_numbers_across_buffer_boundaries() {
     let mut log = String::new();
     let mut expected = Vec::new();
     let mut line = 0u64;
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     while log.len() < 5 << 20 {
         line += 1;
-        if rng.next().is_multiple_of(5_000) {
+        if rng.next_u64().is_multiple_of(5_000) {
             log.push_str("[2024-05-01T10:00:00Z] step 12 | loss: nan\n");
             expected.push(line);
         } else {
             log.push_str(&format!(
                 "[2024-05-01T10:00:00Z] INFO step {line} | lr 3.0e-04 | throughput {} samples/s\n",
-                rng.next() % 1000
+                rng.next_u64() % 1000
             ));
         }
     }

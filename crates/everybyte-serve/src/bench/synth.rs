@@ -2,22 +2,11 @@
 //! dynamic dimensions, filled from a fixed pseudo-random sequence (or one value), as bytes
 //! and as JSON.
 
+use everybyte_core::rng::Rng;
 use serde_json::{Value, json};
 
 use crate::error::BenchError;
 use crate::tensor::{DataType, element_count};
-
-/// A fixed pseudo-random sequence (xorshift64*), so every run sends the same data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 /// One input of the model, synthesized: its bytes, and the same values as JSON.
 pub(crate) struct Input {
@@ -35,7 +24,8 @@ pub(crate) fn synthesize(
     shapes: &[(String, Vec<i64>)],
     fills: &[(String, f64)],
 ) -> Result<Vec<Input>, BenchError> {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // A fixed pseudo-random sequence, so every run sends the same data.
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let inputs = meta["inputs"].as_array().ok_or(BenchError::NoInputs)?;
     let mut out = Vec::new();
     for i in inputs {
@@ -90,7 +80,7 @@ pub(crate) fn synthesize(
                 push_value(&mut data, &mut values, datatype, v);
                 continue;
             }
-            let r = rng.next();
+            let r = rng.next_u64();
             // Integers in 0..100 are valid token ids, byte values and class indices alike;
             // floats in [-1, 1).
             let small = r % 100;

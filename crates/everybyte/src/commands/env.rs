@@ -26,7 +26,9 @@ fn check(ctx: &Ctx, args: &EnvCheckArgs) -> Result<ExitCode> {
             display: &display,
             ldd_compatible: args.ldd_compatible,
             lock: args.lock.as_deref(),
-            verify_records: session.selection.enabled("ENV008"),
+            verify_records: session
+                .selection
+                .enabled(everybyte_env::python::rules::record_mismatch::RECORD_MISMATCH.code),
         },
     );
     let report = Report {
