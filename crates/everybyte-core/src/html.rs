@@ -10,19 +10,6 @@ use crate::chart::{bars, escape};
 use crate::render::RenderOptions;
 use crate::{Registry, Report};
 
-fn area(prefix: &str) -> &'static str {
-    match prefix {
-        "LOG" => "triage: crash logs",
-        "ENV" | "IMG" => "env: environments and images",
-        "DATA" => "data: datasets",
-        "MEM" => "mem: GPU memory",
-        "SRV" => "serve",
-        "REPRO" => "repro: non-determinism",
-        "K8S" => "deploy: Kubernetes manifests",
-        _ => "inputs",
-    }
-}
-
 /// The rule's doc as HTML: `## ` headings, fenced code blocks, paragraphs.
 fn doc_html(doc: &str) -> String {
     let mut out = String::new();
@@ -88,7 +75,7 @@ pub fn html(
     let mut by_area: BTreeMap<&str, Vec<&crate::Finding>> = BTreeMap::new();
     for f in &report.findings {
         by_area
-            .entry(area(crate::rule::code_prefix(&f.code)))
+            .entry(registry.area_title(&f.code))
             .or_default()
             .push(f);
     }

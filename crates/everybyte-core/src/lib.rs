@@ -23,4 +23,4 @@ pub use audit::Audit;
 pub use config::{Config, ConfigError, Selection};
 pub use discover::{FileKind, Project, ProjectFile};
 pub use finding::{ContextItem, Finding, Location, Related, Report, Severity, Summary};
-pub use rule::{Check, Registry, Rule, RuleStatus};
+pub use rule::{Area, Check, Registry, Rule, RuleStatus};

@@ -192,10 +192,19 @@ macro_rules! declare_rule {
     (@status $status:ident) => { $crate::rule::RuleStatus::$status };
 }
 
-/// Every rule the binary knows, in code order.
+/// An area of everybyte: the rule prefixes it owns and how reports title its findings. Each
+/// area crate declares its own, so renderers need not know the areas.
+#[derive(Debug)]
+pub struct Area {
+    pub prefixes: &'static [&'static str],
+    pub title: &'static str,
+}
+
+/// Every rule the binary knows, in code order, and the areas they belong to.
 #[derive(Debug, Default)]
 pub struct Registry {
     rules: Vec<&'static Rule>,
+    areas: Vec<&'static Area>,
 }
 
 impl Registry {
@@ -207,7 +216,26 @@ impl Registry {
     pub fn from_rules(rules: impl IntoIterator<Item = &'static Rule>) -> Self {
         let mut rules: Vec<&'static Rule> = rules.into_iter().collect();
         rules.sort_by_key(|r| r.code);
-        Registry { rules }
+        Registry {
+            rules,
+            areas: Vec::new(),
+        }
+    }
+
+    /// The registry with the areas its rules belong to.
+    #[must_use]
+    pub fn with_areas(mut self, areas: &[&'static Area]) -> Self {
+        self.areas.extend_from_slice(areas);
+        self
+    }
+
+    /// The title of the area a code belongs to (`"inputs"` when no area claims it).
+    pub fn area_title(&self, code: &str) -> &'static str {
+        let prefix = code_prefix(code);
+        self.areas
+            .iter()
+            .find(|a| a.prefixes.contains(&prefix))
+            .map_or("inputs", |a| a.title)
     }
 
     pub fn rules(&self) -> &[&'static Rule] {

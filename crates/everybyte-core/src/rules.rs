@@ -38,5 +38,11 @@ pub fn unreadable_io(path: &str, err: &std::io::Error) -> crate::Finding {
     unreadable(path, "cannot read", err)
 }
 
+/// Problems with the inputs themselves.
+pub static AREA: crate::Area = crate::Area {
+    prefixes: &["IO"],
+    title: "inputs",
+};
+
 /// The rules of this crate.
 pub static RULES: &[&crate::Rule] = &[&UNREADABLE_INPUT, &crate::suppress::UNUSED_SUPPRESSION];

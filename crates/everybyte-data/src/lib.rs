@@ -19,3 +19,9 @@ pub mod table;
 pub use audit::audit;
 pub use error::DataError;
 pub use rules::{RULES, rules};
+
+/// The area's rule prefixes and the title reports give its findings.
+pub static AREA: everybyte_core::Area = everybyte_core::Area {
+    prefixes: &["DATA"],
+    title: "data: datasets",
+};

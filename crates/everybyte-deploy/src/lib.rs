@@ -22,3 +22,9 @@ pub use lint::{Linted, is_manifest, lint_manifest, lint_manifest_file, lint_path
 pub fn rules() -> impl Iterator<Item = &'static everybyte_core::Rule> {
     everybyte_core::Check::rules(rules::RULES)
 }
+
+/// The area's rule prefixes and the title reports give its findings.
+pub static AREA: everybyte_core::Area = everybyte_core::Area {
+    prefixes: &["K8S"],
+    title: "deploy: Kubernetes manifests",
+};

@@ -23,3 +23,9 @@ pub use error::{Error, LockError, MetadataError, SnapshotError, TargetError};
 pub fn rules() -> impl Iterator<Item = &'static everybyte_core::Rule> {
     rules::rules()
 }
+
+/// The area's rule prefixes and the title reports give its findings.
+pub static AREA: everybyte_core::Area = everybyte_core::Area {
+    prefixes: &["ENV", "IMG"],
+    title: "env: environments and images",
+};

@@ -28,3 +28,9 @@ pub use oom::{CudaOom, OomAnalysis, OomForm, Verdict, parse_cuda_oom};
 pub fn rules() -> impl Iterator<Item = &'static everybyte_core::Rule> {
     everybyte_core::Check::rules(rules::RULES)
 }
+
+/// The area's rule prefixes and the title reports give its findings.
+pub static AREA: everybyte_core::Area = everybyte_core::Area {
+    prefixes: &["MEM"],
+    title: "mem: GPU memory",
+};

@@ -39,3 +39,9 @@ pub fn lint_python(display: &str, source: &str) -> Result<Vec<Finding>, model::P
     });
     Ok(out)
 }
+
+/// The area's rule prefixes and the title reports give its findings.
+pub static AREA: everybyte_core::Area = everybyte_core::Area {
+    prefixes: &["REPRO"],
+    title: "repro: non-determinism",
+};

@@ -26,3 +26,9 @@ pub use error::{
 pub mod proto {
     tonic::include_proto!("inference");
 }
+
+/// The area's rule prefixes and the title reports give its findings.
+pub static AREA: everybyte_core::Area = everybyte_core::Area {
+    prefixes: &["SRV"],
+    title: "serve",
+};

@@ -222,3 +222,9 @@ pub fn is_cuda_oom(finding: &Finding) -> bool {
     finding.code == rules::cuda_oom::CUDA_OOM_CAPACITY.code
         || finding.code == rules::cuda_oom::CUDA_OOM_FRAGMENTATION.code
 }
+
+/// The area's rule prefixes and the title reports give its findings.
+pub static AREA: everybyte_core::Area = everybyte_core::Area {
+    prefixes: &["LOG"],
+    title: "triage: crash logs",
+};

@@ -53,6 +53,16 @@ pub fn registry() -> Registry {
             .chain(everybyte_repro::rules())
             .chain(everybyte_deploy::rules()),
     )
+    .with_areas(&[
+        &everybyte_core::rules::AREA,
+        &everybyte_triage::AREA,
+        &everybyte_env::AREA,
+        &everybyte_data::AREA,
+        &everybyte_mem::AREA,
+        &everybyte_repro::AREA,
+        &everybyte_deploy::AREA,
+        &everybyte_serve::AREA,
+    ])
 }
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<ExitCode> {
