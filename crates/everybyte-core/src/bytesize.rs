@@ -27,6 +27,40 @@ pub fn parse_bytes(text: &str) -> Option<u64> {
     Some(bytes.round() as u64)
 }
 
+/// A Kubernetes resource quantity (`16Gi`, `500M`, `1e9`, `500m`, `1.5`) as a number: bytes
+/// for memory, cores for CPU. Kubernetes' own grammar: a decimal with an optional exponent or
+/// one suffix (`n u m k M G T P E`, `Ki Mi Gi Ti Pi Ei`), no spaces, no `B`; so `16 GiB` and
+/// `16GB`, which [`parse_bytes`] reads, are `None` here. `500m` memory is half a byte, as
+/// Kubernetes reads it (a classic slip that rules should catch, not hide).
+pub fn parse_quantity(text: &str) -> Option<f64> {
+    let s = text.trim();
+    let unit_at = s
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-')))
+        .unwrap_or(s.len());
+    let (num, unit) = split_number(s, unit_at);
+    let mult = match unit {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => KIB,
+        "Mi" => KIB.powi(2),
+        "Gi" => KIB.powi(3),
+        "Ti" => KIB.powi(4),
+        "Pi" => KIB.powi(5),
+        "Ei" => KIB.powi(6),
+        _ => return None,
+    };
+    let value: f64 = num.parse().ok()?;
+    (value.is_finite() && value >= 0.0).then_some(value * mult)
+}
+
 fn split_number(s: &str, split: usize) -> (&str, &str) {
     let (mut num, mut unit) = s.split_at(split);
     // Walk back over a trailing 'e'/'E' that belongs to a unit such as "EiB".
@@ -98,6 +132,21 @@ impl fmt::Display for Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kubernetes_quantities() {
+        assert_eq!(parse_quantity("16Gi"), Some(16.0 * KIB.powi(3)));
+        assert_eq!(parse_quantity("500M"), Some(5e8));
+        assert_eq!(parse_quantity("1e9"), Some(1e9));
+        assert_eq!(parse_quantity("500m"), Some(0.5));
+        assert_eq!(parse_quantity("1.5"), Some(1.5));
+        assert_eq!(parse_quantity("2"), Some(2.0));
+        assert_eq!(parse_quantity("1E"), Some(1e18));
+        assert_eq!(parse_quantity("16 GiB"), None);
+        assert_eq!(parse_quantity("16GB"), None);
+        assert_eq!(parse_quantity("-1Gi"), None);
+        assert_eq!(parse_quantity("Gi"), None);
+    }
 
     #[test]
     fn parses_the_forms_tools_print() {

@@ -2,45 +2,21 @@
 //! StatefulSet, DaemonSet, Job, CronJob, Pod and KServe InferenceService, its containers,
 //! resources, probes and volumes, each with the line it sits on.
 
-use everybyte_core::bytesize::parse_bytes;
+use everybyte_core::bytesize::parse_quantity;
 
 use crate::error::YamlError;
 use crate::expect::Expectations;
 use crate::yaml::Node;
 
-/// The suffixes of a Kubernetes quantity other than milli (`m`), which core's
-/// [`parse_bytes`] has no use for.
-const SUFFIXES: [&str; 13] = [
-    "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E",
-];
-
-/// A plain non-negative decimal (`2`, `0.5`, `1e9`).
-fn decimal(s: &str) -> Option<f64> {
-    s.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0)
-}
-
 /// A memory quantity in bytes (`16Gi`, `500M`, `1e9`, and `500m`, half a byte, a classic
-/// slip). The forms Kubernetes writes are read by core's [`parse_bytes`]; what it accepts
-/// beyond them (`16 GiB`, `16GB`) is not a quantity, and the milli suffix it lacks is read here.
+/// slip), as Kubernetes reads it.
 pub fn bytes(s: &str) -> Option<f64> {
-    let s = s.trim();
-    if let Some(n) = s.strip_suffix('m') {
-        return decimal(n).map(|v| v * 1e-3);
-    }
-    let unit = &s[s.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len()..];
-    if s.contains(char::is_whitespace) || !SUFFIXES.contains(&unit) {
-        return None;
-    }
-    parse_bytes(s).map(|b| b as f64)
+    parse_quantity(s)
 }
 
 /// A CPU quantity in cores (`500m`, `2`, `1.5`).
 pub fn cores(s: &str) -> Option<f64> {
-    let s = s.trim();
-    match s.strip_suffix('m') {
-        Some(n) => decimal(n).map(|v| v * 1e-3),
-        None => decimal(s).or_else(|| bytes(s)),
-    }
+    parse_quantity(s)
 }
 
 /// A probe's timing: the defaults Kubernetes applies where a field is absent.
