@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use everybyte_core::Report;
+use everybyte_repro::run::BeforeError;
 
 use super::Ctx;
 use crate::cli::ReproCommand;
@@ -73,12 +74,12 @@ pub fn run(ctx: &Ctx, command: &ReproCommand) -> Result<ExitCode> {
             };
             // The environment recorded beside each run: the same snapshot `env snapshot` takes.
             let target = everybyte_env::target::active();
-            let mut record = |_: usize, dir: &Path| -> std::result::Result<(), String> {
+            let mut record = |_: usize, dir: &Path| -> std::result::Result<(), BeforeError> {
                 let t = match &target {
                     Ok(t) => t,
                     Err(e) => {
                         return std::fs::write(dir.join("env-unavailable.txt"), format!("{e}\n"))
-                            .map_err(|e| e.to_string());
+                            .map_err(Into::into);
                     }
                 };
                 let snap =
@@ -88,7 +89,7 @@ pub fn run(ctx: &Ctx, command: &ReproCommand) -> Result<ExitCode> {
                     serde_json::to_writer_pretty(&mut *w, &snap)?;
                     writeln!(w)
                 })
-                .map_err(|e| format!("{}: {e}", path.display()))
+                .map_err(|e| format!("{}: {e}", path.display()).into())
             };
             let report =
                 everybyte_repro::run::run(&opts, &mut record).map_err(anyhow::Error::msg)?;
