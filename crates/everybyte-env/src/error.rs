@@ -52,6 +52,10 @@ pub enum SnapshotError {
         #[source]
         source: serde_json::Error,
     },
+    /// Recording a run's environment: its cause is part of the message, since the run's error
+    /// that carries it prints its sources' words.
+    #[error("{}: cannot write: {err}", path.display())]
+    Write { path: PathBuf, err: std::io::Error },
 }
 
 /// A distribution's metadata directory that cannot be read as a distribution.

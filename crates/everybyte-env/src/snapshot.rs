@@ -177,6 +177,31 @@ pub fn hash_files(files: &[PathBuf]) -> Vec<Option<(u64, String)>> {
 }
 
 /// Takes a snapshot of this machine and the environment `target`.
+/// Records the environment a run used into its folder: `env.json` (the snapshot `env
+/// snapshot` takes) for `target`, or `env-unavailable.txt` saying why there is none.
+pub fn record(
+    target: Result<&Target, &crate::TargetError>,
+    dir: &Path,
+) -> Result<(), SnapshotError> {
+    let (path, written) = match target {
+        Ok(t) => {
+            let snap = take(t, &SearchConfig::host());
+            let path = dir.join("env.json");
+            let written = everybyte_core::write_atomic(&path, |w| {
+                serde_json::to_writer_pretty(&mut *w, &snap)?;
+                w.write_all(b"\n")
+            });
+            (path, written)
+        }
+        Err(e) => {
+            let path = dir.join("env-unavailable.txt");
+            let written = std::fs::write(&path, format!("{e}\n"));
+            (path, written)
+        }
+    };
+    written.map_err(|err| SnapshotError::Write { path, err })
+}
+
 pub fn take(target: &Target, cfg: &SearchConfig) -> Snapshot {
     let objects = crate::native::find_objects(&target.roots);
     let hashes = hash_files(&objects);

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::error::TensorFileError;
 use crate::torchzip::{itemsize, read_checkpoint};
 
 /// Two numbers are equal when `|a − b| ≤ atol + rtol·|b|` (NaN equals NaN).
@@ -228,20 +229,24 @@ pub fn tensors(a: &[Named], b: &[Named], tol: Tolerance) -> Option<Difference> {
 }
 
 /// Reads the tensors of one file kind.
-type Reader = fn(&[u8]) -> Result<Vec<Named>, String>;
+type Reader = fn(&[u8]) -> Result<Vec<Named>, TensorFileError>;
 
-fn npy(bytes: &[u8]) -> Result<Vec<Named>, String> {
-    let h =
-        everybyte_data::array::npy_header(bytes, bytes.len() as u64).map_err(|e| e.to_string())?;
+/// A file offset as an index into its bytes.
+fn index(offset: u64) -> Result<usize, TensorFileError> {
+    usize::try_from(offset).map_err(|_| TensorFileError::BadOffset(offset))
+}
+
+fn npy(bytes: &[u8]) -> Result<Vec<Named>, TensorFileError> {
+    let h = everybyte_data::array::npy_header(bytes, bytes.len() as u64)?;
     if !h.dtype.little && h.dtype.size > 1 {
-        return Err("big-endian arrays are not compared".into());
+        return Err(TensorFileError::BigEndian { size: h.dtype.size });
     }
     let dtype = match h.dtype.kind {
         'b' => "b1".to_owned(),
         k @ ('f' | 'i' | 'u') => format!("{k}{}", h.dtype.size),
-        k => return Err(format!("dtype kind {k} is not compared element-wise")),
+        k => return Err(TensorFileError::DtypeKind(k)),
     };
-    let start = usize::try_from(h.data_offset).map_err(|_| "bad offset")?;
+    let start = index(h.data_offset)?;
     Ok(vec![Named {
         name: "(array)".into(),
         dtype,
@@ -250,34 +255,40 @@ fn npy(bytes: &[u8]) -> Result<Vec<Named>, String> {
     }])
 }
 
-fn safetensors(bytes: &[u8]) -> Result<Vec<Named>, String> {
-    let header = everybyte_core::safetensors::parse_header(bytes, bytes.len() as u64)
-        .map_err(|e| e.to_string())?;
+fn safetensors(bytes: &[u8]) -> Result<Vec<Named>, TensorFileError> {
+    let header = everybyte_core::safetensors::parse_header(bytes, bytes.len() as u64)?;
     let data_start = header.data_start;
     header
         .tensors
         .into_iter()
         .map(|t| {
-            let d = everybyte_data::array::safetensors_dtype(&t.dtype)
-                .ok_or_else(|| format!("{}: dtype {} is not compared", t.name, t.dtype))?;
+            let Some(d) = everybyte_data::array::safetensors_dtype(&t.dtype) else {
+                return Err(TensorFileError::SafetensorsDtype {
+                    name: t.name,
+                    dtype: t.dtype,
+                });
+            };
             let dtype = match (d.kind, d.bf16) {
                 ('f', true) => "bf2".to_owned(),
                 ('b', _) => "b1".to_owned(),
                 (k, _) => format!("{k}{}", d.size),
             };
-            let s = usize::try_from(data_start + t.start).map_err(|_| "bad offset")?;
-            let e = usize::try_from(data_start + t.end).map_err(|_| "bad offset")?;
+            let s = index(data_start + t.start)?;
+            let e = index(data_start + t.end)?;
+            let Some(data) = bytes.get(s..e) else {
+                return Err(TensorFileError::PastEnd { name: t.name });
+            };
             Ok(Named {
                 name: t.name,
                 dtype,
                 shape: t.shape,
-                data: bytes.get(s..e).ok_or("tensor past the end")?.to_vec(),
+                data: data.to_vec(),
             })
         })
         .collect()
 }
 
-fn checkpoint(bytes: &[u8]) -> Result<Vec<Named>, String> {
+fn checkpoint(bytes: &[u8]) -> Result<Vec<Named>, TensorFileError> {
     Ok(read_checkpoint(bytes)?
         .into_iter()
         .map(|t| Named {
@@ -428,8 +439,14 @@ pub fn compare(rel: &str, a: &Path, b: &Path, tol: Tolerance) -> Option<Differen
     };
     let ext = rel.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
     let parsed = |f: Reader| -> Result<(Vec<Named>, Vec<Named>), Difference> {
-        let ta = f(&x).map_err(|e| Difference::Unreadable { run: 1, error: e })?;
-        let tb = f(&y).map_err(|e| Difference::Unreadable { run: 2, error: e })?;
+        let unreadable = |run: usize| {
+            move |e: TensorFileError| Difference::Unreadable {
+                run,
+                error: e.to_string(),
+            }
+        };
+        let ta = f(&x).map_err(unreadable(1))?;
+        let tb = f(&y).map_err(unreadable(2))?;
         Ok((ta, tb))
     };
     let tensor_reader: Option<Reader> = match ext.as_str() {
@@ -541,6 +558,35 @@ mod tests {
         };
         assert!(
             matches!(tensors(&a, &b, loose), Some(Difference::Tensor { tensor, .. }) if tensor == "c")
+        );
+    }
+
+    #[test]
+    fn unreadable_tensor_files_keep_their_readers_words() {
+        let err = npy(b"not an array").unwrap_err();
+        assert!(matches!(err, TensorFileError::Npy(_)), "{err:?}");
+        assert_eq!(err.to_string(), "no \\x93NUMPY magic");
+        assert!(std::error::Error::source(&err).is_some());
+        let err = safetensors(b"1234").unwrap_err();
+        assert!(matches!(err, TensorFileError::Safetensors(_)), "{err:?}");
+        assert_eq!(err.to_string(), "shorter than 8 bytes");
+        assert!(std::error::Error::source(&err).is_some());
+        let err = checkpoint(b"PK").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no zip end-of-central-directory record: not a torch.save zip"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.npy"), dir.path().join("b.npy"));
+        std::fs::write(&a, b"one").unwrap();
+        std::fs::write(&b, b"two").unwrap();
+        assert_eq!(
+            compare("x.npy", &a, &b, Tolerance::default()),
+            Some(Difference::Unreadable {
+                run: 1,
+                error: "no \\x93NUMPY magic".into()
+            })
         );
     }
 

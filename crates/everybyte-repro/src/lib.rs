@@ -4,6 +4,7 @@
 
 mod audit;
 pub mod compare;
+pub mod error;
 pub mod model;
 pub mod rules;
 pub mod run;
@@ -11,7 +12,8 @@ pub mod torchzip;
 
 use everybyte_core::{Finding, Rule};
 
-pub use audit::{audit, lint_python_file};
+pub use audit::{LintPathError, Linted, audit, lint_paths, lint_python_file};
+pub use error::{CheckpointError, ParseError, RunError, TensorFileError};
 pub use model::Script;
 
 /// Every rule of the area, in code order.
@@ -20,7 +22,7 @@ pub fn rules() -> impl Iterator<Item = &'static Rule> {
 }
 
 /// Lints one Python source; `display` is the path findings carry. Sorted by position.
-pub fn lint_python(display: &str, source: &str) -> Result<Vec<Finding>, model::ParseError> {
+pub fn lint_python(display: &str, source: &str) -> Result<Vec<Finding>, ParseError> {
     let script = Script::parse(source)?;
     let ctx = rules::Context {
         path: display,

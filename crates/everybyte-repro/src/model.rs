@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tree_sitter::{Node, Parser};
 
+pub use crate::error::ParseError;
+
 /// A call in the script.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -323,11 +325,6 @@ impl Builder<'_> {
         }
     }
 }
-
-/// Why a file could not be read as Python.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ParseError(pub String);
 
 impl Script {
     /// Parses Python source. Syntax errors do not stop it: tree-sitter recovers, and the

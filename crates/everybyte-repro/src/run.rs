@@ -7,6 +7,11 @@ use std::time::{Instant, SystemTime};
 use serde::Serialize;
 
 use crate::compare::{Difference, Tolerance, compare};
+use crate::error::RunError;
+
+/// What the step before each run (the caller's: recording the environment) fails with: an
+/// error of the caller's own type, whose words become [`RunError::Before`]'s.
+pub type BeforeError = Box<dyn std::error::Error + Send + Sync>;
 
 pub struct RunOptions<'a> {
     pub command: &'a [String],
@@ -114,21 +119,17 @@ fn written(
 
 #[allow(clippy::too_many_lines)] // run, copy aside, compare: one sequence
 /// Runs the command `runs` times; `before` runs before each (to record the environment
-/// beside it) with the run's directory in the store.
+/// beside it) with the run's directory in the store. An error of `before` stops the runs, as
+/// [`RunError::Before`] with its words.
 pub fn run(
     opts: &RunOptions<'_>,
-    before: &mut dyn FnMut(usize, &Path) -> Result<(), String>,
-) -> Result<RunReport, String> {
+    before: &mut dyn FnMut(usize, &Path) -> Result<(), BeforeError>,
+) -> Result<RunReport, RunError> {
     if opts.command.is_empty() {
-        return Err(
-            "no command: give it after --, e.g. everybyte repro run -- python train.py".into(),
-        );
+        return Err(RunError::NoCommand);
     }
     if opts.runs < 2 {
-        return Err(format!(
-            "-n {}: at least 2 runs are needed to compare",
-            opts.runs
-        ));
+        return Err(RunError::TooFewRuns(opts.runs));
     }
     let matchers = opts
         .outputs
@@ -138,17 +139,30 @@ pub fn run(
                 .literal_separator(true)
                 .build()
                 .map(|g| g.compile_matcher())
-                .map_err(|e| format!("--outputs {p}: {e}"))
+                .map_err(|source| RunError::Pattern {
+                    pattern: p.clone(),
+                    source,
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut records = Vec::new();
     for i in 1..=opts.runs {
         let dir = opts.store.join(format!("run-{i}"));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
-        before(i, &dir)?;
-        let stdout = std::fs::File::create(dir.join("stdout.log")).map_err(|e| e.to_string())?;
-        let stderr = std::fs::File::create(dir.join("stderr.log")).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&dir).map_err(|source| RunError::CreateRunDir {
+            path: dir.clone(),
+            source,
+        })?;
+        before(i, &dir).map_err(|source| RunError::Before {
+            run: i,
+            dir: dir.clone(),
+            source,
+        })?;
+        let log = |name: &str| {
+            let path = dir.join(name);
+            std::fs::File::create(&path).map_err(|source| RunError::CreateLog { path, source })
+        };
+        let stdout = log("stdout.log")?;
+        let stderr = log("stderr.log")?;
         // File times can be coarser than the clock: start a little in the past.
         let since = SystemTime::now() - std::time::Duration::from_millis(20);
         let t0 = Instant::now();
@@ -159,16 +173,27 @@ pub fn run(
             .stdout(stdout)
             .stderr(stderr)
             .status()
-            .map_err(|e| format!("{}: cannot run: {e}", opts.command[0]))?;
+            .map_err(|source| RunError::Spawn {
+                program: opts.command[0].clone(),
+                source,
+            })?;
         let seconds = t0.elapsed().as_secs_f64();
         let outputs = written(&opts.cwd, &matchers, opts.outputs, since, &opts.store);
         for rel in &outputs {
             let to = dir.join("outputs").join(rel);
             if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                std::fs::create_dir_all(parent).map_err(|source| RunError::CreateOutputDir {
+                    path: parent.to_owned(),
+                    source,
+                })?;
             }
-            std::fs::copy(opts.cwd.join(rel), &to)
-                .map_err(|e| format!("{rel}: cannot copy: {e}"))?;
+            if let Err(source) = std::fs::copy(opts.cwd.join(rel), &to) {
+                return Err(RunError::Copy {
+                    output: rel.clone(),
+                    to,
+                    source,
+                });
+            }
         }
         records.push(RunRecord {
             run: i,
@@ -278,5 +303,51 @@ mod tests {
             PathBuf::from("metrics.json")
         );
         assert_eq!(literal_prefix("**/*.pt"), PathBuf::new());
+    }
+
+    #[test]
+    fn errors_before_the_runs_carry_their_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let command = ["true".to_owned()];
+        let outputs = ["[".to_owned()];
+        let mut opts = RunOptions {
+            command: &[],
+            runs: 2,
+            outputs: &[],
+            tolerance: Tolerance::default(),
+            store: dir.path().join("store"),
+            cwd: dir.path().to_owned(),
+        };
+        let mut nothing = |_: usize, _: &Path| Ok(());
+        let err = run(&opts, &mut nothing).unwrap_err();
+        assert!(matches!(err, RunError::NoCommand));
+        assert_eq!(
+            err.to_string(),
+            "no command: give it after --, e.g. everybyte repro run -- python train.py"
+        );
+        opts.command = &command;
+        opts.runs = 1;
+        assert_eq!(
+            run(&opts, &mut nothing).unwrap_err().to_string(),
+            "-n 1: at least 2 runs are needed to compare"
+        );
+        opts.runs = 2;
+        opts.outputs = &outputs;
+        let err = run(&opts, &mut nothing).unwrap_err();
+        let RunError::Pattern { pattern, source } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(pattern, "[");
+        assert_eq!(err.to_string(), format!("--outputs [: {source}"));
+        opts.outputs = &[];
+        let mut refuse = |run: usize, _: &Path| -> Result<(), BeforeError> {
+            Err(format!("run {run}: cannot record").into())
+        };
+        let err = run(&opts, &mut refuse).unwrap_err();
+        assert!(
+            matches!(&err, RunError::Before { run: 1, dir, .. } if dir.ends_with("run-1")),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "run 1: cannot record");
     }
 }

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use everybyte_mem::pickle::{Value, read_pickle};
 
+use crate::error::{CheckpointError, TorchTensorError, ZipError};
+
 /// A zip entry (stored, uncompressed, as `torch.save` writes them; deflated entries are
 /// reported, not read).
 #[derive(Debug, Clone)]
@@ -29,44 +31,51 @@ fn u64le(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
+/// A little-endian field of `b` at `at`, read by `read`, or why it is missing.
+fn field<T>(b: &[u8], at: usize, read: impl Fn(&[u8], usize) -> Option<T>) -> Result<T, ZipError> {
+    read(b, at).ok_or(ZipError::Truncated { at })
+}
+
 /// Reads the central directory (zip64 included).
-fn entries(b: &[u8]) -> Result<Vec<Entry>, String> {
+fn entries(b: &[u8]) -> Result<Vec<Entry>, ZipError> {
     let tail = b.len().saturating_sub(65_557);
     let eocd = (tail..b.len().saturating_sub(21))
         .rev()
         .find(|&i| b[i..].starts_with(b"PK\x05\x06"))
-        .ok_or("no zip end-of-central-directory record: not a torch.save zip")?;
-    let mut count = u64::from(u16le(b, eocd + 10).ok_or("truncated")?);
-    let mut cd = u64::from(u32le(b, eocd + 16).ok_or("truncated")?);
+        .ok_or(ZipError::NoEndRecord)?;
+    let mut count = u64::from(field(b, eocd + 10, u16le)?);
+    let mut cd = u64::from(field(b, eocd + 16, u32le)?);
     if cd == u64::from(u32::MAX) || count == u64::from(u16::MAX) {
         // zip64: the locator sits just before the end record.
-        let loc = eocd.checked_sub(20).ok_or("truncated zip64 locator")?;
+        let loc = eocd.checked_sub(20).ok_or(ZipError::TruncatedLocator)?;
         if !b[loc..].starts_with(b"PK\x06\x07") {
-            return Err("zip64 locator missing".into());
+            return Err(ZipError::LocatorMissing { at: loc });
         }
-        let rec =
-            usize::try_from(u64le(b, loc + 8).ok_or("truncated")?).map_err(|_| "bad offset")?;
+        let rec = field(b, loc + 8, u64le)?;
+        let rec = usize::try_from(rec).map_err(|_| ZipError::BadRecordOffset(rec))?;
         if !b.get(rec..).is_some_and(|r| r.starts_with(b"PK\x06\x06")) {
-            return Err("zip64 end record missing".into());
+            return Err(ZipError::EndRecordMissing { at: rec });
         }
-        count = u64le(b, rec + 32).ok_or("truncated")?;
-        cd = u64le(b, rec + 48).ok_or("truncated")?;
+        count = field(b, rec + 32, u64le)?;
+        cd = field(b, rec + 48, u64le)?;
     }
-    let mut at = usize::try_from(cd).map_err(|_| "bad central directory offset")?;
+    let mut at = usize::try_from(cd).map_err(|_| ZipError::BadDirectoryOffset(cd))?;
     let mut out = Vec::new();
     for _ in 0..count.min(1_000_000) {
         if !b.get(at..).is_some_and(|r| r.starts_with(b"PK\x01\x02")) {
-            return Err(format!("central directory entry expected at byte {at}"));
+            return Err(ZipError::DirectoryEntry { at });
         }
-        let method = u16le(b, at + 10).ok_or("truncated")?;
-        let mut size = u64::from(u32le(b, at + 24).ok_or("truncated")?);
-        let name_len = usize::from(u16le(b, at + 28).ok_or("truncated")?);
-        let extra_len = usize::from(u16le(b, at + 30).ok_or("truncated")?);
-        let comment_len = usize::from(u16le(b, at + 32).ok_or("truncated")?);
-        let mut local = u64::from(u32le(b, at + 42).ok_or("truncated")?);
-        let name =
-            String::from_utf8_lossy(b.get(at + 46..at + 46 + name_len).ok_or("truncated name")?)
-                .into_owned();
+        let method = field(b, at + 10, u16le)?;
+        let mut size = u64::from(field(b, at + 24, u32le)?);
+        let name_len = usize::from(field(b, at + 28, u16le)?);
+        let extra_len = usize::from(field(b, at + 30, u16le)?);
+        let comment_len = usize::from(field(b, at + 32, u16le)?);
+        let mut local = u64::from(field(b, at + 42, u32le)?);
+        let name = String::from_utf8_lossy(
+            b.get(at + 46..at + 46 + name_len)
+                .ok_or(ZipError::TruncatedName { at: at + 46 })?,
+        )
+        .into_owned();
         // zip64 extra field: the 64-bit sizes and offset, in order, for the fields set to max.
         let extra = b
             .get(at + 46 + name_len..at + 46 + name_len + extra_len)
@@ -91,16 +100,23 @@ fn entries(b: &[u8]) -> Result<Vec<Entry>, String> {
             }
             e += 4 + len;
         }
-        let local = usize::try_from(local).map_err(|_| "bad local offset")?;
+        let Ok(local) = usize::try_from(local) else {
+            return Err(ZipError::BadLocalOffset {
+                name,
+                offset: local,
+            });
+        };
         if !b.get(local..).is_some_and(|r| r.starts_with(b"PK\x03\x04")) {
-            return Err(format!("{name}: local header missing"));
+            return Err(ZipError::LocalHeaderMissing { name, at: local });
         }
-        let lname = usize::from(u16le(b, local + 26).ok_or("truncated")?);
-        let lextra = usize::from(u16le(b, local + 28).ok_or("truncated")?);
+        let lname = usize::from(field(b, local + 26, u16le)?);
+        let lextra = usize::from(field(b, local + 28, u16le)?);
         let offset = local + 30 + lname + lextra;
-        let size = usize::try_from(size).map_err(|_| "bad size")?;
+        let Ok(size) = usize::try_from(size) else {
+            return Err(ZipError::BadSize { name, size });
+        };
         if offset.checked_add(size).is_none_or(|end| end > b.len()) {
-            return Err(format!("{name}: data runs past the end of the file"));
+            return Err(ZipError::DataPastEnd { name, offset, size });
         }
         out.push(Entry {
             name,
@@ -158,15 +174,16 @@ fn ints(v: &Value) -> Option<Vec<i64>> {
 struct Walker<'a> {
     storages: &'a HashMap<String, &'a [u8]>,
     out: Vec<TorchTensor>,
-    errors: Vec<String>,
+    errors: Vec<TorchTensorError>,
 }
 
 impl Walker<'_> {
     fn tensor(&mut self, name: &str, args: &[Value]) {
         // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, hooks, ...)
         let Some(Value::PersId(pid)) = args.first() else {
-            self.errors
-                .push(format!("{name}: tensor without a storage"));
+            self.errors.push(TorchTensorError::NoStorage {
+                name: name.to_owned(),
+            });
             return;
         };
         let Value::Tuple(p) = pid.as_ref() else {
@@ -175,13 +192,16 @@ impl Walker<'_> {
         let (Some(Value::Global { name: cls, .. }), Some(key)) =
             (p.get(1), p.get(2).and_then(Value::as_str))
         else {
-            self.errors
-                .push(format!("{name}: unrecognised storage reference"));
+            self.errors.push(TorchTensorError::StorageReference {
+                name: name.to_owned(),
+            });
             return;
         };
         let Some(dtype) = storage_dtype(cls) else {
-            self.errors
-                .push(format!("{name}: storage type {cls} is not compared"));
+            self.errors.push(TorchTensorError::StorageType {
+                name: name.to_owned(),
+                storage: cls.clone(),
+            });
             return;
         };
         let (Some(offset), Some(shape), Some(stride)) = (
@@ -189,13 +209,16 @@ impl Walker<'_> {
             args.get(2).and_then(ints),
             args.get(3).and_then(ints),
         ) else {
-            self.errors
-                .push(format!("{name}: malformed tensor arguments"));
+            self.errors.push(TorchTensorError::Arguments {
+                name: name.to_owned(),
+            });
             return;
         };
         let Some(storage) = self.storages.get(key) else {
-            self.errors
-                .push(format!("{name}: storage {key} is missing from the archive"));
+            self.errors.push(TorchTensorError::MissingStorage {
+                name: name.to_owned(),
+                key: key.to_owned(),
+            });
             return;
         };
         let size = itemsize(dtype);
@@ -217,9 +240,11 @@ impl Walker<'_> {
             .is_some_and(|l| l >= 0 && (l as u64) < (storage.len() / size.max(1)) as u64)
             || count == Some(0);
         let Some(count) = count.filter(|&c| fits && c <= 1 << 31) else {
-            self.errors.push(format!(
-                "{name}: shape {shape:?} with strides {stride:?} does not fit its storage"
-            ));
+            self.errors.push(TorchTensorError::DoesNotFit {
+                name: name.to_owned(),
+                shape,
+                stride,
+            });
             return;
         };
         let mut data = Vec::with_capacity(count as usize * size);
@@ -234,8 +259,9 @@ impl Walker<'_> {
                 .and_then(|a| usize::try_from(a).ok())
                 .and_then(|a| a.checked_mul(size));
             let Some(bytes) = start.and_then(|s| storage.get(s..s.checked_add(size)?)) else {
-                self.errors
-                    .push(format!("{name}: a view reaches past its storage"));
+                self.errors.push(TorchTensorError::PastStorage {
+                    name: name.to_owned(),
+                });
                 return;
             };
             data.extend_from_slice(bytes);
@@ -309,35 +335,39 @@ impl Walker<'_> {
 }
 
 /// The tensors of a `torch.save` file, in pickle order. Never executes anything.
-pub fn read_checkpoint(bytes: &[u8]) -> Result<Vec<TorchTensor>, String> {
+pub fn read_checkpoint(bytes: &[u8]) -> Result<Vec<TorchTensor>, CheckpointError> {
     let list = entries(bytes)?;
     let pkl = list
         .iter()
         .find(|e| e.name.ends_with("/data.pkl") || e.name == "data.pkl")
-        .ok_or("no data.pkl in the archive: not a torch.save file")?;
+        .ok_or(CheckpointError::NoPickle)?;
     let prefix = pkl.name.trim_end_matches("data.pkl").to_owned();
     if pkl.method != 0 {
-        return Err("data.pkl is compressed; torch.save stores it uncompressed".into());
+        return Err(CheckpointError::CompressedPickle {
+            name: pkl.name.clone(),
+        });
     }
     let mut storages: HashMap<String, &[u8]> = HashMap::new();
     for e in &list {
         if let Some(key) = e.name.strip_prefix(&format!("{prefix}data/")) {
             if e.method != 0 {
-                return Err(format!("{}: compressed storage", e.name));
+                return Err(CheckpointError::CompressedStorage {
+                    name: e.name.clone(),
+                });
             }
             storages.insert(key.to_owned(), &bytes[e.offset..e.offset + e.size]);
         }
     }
-    let value = read_pickle(&bytes[pkl.offset..pkl.offset + pkl.size])
-        .map_err(|e| format!("data.pkl: {e}"))?;
+    let value =
+        read_pickle(&bytes[pkl.offset..pkl.offset + pkl.size]).map_err(CheckpointError::Pickle)?;
     let mut w = Walker {
         storages: &storages,
         out: Vec::new(),
         errors: Vec::new(),
     };
     w.walk("", &value, 0);
-    if let Some(e) = w.errors.first() {
-        return Err(e.clone());
+    if let Some(e) = w.errors.into_iter().next() {
+        return Err(e.into());
     }
     Ok(w.out)
 }
@@ -355,6 +385,63 @@ mod tests {
         eocd[..4].copy_from_slice(b"PK\x05\x06");
         eocd[10] = 5;
         eocd[16..20].copy_from_slice(&1000u32.to_le_bytes());
-        assert!(read_checkpoint(&eocd).is_err());
+        let err = read_checkpoint(&eocd).unwrap_err();
+        assert_eq!(
+            err,
+            CheckpointError::Zip(ZipError::DirectoryEntry { at: 1000 })
+        );
+        assert_eq!(
+            err.to_string(),
+            "central directory entry expected at byte 1000"
+        );
+        assert_eq!(
+            read_checkpoint(b"not a zip at all")
+                .unwrap_err()
+                .to_string(),
+            "no zip end-of-central-directory record: not a torch.save zip"
+        );
+    }
+
+    #[test]
+    fn a_zip_without_a_pickle_and_a_pickle_that_does_not_read() {
+        // One stored entry `name` holding `data`, then the central directory and end record.
+        fn zip(name: &str, data: &[u8]) -> Vec<u8> {
+            let mut z = b"PK\x03\x04".to_vec();
+            z.extend([0u8; 22]);
+            z.extend((name.len() as u16).to_le_bytes());
+            z.extend([0u8; 2]);
+            z.extend(name.as_bytes());
+            z.extend(data);
+            let cd = z.len();
+            z.extend(b"PK\x01\x02");
+            z.extend([0u8; 16]);
+            z.extend((data.len() as u32).to_le_bytes());
+            z.extend((data.len() as u32).to_le_bytes());
+            z.extend((name.len() as u16).to_le_bytes());
+            z.extend([0u8; 12]);
+            z.extend(0u32.to_le_bytes());
+            z.extend(name.as_bytes());
+            let end = z.len();
+            z.extend(b"PK\x05\x06");
+            z.extend([0u8; 4]);
+            z.extend(1u16.to_le_bytes());
+            z.extend(1u16.to_le_bytes());
+            z.extend(((end - cd) as u32).to_le_bytes());
+            z.extend((cd as u32).to_le_bytes());
+            z.extend([0u8; 2]);
+            z
+        }
+        let err = read_checkpoint(&zip("archive/other", b"x")).unwrap_err();
+        assert_eq!(err, CheckpointError::NoPickle);
+        assert_eq!(
+            err.to_string(),
+            "no data.pkl in the archive: not a torch.save file"
+        );
+        let err = read_checkpoint(&zip("archive/data.pkl", b"\xff")).unwrap_err();
+        let CheckpointError::Pickle(pickle) = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(err.to_string(), format!("data.pkl: {pickle}"));
+        assert!(std::error::Error::source(&err).is_some());
     }
 }

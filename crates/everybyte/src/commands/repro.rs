@@ -1,6 +1,8 @@
 //! `everybyte repro lint` and `everybyte repro run`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use everybyte_repro::run::BeforeError;
 
 use super::prelude::*;
 
@@ -9,39 +11,12 @@ pub fn run(ctx: &Ctx, command: &ReproCommand) -> Result<ExitCode> {
     match command {
         ReproCommand::Lint(args) => {
             let session = ctx.session(&cwd, &args.report)?;
-            let roots = if args.paths.is_empty() {
-                vec![PathBuf::from(".")]
-            } else {
-                args.paths.clone()
+            let linted = everybyte_repro::lint_paths(&args.paths, &session.cfg.options.exclude)?;
+            let report = Report {
+                findings: linted.findings,
+                inputs: linted.inputs,
+                ..Report::default()
             };
-            let mut report = Report::default();
-            for root in &roots {
-                if root.is_file() {
-                    let name = root.display().to_string();
-                    report
-                        .findings
-                        .extend(everybyte_repro::lint_python_file(root, &name));
-                    report.inputs.push(name);
-                    continue;
-                }
-                if !root.is_dir() {
-                    bail!("{}: no such file or directory", root.display());
-                }
-                let project =
-                    everybyte_core::discover::discover(root, &session.cfg.options.exclude)
-                        .with_context(|| format!("{}: cannot walk", root.display()))?;
-                for f in project.files_of(everybyte_core::FileKind::PythonSource) {
-                    let shown = if root == Path::new(".") {
-                        f.rel.clone()
-                    } else {
-                        root.join(&f.rel).display().to_string()
-                    };
-                    report
-                        .findings
-                        .extend(everybyte_repro::lint_python_file(&f.path, &shown));
-                    report.inputs.push(shown);
-                }
-            }
             session.finish(report, Some(&cwd))
         }
         ReproCommand::Run(args) => {
@@ -68,22 +43,8 @@ pub fn run(ctx: &Ctx, command: &ReproCommand) -> Result<ExitCode> {
             };
             // The environment recorded beside each run: the same snapshot `env snapshot` takes.
             let target = everybyte_env::target::active();
-            let mut record = |_: usize, dir: &Path| -> std::result::Result<(), String> {
-                let t = match &target {
-                    Ok(t) => t,
-                    Err(e) => {
-                        return std::fs::write(dir.join("env-unavailable.txt"), format!("{e}\n"))
-                            .map_err(|e| e.to_string());
-                    }
-                };
-                let snap =
-                    everybyte_env::snapshot::take(t, &everybyte_env::resolve::SearchConfig::host());
-                let path = dir.join("env.json");
-                everybyte_core::atomic::write_atomic(&path, |w| {
-                    serde_json::to_writer_pretty(&mut *w, &snap)?;
-                    writeln!(w)
-                })
-                .map_err(|e| format!("{}: {e}", path.display()))
+            let mut record = |_: usize, dir: &Path| -> Result<(), BeforeError> {
+                Ok(everybyte_env::snapshot::record(target.as_ref(), dir)?)
             };
             let report =
                 everybyte_repro::run::run(&opts, &mut record).map_err(anyhow::Error::msg)?;
