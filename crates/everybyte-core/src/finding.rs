@@ -214,6 +214,11 @@ impl Report {
     }
 
     /// The highest severity present, if any finding exists.
+    /// Whether a finding reaches `threshold` (`None`: never fail).
+    pub fn fails(&self, threshold: Option<Severity>) -> bool {
+        matches!((threshold, self.max_severity()), (Some(t), Some(max)) if max >= t)
+    }
+
     pub fn max_severity(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
     }

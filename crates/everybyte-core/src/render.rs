@@ -25,29 +25,6 @@ pub enum Format {
     Html,
 }
 
-impl Format {
-    pub const NAMES: [&'static str; 5] = ["text", "concise", "json", "sarif", "github"];
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "text" => Format::Text,
-            "concise" => Format::Concise,
-            "json" => Format::Json,
-            "sarif" => Format::Sarif,
-            "github" => Format::Github,
-            other => {
-                return Err(format!(
-                    "unknown format `{other}` (expected one of: {})",
-                    Format::NAMES.join(", ")
-                ));
-            }
-        })
-    }
-}
-
 /// Rendering options.
 #[derive(Clone, Debug)]
 pub struct RenderOptions {
@@ -55,6 +32,29 @@ pub struct RenderOptions {
     pub tool_version: &'static str,
     /// The absolute project root, used as SARIF's `%SRCROOT%`.
     pub root_uri: Option<String>,
+}
+
+/// Renders `report` to `output` (atomically: a temporary file, then a rename) or, when there
+/// is none, to standard output.
+pub fn emit(
+    report: &Report,
+    format: Format,
+    registry: &Registry,
+    opts: &RenderOptions,
+    output: Option<&std::path::Path>,
+) -> io::Result<()> {
+    if let Some(path) = output {
+        crate::write_atomic(path, |w| render(report, format, registry, opts, w)).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("{}: cannot write the report: {e}", path.display()),
+            )
+        })
+    } else {
+        let mut out = io::stdout().lock();
+        render(report, format, registry, opts, &mut out)?;
+        out.flush()
+    }
 }
 
 /// Writes `report` in `format`.

@@ -200,6 +200,14 @@ pub struct Area {
     pub title: &'static str,
 }
 
+/// A `--select` or `--ignore` value that names no rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{flag}: unknown rule code or prefix `{selector}` (see `everybyte rules`)")]
+pub struct UnknownSelector {
+    pub flag: &'static str,
+    pub selector: String,
+}
+
 /// Every rule the binary knows, in code order, and the areas they belong to.
 #[derive(Debug, Default)]
 pub struct Registry {
@@ -248,6 +256,23 @@ impl Registry {
             .iter()
             .copied()
             .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name == code_or_name)
+    }
+
+    /// Checks command-line selectors: the first that names no rule is an error naming its flag.
+    pub fn check_selectors(
+        &self,
+        select: &[String],
+        ignore: &[String],
+    ) -> Result<(), UnknownSelector> {
+        for (flag, list) in [("--select", select), ("--ignore", ignore)] {
+            if let Some(sel) = list.iter().find(|s| !self.selector_is_known(s)) {
+                return Err(UnknownSelector {
+                    flag,
+                    selector: sel.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Whether a selector (`ALL`, a prefix like `LOG` or `LOG01`, or a full code) names at

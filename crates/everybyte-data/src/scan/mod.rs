@@ -137,6 +137,36 @@ pub struct ScanReport {
 }
 
 /// Scans files (walking folders) on all cores.
+/// [`scan`], with `show` given the progress line (see [`Progress::line`]) five times a second
+/// while it runs, and once more with an empty line when it is done.
+pub fn scan_showing(
+    paths: &[PathBuf],
+    root: &Path,
+    opts: &ScanOptions,
+    show: &(dyn Fn(&str) + Sync),
+) -> ScanReport {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let progress = std::sync::Arc::new(Progress::default());
+    let opts = ScanOptions {
+        progress: Some(progress.clone()),
+        ..opts.clone()
+    };
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let start = std::time::Instant::now();
+            while !done.load(Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                show(&progress.line(start.elapsed().as_secs_f64()));
+            }
+            show("");
+        });
+        let r = scan(paths, root, &opts);
+        done.store(true, Relaxed);
+        r
+    })
+}
+
 pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
     let started = std::time::Instant::now();
     let (files, errors) = list_files(paths, root, opts.shard);

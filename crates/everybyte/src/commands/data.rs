@@ -2,11 +2,9 @@
 
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use everybyte_data::manifest::{self, Manifest};
-use everybyte_data::scan::{Progress, ScanOptions};
+use everybyte_data::scan::ScanOptions;
 
 use super::prelude::*;
 
@@ -34,7 +32,6 @@ fn scan(ctx: &Ctx, args: &DataScanArgs) -> Result<ExitCode> {
         [one] if one.is_dir() => one.clone(),
         _ => PathBuf::from("."),
     };
-    let progress = Arc::new(Progress::default());
     let opts = ScanOptions {
         max_pixels: args
             .max_pixels
@@ -42,17 +39,17 @@ fn scan(ctx: &Ctx, args: &DataScanArgs) -> Result<ExitCode> {
         shard: args.shard,
         decode: args.decode,
         hash: args.manifest.is_some(),
-        progress: Some(progress.clone()),
+        progress: None,
     };
-    let done = AtomicBool::new(false);
-    let scan = std::thread::scope(|s| {
-        if io::stderr().is_terminal() {
-            s.spawn(|| show_progress(&progress, &done));
-        }
-        let r = everybyte_data::scan::scan(paths, &root, &opts);
-        done.store(true, Relaxed);
-        r
-    });
+    let scan = if io::stderr().is_terminal() {
+        let show = |line: &str| match line {
+            "" => eprint!("\r\x1b[2K"),
+            _ => eprint!("\r{line}   "),
+        };
+        everybyte_data::scan::scan_showing(paths, &root, &opts, &show)
+    } else {
+        everybyte_data::scan::scan(paths, &root, &opts)
+    };
     if let Some(path) = &args.manifest {
         write_json(path, &Manifest::from_scan(&scan, &root), "the manifest")?;
     }
@@ -108,14 +105,4 @@ fn verify(args: &DataVerifyArgs) -> Result<ExitCode> {
     let diffs = manifest::verify(&m, &root);
     manifest::write_differences(&mut io::stdout().lock(), &m, &diffs)?;
     Ok(exit(diffs.is_empty()))
-}
-
-/// A progress line on standard error while a scan runs: files/s, MB/s, ETA.
-fn show_progress(p: &Progress, done: &AtomicBool) {
-    let start = std::time::Instant::now();
-    while !done.load(Relaxed) {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        eprint!("\r{}   ", p.line(start.elapsed().as_secs_f64()));
-    }
-    eprint!("\r\x1b[2K");
 }

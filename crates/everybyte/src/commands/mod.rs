@@ -31,7 +31,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use everybyte_core::render::{self, Format, RenderOptions};
 use everybyte_core::{Config, Registry, Report, Selection, Severity};
@@ -123,13 +123,7 @@ impl Ctx<'_> {
     /// command line's `--select`/`--ignore` (each checked against the rules).
     pub fn session<'a>(&'a self, dir: &Path, args: &'a ReportArgs) -> Result<Session<'a>> {
         let cfg = self.config(dir)?;
-        for (flag, list) in [("--select", &args.select), ("--ignore", &args.ignore)] {
-            for sel in list {
-                if !self.registry.selector_is_known(sel) {
-                    bail!("{flag}: unknown rule code or prefix `{sel}` (see `everybyte rules`)");
-                }
-            }
-        }
+        self.registry.check_selectors(&args.select, &args.ignore)?;
         let selection = cfg.selection(&args.select, &args.ignore);
         Ok(Session {
             ctx: self,
@@ -159,10 +153,8 @@ impl Ctx<'_> {
             tool_version: VERSION,
             root_uri: None,
         };
-        everybyte_core::write_atomic(path, |w| {
-            render::render(&page, Format::Html, self.registry, &opts, w)
-        })
-        .with_context(|| format!("{}: cannot write", path.display()))
+        render::emit(&page, Format::Html, self.registry, &opts, Some(path))?;
+        Ok(())
     }
 }
 
@@ -209,16 +201,7 @@ impl Session<'_> {
             tool_version: VERSION,
             root_uri: root.map(render::dir_uri),
         };
-        if let Some(path) = &args.output {
-            everybyte_core::write_atomic(path, |w| {
-                render::render(&report, format, registry, &opts, w)
-            })
-            .with_context(|| format!("{}: cannot write the report", path.display()))?;
-        } else {
-            let mut out = io::stdout().lock();
-            render::render(&report, format, registry, &opts, &mut out)?;
-            out.flush()?;
-        }
+        render::emit(&report, format, registry, &opts, args.output.as_deref())?;
         let threshold = match args.fail_on {
             Some(FailOn::Never) => None,
             Some(FailOn::Info) => Some(Severity::Info),
@@ -226,11 +209,7 @@ impl Session<'_> {
             Some(FailOn::Error) => Some(Severity::Error),
             None => Some(self.cfg.options.fail_on.unwrap_or(Severity::Error)),
         };
-        let failed = match (threshold, report.max_severity()) {
-            (Some(t), Some(max)) => max >= t,
-            _ => false,
-        };
-        Ok(exit(!failed))
+        Ok(exit(!report.fails(threshold)))
     }
 }
 
