@@ -47,7 +47,26 @@ pub struct ModelInfo {
     pub unbatchable: Option<String>,
     pub settings: ModelSettings,
     /// The warm-up inference (zeros; dynamic dimensions 16, the batch 1 or 2).
-    pub warmup: Result<(), String>,
+    pub warmup: Warmup,
+}
+
+/// How the warm-up inference of a model went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warmup {
+    NotRun,
+    Ok,
+    /// It failed: what the engine said.
+    Failed(String),
+}
+
+impl std::fmt::Display for Warmup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warmup::NotRun => f.write_str("not run"),
+            Warmup::Ok => f.write_str("ok"),
+            Warmup::Failed(e) => write!(f, "failed: {e}"),
+        }
+    }
 }
 
 impl ModelInfo {

@@ -12,7 +12,7 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{DynTensor, DynTensorValueType, DynValue, TensorElementType, ValueType};
 
-use crate::engine::{Engine, IoSpec, ModelInfo, warmup_inputs};
+use crate::engine::{Engine, IoSpec, ModelInfo, Warmup, warmup_inputs};
 use crate::error::{EngineError, LoadError, Unbatchable};
 use crate::repo::{DEFAULT_MAX_BATCH, ModelEntry};
 use crate::tensor::{DataType, Tensor};
@@ -316,7 +316,7 @@ impl OnnxEngine {
             max_batch,
             unbatchable,
             settings: entry.settings.clone(),
-            warmup: Err("not run".to_owned()),
+            warmup: Warmup::NotRun,
         };
         let mut engine = OnnxEngine {
             session,
@@ -342,7 +342,7 @@ impl OnnxEngine {
                     info.max_batch = 0;
                     info.unbatchable = Some(why);
                 }
-                info.warmup = Ok(());
+                info.warmup = Warmup::Ok;
             }
             Err(e) => {
                 // Batching was never proven: only what the configuration asks for stays on.
@@ -351,7 +351,7 @@ impl OnnxEngine {
                     info.unbatchable =
                         Some("the warm-up inference failed, so batching was not proven".into());
                 }
-                info.warmup = Err(e.to_string());
+                info.warmup = Warmup::Failed(e.to_string());
             }
         }
         engine.info = Arc::new(info);

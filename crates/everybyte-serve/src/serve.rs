@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::engine::Warmup;
 use crate::error::ServeError;
 use crate::log::log;
 use crate::onnx::{self, OnnxEngine};
@@ -70,7 +71,7 @@ pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
         let info = Arc::clone(&engine.info);
         let warm = &info.warmup;
         log(
-            if warm.is_ok() { "info" } else { "warn" },
+            if *warm == Warmup::Ok { "info" } else { "warn" },
             "model_loaded",
             &[
                 ("model", info.name.clone().into()),
@@ -88,11 +89,7 @@ pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
                 ),
                 ("queue", info.settings.queue.into()),
                 ("load_ms", (t.elapsed().as_millis() as u64).into()),
-                (
-                    "warmup",
-                    warm.as_ref()
-                        .map_or_else(|e| json!(format!("failed: {e}")), |()| json!("ok")),
-                ),
+                ("warmup", json!(warm.to_string())),
             ],
         );
         let model = Model::start(engine).map_err(|source| ServeError::Worker {

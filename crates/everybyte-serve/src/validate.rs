@@ -135,7 +135,7 @@ mod tests {
             max_batch,
             unbatchable: None,
             settings: ModelSettings::default(),
-            warmup: Ok(()),
+            warmup: crate::engine::Warmup::Ok,
         }
     }
 

@@ -74,7 +74,7 @@ fn fake(max_batch: usize, settings: ModelSettings, delay: Duration) -> Fake {
         max_batch,
         unbatchable: None,
         settings,
-        warmup: Ok(()),
+        warmup: everybyte_serve::engine::Warmup::Ok,
     };
     let batches = Arc::new(Mutex::new(Vec::new()));
     let started = Arc::new(Mutex::new(0));
