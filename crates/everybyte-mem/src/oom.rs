@@ -7,10 +7,16 @@
 //! free. … Of the allocated memory 77.92 GiB is allocated by PyTorch, and 616.46 MiB is
 //! reserved by PyTorch but unallocated.`
 //!
-//! When `cudaMalloc` fails, the caching allocator releases every cached block that is wholly
-//! free and retries. So a request fails for lack of capacity when it exceeds the device's free
-//! memory plus everything PyTorch reserved but has not allocated; when it does not, the cached
-//! memory existed but sat in split blocks that could not be released or merged: fragmentation.
+//! Since 2.1 the message can also list the processes on the GPU (`Process 4242 has 30.00 GiB
+//! memory in use`) and this process's own use including non-PyTorch memory.
+//!
+//! Free device memory and PyTorch's reserved-but-unallocated cache are two pools, not one:
+//! when `cudaMalloc` fails, the caching allocator releases the cached segments that are wholly
+//! free and retries, but cache inside segments that also hold live tensors cannot be given
+//! back. The cause follows from the numbers, in this order (see [`Verdict`]): one request larger
+//! than the card; the device reporting enough free memory and failing anyway; a fragmented
+//! cache that could have served the request and is a real share of what PyTorch reserved;
+//! memory held outside this process's PyTorch; and otherwise capacity.
 
 use std::sync::LazyLock;
 
@@ -44,17 +50,36 @@ pub struct CudaOom {
     pub reserved_unallocated: u64,
     /// Memory this process holds including non-PyTorch memory (modern form), if stated.
     pub process_in_use: Option<u64>,
+    /// The processes the message lists with their memory (`Process 4242 has 30.00 GiB memory
+    /// in use`), this one usually among them.
+    pub processes: Vec<(u64, u64)>,
 }
 
-/// What the numbers mean.
+/// What the numbers mean, decided in the order of the variants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
-    /// The request exceeds free memory plus everything cached: the card is too small for it.
-    Capacity,
-    /// Enough memory was cached but not in one block.
+    /// One request is larger than the whole card: a shape bug, not a batch-size problem.
+    RequestExceedsCard,
+    /// The device reported at least the requested memory free and the allocation failed: a
+    /// memory-fraction cap, a MIG/vGPU/WSL limit, a race with another process, or fragmented
+    /// device memory; neither capacity nor PyTorch's cache.
+    FreeButFailed,
+    /// PyTorch's reserved-but-unallocated cache could have served the request and is a real
+    /// share of what it reserved, but not in one block.
     Fragmentation,
+    /// A large share of the card is held outside this process's PyTorch (other processes, other
+    /// libraries).
+    HeldElsewhere,
+    /// The card is full with this process's own tensors: the step needs less memory.
+    Capacity,
 }
+
+/// Cache at least this share of what PyTorch reserved is worth defragmenting; below it, the
+/// card is full and the unallocated cache is a sliver.
+const FRAGMENTATION_SHARE: f64 = 0.05;
+/// Memory held outside this process's PyTorch is named the cause at this share of the card.
+const ELSEWHERE_SHARE: f64 = 0.2;
 
 /// The analysis of a [`CudaOom`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -69,6 +94,11 @@ pub struct OomAnalysis {
     /// Device memory held outside PyTorch's allocator: the CUDA context, other libraries,
     /// other processes. `None` when the total is unknown.
     pub outside_pytorch: Option<u64>,
+    /// Device memory held outside this process: the other processes the message lists, or
+    /// what the total, free and this process's use leave. `None` when it cannot be told.
+    pub elsewhere: Option<u64>,
+    /// The processes other than this one that the message lists, with their memory.
+    pub other_processes: Vec<(u64, u64)>,
 }
 
 static LEGACY: LazyLock<Regex> = LazyLock::new(|| {
@@ -90,6 +120,11 @@ static MODERN_ALLOC: LazyLock<Regex> = LazyLock::new(|| {
         r"Of the allocated memory ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) is allocated by PyTorch, (?:with [0-9.]+ ?[KMGTP]?i?B allocated in private pools \([^)]*\), )?and ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) is reserved by PyTorch but unallocated",
     )
     .expect("valid regex")
+});
+
+static PROCESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"Process (\d+) has ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) memory in use")
+        .expect("valid regex")
 });
 
 static PROCESS_IN_USE: LazyLock<Regex> = LazyLock::new(|| {
@@ -126,6 +161,7 @@ pub fn parse_cuda_oom(text: &str) -> Option<CudaOom> {
             allocated,
             reserved_unallocated: reserved.saturating_sub(allocated),
             process_in_use: None,
+            processes: processes(text),
         });
     }
     let head = MODERN_HEAD.captures(text)?;
@@ -142,7 +178,15 @@ pub fn parse_cuda_oom(text: &str) -> Option<CudaOom> {
         process_in_use: PROCESS_IN_USE
             .captures(text)
             .and_then(|c| parse_bytes(&c[1])),
+        processes: processes(text),
     })
+}
+
+fn processes(text: &str) -> Vec<(u64, u64)> {
+    PROCESS
+        .captures_iter(text)
+        .filter_map(|c| Some((c[1].parse().ok()?, parse_bytes(&c[2])?)))
+        .collect()
 }
 
 fn backend(s: &str) -> &'static str {
@@ -154,22 +198,72 @@ fn backend(s: &str) -> &'static str {
 }
 
 impl CudaOom {
+    /// The processes the message lists other than this one. This process is the one whose
+    /// use matches `process_in_use`, else the one holding at least what PyTorch reserved
+    /// (the largest such).
+    fn others(&self, reserved: u64) -> Vec<(u64, u64)> {
+        let own = match self.process_in_use {
+            Some(mine) => self
+                .processes
+                .iter()
+                .position(|&(_, m)| m.abs_diff(mine) <= mine / 100 + (64 << 20)),
+            None => self
+                .processes
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, m))| *m >= reserved)
+                .max_by_key(|(_, (_, m))| *m)
+                .map(|(i, _)| i),
+        };
+        self.processes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != own)
+            .map(|(_, p)| *p)
+            .collect()
+    }
+
     pub fn analyze(&self) -> OomAnalysis {
         let reserved = self.allocated + self.reserved_unallocated;
         let obtainable = self.free + self.reserved_unallocated;
-        let (verdict, shortfall) = if self.requested > obtainable {
-            (Verdict::Capacity, self.requested - obtainable)
+        let shortfall = self.requested.saturating_sub(obtainable);
+        let outside_pytorch = self
+            .total
+            .map(|t| t.saturating_sub(reserved).saturating_sub(self.free));
+        let other_processes = self.others(reserved);
+        let elsewhere = if other_processes.is_empty() {
+            self.total.map(|t| {
+                t.saturating_sub(self.free)
+                    .saturating_sub(self.process_in_use.unwrap_or(reserved).max(reserved))
+            })
         } else {
-            (Verdict::Fragmentation, 0)
+            Some(other_processes.iter().map(|(_, m)| m).sum())
+        };
+        let fragmented = self.requested <= obtainable
+            && self.reserved_unallocated as f64 >= FRAGMENTATION_SHARE * reserved as f64;
+        let held_elsewhere = match (elsewhere, self.total) {
+            (Some(e), Some(t)) => e >= 1 << 30 && e as f64 >= ELSEWHERE_SHARE * t as f64,
+            _ => false,
+        };
+        let verdict = if self.total.is_some_and(|t| self.requested > t) {
+            Verdict::RequestExceedsCard
+        } else if self.free >= self.requested {
+            Verdict::FreeButFailed
+        } else if fragmented {
+            Verdict::Fragmentation
+        } else if held_elsewhere {
+            Verdict::HeldElsewhere
+        } else {
+            Verdict::Capacity
         };
         OomAnalysis {
             verdict,
             reserved,
             obtainable,
             shortfall,
-            outside_pytorch: self
-                .total
-                .map(|t| t.saturating_sub(reserved).saturating_sub(self.free)),
+            outside_pytorch,
+            elsewhere,
+            other_processes,
         }
     }
 
@@ -181,26 +275,67 @@ impl CudaOom {
         }
     }
 
-    /// A one-line diagnosis with the numbers.
+    /// A one-line diagnosis with the numbers that prove it.
     pub fn message(&self) -> String {
         let a = self.analyze();
-        let head = format!(
-            "{}: tried to allocate {} with {} free on the device and {} reserved by PyTorch but unallocated",
-            self.device(),
-            Bytes(self.requested),
-            Bytes(self.free),
-            Bytes(self.reserved_unallocated),
-        );
+        let dev = self.device();
+        let req = Bytes(self.requested);
+        let cache = Bytes(self.reserved_unallocated);
         match a.verdict {
-            Verdict::Capacity => format!(
-                "{head}: at most {} was obtainable, short by {} — capacity, not fragmentation",
-                Bytes(a.obtainable),
-                Bytes(a.shortfall)
+            Verdict::RequestExceedsCard => format!(
+                "{dev}: one allocation of {req} is larger than the whole card ({}): a shape bug (an s×s attention matrix, batch × seq × vocab logits in fp32, a missing .view), not something a smaller batch elsewhere, an allocator setting or another process can fix",
+                Bytes(self.total.unwrap_or(0))
+            ),
+            Verdict::FreeButFailed => format!(
+                "{dev}: tried to allocate {req} while the device reported {} free: neither the card's capacity nor PyTorch's cache is the cause; a per-process memory fraction, a MIG/vGPU/WSL limit, another process allocating in between, or fragmented device memory",
+                Bytes(self.free)
             ),
             Verdict::Fragmentation => format!(
-                "{head}: {} was obtainable but not in one block — fragmentation of the allocator's cache",
+                "{dev}: tried to allocate {req} with {} free on the device and {cache} reserved by PyTorch but unallocated ({:.0}% of the {} it reserved): {} was obtainable but not in one block — fragmentation of the allocator's cache",
+                Bytes(self.free),
+                pct(self.reserved_unallocated, a.reserved),
+                Bytes(a.reserved),
                 Bytes(a.obtainable)
             ),
+            Verdict::HeldElsewhere => {
+                let who = if a.other_processes.is_empty() {
+                    "outside this process's PyTorch (other processes or libraries)".to_owned()
+                } else {
+                    let list: Vec<String> = a
+                        .other_processes
+                        .iter()
+                        .map(|(pid, m)| format!("process {pid} holds {}", Bytes(*m)))
+                        .collect();
+                    format!("by other processes ({})", list.join(", "))
+                };
+                format!(
+                    "{dev}: tried to allocate {req} with {} free; {} of the {} card is held {who} while this process's PyTorch reserved {} — memory held elsewhere, not this job's size",
+                    Bytes(self.free),
+                    Bytes(a.elsewhere.unwrap_or(0)),
+                    Bytes(self.total.unwrap_or(0)),
+                    Bytes(a.reserved)
+                )
+            }
+            Verdict::Capacity => {
+                let mut m = format!(
+                    "{dev}: tried to allocate {req} with {} free on the device and {cache} reserved by PyTorch but unallocated",
+                    Bytes(self.free)
+                );
+                if a.shortfall > 0 {
+                    m.push_str(&format!(
+                        ": at most {} was obtainable, short by {} — capacity, not fragmentation",
+                        Bytes(a.obtainable),
+                        Bytes(a.shortfall)
+                    ));
+                } else {
+                    m.push_str(&format!(
+                        ": the card is full ({} allocated by PyTorch); the unallocated cache is a sliver ({:.1}% of reserved) — capacity, not fragmentation",
+                        Bytes(self.allocated),
+                        pct(self.reserved_unallocated, a.reserved)
+                    ));
+                }
+                m
+            }
         }
     }
 
@@ -209,11 +344,14 @@ impl CudaOom {
         let a = self.analyze();
         let mut lines = Vec::new();
         match a.verdict {
-            Verdict::Capacity => {
-                lines.push(format!(
-                    "free at least {} of GPU memory: lower the batch size (activations scale with it), enable activation checkpointing (torch.utils.checkpoint / model.gradient_checkpointing_enable()), train in bf16/fp16 with torch.autocast, or shard optimizer state (ZeRO/FSDP); allocator settings cannot fix a card that is too small",
-                    Bytes(a.shortfall)
-                ));
+            Verdict::RequestExceedsCard => lines.push(format!(
+                "find the tensor of {}: run the step under torch.cuda.memory._record_memory_history() and read the failing allocation's stack (or print the shapes before the line in the traceback); chunk the attention (scaled_dot_product_attention), compute the loss per chunk, or fix the missing reshape",
+                Bytes(self.requested)
+            )),
+            Verdict::FreeButFailed => {
+                lines.push("a cap on this process: grep -rn 'set_per_process_memory_fraction' . and echo \"$PYTORCH_CUDA_ALLOC_CONF\"".to_owned());
+                lines.push("a partitioned or virtual GPU: nvidia-smi -L (MIG devices), nvidia-smi -q | grep -i -A2 'virtualization' (vGPU); under WSL the Windows driver's limits apply".to_owned());
+                lines.push("another process allocating at the same moment: nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv -l 1 while the job runs".to_owned());
             }
             Verdict::Fragmentation => {
                 if self.form == OomForm::Modern {
@@ -226,8 +364,22 @@ impl CudaOom {
                 }
                 lines.push("keep shapes stable (pad variable sequence lengths to a few buckets) and call torch.cuda.memory_summary() at the failure to see the split blocks".to_owned());
             }
+            Verdict::HeldElsewhere => {
+                lines.push("see who holds the card: nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv; stop a leftover run, give each job its own GPU (CUDA_VISIBLE_DEVICES), or set memory limits for the other libraries in the process (TensorFlow, JAX: XLA_PYTHON_CLIENT_MEM_FRACTION, cupy)".to_owned());
+            }
+            Verdict::Capacity => {
+                let need = if a.shortfall > 0 {
+                    format!("free at least {} of GPU memory: ", Bytes(a.shortfall))
+                } else {
+                    "the card is full of this job's tensors: ".to_owned()
+                };
+                lines.push(format!(
+                    "{need}lower the batch size (activations scale with it), enable activation checkpointing (torch.utils.checkpoint / model.gradient_checkpointing_enable()), train in bf16/fp16 with torch.autocast, or shard optimizer state (ZeRO/FSDP); allocator settings cannot fix a card that is too small"
+                ));
+            }
         }
-        if let Some(out) = a.outside_pytorch
+        if a.verdict != Verdict::HeldElsewhere
+            && let Some(out) = a.outside_pytorch
             && out >= 1 << 30
         {
             lines.push(format!(
@@ -240,6 +392,14 @@ impl CudaOom {
                 .to_owned(),
         );
         lines.join("\n")
+    }
+}
+
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
     }
 }
 
@@ -279,12 +439,83 @@ mod tests {
     }
 
     #[test]
-    fn modern_form_fragmentation() {
+    fn a_sliver_of_cache_on_a_full_card_is_capacity() {
+        // 616 MiB unallocated of 78.5 GiB reserved (0.8%), the only process on the card.
         let text = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a total capacity of 79.15 GiB of which 5.81 MiB is free. Process 2214 has 79.14 GiB memory in use. Of the allocated memory 77.92 GiB is allocated by PyTorch, and 616.46 MiB is reserved by PyTorch but unallocated. If reserved but unallocated memory is large try setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid fragmentation.";
         let oom = parse_cuda_oom(text).expect("parses");
         assert_eq!(oom.form, OomForm::Modern);
+        assert_eq!(
+            oom.processes,
+            vec![(2214, parse_bytes("79.14 GiB").unwrap())]
+        );
+        let a = oom.analyze();
+        assert_eq!(a.verdict, Verdict::Capacity);
+        assert!(a.other_processes.is_empty());
+        assert!(
+            oom.message().contains("the card is full"),
+            "{}",
+            oom.message()
+        );
+        assert!(
+            oom.message().contains("sliver (0.8% of reserved)"),
+            "{}",
+            oom.message()
+        );
+    }
+
+    #[test]
+    fn modern_form_fragmentation() {
+        let text = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.15 GiB of which 1.00 GiB is free. Of the allocated memory 60.00 GiB is allocated by PyTorch, and 17.00 GiB is reserved by PyTorch but unallocated.";
+        let oom = parse_cuda_oom(text).expect("parses");
         assert_eq!(oom.analyze().verdict, Verdict::Fragmentation);
         assert!(oom.help().contains("expandable_segments:True"));
+        assert!(
+            oom.message().contains("(22% of the 77.00 GiB it reserved)"),
+            "{}",
+            oom.message()
+        );
+    }
+
+    #[test]
+    fn a_request_larger_than_the_card_is_a_shape_bug() {
+        let text = "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 96.00 GiB (GPU 0; 79.15 GiB total capacity; 2.10 GiB already allocated; 76.40 GiB free; 2.20 GiB reserved in total by PyTorch)";
+        let oom = parse_cuda_oom(text).unwrap();
+        assert_eq!(oom.analyze().verdict, Verdict::RequestExceedsCard);
+        assert!(
+            oom.message()
+                .contains("larger than the whole card (79.15 GiB)")
+        );
+    }
+
+    #[test]
+    fn enough_free_memory_and_still_failing_is_not_capacity() {
+        let text = "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.65 GiB total capacity; 4.00 GiB already allocated; 12.30 GiB free; 4.10 GiB reserved in total by PyTorch)";
+        let oom = parse_cuda_oom(text).unwrap();
+        assert_eq!(oom.analyze().verdict, Verdict::FreeButFailed);
+        assert!(oom.help().contains("set_per_process_memory_fraction"));
+    }
+
+    #[test]
+    fn memory_held_by_other_processes_is_named_with_them() {
+        let text = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 4.00 GiB. GPU 0 has a total capacity of 39.39 GiB of which 1.50 GiB is free. Process 1811 has 22.00 GiB memory in use. Process 2930 has 15.80 GiB memory in use. Including non-PyTorch memory, this process has 15.80 GiB memory in use. Of the allocated memory 14.90 GiB is allocated by PyTorch, and 300.00 MiB is reserved by PyTorch but unallocated.";
+        let oom = parse_cuda_oom(text).unwrap();
+        let a = oom.analyze();
+        assert_eq!(a.verdict, Verdict::HeldElsewhere);
+        assert_eq!(
+            a.other_processes,
+            vec![(1811, parse_bytes("22.00 GiB").unwrap())]
+        );
+        assert!(
+            oom.message().contains("process 1811 holds 22.00 GiB"),
+            "{}",
+            oom.message()
+        );
+        // Without the process list, the gap between total, free and this process says it.
+        let legacy = "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.65 GiB total capacity; 6.00 GiB already allocated; 500.00 MiB free; 6.20 GiB reserved in total by PyTorch)";
+        assert_eq!(
+            parse_cuda_oom(legacy).unwrap().analyze().verdict,
+            Verdict::HeldElsewhere
+        );
     }
 
     #[test]

@@ -42,6 +42,9 @@ everybyte_test_support::rule_fixtures! {
     log015_python_exception => "LOG015",
     log016_shared_library_not_found => "LOG016",
     log017_cuda_incompatible => "LOG017",
+    log018_cuda_oom_request_exceeds_card => "LOG018",
+    log019_cuda_oom_free_but_failed => "LOG019",
+    log020_cuda_oom_held_elsewhere => "LOG020",
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! LOG001 and LOG002: one detector reads PyTorch's CUDA OOM message and decides between a card
-//! that is too small and a cache that is fragmented (the analysis lives in `everybyte-mem`).
+//! LOG001, LOG002, LOG018, LOG019 and LOG020: one detector reads PyTorch's CUDA OOM message
+//! and decides its cause from the numbers (the analysis lives in `everybyte-mem`): a card too
+//! small for the step, a fragmented cache, one request larger than the card, an allocation that
+//! failed with enough memory free, or memory held by others.
 
 use everybyte_mem::{Verdict, parse_cuda_oom};
 
@@ -51,6 +53,74 @@ everybyte_core::declare_rule! {
     pub static CUDA_OOM_FRAGMENTATION = { code: "LOG002", name: "cuda-oom-fragmentation", severity: Error, summary: "CUDA out of memory with enough cached memory, but fragmented" };
 }
 
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// A CUDA out-of-memory error whose single request is larger than the card's total
+    /// capacity, as the message states it.
+    /// ## Why it matters
+    /// No batch size elsewhere, allocator setting or idle GPU can satisfy one allocation bigger
+    /// than the card. It is a shape bug: an attention score matrix of batch × heads × seq² when
+    /// the sequence is far longer than intended, logits of batch × seq × vocab in fp32, a
+    /// broadcast that made a square of a vector, a forgotten `.view`. Retrying with a smaller
+    /// batch wastes runs when one dimension is wrong by orders of magnitude.
+    /// ## Example
+    /// ```text
+    /// torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 96.00 GiB (GPU 0; 79.15 GiB total capacity; 2.10 GiB already allocated; 76.40 GiB free; 2.20 GiB reserved in total by PyTorch)
+    /// ```
+    /// ## Fix
+    /// Find the tensor: record the allocator's history
+    /// (`torch.cuda.memory._record_memory_history()`) and read the failing allocation's stack,
+    /// or print the shapes before the line the traceback names. Then chunk the computation
+    /// (`scaled_dot_product_attention` instead of materialised scores, the loss per chunk of
+    /// the sequence) or fix the reshape.
+    pub static CUDA_OOM_REQUEST_EXCEEDS_CARD = { code: "LOG018", name: "cuda-oom-request-exceeds-card", severity: Error, summary: "CUDA out of memory: one allocation is larger than the whole card" };
+}
+
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// A CUDA out-of-memory error although the device reported at least the requested memory
+    /// free (`free` >= `Tried to allocate` in the message).
+    /// ## Why it matters
+    /// Neither the card's capacity nor PyTorch's cache is the cause, so the usual advice (a
+    /// smaller batch, `max_split_size_mb`) changes nothing. What limits the process is
+    /// elsewhere: `torch.cuda.set_per_process_memory_fraction`, a MIG slice or vGPU profile, the
+    /// Windows driver's limits under WSL/WDDM, another process allocating between the check and
+    /// the call, or device memory itself fragmented by other allocations.
+    /// ## Example
+    /// ```text
+    /// RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.65 GiB total capacity; 4.00 GiB already allocated; 12.30 GiB free; 4.10 GiB reserved in total by PyTorch)
+    /// ```
+    /// ## Fix
+    /// Look for a memory fraction in the code (`set_per_process_memory_fraction`) and the
+    /// environment (`PYTORCH_CUDA_ALLOC_CONF`); list MIG devices (`nvidia-smi -L`) and vGPU
+    /// profiles (`nvidia-smi -q`); watch the other processes on the card while the job runs
+    /// (`nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv -l 1`).
+    pub static CUDA_OOM_FREE_BUT_FAILED = { code: "LOG019", name: "cuda-oom-free-but-failed", severity: Error, summary: "CUDA out of memory although the device reported enough free memory" };
+}
+
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// A CUDA out-of-memory error where a large share of the card (at least a fifth, and at
+    /// least 1 GiB) is held outside this process's PyTorch: by the other processes the message
+    /// lists (`Process 1811 has 22.00 GiB memory in use`, PyTorch 2.1+), or by what the total,
+    /// the free memory and this process's use leave over.
+    /// ## Why it matters
+    /// The job itself may fit the card; someone else's memory does not leave room for it. A
+    /// leftover run that never exited, a notebook kernel holding the GPU, two jobs scheduled onto
+    /// one card, or another framework in the same process (TensorFlow and JAX take most of the
+    /// card by default). Shrinking the model is the wrong fix.
+    /// ## Example
+    /// ```text
+    /// torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 4.00 GiB. GPU 0 has a total capacity of 39.39 GiB of which 1.50 GiB is free. Process 1811 has 22.00 GiB memory in use. Process 2930 has 15.80 GiB memory in use. Including non-PyTorch memory, this process has 15.80 GiB memory in use. Of the allocated memory 14.90 GiB is allocated by PyTorch, and 300.00 MiB is reserved by PyTorch but unallocated.
+    /// ```
+    /// ## Fix
+    /// See who holds the card (`nvidia-smi --query-compute-apps=pid,process_name,used_memory
+    /// --format=csv`), stop the leftover process, give each job its own GPU
+    /// (`CUDA_VISIBLE_DEVICES`, one GPU per pod), or cap the other library
+    /// (`XLA_PYTHON_CLIENT_MEM_FRACTION`, TensorFlow's memory growth).
+    pub static CUDA_OOM_HELD_ELSEWHERE = { code: "LOG020", name: "cuda-oom-held-elsewhere", severity: Error, summary: "CUDA out of memory: much of the card is held by other processes" };
+}
+
 pub fn detect(line: &str, out: &mut Vec<Hit>) {
     let Some(pos) = find_ci(line, "out of memory") else {
         return;
@@ -68,6 +138,9 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         let rule = match a.verdict {
             Verdict::Capacity => &CUDA_OOM_CAPACITY,
             Verdict::Fragmentation => &CUDA_OOM_FRAGMENTATION,
+            Verdict::RequestExceedsCard => &CUDA_OOM_REQUEST_EXCEEDS_CARD,
+            Verdict::FreeButFailed => &CUDA_OOM_FREE_BUT_FAILED,
+            Verdict::HeldElsewhere => &CUDA_OOM_HELD_ELSEWHERE,
         };
         let mut hit = Hit::new(rule, anchor, oom.message(), oom.help())
             .role(Role::Cause("CUDA out-of-memory error"))
@@ -83,6 +156,9 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         }
         if let Some(o) = a.outside_pytorch {
             hit = hit.data("outside_pytorch_bytes", o);
+        }
+        if let Some(e) = a.elsewhere {
+            hit = hit.data("held_elsewhere_bytes", e);
         }
         if let Some(g) = oom.gpu {
             hit = hit.data("gpu", g);

@@ -41,6 +41,9 @@ pub static RULES: &[&Rule] = &[
     &python_exception::PYTHON_EXCEPTION,
     &shared_library::SHARED_LIBRARY_NOT_FOUND,
     &cuda_compat::CUDA_INCOMPATIBLE,
+    &cuda_oom::CUDA_OOM_REQUEST_EXCEEDS_CARD,
+    &cuda_oom::CUDA_OOM_FREE_BUT_FAILED,
+    &cuda_oom::CUDA_OOM_HELD_ELSEWHERE,
 ];
 
 /// A detector: the words (matched case-sensitively, so list the spellings logs use) that
