@@ -12,6 +12,9 @@ pub enum Role {
     Kill,
     /// A kill that is its own cause (the kernel's OOM killer, `OOMKilled`).
     CauseAndKill(&'static str),
+    /// Always the consequence of another failure, never a primary one (a launcher stopping
+    /// the other ranks after one failed).
+    KnockOn,
 }
 
 /// One diagnosis of one line.

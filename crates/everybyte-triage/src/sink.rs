@@ -28,6 +28,13 @@ struct Cause {
     kills_itself: bool,
 }
 
+/// A finding that another one explains: reported, for the whole story, at info level and
+/// marked (`data.knock_on`), so counts of failures count its cause alone.
+fn mark_knock_on(finding: &mut Finding) {
+    finding.severity = everybyte_core::Severity::Info;
+    finding.data.insert("knock_on".into(), true.into());
+}
+
 pub struct Sink {
     path: String,
     entries: Vec<Entry>,
@@ -106,7 +113,7 @@ impl Sink {
                 message,
             });
         }
-        if hit.role == Role::Kill
+        if matches!(hit.role, Role::Kill | Role::KnockOn)
             && let Some(c) = &self.last_cause
             && line_no.saturating_sub(c.line) <= self.link_window
         {
@@ -118,6 +125,9 @@ impl Sink {
                 message: format!("the {} that preceded this termination", c.label),
             });
             finding.data.insert("after_line".into(), c.line.into());
+            mark_knock_on(&mut finding);
+        } else if hit.role == Role::KnockOn {
+            mark_knock_on(&mut finding);
         }
         let index = self.entries.len();
         let detail = finding.data.len();
@@ -130,7 +140,7 @@ impl Sink {
                     kills_itself: matches!(hit.role, Role::CauseAndKill(_)),
                 });
             }
-            Role::Kill | Role::None => {}
+            Role::Kill | Role::KnockOn | Role::None => {}
         }
         if let Some(key) = hit.key {
             self.by_key.insert(key, index);

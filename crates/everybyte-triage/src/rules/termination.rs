@@ -40,6 +40,16 @@ static EXIT_CODE: LazyLock<Regex> = LazyLock::new(|| {
 static SIGNAL_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:Signals\.)?SIG(TERM|KILL|ABRT|INT|HUP|QUIT)\b").expect("valid regex")
 });
+/// torchrun's elastic agent stopping the other ranks after one failed: `Sending process 4242
+/// closing signal SIGTERM`.
+static TEARDOWN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"Sending process (\d+) closing signal (SIG[A-Z]+)").expect("valid regex")
+});
+/// torchrun's report of the rank that failed: `failed (exitcode: -9) local_rank: 3 (pid: 4245)`.
+static RANK_FAILED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"failed \(exitcode: (-?\d+)\) local_rank: (\d+) \(pid: (\d+)\)")
+        .expect("valid regex")
+});
 static WORD: LazyLock<Regex> = LazyLock::new(|| {
     // A shell's job report: "Terminated", "Killed", "[1]+  Killed  python x",
     // "run.sh: line 12:  4242 Killed   python train.py", "Terminated: 15".
@@ -102,6 +112,27 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
     {
         return;
     }
+    if let Some(c) = TEARDOWN.captures(stripped) {
+        // Never a failure of its own: the launcher tears the job down because a rank failed.
+        let at = c.get(0).map_or(0, |m| m.start());
+        out.push(
+            Hit::new(
+                &KILLED_BY_SIGNAL,
+                offset + at,
+                format!(
+                    "torchrun stopped process {} with {}: the launcher tearing down the other ranks after one failed (knock-on; the failed rank's own error is the cause)",
+                    &c[1], &c[2]
+                ),
+                "find the rank that failed first: torchrun's `failed (exitcode: …) local_rank: N` line, and that rank's own traceback above it",
+            )
+            .role(Role::KnockOn)
+            .key("torchrun-teardown")
+            .data("pid", c[1].parse::<u64>().unwrap_or(0))
+            .data("signal_name", &c[2]),
+        );
+        return;
+    }
+    let rank = RANK_FAILED.captures(stripped);
     let mut found: Option<(u32, usize, Option<i64>)> = None;
     if let Some(c) = EXIT_CODE.captures(stripped) {
         let code: i64 = c[1].parse().unwrap_or(0);
@@ -150,10 +181,14 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         Some(c) => format!(" (exit code {c} = 128 + {sig})"),
         None => String::new(),
     };
+    let who = match &rank {
+        Some(r) => format!("local rank {} (pid {})", &r[2], &r[3]),
+        None => "process".to_owned(),
+    };
     let mut hit = Hit::new(
         &KILLED_BY_SIGNAL,
         offset + at,
-        format!("process terminated by {name}{how}: {why}"),
+        format!("{who} terminated by {name}{how}: {why}"),
         help_for(sig),
     )
     .role(Role::Kill)
@@ -162,6 +197,12 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
     .data("signal_name", name);
     if let Some(c) = code {
         hit = hit.data("exit_code", c);
+    }
+    if let Some(r) = &rank {
+        hit = hit
+            .data("local_rank", r[2].parse::<u64>().unwrap_or(0))
+            .data("pid", r[3].parse::<u64>().unwrap_or(0))
+            .key(format!("rank-{}-signal-{sig}", &r[2]));
     }
     out.push(hit);
 }

@@ -137,8 +137,13 @@ fn json_format_is_stable() {
     assert_eq!(f["code"], "LOG001");
     assert_eq!(f["path"], "<stdin>");
     assert_eq!(f["line"], 2);
-    assert_eq!(v["summary"]["errors"], 3);
+    // The SIGTERM after the OOM is its knock-on: reported, at info level, and marked.
+    assert_eq!(v["summary"]["errors"], 2);
     assert_eq!(v["summary"]["by_code"]["LOG004"], 1);
+    let kill = &v["findings"][2];
+    assert_eq!(kill["code"], "LOG004");
+    assert_eq!(kill["severity"], "info");
+    assert_eq!(kill["data"]["knock_on"], true);
     assert!(
         v["context"]
             .as_array()
