@@ -100,6 +100,28 @@ fn help_for(n: u32) -> &'static str {
     }
 }
 
+/// torchrun's `Sending process N closing signal SIGTERM`: never a failure of its own, the
+/// launcher tears the job down because a rank failed.
+fn teardown(stripped: &str, offset: usize) -> Option<Hit> {
+    let c = TEARDOWN.captures(stripped)?;
+    let at = c.get(0).map_or(0, |m| m.start());
+    Some(
+        Hit::new(
+            &KILLED_BY_SIGNAL,
+            offset + at,
+            format!(
+                "torchrun stopped process {} with {}: the launcher tearing down the other ranks after one failed (knock-on; the failed rank's own error is the cause)",
+                &c[1], &c[2]
+            ),
+            "find the rank that failed first: torchrun's `failed (exitcode: …) local_rank: N` line, and that rank's own traceback above it",
+        )
+        .role(Role::KnockOn)
+        .key("torchrun-teardown")
+        .data("pid", c[1].parse::<u64>().unwrap_or(0))
+        .data("signal_name", &c[2]),
+    )
+}
+
 pub fn detect(line: &str, out: &mut Vec<Hit>) {
     let stripped = crate::line::strip_decorations(line);
     let offset = line.len() - stripped.len();
@@ -112,24 +134,8 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
     {
         return;
     }
-    if let Some(c) = TEARDOWN.captures(stripped) {
-        // Never a failure of its own: the launcher tears the job down because a rank failed.
-        let at = c.get(0).map_or(0, |m| m.start());
-        out.push(
-            Hit::new(
-                &KILLED_BY_SIGNAL,
-                offset + at,
-                format!(
-                    "torchrun stopped process {} with {}: the launcher tearing down the other ranks after one failed (knock-on; the failed rank's own error is the cause)",
-                    &c[1], &c[2]
-                ),
-                "find the rank that failed first: torchrun's `failed (exitcode: …) local_rank: N` line, and that rank's own traceback above it",
-            )
-            .role(Role::KnockOn)
-            .key("torchrun-teardown")
-            .data("pid", c[1].parse::<u64>().unwrap_or(0))
-            .data("signal_name", &c[2]),
-        );
+    if let Some(hit) = teardown(stripped, offset) {
+        out.push(hit);
         return;
     }
     let rank = RANK_FAILED.captures(stripped);
