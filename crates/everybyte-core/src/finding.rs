@@ -180,20 +180,7 @@ impl Report {
     /// Sorts findings by (path, line, column, code) without reordering findings of one file
     /// that share a position, so streaming order survives.
     pub fn sort(&mut self) {
-        self.findings.sort_by(|a, b| {
-            (
-                &a.location.path,
-                a.location.line,
-                a.location.column,
-                &a.code,
-            )
-                .cmp(&(
-                    &b.location.path,
-                    b.location.line,
-                    b.location.column,
-                    &b.code,
-                ))
-        });
+        sort_findings(&mut self.findings);
     }
 
     pub fn summary(&self) -> Summary {
@@ -213,13 +200,31 @@ impl Report {
         s
     }
 
-    /// The highest severity present, if any finding exists.
     /// Whether a finding reaches `threshold` (`None`: never fail).
     pub fn fails(&self, threshold: Option<Severity>) -> bool {
         matches!((threshold, self.max_severity()), (Some(t), Some(max)) if max >= t)
     }
 
+    /// The highest severity present, if any finding exists.
     pub fn max_severity(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
     }
+}
+
+/// Sorts findings by (path, line, column, code), stably: the one order every report uses.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (
+            &a.location.path,
+            a.location.line,
+            a.location.column,
+            &a.code,
+        )
+            .cmp(&(
+                &b.location.path,
+                b.location.line,
+                b.location.column,
+                &b.code,
+            ))
+    });
 }

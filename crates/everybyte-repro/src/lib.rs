@@ -32,13 +32,7 @@ pub fn lint_python(display: &str, source: &str) -> Result<Vec<Finding>, ParseErr
     for r in rules::RULES {
         (r.check)(&ctx, &mut out);
     }
-    out.sort_by(|a, b| {
-        (a.location.line, a.location.column, &a.code).cmp(&(
-            b.location.line,
-            b.location.column,
-            &b.code,
-        ))
-    });
+    everybyte_core::finding::sort_findings(&mut out);
     Ok(out)
 }
 
