@@ -15,8 +15,9 @@
 //! free and retries, but cache inside segments that also hold live tensors cannot be given
 //! back. The cause follows from the numbers, in this order (see [`Verdict`]): one request larger
 //! than the card; the device reporting enough free memory and failing anyway; a fragmented
-//! cache that could have served the request and is a real share of what PyTorch reserved;
-//! memory held outside this process's PyTorch; and otherwise capacity.
+//! cache that could have served the request and is a real share (5%) of what PyTorch
+//! reserved; memory held outside this process's PyTorch that is a large share of the card (a
+//! quarter, at least 1 GiB) and without which the request would have fit; else capacity.
 
 use std::sync::LazyLock;
 
@@ -78,8 +79,9 @@ pub enum Verdict {
 /// Cache at least this share of what PyTorch reserved is worth defragmenting; below it, the
 /// card is full and the unallocated cache is a sliver.
 const FRAGMENTATION_SHARE: f64 = 0.05;
-/// Memory held outside this process's PyTorch is named the cause at this share of the card.
-const ELSEWHERE_SHARE: f64 = 0.2;
+/// Memory held outside this process's PyTorch is named the cause at this share of the card
+/// (and when the request would have fit without it).
+const ELSEWHERE_SHARE: f64 = 0.25;
 
 /// The analysis of a [`CudaOom`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -242,7 +244,9 @@ impl CudaOom {
         let fragmented = self.requested <= obtainable
             && self.reserved_unallocated as f64 >= FRAGMENTATION_SHARE * reserved as f64;
         let held_elsewhere = match (elsewhere, self.total) {
-            (Some(e), Some(t)) => e >= 1 << 30 && e as f64 >= ELSEWHERE_SHARE * t as f64,
+            (Some(e), Some(t)) => {
+                e >= 1 << 30 && e >= shortfall && e as f64 >= ELSEWHERE_SHARE * t as f64
+            }
             _ => false,
         };
         let verdict = if self.total.is_some_and(|t| self.requested > t) {
@@ -286,10 +290,24 @@ impl CudaOom {
                 "{dev}: one allocation of {req} is larger than the whole card ({}): a shape bug (an s×s attention matrix, batch × seq × vocab logits in fp32, a missing .view), not something a smaller batch elsewhere, an allocator setting or another process can fix",
                 Bytes(self.total.unwrap_or(0))
             ),
-            Verdict::FreeButFailed => format!(
-                "{dev}: tried to allocate {req} while the device reported {} free: neither the card's capacity nor PyTorch's cache is the cause; a per-process memory fraction, a MIG/vGPU/WSL limit, another process allocating in between, or fragmented device memory",
-                Bytes(self.free)
-            ),
+            Verdict::FreeButFailed => {
+                let mut m = format!(
+                    "{dev}: tried to allocate {req} while the device reported {} free: neither the card's capacity nor PyTorch's cache is the cause; a per-process memory fraction, a MIG/vGPU/WSL limit, another process allocating in between, or fragmented device memory",
+                    Bytes(self.free)
+                );
+                if !a.other_processes.is_empty() {
+                    let list: Vec<String> = a
+                        .other_processes
+                        .iter()
+                        .map(|(pid, mem)| format!("process {pid} holds {}", Bytes(*mem)))
+                        .collect();
+                    m.push_str(&format!(
+                        "; the card is shared ({}), the first suspect",
+                        list.join(", ")
+                    ));
+                }
+                m
+            }
             Verdict::Fragmentation => format!(
                 "{dev}: tried to allocate {req} with {} free on the device and {cache} reserved by PyTorch but unallocated ({:.0}% of the {} it reserved): {} was obtainable but not in one block — fragmentation of the allocator's cache",
                 Bytes(self.free),

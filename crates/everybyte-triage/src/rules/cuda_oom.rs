@@ -100,8 +100,9 @@ everybyte_core::declare_rule! {
 
 everybyte_core::declare_rule! {
     /// ## What it checks
-    /// A CUDA out-of-memory error where a large share of the card (at least a fifth, and at
-    /// least 1 GiB) is held outside this process's PyTorch: by the other processes the message
+    /// A CUDA out-of-memory error where a large share of the card (at least a quarter, at
+    /// least 1 GiB, and enough that the request would have fit without it) is held outside
+    /// this process's PyTorch: by the other processes the message
     /// lists (`Process 1811 has 22.00 GiB memory in use`, PyTorch 2.1+), or by what the total,
     /// the free memory and this process's use leave over.
     /// ## Why it matters
