@@ -15,6 +15,9 @@ pub enum Role {
     /// Always the consequence of another failure, never a primary one (a launcher stopping
     /// the other ranks after one failed).
     KnockOn,
+    /// A failure of its own unless a cause came just before it (an exception after a bus
+    /// error, an NCCL timeout, a CUDA fault).
+    Consequence,
 }
 
 /// One diagnosis of one line.

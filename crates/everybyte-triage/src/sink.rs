@@ -6,12 +6,22 @@ use everybyte_core::{Finding, Location, Related};
 
 use crate::hit::{Hit, Role};
 use crate::line::column;
+use crate::rules::python_exception::PYTHON_EXCEPTION;
 
 /// Repeats of one key further apart than this many lines are separate incidents.
 const REPEAT_WINDOW: u64 = 100_000;
 /// A kill this close after an OOM kill is the same event told twice (`Reason: OOMKilled`
 /// followed by `Exit Code: 137`).
 const SAME_EVENT_LINES: u64 = 3;
+/// An exception this close after a failure another rule names is that failure's consequence
+/// (a DataLoader's `worker exited unexpectedly` after its bus error).
+const CONSEQUENCE_LINES: u64 = 60;
+/// A SIGKILL this close before the kernel's OOM-kill report is that kill (a shell's `Killed`
+/// pasted above the `dmesg` lines that explain it).
+const KILL_BEFORE_CAUSE_LINES: u64 = 50;
+/// An exception whose message runs on into a failure another rule names on the next lines
+/// carries that failure (`AssertionError:` then `The NVIDIA driver on your system is too old`).
+const CARRIED_LINES: u64 = 3;
 
 struct Entry {
     finding: Finding,
@@ -19,6 +29,9 @@ struct Entry {
     detail: usize,
     count: u64,
     last_line: u64,
+    role: Role,
+    /// Explained by a cause already (linked, or a knock-on by nature).
+    explained: bool,
 }
 
 struct Cause {
@@ -113,16 +126,25 @@ impl Sink {
                 message,
             });
         }
-        if matches!(hit.role, Role::Kill | Role::KnockOn)
+        let window = if hit.role == Role::Consequence {
+            CONSEQUENCE_LINES.min(self.link_window)
+        } else {
+            self.link_window
+        };
+        if matches!(hit.role, Role::Kill | Role::KnockOn | Role::Consequence)
             && let Some(c) = &self.last_cause
-            && line_no.saturating_sub(c.line) <= self.link_window
+            && line_no.saturating_sub(c.line) <= window
         {
             finding
                 .message
                 .push_str(&format!(" — after the {} at line {}", c.label, c.line));
             finding.related.push(Related {
                 location: Location::line(self.path.clone(), c.line, 1),
-                message: format!("the {} that preceded this termination", c.label),
+                message: if hit.role == Role::Consequence {
+                    format!("the {} this follows from", c.label)
+                } else {
+                    format!("the {} that preceded this termination", c.label)
+                },
             });
             finding.data.insert("after_line".into(), c.line.into());
             mark_knock_on(&mut finding);
@@ -140,20 +162,67 @@ impl Sink {
                     kills_itself: matches!(hit.role, Role::CauseAndKill(_)),
                 });
             }
-            Role::Kill | Role::KnockOn | Role::None => {}
+            Role::Kill | Role::KnockOn | Role::Consequence | Role::None => {}
         }
         if let Some(key) = hit.key {
             self.by_key.insert(key, index);
         }
+        let explained = finding.data.contains_key("knock_on");
         self.entries.push(Entry {
             finding,
             detail,
             count: 1,
             last_line: line_no,
+            role: hit.role,
+            explained,
         });
     }
 
-    pub fn finish(self) -> (Vec<Finding>, u64) {
+    /// Knock-on events that come before what explains them: a SIGKILL above the kernel's
+    /// OOM-kill report, an exception whose message runs on into another rule's failure.
+    fn link_backwards(&mut self) {
+        for i in 0..self.entries.len() {
+            if self.entries[i].explained {
+                continue;
+            }
+            let line = self.entries[i].finding.location.line.unwrap_or(0);
+            let is_kill = self.entries[i].role == Role::Kill
+                && self.entries[i].finding.data.get("signal") == Some(&9.into());
+            let is_exception = self.entries[i].finding.code == PYTHON_EXCEPTION.code;
+            let explains = self.entries[i + 1..].iter().find(|e| {
+                let at = e.finding.location.line.unwrap_or(0);
+                let gap = at.saturating_sub(line);
+                !e.explained
+                    && ((is_kill
+                        && matches!(e.role, Role::CauseAndKill(_))
+                        && gap <= KILL_BEFORE_CAUSE_LINES)
+                        || (is_exception
+                            && e.finding.code != PYTHON_EXCEPTION.code
+                            && gap <= CARRIED_LINES))
+            });
+            if let Some(e) = explains {
+                let (at, what) = (
+                    e.finding.location.line.unwrap_or(0),
+                    format!(
+                        "the {} this {} reports",
+                        e.finding.code,
+                        if is_kill { "kill" } else { "exception" }
+                    ),
+                );
+                let f = &mut self.entries[i].finding;
+                f.related.push(Related {
+                    location: Location::line(self.path.clone(), at, 1),
+                    message: what,
+                });
+                f.data.insert("explained_by_line".into(), at.into());
+                mark_knock_on(f);
+                self.entries[i].explained = true;
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> (Vec<Finding>, u64) {
+        self.link_backwards();
         let findings = self
             .entries
             .into_iter()

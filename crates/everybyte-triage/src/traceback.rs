@@ -280,8 +280,14 @@ fn emit(p: Pending, out: &mut Vec<(u64, String, Hit)>) {
             f.file, f.line, f.func
         ));
     }
+    // torchrun's summary that a child failed is never the failure itself.
+    let role = if p.name.ends_with("ChildFailedError") {
+        Role::KnockOn
+    } else {
+        Role::Consequence
+    };
     let mut hit = Hit::new(&PYTHON_EXCEPTION, at, message, advice(&p.name, &p.message))
-        .role(Role::None)
+        .role(role)
         .data("exception", p.name.as_str());
     if let Some(f) = &p.frame {
         hit = hit
