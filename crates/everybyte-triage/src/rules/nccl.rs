@@ -13,7 +13,12 @@ everybyte_core::declare_rule! {
     /// process exited), the `ncclSystemError`/`ncclInternalError`/`ncclRemoteError` codes, and
     /// the ProcessGroupNCCL watchdog's `Watchdog caught collective operation timeout:
     /// WorkNCCL(SeqNum=…, OpType=ALLREDUCE, …, Timeout(ms)=600000) ran for … milliseconds`, with
-    /// the operation, its sequence number, the rank and the time waited.
+    /// the operation, its sequence number, the rank and the time waited (or, where a log kept
+    /// only the watchdog's C++ frames, that it fired). `NCCL WARN` lines name the failing call
+    /// in each family: a CUDA failure under NCCL (`Cuda failure 'out of memory'` is also a CUDA
+    /// out-of-memory error), a system call that failed (`Call to connect failed`), a peer that
+    /// went away (`Connection closed by remote peer HOST<PORT>`, `Broken pipe`, `remote process
+    /// exited or there was a network error`), with the host, pid, GPU and peer NCCL prints.
     /// ## Why it matters
     /// A collective times out when one rank never arrives: it crashed, hung in data loading,
     /// or took a different code path (a data-dependent branch, a shape that differs by rank).
@@ -43,6 +48,19 @@ static ERROR_IN: LazyLock<Regex> = LazyLock::new(|| {
 });
 static CODE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\bnccl(SystemError|InternalError|UnhandledCudaError|InvalidUsage|InvalidArgument|RemoteError)\b").expect("valid regex")
+});
+/// `NCCL WARN` lines of the failing call: a CUDA failure inside NCCL, a peer that went away.
+static WARN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"NCCL WARN (?:.*?)(Cuda failure '([^']+)'|Cuda failure (\d+) '([^']+)'|remote process exited or there was a network error|Connection closed by remote peer\s*(\S+)?|[Bb]roken pipe|Call to (\w+) failed ?: ?(.*))")
+        .expect("valid regex")
+});
+/// The watchdog's own frames, when the log kept them but not its `WorkNCCL(...)` line.
+static WATCHDOG_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"Exception raised from (?:ncclCommWatchdog|checkTimeout)|ProcessGroupNCCL::WorkNCCL::checkTimeout")
+        .expect("valid regex")
+});
+static HOST_RANK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(\S+):(\d+):(\d+) \[(\d+)\] (?:\S+ )?NCCL WARN").expect("valid regex")
 });
 static RANK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\[(?:Rank |rank)(\d+)\]").expect("valid regex"));
@@ -82,7 +100,85 @@ fn reason_help(text: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// An `NCCL WARN` line naming the failing call: the family (a CUDA error under NCCL, a peer
+/// that closed the connection), with the host, pid and device NCCL prints.
+fn warn(line: &str) -> Option<Hit> {
+    let c = WARN.captures(line)?;
+    let what = c.get(1).map_or("", |m| m.as_str());
+    let (family, why, help) = if let Some(err) = c.get(2).or_else(|| c.get(4)) {
+        (
+            "cuda-error",
+            format!("a CUDA call under NCCL failed: '{}'", err.as_str()),
+            if err.as_str().contains("out of memory") {
+                "NCCL could not allocate its buffers: the GPU was full before the collective (see the CUDA OOM on this node); lower NCCL_BUFFSIZE or free memory before the first collective"
+            } else {
+                "look for an Xid (dmesg | grep Xid) or an illegal memory access on the same node; NCCL_DEBUG=INFO names the failing call"
+            },
+        )
+    } else if let Some(call) = c.get(6) {
+        (
+            "system-error",
+            format!(
+                "a system call under NCCL failed: {}{}",
+                call.as_str(),
+                c.get(7)
+                    .map_or(String::new(), |m| format!(": {}", m.as_str().trim()))
+            ),
+            "NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT,NET shows the failing call; set NCCL_SOCKET_IFNAME to the right interface; in containers give /dev/shm room",
+        )
+    } else {
+        (
+            "remote-error",
+            format!(
+                "the connection to another rank broke ({}): that rank died or the network failed first",
+                what.trim()
+            ),
+            "find the rank that failed first: its own log has the real error (grep the other ranks' logs for Traceback/Killed); check the NICs (ibstat, ip -s link) if none did",
+        )
+    };
+    let host = HOST_RANK.captures(line);
+    let on = host.as_ref().map_or(String::new(), |h| {
+        format!(" on {} (pid {}, GPU {})", &h[1], &h[2], &h[4])
+    });
+    let mut hit = Hit::new(
+        &NCCL_FAILURE,
+        line.find("NCCL WARN").unwrap_or(0),
+        format!("NCCL error{on}: {why}"),
+        help,
+    )
+    .role(Role::Cause("NCCL error"))
+    .key(format!("nccl-warn-{family}"))
+    .data("family", family);
+    if let Some(h) = host {
+        hit = hit
+            .data("host", &h[1])
+            .data("pid", h[2].parse::<u64>().unwrap_or(0))
+            .data("device", h[4].parse::<u64>().unwrap_or(0));
+    }
+    if let Some(peer) = c.get(5) {
+        hit = hit.data("peer", peer.as_str());
+    }
+    Some(hit)
+}
+
 pub fn detect(line: &str, out: &mut Vec<Hit>) {
+    if let Some(hit) = warn(line) {
+        out.push(hit);
+        return;
+    }
+    if WATCHDOG_FRAME.is_match(line) {
+        out.push(
+            Hit::new(
+                &NCCL_FAILURE,
+                line.find("Exception raised").unwrap_or(0),
+                "NCCL collective timed out: the ProcessGroupNCCL watchdog raised (its WorkNCCL line with the operation and sequence number is not in this log) — another rank never joined".to_owned(),
+                "find the rank that stopped early (its log has the real error); enable the flight recorder (TORCH_NCCL_TRACE_BUFFER_SIZE=2000 TORCH_NCCL_DUMP_ON_TIMEOUT=1) to see each rank's last SeqNum",
+            )
+            .role(Role::Cause("NCCL timeout"))
+            .key("nccl-watchdog"),
+        );
+        return;
+    }
     if let Some(c) = WATCHDOG.captures(line) {
         let rank = c.get(1).map(|m| m.as_str()).or_else(|| {
             RANK.captures(line)
