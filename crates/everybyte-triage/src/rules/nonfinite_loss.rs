@@ -38,14 +38,31 @@ static EPOCH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\bepoch\b['\x22]?\s*[:=#]?\s*\[?(\d+(?:\.\d+)?)").expect("valid regex")
 });
 
+/// Autograd's anomaly mode naming the backward function that produced the non-finite value.
+static ANOMALY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"Function '(\w+)' returned (nan|inf|NaN|Inf) values in its (\d+)(?:st|nd|rd|th) output",
+    )
+    .expect("valid regex")
+});
+
 /// Finds a loss field whose value is non-finite; returns (byte offset, value as written).
 pub fn find_nonfinite_loss(line: &str) -> Option<(usize, &str)> {
+    find_nonfinite_field(line, "loss")
+}
+
+/// Finds a gradient-norm field whose value is non-finite (`'grad_norm': nan`).
+pub fn find_nonfinite_grad_norm(line: &str) -> Option<(usize, &str)> {
+    find_nonfinite_field(line, "grad_norm").or_else(|| find_nonfinite_field(line, "gradnorm"))
+}
+
+fn find_nonfinite_field<'a>(line: &'a str, field: &str) -> Option<(usize, &'a str)> {
     let bytes = line.as_bytes();
     let lower = line.to_ascii_lowercase();
     let mut from = 0;
-    while let Some(rel) = lower[from..].find("loss") {
+    while let Some(rel) = lower[from..].find(field) {
         let start = from + rel;
-        from = start + 4;
+        from = start + field.len();
         // The name around "loss": letters, digits and underscores (train_loss, loss_scale).
         let mut name_end = from;
         while name_end < bytes.len()
@@ -95,9 +112,32 @@ fn value_after(rest: &str) -> Option<&str> {
 }
 
 pub fn detect(line: &str, out: &mut Vec<Hit>) {
-    let Some((at, value)) = find_nonfinite_loss(line) else {
+    if let Some(c) = ANOMALY.captures(line) {
+        out.push(
+            Hit::new(
+                &NONFINITE_LOSS,
+                c.get(0).map_or(0, |m| m.start()),
+                format!(
+                    "autograd's anomaly mode: {} returned {} values in its output {}: the first operation of the backward pass that went non-finite",
+                    &c[1], &c[2].to_ascii_lowercase(), &c[3]
+                ),
+                "the forward operation behind it is in the traceback anomaly mode printed above (the line that created it); look for log/sqrt/division of values that reach 0, softmax over -inf rows, or fp16 overflow; clip gradients and check the inputs (everybyte data scan)",
+            )
+            .role(Role::None)
+            .key("nonfinite-anomaly")
+            .data("function", &c[1])
+            .data("value", c[2].to_ascii_lowercase()),
+        );
         return;
+    }
+    let (found, what) = match find_nonfinite_loss(line) {
+        Some(f) => (f, "loss"),
+        None => match find_nonfinite_grad_norm(line) {
+            Some(f) => (f, "gradient norm"),
+            None => return,
+        },
     };
+    let (at, value) = found;
     let step = STEP.captures(line).map(|c| format!("{} {}", &c[1], &c[2]));
     let epoch = EPOCH.captures(line).map(|c| format!("epoch {}", &c[1]));
     let when = match (&step, &epoch) {
@@ -109,7 +149,7 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
     let mut hit = Hit::new(
         &NONFINITE_LOSS,
         at,
-        format!("loss is {value}{when}: training diverged, and every step after this one learns nothing"),
+        format!("{what} is {value}{when}: training diverged, and every step after this one learns nothing"),
         "lower the learning rate or add warm-up; clip gradients (torch.nn.utils.clip_grad_norm_(params, 1.0)); with fp16 use GradScaler or switch to bf16; torch.autograd.set_detect_anomaly(True) finds the first bad op; everybyte data scan DIR finds NaN/inf in the data",
     )
     .role(Role::None)
@@ -141,6 +181,15 @@ mod tests {
         ] {
             assert!(find_nonfinite_loss(line).is_some(), "{line}");
         }
+        assert!(
+            super::find_nonfinite_grad_norm(
+                "{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 1.2e-09, 'epoch': 0.0}"
+            )
+            .is_some()
+        );
+        assert!(super::ANOMALY.is_match(
+            "RuntimeError: Function 'LogSoftmaxBackward0' returned nan values in its 0th output."
+        ));
     }
 
     #[test]
@@ -154,5 +203,6 @@ mod tests {
         ] {
             assert!(find_nonfinite_loss(line).is_none(), "{line}");
         }
+        assert!(super::find_nonfinite_grad_norm("{'grad_norm': 0.7431, 'loss': 1.9}").is_none());
     }
 }

@@ -38,9 +38,33 @@ static RESTART: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+static STATUS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)status ?code:? ?(\d{3})|HTTP probe failed with statuscode: (\d{3})")
+        .expect("valid regex")
+});
+
+/// What an HTTP status a probe got means.
+fn status_reason(code: u16) -> &'static str {
+    match code {
+        404 => {
+            "HTTP 404: the probe's path is wrong — the server never serves it, so the probe can never pass (not a slow start)"
+        }
+        401 | 403 => "the endpoint wants credentials the probe does not send",
+        503 => "HTTP 503: the server is up but not ready (still loading the model, or overloaded)",
+        500..=599 => "the server answered with an error: it is up but failing",
+        _ => "the endpoint answered with an error status",
+    }
+}
+
 fn reason(detail: &str) -> &'static str {
     let d = detail.to_ascii_lowercase();
-    if d.contains("deadline exceeded") || d.contains("timeout") || d.contains("timed out") {
+    if let Some(code) = STATUS
+        .captures(detail)
+        .and_then(|c| c.get(1).or_else(|| c.get(2)))
+        .and_then(|m| m.as_str().parse().ok())
+    {
+        status_reason(code)
+    } else if d.contains("deadline exceeded") || d.contains("timeout") || d.contains("timed out") {
         "the endpoint did not answer within timeoutSeconds"
     } else if d.contains("connection refused") {
         "nothing listens on the port yet (the server is still starting, or died)"
@@ -89,11 +113,18 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         }
         _ => "the pod is taken out of the Service's endpoints until it passes (no restart)",
     };
-    let help = match kind.as_str() {
-        "readiness" => {
+    let status: Option<u16> = STATUS
+        .captures(detail)
+        .and_then(|c| c.get(1).or_else(|| c.get(2)))
+        .and_then(|m| m.as_str().parse().ok());
+    let help = match (status, kind.as_str()) {
+        (Some(404), _) => {
+            "point the probe at a path the server serves (curl -i http://POD_IP:PORT/PATH from a debug pod; KServe v2 servers: /v2/health/live and /v2/health/ready); waiting longer will not help"
+        }
+        (_, "readiness") => {
             "raise timeoutSeconds above one inference's p99 under load, and make sure the endpoint does not wait behind the inference queue"
         }
-        _ => {
+        (_, _) => {
             "add a startupProbe whose failureThreshold × periodSeconds covers the measured cold start (everybyte profile --ready-url URL -- CMD); keep liveness on a cheap endpoint with timeoutSeconds above p99"
         }
     };
@@ -114,8 +145,16 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         } else {
             Role::Cause(label)
         })
-        .key(format!("probe-{kind}"))
+        .key(match status {
+            // A wrong path is its own incident, not a slow start told again.
+            Some(404) => format!("probe-{kind}-404"),
+            _ => format!("probe-{kind}"),
+        })
         .data("probe", kind.as_str())
-        .data("detail", detail),
+        .data("detail", detail)
+        .data(
+            "status",
+            status.map_or(serde_json::Value::Null, serde_json::Value::from),
+        ),
     );
 }
