@@ -133,28 +133,26 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         "startup" => "failed startup probe",
         _ => "failed readiness probe",
     };
-    out.push(
-        Hit::new(
-            &PROBE_FAILED,
-            c.get(0).map_or(0, |m| m.start()),
-            format!("{kind} probe failed: {why}; {consequence}"),
-            help,
-        )
-        .role(if kind == "readiness" {
-            Role::None
-        } else {
-            Role::Cause(label)
-        })
-        .key(match status {
-            // A wrong path is its own incident, not a slow start told again.
-            Some(404) => format!("probe-{kind}-404"),
-            _ => format!("probe-{kind}"),
-        })
-        .data("probe", kind.as_str())
-        .data("detail", detail)
-        .data(
-            "status",
-            status.map_or(serde_json::Value::Null, serde_json::Value::from),
-        ),
-    );
+    let mut hit = Hit::new(
+        &PROBE_FAILED,
+        c.get(0).map_or(0, |m| m.start()),
+        format!("{kind} probe failed: {why}; {consequence}"),
+        help,
+    )
+    .role(if kind == "readiness" {
+        Role::None
+    } else {
+        Role::Cause(label)
+    })
+    .key(match status {
+        // A wrong path is its own incident, not a slow start told again.
+        Some(404) => format!("probe-{kind}-404"),
+        _ => format!("probe-{kind}"),
+    })
+    .data("probe", kind.as_str())
+    .data("detail", detail);
+    if let Some(code) = status {
+        hit = hit.data("status", code);
+    }
+    out.push(hit);
 }
