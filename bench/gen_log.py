@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Writes a reproducible training log of a given size with rare incidents.
 
-Usage: gen_log.py OUT SIZE_MIB
+Usage: gen_log.py OUT SIZE_MIB [CORPUS_DIR]
 
 Most lines are what a healthy multi-GPU training run prints (step lines with the loss,
-throughput, data-loader and checkpoint messages, warnings); about one line in 200,000 is an
-incident that everybyte triage must diagnose (CUDA OOM, NCCL timeout, Xid, segfault, NaN loss,
-probe failure, GLIBC mismatch, a traceback).
+throughput, data-loader and checkpoint messages, warnings); about one line in 200,000 starts
+an incident that everybyte triage must diagnose. With CORPUS_DIR (bench/triage-corpus), the
+incidents are the real excerpts of its labels.tsv, in turn, and its benign look-alikes are mixed
+into the filler; without it, a built-in list of one-line incidents (CUDA OOM, NCCL timeout,
+Xid, segfault, NaN loss, probe failure, GLIBC mismatch, bus error).
 """
+import os
 import random
 import sys
 
@@ -46,10 +49,28 @@ def healthy_lines(rng, n):
             out.append(f"[{ts}][py.warnings][WARNING] /opt/venv/lib/python3.10/site-packages/transformers/modeling_utils.py:{rng.randint(100, 5000)}: UserWarning: the attention mask and the pad token id were not set")
     return "\n".join(out) + "\n"
 
+def corpus(path):
+    """(incidents, look-alikes) from a labelled corpus: the text of each excerpt."""
+    incidents, benign = [], []
+    with open(os.path.join(path, "labels.tsv"), encoding="utf-8") as f:
+        for row in f:
+            if not row.strip() or row.startswith("#") or row.startswith("file\t"):
+                continue
+            name, labels = row.rstrip("\n").split("\t")[:2]
+            with open(os.path.join(path, name), encoding="utf-8", errors="replace") as e:
+                text = e.read().rstrip("\n")
+            (benign if labels.strip() == "none" else incidents).append(text)
+    return incidents, benign
+
 def main():
     out, size_mib = sys.argv[1], int(sys.argv[2])
+    incidents, benign = (corpus(sys.argv[3]) if len(sys.argv) > 3 else (INCIDENTS, []))
     rng = random.Random(1234)
-    block = healthy_lines(rng, 40_000).encode()
+    lines = healthy_lines(rng, 40_000).splitlines()
+    # Look-alikes among the healthy lines: they must cost a scan and give no finding.
+    for text in benign:
+        lines.insert(rng.randrange(len(lines)), text)
+    block = ("\n".join(lines) + "\n").encode()
     target = size_mib << 20
     written = 0
     blocks = 0
@@ -59,7 +80,7 @@ def main():
             written += len(block)
             blocks += 1
             if blocks % 5 == 0:
-                line = (INCIDENTS[(blocks // 5) % len(INCIDENTS)] + "\n").encode()
+                line = (incidents[(blocks // 5) % len(incidents)] + "\n").encode()
                 f.write(line)
                 written += len(line)
     print(f"{out}: {written / (1 << 20):.0f} MiB, {blocks // 5} incidents")

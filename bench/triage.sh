@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Triage speed and memory against GNU grep, on the same machine in one run.
 #
-# Builds a log of SIZE_MIB (default 1024) with rare incidents (bench/gen_log.py), then times
+# Builds a log of SIZE_MIB (default 1024) of training-log filler with rare incidents: the real
+# excerpts of bench/triage-corpus, in turn, and its benign look-alikes (bench/gen_log.py), then times
 # `everybyte triage` against `grep -E -c` over an alternation of the same trigger words that
 # everybyte's scanner looks for (it prints them with `triage --list-triggers`). Both read the
 # file from the page cache (one warm-up read first); each is run RUNS times (default 3) and the
@@ -16,10 +17,10 @@ mkdir -p "$out"
 cargo build --release --quiet
 bin=target/release/everybyte
 
-log="$out/triage-$size.log"
-small="$out/triage-$((size / 4)).log"
-[ -f "$log" ] || python3 bench/gen_log.py "$log" "$size"
-[ -f "$small" ] || python3 bench/gen_log.py "$small" "$((size / 4))"
+log="$out/triage-corpus-$size.log"
+small="$out/triage-corpus-$((size / 4)).log"
+[ -f "$log" ] || python3 bench/gen_log.py "$log" "$size" bench/triage-corpus
+[ -f "$small" ] || python3 bench/gen_log.py "$small" "$((size / 4))" bench/triage-corpus
 # ERE alternation of the literal words: escape only what ERE treats as special.
 pattern=$("$bin" triage --list-triggers | python3 -c 'import sys; print("|".join("".join("\\" + c if c in ".[]()*+?{}|^$\\" else c for c in l.rstrip("\n")) for l in sys.stdin))')
 cat "$log" >/dev/null
