@@ -58,7 +58,18 @@ impl Sink {
         }
     }
 
-    pub fn push(&mut self, hit: Hit, line_no: u64, line: &str) {
+    pub fn push(&mut self, mut hit: Hit, line_no: u64, line: &str) {
+        if let Role::KillOrCause(label) = hit.role {
+            let linked = self
+                .last_cause
+                .as_ref()
+                .is_some_and(|c| line_no.saturating_sub(c.line) <= self.link_window);
+            hit.role = if linked {
+                Role::Kill
+            } else {
+                Role::Cause(label)
+            };
+        }
         if let Some(key) = &hit.key
             && let Some(&i) = self.by_key.get(key)
         {
@@ -67,7 +78,9 @@ impl Sink {
                 // The same event told twice (the kernel's `oom-kill:` summary, then `Killed
                 // process … anon-rss`): the more detailed telling writes the message, and it
                 // is not a repeat.
-                if hit.data.len() > e.detail {
+                // Another rule's telling of the event (a driver's prose after its Xid line)
+                // is counted, never rewrites the message.
+                if hit.data.len() > e.detail && hit.rule.code == e.finding.code {
                     e.detail = hit.data.len();
                     e.finding.message = hit.message;
                     for (k, v) in hit.data {
@@ -140,7 +153,7 @@ impl Sink {
                     kills_itself: matches!(hit.role, Role::CauseAndKill(_)),
                 });
             }
-            Role::Kill | Role::KnockOn | Role::None => {}
+            Role::Kill | Role::KnockOn | Role::None | Role::KillOrCause(_) => {}
         }
         if let Some(key) = hit.key {
             self.by_key.insert(key, index);
