@@ -4,7 +4,7 @@
 Usage: gen_log.py OUT SIZE_MIB [CORPUS_DIR]
 
 Most lines are what a healthy multi-GPU training run prints (step lines with the loss,
-throughput, data-loader and checkpoint messages, warnings); about one line in 200,000 starts
+throughput, data-loader and checkpoint messages, warnings); about one line in 40,000 starts
 an incident that everybyte triage must diagnose. With CORPUS_DIR (bench/triage-corpus), the
 incidents are the real excerpts of its labels.tsv, in turn, and its benign look-alikes are mixed
 into the filler; without it, a built-in list of one-line incidents (CUDA OOM, NCCL timeout,
@@ -79,10 +79,10 @@ def main():
             f.write(block)
             written += len(block)
             blocks += 1
-            if blocks % 5 == 0:
-                line = (incidents[(blocks // 5) % len(incidents)] + "\n").encode()
-                f.write(line)
-                written += len(line)
-    print(f"{out}: {written / (1 << 20):.0f} MiB, {blocks // 5} incidents")
+            # One incident after every block (about 4 MiB), each excerpt in turn.
+            line = (incidents[(blocks - 1) % len(incidents)] + "\n").encode()
+            f.write(line)
+            written += len(line)
+    print(f"{out}: {written / (1 << 20):.0f} MiB, {blocks} incidents")
 
 main()

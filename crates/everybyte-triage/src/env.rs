@@ -118,8 +118,8 @@ pub const TRIGGERS: &[&str] = &[
     "torch==",
     "torch version",
     "CUDA",
-    "Driver",
-    "driver",
+    // Driver, driver
+    "river",
     "Python",
     "GPU",
     "Hardware:",

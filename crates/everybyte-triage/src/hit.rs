@@ -12,6 +12,10 @@ pub enum Role {
     Kill,
     /// A kill that is its own cause (the kernel's OOM killer, `OOMKilled`).
     CauseAndKill(&'static str),
+    /// A kill when a cause precedes it (within the link window), else itself a cause that
+    /// later kills are linked to (`terminate called …` after a CUDA error, or before the
+    /// shell's `Aborted`).
+    KillOrCause(&'static str),
     /// Always the consequence of another failure, never a primary one (a launcher stopping
     /// the other ranks after one failed).
     KnockOn,
@@ -19,6 +23,11 @@ pub enum Role {
     /// error, an NCCL timeout, a CUDA fault).
     Consequence,
 }
+
+/// Reads a line that follows a hit's own (every line, whether or not it holds a trigger
+/// word) to complete the hit: a C++ exception's `what():`, a pod's `Message:`. Returns whether
+/// the hit is complete.
+pub type Follow = fn(&mut Hit, &str) -> bool;
 
 /// One diagnosis of one line.
 #[derive(Debug)]
@@ -34,6 +43,8 @@ pub struct Hit {
     pub role: Role,
     /// Earlier lines that explain this one: (line number, what it was).
     pub related: Vec<(u64, String)>,
+    /// Read up to this many following lines with this function before reporting the hit.
+    pub follow: Option<(Follow, u8)>,
 }
 
 impl Hit {
@@ -52,6 +63,7 @@ impl Hit {
             key: None,
             role: Role::None,
             related: Vec::new(),
+            follow: None,
         }
     }
 
@@ -64,6 +76,13 @@ impl Hit {
     #[must_use]
     pub fn role(mut self, role: Role) -> Self {
         self.role = role;
+        self
+    }
+
+    /// Completes the hit from up to `lines` following lines before it is reported.
+    #[must_use]
+    pub fn follow(mut self, f: Follow, lines: u8) -> Self {
+        self.follow = Some((f, lines));
         self
     }
 

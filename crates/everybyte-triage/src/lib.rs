@@ -6,6 +6,7 @@
 //! cost per byte is close to that of `grep`, and it holds only one buffer and the incidents in
 //! memory, whatever the size of the log.
 
+mod demangle;
 mod env;
 mod hit;
 mod line;

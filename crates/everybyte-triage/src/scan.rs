@@ -10,7 +10,7 @@ use everybyte_core::config::TriageOptions;
 use crate::TriageResult;
 use crate::env::{self, EnvFacts};
 use crate::hit::Hit;
-use crate::rules::DETECTORS;
+use crate::rules::{DETECTORS, Detect, Memory};
 use crate::sink::Sink;
 use crate::traceback::{self, Mode};
 
@@ -80,6 +80,18 @@ pub struct Scanner {
     skipping: bool,
     hits: Vec<Hit>,
     tb_out: Vec<(u64, String, Hit)>,
+    /// What the tracking detectors remember across lines.
+    memory: Memory,
+    /// Hits waiting for the lines after theirs (`Hit::follow`): while any waits, every line
+    /// is read.
+    held: Vec<Held>,
+}
+
+struct Held {
+    line: u64,
+    text: String,
+    hit: Hit,
+    left: u8,
 }
 
 impl Scanner {
@@ -96,6 +108,8 @@ impl Scanner {
             skipping: false,
             hits: Vec::new(),
             tb_out: Vec::new(),
+            memory: Memory::default(),
+            held: Vec::new(),
         }
     }
 
@@ -150,7 +164,7 @@ impl Scanner {
         }
         let t = &*TRIGGERS;
         while pos < chunk.len() {
-            if self.mode.is_fast() {
+            if self.mode.is_fast() && self.held.is_empty() {
                 let Some(m) = t.ac.find(&chunk[pos..]) else {
                     self.lines += count_newlines(&chunk[pos..]);
                     if open_end && chunk.last() != Some(&b'\n') {
@@ -182,7 +196,7 @@ impl Scanner {
         for m in t.ac.find_iter(raw) {
             mask |= t.masks[m.pattern().as_usize()];
         }
-        if mask == 0 && self.mode.is_fast() {
+        if mask == 0 && self.mode.is_fast() && self.held.is_empty() {
             return;
         }
         let text = String::from_utf8_lossy(raw);
@@ -190,7 +204,10 @@ impl Scanner {
         self.hits.clear();
         for (i, d) in DETECTORS.iter().enumerate() {
             if mask & (1 << i) != 0 {
-                (d.detect)(&text, &mut self.hits);
+                match d.detect {
+                    Detect::Line(f) => f(&text, &mut self.hits),
+                    Detect::Tracking(f) => f(&text, line_no, &mut self.memory, &mut self.hits),
+                }
             }
         }
         if mask & (1 << ENV_BIT) != 0 {
@@ -208,14 +225,48 @@ impl Scanner {
                 self.sink.push(hit, l, &t);
             }
         }
-        for hit in self.hits.drain(..) {
-            self.sink.push(hit, line_no, &text);
+        let mut waiting = Vec::new();
+        for mut hit in self.hits.drain(..) {
+            match hit.follow.take() {
+                Some((_, 0)) | None => self.sink.push(hit, line_no, &text),
+                Some((f, left)) => {
+                    hit.follow = Some((f, left));
+                    waiting.push(Held {
+                        line: line_no,
+                        text: text.clone().into_owned(),
+                        hit,
+                        left,
+                    });
+                }
+            }
         }
+        // This line completes the hits that wait for it, reported after this line's own
+        // (a `what():` line's CUDA error is the cause its abort follows).
+        for mut h in std::mem::take(&mut self.held) {
+            let done = match h.hit.follow {
+                Some((f, _)) => f(&mut h.hit, &text),
+                None => true,
+            };
+            h.left = h.left.saturating_sub(1);
+            if done || h.left == 0 {
+                h.hit.follow = None;
+                self.sink.push(h.hit, h.line, &h.text);
+            } else {
+                self.held.push(h);
+            }
+        }
+        self.held.extend(waiting);
     }
 
     pub fn finish(mut self) -> TriageResult {
+        for h in std::mem::take(&mut self.held) {
+            self.sink.push(h.hit, h.line, &h.text);
+        }
         traceback::finish(std::mem::take(&mut self.mode), &mut self.tb_out);
         for (l, t, hit) in self.tb_out.drain(..) {
+            self.sink.push(hit, l, &t);
+        }
+        for (l, t, hit) in std::mem::take(&mut self.memory).finish() {
             self.sink.push(hit, l, &t);
         }
         let (mut findings, dropped) = self.sink.finish();

@@ -71,28 +71,56 @@ impl Sink {
         }
     }
 
-    pub fn push(&mut self, hit: Hit, line_no: u64, line: &str) {
-        if let Some(key) = &hit.key
-            && let Some(&i) = self.by_key.get(key)
-        {
-            let e = &mut self.entries[i];
-            if line_no.saturating_sub(e.last_line) <= REPEAT_WINDOW {
-                // The same event told twice (the kernel's `oom-kill:` summary, then `Killed
-                // process … anon-rss`): the more detailed telling writes the message, and it
-                // is not a repeat.
-                if hit.data.len() > e.detail {
-                    e.detail = hit.data.len();
-                    e.finding.message = hit.message;
-                    for (k, v) in hit.data {
-                        e.finding.data.insert(k.to_owned(), v);
-                    }
+    /// An abort is knock-on when a cause came just before it, else a cause of its own.
+    fn resolve(&self, role: Role, line_no: u64) -> Role {
+        match role {
+            Role::KillOrCause(label) => {
+                let linked = self
+                    .last_cause
+                    .as_ref()
+                    .is_some_and(|c| line_no.saturating_sub(c.line) <= self.link_window);
+                if linked {
+                    Role::Kill
                 } else {
-                    e.count += 1;
-                    e.last_line = line_no;
+                    Role::Cause(label)
                 }
-                return;
             }
+            other => other,
         }
+    }
+
+    /// Folds a hit into the incident its key already names, when close enough: returns the
+    /// hit back when it starts an incident of its own.
+    fn merge_repeat(&mut self, hit: Hit, line_no: u64) -> Option<Hit> {
+        let Some(&i) = hit.key.as_ref().and_then(|k| self.by_key.get(k)) else {
+            return Some(hit);
+        };
+        let e = &mut self.entries[i];
+        if line_no.saturating_sub(e.last_line) > REPEAT_WINDOW {
+            return Some(hit);
+        }
+        // The same event told twice (the kernel's `oom-kill:` summary, then `Killed process …
+        // anon-rss`): the more detailed telling writes the message, and it is not a repeat.
+        // Another rule's telling of the event (a driver's prose after its Xid line) is counted,
+        // never rewrites the message.
+        if hit.data.len() > e.detail && hit.rule.code == e.finding.code {
+            e.detail = hit.data.len();
+            e.finding.message = hit.message;
+            for (k, v) in hit.data {
+                e.finding.data.insert(k.to_owned(), v);
+            }
+        } else {
+            e.count += 1;
+            e.last_line = line_no;
+        }
+        None
+    }
+
+    pub fn push(&mut self, mut hit: Hit, line_no: u64, line: &str) {
+        hit.role = self.resolve(hit.role, line_no);
+        let Some(hit) = self.merge_repeat(hit, line_no) else {
+            return;
+        };
         // A kill right after an OOM kill is the same event (status line then exit code).
         if hit.role == Role::Kill
             && let Some(c) = &self.last_cause
@@ -162,7 +190,7 @@ impl Sink {
                     kills_itself: matches!(hit.role, Role::CauseAndKill(_)),
                 });
             }
-            Role::Kill | Role::KnockOn | Role::Consequence | Role::None => {}
+            Role::Kill | Role::KnockOn | Role::Consequence | Role::None | Role::KillOrCause(_) => {}
         }
         if let Some(key) = hit.key {
             self.by_key.insert(key, index);

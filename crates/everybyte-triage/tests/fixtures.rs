@@ -45,6 +45,14 @@ everybyte_test_support::rule_fixtures! {
     log018_cuda_oom_request_exceeds_card => "LOG018",
     log019_cuda_oom_free_but_failed => "LOG019",
     log020_cuda_oom_held_elsewhere => "LOG020",
+    log021_illegal_instruction => "LOG021",
+    log022_abort => "LOG022",
+    log023_ecc_error => "LOG023",
+    log024_loss_scale_collapse => "LOG024",
+    log025_pod_unschedulable => "LOG025",
+    log026_pod_evicted => "LOG026",
+    log027_undefined_symbol => "LOG027",
+    log028_gpu_lost => "LOG028",
 }
 
 #[test]

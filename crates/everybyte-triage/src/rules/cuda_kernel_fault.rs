@@ -107,7 +107,8 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
             "cuda-launch-failure",
         ),
         (
-            "illegal instruction",
+            // Not a CPU's `Illegal instruction` (LOG021), nor prose about instruction sets.
+            "illegal instruction was encountered",
             "a kernel executed an illegal instruction: code built for another architecture, or a corrupt binary",
             "cuda-illegal-instruction",
         ),

@@ -34,10 +34,6 @@ static XID: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid regex")
 });
-static PROSE_PCI: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"GPU (?:at PCI:)?([0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.\d)?")
-        .expect("valid regex")
-});
 static PID: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"pid=('?<?\w+>?'?),\s*name=([^,]+)").expect("valid regex"));
 
@@ -167,27 +163,8 @@ pub fn xid_info(code: u32) -> Option<(&'static str, &'static str, &'static str)>
 }
 
 pub fn detect(line: &str, out: &mut Vec<Hit>) {
+    // A lost GPU reported in prose, without an Xid, is LOG028's.
     let Some(c) = XID.captures(line) else {
-        // Newer drivers report a lost GPU in prose, without an Xid; older ones add the
-        // prose line after the Xid 79 line (the same event: the same key).
-        if let Some(p) = line.find("has fallen off the bus") {
-            let (_, culprit, action) = xid_info(79).unwrap_or_default();
-            let pci = PROSE_PCI.captures(line).map(|c| c[1].to_owned());
-            let at = pci
-                .as_ref()
-                .map_or_else(|| "a GPU".to_owned(), |p| format!("GPU {p}"));
-            out.push(
-                Hit::new(
-                    &GPU_XID,
-                    p,
-                    format!("{at} has fallen off the bus: it no longer answers on PCIe — {culprit} (reported without an Xid code)"),
-                    action,
-                )
-                .role(Role::Cause("GPU Xid error"))
-                .key(format!("xid-79-{}", pci.as_deref().unwrap_or("?")))
-                .data("xid", 79),
-            );
-        }
         return;
     };
     let pci = &c[1];

@@ -1,22 +1,30 @@
 //! The triage rules, one file each (a file may hold two rules when one detector decides
 //! between them), and the table that maps trigger words to detectors.
 
+pub mod abort;
 pub mod crash_loop;
 pub mod cuda_compat;
 pub mod cuda_kernel_fault;
 pub mod cuda_library_status;
 pub mod cuda_oom;
 pub mod dataloader_shm;
+pub mod ecc_error;
+pub mod gpu_lost;
 pub mod gpu_xid;
 pub mod host_oom;
+pub mod illegal_instruction;
+pub mod loss_scale;
 pub mod nccl;
 pub mod nonfinite_loss;
+pub mod pod_evicted;
+pub mod pod_unschedulable;
 pub mod probe_failed;
 pub mod python_exception;
 pub mod segfault;
 pub mod shared_library;
 pub mod symbol_version;
 pub mod termination;
+pub mod undefined_symbol;
 
 use everybyte_core::Rule;
 
@@ -44,7 +52,40 @@ pub static RULES: &[&Rule] = &[
     &cuda_oom::CUDA_OOM_REQUEST_EXCEEDS_CARD,
     &cuda_oom::CUDA_OOM_FREE_BUT_FAILED,
     &cuda_oom::CUDA_OOM_HELD_ELSEWHERE,
+    &illegal_instruction::ILLEGAL_INSTRUCTION,
+    &abort::ABORT,
+    &ecc_error::ECC_ERROR,
+    &loss_scale::LOSS_SCALE_COLLAPSE,
+    &pod_unschedulable::POD_UNSCHEDULABLE,
+    &pod_evicted::POD_EVICTED,
+    &undefined_symbol::UNDEFINED_SYMBOL,
+    &gpu_lost::GPU_LOST,
 ];
+
+/// How a detector reads a line.
+#[derive(Clone, Copy)]
+pub enum Detect {
+    /// Diagnoses the line on its own.
+    Line(fn(&str, &mut Vec<Hit>)),
+    /// Keeps what it needs across lines in the scan's [`Memory`] (given the line's number),
+    /// and may report at the end of the input ([`Memory::finish`]).
+    Tracking(fn(&str, u64, &mut Memory, &mut Vec<Hit>)),
+}
+
+/// What the tracking detectors remember over one scan.
+#[derive(Default)]
+pub struct Memory {
+    pub loss_scale: loss_scale::Tracker,
+}
+
+impl Memory {
+    /// The incidents only the whole input decides, with their line numbers and texts.
+    pub fn finish(self) -> Vec<(u64, String, Hit)> {
+        let mut out = Vec::new();
+        self.loss_scale.finish(&mut out);
+        out
+    }
+}
 
 /// A detector: the words (matched case-sensitively, so list the spellings logs use) that
 /// make a line worth its attention, and the function that diagnoses the line (pushing zero or
@@ -52,10 +93,11 @@ pub static RULES: &[&Rule] = &[
 /// may be as lenient as they like on the few lines that reach them.
 pub struct Detector {
     pub triggers: &'static [&'static str],
-    pub detect: fn(&str, &mut Vec<Hit>),
+    pub detect: Detect,
 }
 
-const EXIT: [&str; 4] = ["exit", "Exit", "eturn code", "eturncode"];
+/// `exit`, `Exit`, `exited`, `exitcode` (one word for both cases, to save a trigger).
+const EXIT: [&str; 3] = ["xit", "eturn code", "eturncode"];
 
 /// All line detectors. The scanner searches for every trigger at once and runs only the
 /// detectors whose triggers occur in a line. Keep the distinct words (with the traceback's and
@@ -63,8 +105,8 @@ const EXIT: [&str; 4] = ["exit", "Exit", "eturn code", "eturncode"];
 /// a third of the speed.
 pub static DETECTORS: &[Detector] = &[
     Detector {
-        triggers: &["out of memory", "Out of memory", "OUT_OF_MEMORY"],
-        detect: cuda_oom::detect,
+        triggers: &["ut of memory", "OUT_OF_MEMORY"],
+        detect: Detect::Line(cuda_oom::detect),
     },
     Detector {
         triggers: &[
@@ -75,72 +117,101 @@ pub static DETECTORS: &[Detector] = &[
             EXIT[0],
             EXIT[1],
             EXIT[2],
-            EXIT[3],
         ],
-        detect: segfault::detect,
+        detect: Detect::Line(segfault::detect),
     },
     Detector {
-        triggers: &[
-            "Terminated",
-            "Kill",
-            "SIG",
-            EXIT[0],
-            EXIT[1],
-            EXIT[2],
-            EXIT[3],
-        ],
-        detect: termination::detect,
+        triggers: &["erminate", "Kill", "SIG", EXIT[0], EXIT[1], EXIT[2]],
+        detect: Detect::Line(termination::detect),
     },
     Detector {
-        triggers: &["Kill", "oom-kill:", "OOMKilled"],
-        detect: host_oom::detect,
+        // `OOMKilled` holds `Kill`.
+        triggers: &["Kill", "oom-kill:"],
+        detect: Detect::Line(host_oom::detect),
     },
     Detector {
         triggers: &["CrashLoopBackOff", "Back-off restarting"],
-        detect: crash_loop::detect,
+        detect: Detect::Line(crash_loop::detect),
     },
     Detector {
         triggers: &["probe"],
-        detect: probe_failed::detect,
+        detect: Detect::Line(probe_failed::detect),
     },
     Detector {
-        triggers: &["Xid", "fallen off the bus"],
-        detect: gpu_xid::detect,
+        // `GPU has fallen off the bus`; `GPU` is also the environment's word.
+        triggers: &["Xid", "GPU"],
+        detect: Detect::Line(gpu_xid::detect),
     },
     Detector {
         triggers: &["NCCL", "nccl", "Watchdog caught"],
-        detect: nccl::detect,
+        detect: Detect::Line(nccl::detect),
     },
     Detector {
         triggers: &["us error", "shared memory"],
-        detect: dataloader_shm::detect,
+        detect: Detect::Line(dataloader_shm::detect),
     },
     Detector {
         triggers: &["' not found", "\u{2019} not found"],
-        detect: symbol_version::detect,
+        detect: Detect::Line(symbol_version::detect),
     },
     Detector {
         triggers: &[
             "device-side assert",
-            "illegal memory access",
+            // `illegal memory access`, `illegal instruction`
+            "llegal",
             "misaligned address",
             "unspecified launch failure",
-            "illegal instruction",
             "Assertion `",
         ],
-        detect: cuda_kernel_fault::detect,
+        detect: Detect::Line(cuda_kernel_fault::detect),
     },
     Detector {
         triggers: &["CUBLAS_STATUS", "CUDNN_STATUS"],
-        detect: cuda_library_status::detect,
+        detect: Detect::Line(cuda_library_status::detect),
     },
     Detector {
         triggers: &["nan", "NaN", "inf", "Inf"],
-        detect: nonfinite_loss::detect,
+        detect: Detect::Line(nonfinite_loss::detect),
     },
     Detector {
         triggers: &["cannot open shared object"],
-        detect: shared_library::detect,
+        detect: Detect::Line(shared_library::detect),
+    },
+    Detector {
+        // `Illegal instruction`, zsh's `illegal hardware instruction`; SIGILL; 132/-4.
+        triggers: &["llegal", "SIG", EXIT[0], EXIT[1], EXIT[2]],
+        detect: Detect::Line(illegal_instruction::detect),
+    },
+    Detector {
+        // `terminate called …` (with `Terminated`: one word), `Aborted`, SIGABRT, 134/-6.
+        triggers: &["erminate", "Aborted", "SIG", EXIT[0], EXIT[1], EXIT[2]],
+        detect: Detect::Line(abort::detect),
+    },
+    Detector {
+        triggers: &["ECC"],
+        detect: Detect::Line(ecc_error::detect),
+    },
+    Detector {
+        triggers: &["loss scale"],
+        detect: Detect::Tracking(loss_scale::detect),
+    },
+    Detector {
+        triggers: &["nodes are available"],
+        detect: Detect::Line(pod_unschedulable::detect),
+    },
+    Detector {
+        triggers: &["Evicted"],
+        detect: Detect::Line(pod_evicted::detect),
+    },
+    Detector {
+        triggers: &["undefined symbol"],
+        detect: Detect::Line(undefined_symbol::detect),
+    },
+    Detector {
+        // `GPU has fallen off the bus`, `NVRM: … RmInitAdapter failed`, `The NVIDIA probe
+        // routine failed`: `GPU` and `NVIDIA` are the environment's words too.
+        triggers: &["GPU", "NVIDIA", "NVRM"],
+        detect: Detect::Line(gpu_lost::detect),
     },
     Detector {
         triggers: &[
@@ -149,6 +220,6 @@ pub static DETECTORS: &[Detector] = &[
             "no kernel image",
             "not compatible with the current PyTorch",
         ],
-        detect: cuda_compat::detect,
+        detect: Detect::Line(cuda_compat::detect),
     },
 ];

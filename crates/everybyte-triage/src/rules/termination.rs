@@ -14,8 +14,8 @@ everybyte_core::declare_rule! {
     /// Python's `subprocess` and torchrun (`exitcode: -9`). When an out-of-memory error, an
     /// OOM kill, a failed probe or an NCCL failure came shortly before (within
     /// `triage.link-window` lines, 200 by default), the finding names it as the likely cause.
-    /// Segmentation faults (139) are LOG003; Kubernetes `State: Terminated` lines are a state,
-    /// not a signal, and are not reported.
+    /// Segmentation faults (139) are LOG003, SIGILL (132) LOG021 and SIGABRT (134) LOG022;
+    /// Kubernetes `State: Terminated` lines are a state, not a signal, and are not reported.
     /// ## Why it matters
     /// SIGKILL cannot be caught, so the process leaves no traceback: the kernel's OOM killer,
     /// a container memory limit and `kubectl delete --grace-period=0` all look the same from
@@ -38,7 +38,7 @@ static EXIT_CODE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static SIGNAL_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:Signals\.)?SIG(TERM|KILL|ABRT|INT|HUP|QUIT)\b").expect("valid regex")
+    Regex::new(r"\b(?:Signals\.)?SIG(TERM|KILL|INT|HUP|QUIT)\b").expect("valid regex")
 });
 /// torchrun's elastic agent stopping the other ranks after one failed: `Sending process 4242
 /// closing signal SIGTERM`.
@@ -149,7 +149,8 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         } else {
             None
         };
-        if let Some(sig) = sig.filter(|s| *s != 11 && *s != 7) {
+        // SIGSEGV and SIGBUS are LOG003/LOG010's, SIGILL LOG021's, SIGABRT LOG022's.
+        if let Some(sig) = sig.filter(|s| !matches!(s, 4 | 6 | 7 | 11)) {
             found = Some((sig, c.get(0).map_or(0, |m| m.start()), Some(code)));
         }
     }
@@ -168,7 +169,6 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
     {
         let sig = match &c[1] {
             "KILL" => 9,
-            "ABRT" => 6,
             "INT" => 2,
             "HUP" => 1,
             "QUIT" => 3,
