@@ -162,6 +162,47 @@ pub fn xid_info(code: u32) -> Option<(&'static str, &'static str, &'static str)>
     })
 }
 
+/// What it takes to make the GPU usable again after an Xid, as NVIDIA's Xid catalog gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// Restart the application: the GPU itself is fine.
+    RestartApp,
+    /// Reset the GPU (`nvidia-smi -r` with no process on it), or reboot.
+    ResetGpu,
+    /// Reboot the node: a GPU reset will not bring the GPU back.
+    RebootNode,
+}
+
+impl Recovery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recovery::RestartApp => "restart-app",
+            Recovery::ResetGpu => "reset-gpu",
+            Recovery::RebootNode => "reboot-node",
+        }
+    }
+
+    fn says(self) -> &'static str {
+        match self {
+            Recovery::RestartApp => "no GPU reset needed: restart the application",
+            Recovery::ResetGpu => {
+                "a GPU reset is required (nvidia-smi -r on an idle GPU, or reboot)"
+            }
+            Recovery::RebootNode => "the node must be rebooted: a GPU reset will not bring it back",
+        }
+    }
+}
+
+/// The recovery an Xid calls for, for the codes the table above explains.
+pub fn xid_recovery(code: u32) -> Option<Recovery> {
+    Some(match code {
+        8 | 13 | 31 | 43 | 45 | 68 | 69 | 94 | 109 => Recovery::RestartApp,
+        32 | 38 | 48 | 61 | 62 | 63 | 64 | 74 | 92 | 95 | 119 | 120 | 154 => Recovery::ResetGpu,
+        79 => Recovery::RebootNode,
+        _ => return None,
+    })
+}
+
 pub fn detect(line: &str, out: &mut Vec<Hit>) {
     // A lost GPU reported in prose, without an Xid, is LOG028's.
     let Some(c) = XID.captures(line) else {
@@ -177,9 +218,13 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         .filter(|p| !p[1].contains("unknown"))
         .map(|p| format!(" (pid {}, {})", p[1].trim_matches('\''), p[2].trim()))
         .unwrap_or_default();
+    let recovery = xid_recovery(code);
     let (message, help) = match xid_info(code) {
         Some((meaning, culprit, action)) => (
-            format!("GPU {pci}: Xid {code}, {meaning} — {culprit}{proc}"),
+            format!(
+                "GPU {pci}: Xid {code}, {meaning} — {culprit}{proc}{}",
+                recovery.map_or(String::new(), |r| format!("; {}", r.says()))
+            ),
             action.to_owned(),
         ),
         None => (
@@ -188,11 +233,32 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
                 .to_owned(),
         ),
     };
-    out.push(
-        Hit::new(&GPU_XID, c.get(0).map_or(0, |m| m.start()), message, help)
-            .role(Role::Cause("GPU Xid error"))
-            .key(format!("xid-{code}-{pci}"))
-            .data("xid", code)
-            .data("pci", pci),
-    );
+    let mut hit = Hit::new(&GPU_XID, c.get(0).map_or(0, |m| m.start()), message, help)
+        .role(Role::Cause("GPU Xid error"))
+        .key(format!("xid-{code}-{pci}"))
+        .data("xid", code)
+        .data("pci", pci);
+    if let Some(r) = recovery {
+        hit = hit.data("recovery", r.as_str());
+    }
+    out.push(hit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_explained_xid_says_how_to_recover() {
+        for code in 0..200 {
+            assert_eq!(
+                xid_info(code).is_some(),
+                xid_recovery(code).is_some(),
+                "Xid {code}: explained and recovery must go together"
+            );
+        }
+        assert_eq!(xid_recovery(79), Some(Recovery::RebootNode));
+        assert_eq!(xid_recovery(48), Some(Recovery::ResetGpu));
+        assert_eq!(xid_recovery(13), Some(Recovery::RestartApp));
+    }
 }
