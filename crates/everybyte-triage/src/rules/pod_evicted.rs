@@ -46,10 +46,11 @@ static USING: LazyLock<Regex> = LazyLock::new(|| {
 });
 static CONDITION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"node had condition: \[(\w+)\]").expect("valid regex"));
-/// `Reason: Evicted` in `kubectl describe pod`, the `Evicted` event row, or a `kubectl get
+/// `Reason: Evicted` in `kubectl describe pod`, `reason: Evicted` in the pod's status as YAML
+/// or JSON (`reason=Evicted` in an event dump), the `Evicted` event row, or a `kubectl get
 /// pods` row (`NAME 0/1 Evicted 0 3h`).
 static EVICTED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^\s*Reason:\s+Evicted\s*$|\bWarning\s+Evicted\b|^\S+\s+\d+/\d+\s+Evicted\s+\d+|\bEvicted\b.*(?:low on resource|node had condition))")
+    Regex::new(r#"(?:^\s*Reason:\s+Evicted\s*$|^\s*["']?reason["']?\s*[:=]\s*["']?Evicted["']?,?\s*$|\breason=Evicted\b|\bWarning\s+Evicted\b|^\S+\s+\d+/\d+\s+Evicted\s+\d+|\bEvicted\b.*(?:low on resource|node had condition))"#)
         .expect("valid regex")
 });
 
@@ -157,8 +158,15 @@ mod tests {
         );
         assert_eq!(out.len(), 1);
         out.clear();
+        // The pod's status as YAML or JSON, and an event dump.
+        detect("  reason: Evicted", &mut out);
+        detect("    \"reason\": \"Evicted\",", &mut out);
+        detect("reason=Evicted", &mut out);
+        assert_eq!(out.len(), 3);
+        out.clear();
         detect("INFO cache: Evicted 3 keys from cache (lru)", &mut out);
         detect("Evicted entries: 12", &mut out);
+        detect("  reason: Evicted 3 stale entries", &mut out);
         assert!(out.is_empty());
     }
 }
