@@ -219,10 +219,25 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         .map(|p| format!(" (pid {}, {})", p[1].trim_matches('\''), p[2].trim()))
         .unwrap_or_default();
     let recovery = xid_recovery(code);
+    // NVLink errors name the link (`NVLink: fatal error detected on link 7(0x0, …)`, RLW/TLW
+    // error words): say which.
+    let nvlink = (code == 74)
+        .then(|| {
+            let at = rest.find("link ")?;
+            let n: String = rest[at + 5..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            (!n.is_empty()).then_some(n)
+        })
+        .flatten();
+    let on_link = nvlink
+        .as_ref()
+        .map_or(String::new(), |n| format!(" on link {n}"));
     let (message, help) = match xid_info(code) {
         Some((meaning, culprit, action)) => (
             format!(
-                "GPU {pci}: Xid {code}, {meaning} — {culprit}{proc}{}",
+                "GPU {pci}: Xid {code}, {meaning}{on_link} — {culprit}{proc}{}",
                 recovery.map_or(String::new(), |r| format!("; {}", r.says()))
             ),
             action.to_owned(),
@@ -240,6 +255,9 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         .data("pci", pci);
     if let Some(r) = recovery {
         hit = hit.data("recovery", r.as_str());
+    }
+    if let Some(n) = nvlink.and_then(|n| n.parse::<u64>().ok()) {
+        hit = hit.data("nvlink", n);
     }
     out.push(hit);
 }
@@ -260,5 +278,20 @@ mod tests {
         assert_eq!(xid_recovery(79), Some(Recovery::RebootNode));
         assert_eq!(xid_recovery(48), Some(Recovery::ResetGpu));
         assert_eq!(xid_recovery(13), Some(Recovery::RestartApp));
+    }
+
+    #[test]
+    fn an_nvlink_error_names_its_link() {
+        let mut out = Vec::new();
+        detect(
+            "NVRM: Xid (PCI:0000:07:00): 74, pid=1875, name=python, NVLink: fatal error detected on link 7(0x0, 0x0, 0x10000, 0x0, 0x0, 0x0, 0x0)",
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0].message.contains("NVLink error on link 7"),
+            "{}",
+            out[0].message
+        );
     }
 }

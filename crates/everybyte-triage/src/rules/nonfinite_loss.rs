@@ -91,9 +91,20 @@ fn find_nonfinite_field<'a>(line: &'a str, field: &str) -> Option<(usize, &'a st
     None
 }
 
-/// The value after a separator (`: `, `=`, ` is `, `': `), if it is non-finite.
+/// The value after a separator (`: `, `=`, ` is `, `': `), if it is non-finite. A bare space
+/// separates only in a `|`-delimited row (fairseq's `| loss nan | nll_loss nan |`).
 fn value_after(rest: &str) -> Option<&str> {
     let mut s = rest.trim_start_matches(['\'', '"']).trim_start();
+    let piped = s.split('|').next().map(str::trim).filter(|cell| {
+        rest.contains('|') && !cell.contains(char::is_whitespace) && !cell.is_empty()
+    });
+    if let Some(cell) = piped
+        && !s.starts_with([':', '='])
+        && !s.starts_with("is ")
+    {
+        let t = cell.trim_start_matches(['-', '+']).to_ascii_lowercase();
+        return matches!(t.as_str(), "nan" | "inf" | "infinity").then_some(cell);
+    }
     if let Some(r) = s.strip_prefix("is ") {
         s = r;
     } else if let Some(r) = s.strip_prefix(':').or_else(|| s.strip_prefix('=')) {
@@ -178,6 +189,7 @@ mod tests {
             "Epoch 0:  12%|█▏ | 120/1000 [00:31<03:50, loss=nan, v_num=3]",
             "loss = tensor(nan, device='cuda:0', grad_fn=<NllLossBackward0>)",
             "val/loss: -inf",
+            "epoch 001 | loss nan | nll_loss nan | ppl nan | wps 3012 | ups 1 | wpb 3843",
         ] {
             assert!(find_nonfinite_loss(line).is_some(), "{line}");
         }
@@ -200,6 +212,8 @@ mod tests {
             "Gradient overflow. Skipping step, loss scaler 0 reducing loss scale to inf",
             "lossless compression is informative",
             "loss: 1.2e-3 (inf norm: 4.0)",
+            "epoch 001 | loss 4.112 | nll_loss 3.92 | ppl 15.1",
+            "the loss nan values were masked | see docs",
         ] {
             assert!(find_nonfinite_loss(line).is_none(), "{line}");
         }
