@@ -122,7 +122,53 @@ fn value_after(rest: &str) -> Option<&str> {
     matches!(t.as_str(), "nan" | "inf" | "infinity").then_some(token)
 }
 
+/// A row of a metrics table (`| nan | 1.0 | 500 | nan |`, rich's `│ 3 │ nan │ nan │`): every
+/// cell a number, at least two of them finite, at least one NaN or inf. Returns the offset and
+/// the 1-based columns that are not finite.
+fn nonfinite_table_row(line: &str) -> Option<(usize, Vec<usize>)> {
+    let trimmed = line.trim();
+    let sep = ['|', '│', '┃'];
+    if !trimmed.starts_with(sep) || !trimmed.ends_with(sep) {
+        return None;
+    }
+    let cells: Vec<&str> = trimmed
+        .trim_matches(sep)
+        .split(sep)
+        .map(str::trim)
+        .collect();
+    let (mut finite, mut bad) = (0, Vec::new());
+    for (i, cell) in cells.iter().enumerate() {
+        let t = cell.trim_start_matches(['-', '+']).to_ascii_lowercase();
+        if matches!(t.as_str(), "nan" | "inf" | "infinity") {
+            bad.push(i + 1);
+        } else if cell.parse::<f64>().is_ok_and(f64::is_finite) {
+            finite += 1;
+        } else if !cell.is_empty() {
+            return None;
+        }
+    }
+    (finite >= 2 && !bad.is_empty()).then(|| (line.len() - line.trim_start().len(), bad))
+}
+
 pub fn detect(line: &str, out: &mut Vec<Hit>) {
+    if let Some((at, cols)) = nonfinite_table_row(line) {
+        let list: Vec<String> = cols.iter().map(ToString::to_string).collect();
+        out.push(
+            Hit::new(
+                &NONFINITE_LOSS,
+                at,
+                format!(
+                    "a row of the metrics table holds NaN/inf (column {} — the table's header names it): training diverged",
+                    list.join(", ")
+                ),
+                "lower the learning rate or add warm-up; clip gradients (torch.nn.utils.clip_grad_norm_(params, 1.0)); with fp16 use GradScaler or switch to bf16; torch.autograd.set_detect_anomaly(True) finds the first bad op",
+            )
+            .role(Role::None)
+            .key("nonfinite-loss")
+            .data("columns", cols),
+        );
+        return;
+    }
     if let Some(c) = ANOMALY.captures(line) {
         out.push(
             Hit::new(
@@ -199,6 +245,11 @@ mod tests {
             )
             .is_some()
         );
+        assert!(
+            super::nonfinite_table_row("| nan           | 1.0   | 500  | nan             |")
+                .is_some()
+        );
+        assert!(super::nonfinite_table_row("│ 3     │ 0.812      │ nan      │").is_some());
         assert!(super::ANOMALY.is_match(
             "RuntimeError: Function 'LogSoftmaxBackward0' returned nan values in its 0th output."
         ));
@@ -218,5 +269,13 @@ mod tests {
             assert!(find_nonfinite_loss(line).is_none(), "{line}");
         }
         assert!(super::find_nonfinite_grad_norm("{'grad_norm': 0.7431, 'loss': 1.9}").is_none());
+        for row in [
+            "| Training Loss | Epoch | Step | Validation Loss |",
+            "| 0.4121        | 1.0   | 500  | 0.3977          |",
+            "| model | nan-safe | 1.0 | 2.0 |",
+            "| nan | text |",
+        ] {
+            assert!(super::nonfinite_table_row(row).is_none(), "{row}");
+        }
     }
 }
