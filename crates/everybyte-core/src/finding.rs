@@ -211,20 +211,78 @@ impl Report {
     }
 }
 
-/// Sorts findings by (path, line, column, code), stably: the one order every report uses.
+/// Sorts findings by (path, line, column, code), stably: the one order every report uses. A
+/// knock-on finding (`data.knock_on`) that names the line of its cause (`data.after_line` or
+/// `data.explained_by_line`) sorts right after that cause, so a report reads root first, then
+/// what followed from it.
 pub fn sort_findings(findings: &mut [Finding]) {
+    fn anchor(f: &Finding) -> (Option<u64>, bool) {
+        let knock_on = f.data.get("knock_on") == Some(&serde_json::Value::Bool(true));
+        let cause = ["after_line", "explained_by_line"]
+            .iter()
+            .find_map(|k| f.data.get(*k).and_then(serde_json::Value::as_u64));
+        match cause {
+            Some(line) if knock_on => (Some(line), true),
+            _ => (f.location.line, false),
+        }
+    }
     findings.sort_by(|a, b| {
+        let (la, ka) = anchor(a);
+        let (lb, kb) = anchor(b);
         (
             &a.location.path,
+            la,
+            ka,
             a.location.line,
             a.location.column,
             &a.code,
         )
             .cmp(&(
                 &b.location.path,
+                lb,
+                kb,
                 b.location.line,
                 b.location.column,
                 &b.code,
             ))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static R: crate::Rule = crate::Rule {
+        code: "LOG999",
+        name: "r",
+        severity: Severity::Error,
+        summary: "r",
+        doc: "",
+        source: "",
+        status: crate::RuleStatus::Stable,
+    };
+
+    fn at(line: u64, knock_on_of: Option<u64>) -> Finding {
+        let mut f = Finding::new(&R, Location::line("a.log", line, 1), format!("line {line}"));
+        if let Some(cause) = knock_on_of {
+            f.data.insert("knock_on".into(), true.into());
+            f.data.insert("after_line".into(), cause.into());
+        }
+        f
+    }
+
+    #[test]
+    fn knock_on_findings_follow_their_cause() {
+        let mut report = Report {
+            findings: vec![at(9, Some(2)), at(5, None), at(2, None), at(3, None)],
+            ..Report::default()
+        };
+        report.sort();
+        let order: Vec<u64> = report
+            .findings
+            .iter()
+            .filter_map(|f| f.location.line)
+            .collect();
+        assert_eq!(order, [2, 9, 3, 5]);
+    }
 }
