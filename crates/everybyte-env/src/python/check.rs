@@ -8,6 +8,7 @@ use everybyte_core::{Finding, Location};
 
 use super::dist::{Distribution, Scan, scan_site_packages};
 use super::marker::MarkerEnv;
+use super::requirement::Requirement;
 
 /// The facts the installed-distribution rules judge: the distributions of one
 /// `site-packages`, in scan order.
@@ -30,6 +31,28 @@ impl<'a> Installed<'a> {
             map.entry(d.normalized.as_str()).or_insert(d);
         }
         map
+    }
+
+    /// Every requirement of every distribution whose marker holds in this environment, with
+    /// the installed distribution that answers for it (`None`: not installed).
+    pub fn active_requirements(
+        &self,
+    ) -> Vec<(&'a Distribution, &'a Requirement, Option<&'a Distribution>)> {
+        let installed = self.by_name();
+        let mut out = Vec::new();
+        for d in self.distributions {
+            for req in &d.requires {
+                if req
+                    .marker
+                    .as_ref()
+                    .is_some_and(|m| !m.evaluate(self.env, ""))
+                {
+                    continue;
+                }
+                out.push((d, req, installed.get(req.normalized.as_str()).copied()));
+            }
+        }
+        out
     }
 
     /// `path` as findings show it.

@@ -31,44 +31,34 @@ everybyte_core::declare_rule! {
 /// A requirement whose distribution is installed in a version its specifiers exclude
 /// (pre-releases allowed, as `pip check` compares).
 pub fn check(facts: &Installed<'_>, out: &mut Vec<Finding>) {
-    let installed = facts.by_name();
-    for d in facts.distributions {
-        for req in &d.requires {
-            if req
-                .marker
-                .as_ref()
-                .is_some_and(|m| !m.evaluate(facts.env, ""))
-            {
-                continue;
-            }
-            let Some(dep) = installed.get(req.normalized.as_str()) else {
-                continue;
-            };
-            let Some(v) = &dep.parsed_version else {
-                continue;
-            };
-            if req.specifiers.contains(v, Some(true)) {
-                continue;
-            }
-            out.push(
-                Finding::new(
-                    &CONFLICTING_REQUIREMENT,
-                    facts.location(d, d.requires_source()),
-                    format!(
-                        "{} {} requires {}{}, but {} is installed",
-                        d.name, d.version, req.name, req.specifiers, dep.version
-                    ),
-                )
-                .with_help(format!(
-                    "install a {} that satisfies {} (pip install '{}{}'), or a {} release that accepts {} {}",
-                    dep.name, req.specifiers, req.name, req.specifiers, d.name, dep.name, dep.version
-                ))
-                .with_data("package", d.normalized.clone())
-                .with_data("version", d.version.clone())
-                .with_data("dependency", req.normalized.clone())
-                .with_data("requirement", req.to_string())
-                .with_data("installed", dep.version.clone()),
-            );
+    for (d, req, dep) in facts.active_requirements() {
+        let Some(dep) = dep else {
+            continue;
+        };
+        let Some(v) = &dep.parsed_version else {
+            continue;
+        };
+        if req.specifiers.contains(v, Some(true)) {
+            continue;
         }
+        out.push(
+            Finding::new(
+                &CONFLICTING_REQUIREMENT,
+                facts.location(d, d.requires_source()),
+                format!(
+                    "{} {} requires {}{}, but {} is installed",
+                    d.name, d.version, req.name, req.specifiers, dep.version
+                ),
+            )
+            .with_help(format!(
+                "install a {} that satisfies {} (pip install '{}{}'), or a {} release that accepts {} {}",
+                dep.name, req.specifiers, req.name, req.specifiers, d.name, dep.name, dep.version
+            ))
+            .with_data("package", d.normalized.clone())
+            .with_data("version", d.version.clone())
+            .with_data("dependency", req.normalized.clone())
+            .with_data("requirement", req.to_string())
+            .with_data("installed", dep.version.clone()),
+        );
     }
 }

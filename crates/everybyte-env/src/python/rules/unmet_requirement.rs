@@ -32,34 +32,24 @@ everybyte_core::declare_rule! {
 
 /// A requirement whose distribution is not installed at all.
 pub fn check(facts: &Installed<'_>, out: &mut Vec<Finding>) {
-    let installed = facts.by_name();
-    for d in facts.distributions {
-        for req in &d.requires {
-            if req
-                .marker
-                .as_ref()
-                .is_some_and(|m| !m.evaluate(facts.env, ""))
-            {
-                continue;
-            }
-            if installed.contains_key(req.normalized.as_str()) {
-                continue;
-            }
-            out.push(
-                Finding::new(
-                    &UNMET_REQUIREMENT,
-                    facts.location(d, d.requires_source()),
-                    format!(
-                        "{} {} requires {}, which is not installed",
-                        d.name, d.version, req.name
-                    ),
-                )
-                .with_help(format!("pip install '{}'", req.without_marker()))
-                .with_data("package", d.normalized.clone())
-                .with_data("version", d.version.clone())
-                .with_data("dependency", req.normalized.clone())
-                .with_data("requirement", req.to_string()),
-            );
+    for (d, req, dep) in facts.active_requirements() {
+        if dep.is_some() {
+            continue;
         }
+        out.push(
+            Finding::new(
+                &UNMET_REQUIREMENT,
+                facts.location(d, d.requires_source()),
+                format!(
+                    "{} {} requires {}, which is not installed",
+                    d.name, d.version, req.name
+                ),
+            )
+            .with_help(format!("pip install '{}'", req.without_marker()))
+            .with_data("package", d.normalized.clone())
+            .with_data("version", d.version.clone())
+            .with_data("dependency", req.normalized.clone())
+            .with_data("requirement", req.to_string()),
+        );
     }
 }
