@@ -17,6 +17,12 @@ pub enum YamlError {
     /// What the YAML parser refused.
     #[error("line {line}: {info}")]
     Syntax { line: usize, info: String },
+    /// A document that is not a mapping (a list, a bare value).
+    #[error("line {line}: document {index} is not a mapping, so not a Kubernetes object")]
+    NotAnObject { line: u64, index: usize },
+    /// A field of a workload with the wrong shape (`spec: 5`).
+    #[error("line {line}: {what}")]
+    Shape { line: u64, what: String },
 }
 
 /// What `everybyte profile` and `everybyte deploy` can fail on.

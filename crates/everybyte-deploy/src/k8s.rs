@@ -1,11 +1,14 @@
-//! Kubernetes workloads as the deploy rules need them: the pod spec of each Deployment,
-//! StatefulSet, DaemonSet, Job, CronJob, Pod and KServe InferenceService, its containers,
-//! resources, probes and volumes, each with the line it sits on.
+//! Kubernetes workloads as the deploy rules need them: every pod template of a manifest,
+//! whatever object wraps it (core kinds, training and serving custom resources, workflow
+//! engines, `List`s), its containers with their resources, probes, volumes and command, each
+//! with the line it sits on, and the role each container plays (serving, training, batch),
+//! decided from what is written.
 
 use everybyte_core::bytesize::parse_quantity;
 
 use crate::error::YamlError;
 use crate::expect::Expectations;
+use crate::kinds;
 use crate::yaml::Node;
 
 /// A memory quantity in bytes (`16Gi`, `500M`, `1e9`, and `500m`, half a byte, a classic
@@ -55,11 +58,25 @@ impl Probe {
     }
 }
 
-/// One resource value and its line.
+/// One scalar value and its line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Value {
     pub text: String,
     pub line: u64,
+}
+
+impl Value {
+    fn of(n: &Node) -> Option<Value> {
+        n.str().map(|s| Value {
+            text: s.to_owned(),
+            line: n.line(),
+        })
+    }
+
+    /// The value as a whole number (`"4"`, `4`).
+    pub fn count(&self) -> Option<u64> {
+        self.text.trim().parse().ok()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -76,12 +93,58 @@ impl Resources {
     pub fn request(&self, k: &str) -> Option<&Value> {
         self.requests.iter().find(|(n, _)| n == k).map(|(_, v)| v)
     }
+    /// A limit, or the request where there is no limit.
+    pub fn amount(&self, k: &str) -> Option<&Value> {
+        self.limit(k).or_else(|| self.request(k))
+    }
+}
+
+/// What a container does, and why that was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// It answers inference requests.
+    Serving,
+    /// It trains a model.
+    Training,
+    /// A job that runs to completion and does not train.
+    Batch,
+    /// Nothing written says.
+    Other,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Serving => "serving",
+            Role::Training => "training",
+            Role::Batch => "batch",
+            Role::Other => "other",
+        }
+    }
+}
+
+/// An environment variable: its value when given inline (`valueFrom` leaves it `None`).
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub name: String,
+    pub line: u64,
+    pub value: Option<Value>,
+}
+
+/// A volume mount.
+#[derive(Debug, Clone)]
+pub struct Mount {
+    pub name: String,
+    pub path: String,
+    pub line: u64,
 }
 
 #[derive(Debug, Clone)]
 pub struct Container {
     pub name: String,
     pub line: u64,
+    /// An init container (runs before the others, to completion).
+    pub init: bool,
     pub image: Option<Value>,
     pub pull_policy: Option<Value>,
     pub resources: Resources,
@@ -89,59 +152,363 @@ pub struct Container {
     pub readiness: Option<Probe>,
     pub startup: Option<Probe>,
     pub ports: bool,
-    pub env: Vec<(String, Value)>,
-    /// `command` and `args`, joined.
+    pub env: Vec<Env>,
+    /// `command`, then `args` (an Argo script's source is one more item).
     pub argv: Vec<String>,
-    pub mounts: Vec<(String, String)>,
+    /// How many of `argv` are the `command`.
+    pub command_len: usize,
+    /// The line of `command` or `args`, where there is one.
+    pub argv_line: Option<u64>,
+    pub mounts: Vec<Mount>,
+    /// `privileged: true` or an added `SYS_ADMIN` capability, and its line.
+    pub privileged: Option<(u64, &'static str)>,
+    /// A KServe model-format predictor (`model:`, `sklearn:`): a ServingRuntime supplies the
+    /// container, its command and its probes.
+    pub shorthand: bool,
+    pub role: Role,
+    /// Why the role was decided: "its image runs vLLM", "it sits in a PyTorchJob".
+    pub why: String,
 }
+
+/// The inference servers recognised from an image or a command, and their names.
+const SERVERS: &[(&str, &str)] = &[
+    ("vllm", "vLLM"),
+    ("text-generation-launcher", "TGI"),
+    ("text-generation-inference", "TGI"),
+    ("text-embeddings-inference", "TEI"),
+    ("text-embeddings-router", "TEI"),
+    ("tritonserver", "Triton"),
+    ("torchserve", "TorchServe"),
+    ("sglang", "SGLang"),
+    ("nvcr.io/nim/", "NVIDIA NIM"),
+    ("serve run", "Ray Serve"),
+    ("serve deploy", "Ray Serve"),
+    ("kserve/", "a KServe runtime"),
+    ("kserve-", "a KServe runtime"),
+    ("huggingfaceserver", "a KServe runtime"),
+    ("llama-server", "llama.cpp server"),
+    ("llama.cpp", "llama.cpp server"),
+    ("ollama", "Ollama"),
+    ("everybyte serve", "everybyte serve"),
+    ("tensorflow/serving", "TensorFlow Serving"),
+    ("tensorflow_model_server", "TensorFlow Serving"),
+    ("mlserver", "MLServer"),
+    ("jetstream", "JetStream"),
+    ("maxengine", "JetStream"),
+    ("lmdeploy", "LMDeploy"),
+    ("openvino/model_server", "OpenVINO Model Server"),
+    ("infinity_emb", "Infinity"),
+];
+
+/// The training launchers recognised from a command.
+const LAUNCHERS: &[(&str, &str)] = &[
+    ("torchrun", "torchrun"),
+    ("torch.distributed.run", "torch.distributed"),
+    ("torch.distributed.launch", "torch.distributed"),
+    ("accelerate launch", "accelerate"),
+    ("deepspeed", "DeepSpeed"),
+    ("axolotl", "axolotl"),
+    ("llamafactory-cli train", "LLaMA-Factory"),
+    ("tune run", "torchtune"),
+    ("horovodrun", "Horovod"),
+    ("fairseq-train", "fairseq"),
+    ("--do_train", "a Hugging Face training script"),
+];
 
 impl Container {
     pub fn gpus(&self) -> Option<&Value> {
-        self.resources
-            .limit("nvidia.com/gpu")
-            .or_else(|| self.resources.request("nvidia.com/gpu"))
+        self.resources.amount("nvidia.com/gpu")
     }
 
-    /// It answers requests: ports, a readiness probe, or an inference server's command.
+    /// The number of GPUs it gets, where written as a number.
+    pub fn gpu_count(&self) -> Option<u64> {
+        self.gpus().and_then(Value::count)
+    }
+
+    /// It answers requests.
     pub fn serves(&self) -> bool {
-        self.ports || self.readiness.is_some()
+        self.role == Role::Serving
     }
 
-    /// It trains: `torchrun`, `torch.distributed`, `accelerate launch`, `deepspeed`, `train`.
+    /// It trains.
     pub fn trains(&self) -> bool {
-        self.argv.iter().any(|a| {
-            a.contains("torchrun")
-                || a.contains("torch.distributed")
-                || a.contains("accelerate")
-                || a.contains("deepspeed")
-                || a.contains("train")
-        })
+        self.role == Role::Training
     }
 
-    /// Worker processes the container starts: `WORKERS`/`WEB_CONCURRENCY` or `--workers N`.
-    pub fn workers(&self) -> Option<(u64, u64)> {
-        for (k, v) in &self.env {
-            let named = matches!(
-                k.as_str(),
-                "WORKERS" | "WEB_CONCURRENCY" | "GUNICORN_WORKERS" | "UVICORN_WORKERS"
-            );
-            if let Some(n) = v.text.parse().ok().filter(|_| named) {
-                return Some((n, v.line));
-            }
-        }
-        let mut it = self.argv.iter();
-        while let Some(a) = it.next() {
-            if let Some(n) = a.strip_prefix("--workers=").and_then(|n| n.parse().ok()) {
-                return Some((n, self.line));
-            }
-            if (a == "--workers" || a == "-w")
-                && let Some(n) = it.next().and_then(|n| n.parse().ok())
-            {
-                return Some((n, self.line));
+    /// The command line as words: `sh -c` scripts are split too.
+    pub fn words(&self) -> impl Iterator<Item = &str> {
+        self.argv.iter().flat_map(|a| a.split_whitespace())
+    }
+
+    /// The whole command line as one lowercase text.
+    pub fn command_text(&self) -> String {
+        self.argv.join(" ").to_ascii_lowercase()
+    }
+
+    /// The value of a flag (`--flag V` or `--flag=V`), any of the spellings given.
+    pub fn flag(&self, names: &[&str]) -> Option<String> {
+        let words: Vec<&str> = self.words().collect();
+        for (i, w) in words.iter().enumerate() {
+            for n in names {
+                if let Some(v) = w.strip_prefix(n).and_then(|r| r.strip_prefix('=')) {
+                    return Some(unquote(v).to_owned());
+                }
+                if w == n
+                    && let Some(v) = words.get(i + 1)
+                {
+                    return Some(unquote(v).to_owned());
+                }
             }
         }
         None
     }
+
+    /// An environment variable's inline value.
+    pub fn env_value(&self, name: &str) -> Option<&Value> {
+        self.env
+            .iter()
+            .find(|e| e.name == name)
+            .and_then(|e| e.value.as_ref())
+    }
+
+    /// Whether the command runs in a shell (`sh -c`), which expands `${VAR}` itself.
+    pub fn shell(&self) -> bool {
+        let first = self
+            .argv
+            .first()
+            .map_or("", |a| a.rsplit('/').next().unwrap_or(a));
+        matches!(first, "sh" | "bash" | "zsh" | "dash" | "ash")
+            || self.argv.iter().any(|a| a == "-c")
+    }
+
+    /// Worker processes the container starts: `WORKERS`/`WEB_CONCURRENCY` or `--workers N`.
+    pub fn workers(&self) -> Option<(u64, u64)> {
+        for e in &self.env {
+            let named = matches!(
+                e.name.as_str(),
+                "WORKERS" | "WEB_CONCURRENCY" | "GUNICORN_WORKERS" | "UVICORN_WORKERS"
+            );
+            if let Some(v) = e.value.as_ref().filter(|_| named)
+                && let Some(n) = v.count()
+            {
+                return Some((n, v.line));
+            }
+        }
+        let line = self.argv_line.unwrap_or(self.line);
+        self.flag(&["--workers", "-w"])
+            .and_then(|n| n.parse().ok())
+            .map(|n| (n, line))
+    }
+
+    /// The inference server it runs, from its image or command.
+    pub fn server(&self) -> Option<&'static str> {
+        let image = self
+            .image
+            .as_ref()
+            .map_or(String::new(), |i| i.text.to_ascii_lowercase());
+        let cmd = self.command_text();
+        SERVERS
+            .iter()
+            .find(|(k, _)| image.contains(k) || cmd.contains(k))
+            .map(|(_, n)| *n)
+    }
+
+    /// The training launcher or entry point it runs, from its command.
+    pub fn launcher(&self) -> Option<String> {
+        let cmd = self.command_text();
+        if let Some((_, n)) = LAUNCHERS.iter().find(|(k, _)| cmd.contains(k)) {
+            return Some((*n).to_owned());
+        }
+        if cmd.contains("mpirun") && cmd.contains("python") {
+            return Some("mpirun".to_owned());
+        }
+        self.words()
+            .find(|w| is_train_entry(w))
+            .map(|w| format!("the training entry point {w}"))
+    }
+}
+
+/// `train.py`, `train_gpt2.py`, `finetune.sh`, `pretrain_gpt.py`, `trainer.task`,
+/// `my_train.py`: a word that names a training entry point.
+fn is_train_entry(word: &str) -> bool {
+    let w = unquote(word).to_ascii_lowercase();
+    let last = w.rsplit('/').next().unwrap_or(&w);
+    let stem = last
+        .strip_suffix(".py")
+        .or_else(|| last.strip_suffix(".sh"))
+        .unwrap_or(last);
+    if stem != last || w == "train" || w == "finetune" {
+        stem.split(['_', '-', '.'])
+            .any(|p| matches!(p, "train" | "finetune" | "pretrain" | "trainer" | "sft"))
+    } else {
+        // A module (`-m trainer.task`, `maxtext.train`).
+        last.contains('.')
+            && last
+                .split('.')
+                .any(|p| matches!(p, "train" | "trainer" | "finetune"))
+    }
+}
+
+/// A word without the quotes a shell script put around it.
+pub fn unquote(s: &str) -> &str {
+    s.trim_matches(|c| c == '"' || c == '\'')
+        .trim_end_matches([';', ','])
+}
+
+/// What a volume is backed by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backing {
+    /// `emptyDir`: memory-backed or not, and its `sizeLimit`.
+    EmptyDir {
+        memory: bool,
+        size_limit: Option<Value>,
+    },
+    /// A `hostPath` and its path.
+    HostPath(String),
+    /// A persistent volume claim and its name.
+    Claim(String),
+    /// An ephemeral volume with its own claim template (storage request).
+    Ephemeral(Option<Value>),
+    /// A ConfigMap, Secret, projected or downward-API volume.
+    Config,
+    /// Anything else that outlives the pod (NFS, CSI, cloud disks).
+    Persistent,
+}
+
+#[derive(Debug, Clone)]
+pub struct Volume {
+    pub name: String,
+    pub line: u64,
+    pub backing: Backing,
+}
+
+impl Volume {
+    fn from(n: &Node) -> Option<Volume> {
+        let name = n.get("name")?.str()?.to_owned();
+        let backing = if let Some(e) = n.get("emptyDir") {
+            Backing::EmptyDir {
+                memory: e.get("medium").and_then(Node::str) == Some("Memory"),
+                size_limit: e.get("sizeLimit").and_then(Value::of),
+            }
+        } else if let Some(h) = n.get("hostPath") {
+            Backing::HostPath(h.get("path").and_then(Node::str).unwrap_or("").to_owned())
+        } else if let Some(c) = n.get("persistentVolumeClaim") {
+            Backing::Claim(
+                c.get("claimName")
+                    .and_then(Node::str)
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        } else if let Some(e) = n.get("ephemeral") {
+            Backing::Ephemeral(
+                e.at("volumeClaimTemplate.spec.resources.requests.storage")
+                    .and_then(Value::of),
+            )
+        } else if ["configMap", "secret", "projected", "downwardAPI"]
+            .iter()
+            .any(|k| n.get(k).is_some())
+        {
+            Backing::Config
+        } else {
+            Backing::Persistent
+        };
+        Some(Volume {
+            name,
+            line: n.line(),
+            backing,
+        })
+    }
+
+    /// Whatever is written there outlives the pod.
+    pub fn persists(&self) -> bool {
+        matches!(
+            self.backing,
+            Backing::Claim(_) | Backing::Persistent | Backing::HostPath(_)
+        )
+    }
+}
+
+/// One pod template of a workload and how many pods it makes.
+#[derive(Debug, Clone)]
+pub struct Pod {
+    /// Which template of the workload: `""` for the only one, `Worker`, `head`, `predictor`.
+    pub part: String,
+    pub line: u64,
+    /// Pods made from this template, where written (replicas × parallelism).
+    pub replicas: Option<u64>,
+    pub containers: Vec<Container>,
+    pub volumes: Vec<Volume>,
+    /// `hostIPC: true` and its line.
+    pub host_ipc: Option<u64>,
+    /// `nodeSelector`, `affinity` or `tolerations` present.
+    pub scheduling: bool,
+    pub node_selector: Vec<(String, Value)>,
+    /// The pod's or its replica spec's `restartPolicy`.
+    pub restart_policy: Option<Value>,
+}
+
+impl Pod {
+    pub fn volume(&self, name: &str) -> Option<&Volume> {
+        self.volumes.iter().find(|v| v.name == name)
+    }
+
+    /// The volume mounted at `path` or at a folder above it in container `c`, and the mount.
+    pub fn volume_at<'a>(
+        &'a self,
+        c: &'a Container,
+        path: &str,
+    ) -> Option<(&'a Mount, &'a Volume)> {
+        c.mounts
+            .iter()
+            .filter(|m| {
+                let p = m.path.trim_end_matches('/');
+                path == p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
+            })
+            .max_by_key(|m| m.path.len())
+            .and_then(|m| self.volume(&m.name).map(|v| (m, v)))
+    }
+
+    /// Memory-backed shared memory at `/dev/shm` for container `c`: a `medium: Memory`
+    /// `emptyDir` mounted there, the host's `/dev/shm`, or the host's IPC namespace.
+    pub fn shm(&self, c: &Container) -> bool {
+        self.host_ipc.is_some()
+            || c.mounts.iter().any(|m| {
+                m.path.trim_end_matches('/') == "/dev/shm"
+                    && self.volume(&m.name).is_some_and(|v| {
+                        matches!(v.backing, Backing::EmptyDir { memory: true, .. })
+                            || v.backing == Backing::HostPath("/dev/shm".into())
+                    })
+            })
+    }
+}
+
+/// The operator that runs a custom resource, where it adds to the pods it creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    /// Plain Kubernetes, or an operator that adds nothing the rules judge.
+    None,
+    /// KubeRay mounts a memory-backed `/dev/shm` and adds liveness and readiness probes to
+    /// every Ray container.
+    KubeRay,
+    /// KServe: Knative adds a readiness probe to serverless predictors, and a runtime supplies
+    /// the container of a model-format predictor.
+    KServe,
+    /// Knative Serving adds a readiness probe on the container's port.
+    Knative,
+    /// The Kubeflow training operator (v1 jobs, v2 TrainJob).
+    Kubeflow,
+}
+
+/// What kind of workload an object is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Serving,
+    Training,
+    Batch,
+    /// Long-running pods of any use (core kinds): each container's own command decides.
+    Service,
+    /// A general compute cluster (a RayCluster): nothing is decided by the kind.
+    Compute,
 }
 
 #[derive(Debug, Clone)]
@@ -149,52 +516,109 @@ pub struct Workload {
     pub kind: String,
     pub name: String,
     pub line: u64,
+    /// The document (of the file) the workload was read from.
+    pub doc: usize,
+    /// The kind is one this area knows; otherwise its pod templates were found by shape.
+    pub recognised: bool,
+    pub class: Class,
+    pub operator: Operator,
     pub replicas: Option<(u64, u64)>,
-    pub containers: Vec<Container>,
-    /// `nodeSelector`, `affinity` or `tolerations` present.
-    pub scheduling: bool,
-    /// Volumes that are `emptyDir` with `medium: Memory`.
-    pub memory_volumes: Vec<String>,
+    pub pods: Vec<Pod>,
+    /// What restarts the job after a failed pod (`backoffLimit`, `runPolicy`,
+    /// `elasticPolicy`, `failurePolicy.maxRestarts`), and its line.
+    pub restarts: Option<Value>,
+}
+
+impl Workload {
+    /// `Kind/name`, as findings name it.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+
+    /// The pods of all its templates, where every template says how many.
+    pub fn pod_count(&self) -> Option<u64> {
+        self.pods.iter().map(|p| p.replicas).sum()
+    }
+
+    /// A job that runs to completion: its helpers must exit with it.
+    pub fn completes(&self) -> bool {
+        matches!(self.class, Class::Training | Class::Batch)
+    }
+}
+
+/// What the rules know of a document: where it is and what it says.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub node: Node,
+    pub kind: Option<String>,
+    pub api_version: Option<Value>,
+    pub name: Option<Value>,
+}
+
+impl Doc {
+    /// `Kind/name`, as findings name it.
+    pub fn id(&self) -> String {
+        format!(
+            "{}/{}",
+            self.kind.as_deref().unwrap_or("?"),
+            self.name.as_ref().map_or("", |n| n.text.as_str())
+        )
+    }
 }
 
 fn kv(n: Option<&Node>) -> Vec<(String, Value)> {
     match n {
         Some(Node::Map(pairs, _)) => pairs
             .iter()
-            .filter_map(|(k, v)| {
-                v.str().map(|s| {
-                    (
-                        k.clone(),
-                        Value {
-                            text: s.to_owned(),
-                            line: v.line(),
-                        },
-                    )
-                })
-            })
+            .filter_map(|(k, v)| Value::of(v).map(|v| (k.clone(), v)))
             .collect(),
         _ => Vec::new(),
     }
 }
 
-fn container(n: &Node) -> Container {
-    let value = |k: &str| {
-        n.get(k).and_then(|v| {
-            v.str().map(|s| Value {
-                text: s.to_owned(),
-                line: v.line(),
-            })
-        })
-    };
-    let res = n.get("resources");
-    let argv = ["command", "args"]
+fn privileged(n: &Node) -> Option<(u64, &'static str)> {
+    let sc = n.get("securityContext")?;
+    if let Some(p) = sc.get("privileged").filter(|p| p.str() == Some("true")) {
+        return Some((p.line(), "privileged: true"));
+    }
+    sc.at("capabilities.add")?
+        .seq()
         .iter()
-        .flat_map(|k| n.get(k).map_or(&[][..], Node::seq))
-        .filter_map(|a| a.str().map(str::to_owned))
-        .collect();
+        .find(|c| c.str().is_some_and(|s| s.eq_ignore_ascii_case("SYS_ADMIN")))
+        .map(|c| (c.line(), "the SYS_ADMIN capability"))
+}
+
+/// A container (or a container-like object: KServe's `model`, Argo's `script`, a TrainJob's
+/// `trainer`).
+pub fn container(n: &Node, init: bool) -> Container {
+    let value = |k: &str| n.get(k).and_then(Value::of);
+    let res = n.get("resources").or_else(|| n.get("resourcesPerNode"));
+    let mut argv: Vec<String> = Vec::new();
+    let mut command_len = 0;
+    let mut argv_line = None;
+    for k in ["command", "args"] {
+        if let Some(v) = n.get(k) {
+            argv_line.get_or_insert(v.line());
+            match v {
+                Node::Seq(items, _) => {
+                    argv.extend(items.iter().filter_map(|a| a.str().map(str::to_owned)))
+                }
+                Node::Scalar(s, _) => argv.push(s.clone()),
+                _ => {}
+            }
+        }
+        if k == "command" {
+            command_len = argv.len();
+        }
+    }
+    if let Some(src) = n.get("source").and_then(Node::str) {
+        argv.push(src.to_owned());
+        argv_line.get_or_insert(n.get("source").map_or(n.line(), Node::line));
+    }
     Container {
         name: n.get("name").and_then(Node::str).unwrap_or("").to_owned(),
         line: n.line(),
+        init,
         image: value("image"),
         pull_policy: value("imagePullPolicy"),
         resources: Resources {
@@ -211,73 +635,145 @@ fn container(n: &Node) -> Container {
             .map_or(&[][..], Node::seq)
             .iter()
             .filter_map(|e| {
-                let name = e.get("name")?.str()?.to_owned();
-                let v = e.get("value")?;
-                Some((
-                    name,
-                    Value {
-                        text: v.str()?.to_owned(),
-                        line: v.line(),
-                    },
-                ))
+                let name = e.get("name")?;
+                Some(Env {
+                    name: name.str()?.to_owned(),
+                    line: name.line(),
+                    value: e.get("value").and_then(Value::of),
+                })
             })
             .collect(),
         argv,
+        command_len,
+        argv_line,
         mounts: n
             .get("volumeMounts")
             .map_or(&[][..], Node::seq)
             .iter()
             .filter_map(|m| {
-                Some((
-                    m.get("name")?.str()?.to_owned(),
-                    m.get("mountPath")?.str()?.to_owned(),
-                ))
+                Some(Mount {
+                    name: m.get("name")?.str()?.to_owned(),
+                    path: m.get("mountPath")?.str()?.to_owned(),
+                    line: m.line(),
+                })
             })
             .collect(),
+        privileged: privileged(n),
+        shorthand: false,
+        role: Role::Other,
+        why: String::new(),
     }
 }
 
-/// The workloads of one YAML document (none for Services, ConfigMaps and the like).
-pub fn workloads(doc: &Node) -> Vec<Workload> {
-    let Some(kind) = doc.get("kind").and_then(Node::str) else {
-        return Vec::new();
-    };
-    let pod = match kind {
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
-            doc.at("spec.template.spec")
-        }
-        "CronJob" => doc.at("spec.jobTemplate.spec.template.spec"),
-        "Pod" => doc.get("spec"),
-        "InferenceService" => doc.at("spec.predictor"),
-        _ => None,
-    };
-    let Some(pod) = pod else {
-        return Vec::new();
-    };
-    let mut containers: Vec<Container> = pod
-        .get("containers")
-        .map_or(&[][..], Node::seq)
-        .iter()
-        .map(container)
-        .collect();
-    if kind == "InferenceService" {
-        // spec.predictor.model (or a framework key) carries resources like a container.
-        for (k, v) in match pod {
-            Node::Map(pairs, _) => pairs.as_slice(),
-            _ => &[],
-        } {
-            if k != "containers" && v.is_map() && v.get("resources").is_some() {
-                let mut c = container(v);
-                c.name.clone_from(k);
-                c.ports = true;
-                containers.push(c);
-            }
+/// A pod spec (`containers`, `volumes`, …) read as one template of a workload.
+pub fn pod(part: &str, spec: &Node, replicas: Option<u64>) -> Pod {
+    let mut containers: Vec<Container> = Vec::new();
+    for (key, init) in [("initContainers", true), ("containers", false)] {
+        containers.extend(
+            spec.get(key)
+                .map_or(&[][..], Node::seq)
+                .iter()
+                .filter(|c| c.is_map())
+                .map(|c| container(c, init)),
+        );
+    }
+    Pod {
+        part: part.to_owned(),
+        line: spec.line(),
+        replicas,
+        containers,
+        volumes: spec
+            .get("volumes")
+            .map_or(&[][..], Node::seq)
+            .iter()
+            .filter_map(Volume::from)
+            .collect(),
+        host_ipc: spec
+            .get("hostIPC")
+            .filter(|h| h.str() == Some("true"))
+            .map(Node::line),
+        scheduling: ["nodeSelector", "affinity", "tolerations"]
+            .iter()
+            .any(|k| spec.get(k).is_some()),
+        node_selector: kv(spec.get("nodeSelector")),
+        restart_policy: spec.get("restartPolicy").and_then(Value::of),
+    }
+}
+
+/// `a Deployment`, `an InferenceService`.
+fn article(kind: &str) -> String {
+    let an = kind.starts_with(['A', 'E', 'I', 'O', 'U']);
+    format!("{} {kind}", if an { "an" } else { "a" })
+}
+
+/// Decides each container's role from what it runs and where it sits.
+fn assign_roles(w: &mut Workload) {
+    let kind = w.kind.clone();
+    for p in &mut w.pods {
+        for c in &mut p.containers {
+            let (role, why) = if let Some(s) = c.server() {
+                (Role::Serving, format!("it runs {s}"))
+            } else if let Some(l) = c.launcher() {
+                (Role::Training, format!("it runs {l}"))
+            } else if c.init {
+                (Role::Other, "an init container".to_owned())
+            } else {
+                match w.class {
+                    Class::Training => (
+                        Role::Training,
+                        format!("it is a container of {}", article(&kind)),
+                    ),
+                    Class::Serving => (
+                        Role::Serving,
+                        format!(
+                            "it is the {} of {}",
+                            if p.part.is_empty() {
+                                "container"
+                            } else {
+                                &p.part
+                            },
+                            article(&kind)
+                        ),
+                    ),
+                    Class::Batch => (Role::Batch, format!("it runs in {}", article(&kind))),
+                    Class::Service if c.ports => (
+                        Role::Serving,
+                        format!("it exposes a port in {}", article(&kind)),
+                    ),
+                    Class::Service | Class::Compute => (Role::Other, String::new()),
+                }
+            };
+            c.role = role;
+            c.why = why;
         }
     }
-    let replicas = doc
-        .at("spec.replicas")
-        .and_then(|r| Some((r.str()?.parse().ok()?, r.line())));
-    vec![Workload {
+}
+
+/// The workloads of one YAML document (a `List` gives those of its items; Services,
+/// ConfigMaps and the like give none).
+pub fn workloads(doc: &Node) -> Vec<Workload> {
+    let mut out = Vec::new();
+    collect(doc, 0, &mut out);
+    out
+}
+
+fn collect(doc: &Node, index: usize, out: &mut Vec<Workload>) {
+    let Some(kind) = doc.get("kind").and_then(Node::str) else {
+        return;
+    };
+    if kind.ends_with("List") {
+        for item in doc.get("items").map_or(&[][..], Node::seq) {
+            collect(item, index, out);
+        }
+        return;
+    }
+    let Some(found) = kinds::pods(kind, doc) else {
+        return;
+    };
+    if found.pods.is_empty() {
+        return;
+    }
+    let mut w = Workload {
         kind: kind.to_owned(),
         name: doc
             .at("metadata.name")
@@ -285,47 +781,144 @@ pub fn workloads(doc: &Node) -> Vec<Workload> {
             .unwrap_or("")
             .to_owned(),
         line: doc.get("kind").map_or(1, Node::line),
-        replicas,
-        containers,
-        scheduling: ["nodeSelector", "affinity", "tolerations"]
-            .iter()
-            .any(|k| pod.get(k).is_some()),
-        memory_volumes: pod
-            .get("volumes")
-            .map_or(&[][..], Node::seq)
-            .iter()
-            .filter(|v| v.at("emptyDir.medium").and_then(Node::str) == Some("Memory"))
-            .filter_map(|v| v.get("name")?.str().map(str::to_owned))
-            .collect(),
-    }]
+        doc: index,
+        recognised: found.recognised,
+        class: found.class,
+        operator: found.operator,
+        replicas: doc
+            .at("spec.replicas")
+            .and_then(|r| Some((r.str()?.parse().ok()?, r.line()))),
+        pods: found.pods,
+        restarts: found.restarts,
+    };
+    assign_roles(&mut w);
+    out.push(w);
 }
 
-/// The facts the deploy rules judge: the workloads of one manifest, where findings point, and
-/// the numbers the manifest is held to.
+/// The facts the deploy rules judge: the documents and workloads of one manifest, its lines
+/// (for comments), where findings point, and the numbers the manifest is held to.
 #[derive(Debug, Clone)]
 pub struct Manifest {
     /// The path findings carry.
     pub path: String,
+    pub docs: Vec<Doc>,
     pub workloads: Vec<Workload>,
+    pub lines: Vec<String>,
     pub expect: Expectations,
 }
 
 impl Manifest {
     /// Parses every workload of a (multi-document) manifest.
     pub fn parse(path: &str, text: &str, expect: &Expectations) -> Result<Manifest, YamlError> {
-        let docs = crate::yaml::parse(text)?;
+        let nodes = crate::yaml::parse(text)?;
+        let mut workloads = Vec::new();
+        let mut docs = Vec::new();
+        for (i, n) in nodes.into_iter().enumerate() {
+            if matches!(n, Node::Null(_)) {
+                continue;
+            }
+            if !n.is_map() {
+                return Err(YamlError::NotAnObject {
+                    line: n.line(),
+                    index: i + 1,
+                });
+            }
+            for mut w in workloads_checked(&n)? {
+                w.doc = docs.len();
+                workloads.push(w);
+            }
+            docs.push(Doc {
+                kind: n.get("kind").and_then(Node::str).map(str::to_owned),
+                api_version: n.get("apiVersion").and_then(Value::of),
+                name: n.at("metadata.name").and_then(Value::of),
+                node: n,
+            });
+        }
         Ok(Manifest {
             path: path.to_owned(),
-            workloads: docs.iter().flat_map(workloads).collect(),
+            docs,
+            workloads,
+            lines: text.lines().map(str::to_owned).collect(),
             expect: expect.clone(),
         })
     }
 
-    /// Every container with its workload, in the order of the manifest.
-    pub fn containers(&self) -> impl Iterator<Item = (&Workload, &Container)> {
-        self.workloads
+    /// Every container with its workload and pod, in the order of the manifest.
+    pub fn containers(&self) -> impl Iterator<Item = (&Workload, &Pod, &Container)> {
+        self.workloads.iter().flat_map(|w| {
+            w.pods
+                .iter()
+                .flat_map(move |p| p.containers.iter().map(move |c| (w, p, c)))
+        })
+    }
+
+    /// Whether line `line` (1-based) or the one above it carries a `#` comment.
+    pub fn commented(&self, line: u64) -> bool {
+        let at = |l: u64| {
+            usize::try_from(l)
+                .ok()
+                .and_then(|l| l.checked_sub(1))
+                .and_then(|i| self.lines.get(i))
+                .is_some_and(|s| s.contains(" #") || s.trim_start().starts_with('#'))
+        };
+        at(line) || at(line.saturating_sub(1))
+    }
+
+    /// The storage a PersistentVolumeClaim of this manifest requests.
+    pub fn claim_size(&self, claim: &str) -> Option<Value> {
+        self.docs
             .iter()
-            .flat_map(|w| w.containers.iter().map(move |c| (w, c)))
+            .find(|d| {
+                d.kind.as_deref() == Some("PersistentVolumeClaim")
+                    && d.name.as_ref().is_some_and(|n| n.text == claim)
+            })
+            .and_then(|d| d.node.at("spec.resources.requests.storage"))
+            .and_then(Value::of)
+    }
+}
+
+/// The workloads of a document, with a clear error where a workload's shape is wrong
+/// (`spec: 5`, `containers: text`).
+fn workloads_checked(doc: &Node) -> Result<Vec<Workload>, YamlError> {
+    let kind = doc.get("kind").and_then(Node::str).unwrap_or("");
+    if let Some(spec) = doc.get("spec")
+        && !spec.is_map()
+        && !matches!(spec, Node::Null(_))
+        && kinds::known(kind)
+    {
+        return Err(YamlError::Shape {
+            line: spec.line(),
+            what: format!("{kind}: spec must be a mapping"),
+        });
+    }
+    if let Some(line) = misshapen_containers(doc) {
+        return Err(YamlError::Shape {
+            line,
+            what: format!("{kind}: containers must be a list of mappings"),
+        });
+    }
+    let out = workloads(doc);
+    Ok(out)
+}
+
+/// The line of a `containers:` (or `initContainers:`) that is not a list of mappings.
+fn misshapen_containers(n: &Node) -> Option<u64> {
+    match n {
+        Node::Map(pairs, _) => pairs.iter().find_map(|(k, v)| {
+            let bad = (k == "containers" || k == "initContainers")
+                && match v {
+                    Node::Seq(items, _) => items.iter().any(|i| !i.is_map()),
+                    Node::Null(_) => false,
+                    _ => true,
+                };
+            if bad {
+                Some(v.line())
+            } else {
+                misshapen_containers(v)
+            }
+        }),
+        Node::Seq(items, _) => items.iter().find_map(misshapen_containers),
+        _ => None,
     }
 }
 
@@ -350,5 +943,33 @@ mod tests {
         assert_eq!(bytes("16GB"), None);
         assert_eq!(bytes("16 Gi"), None);
         assert_eq!(bytes("1K"), None);
+    }
+
+    #[test]
+    fn training_entry_points() {
+        for w in [
+            "train.py",
+            "/app/train_gpt2.py",
+            "finetune.sh",
+            "pretrain_gpt.py",
+            "trainer.task",
+            "maxtext.train",
+            "train",
+            "run_sft.py",
+        ] {
+            assert!(is_train_entry(w), "{w}");
+        }
+        for w in [
+            "pretrained",
+            "--pretrained",
+            "serve.py",
+            "constrain.py",
+            "trainer",
+            "main.py",
+            "train-data",
+            "/data/train",
+        ] {
+            assert!(!is_train_entry(w), "{w}");
+        }
     }
 }

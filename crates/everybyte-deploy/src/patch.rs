@@ -63,7 +63,7 @@ pub fn plan(text: &str, t: &Targets) -> Result<(Vec<Edit>, Vec<String>), YamlErr
     let mut notes = Vec::new();
     for d in &docs {
         for w in k8s::workloads(d) {
-            for c in &w.containers {
+            for c in w.pods.iter().flat_map(|p| &p.containers) {
                 if let Some(want) = t.memory_bytes {
                     let value = mib(want as f64);
                     for (which, v) in [

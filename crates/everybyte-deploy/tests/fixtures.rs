@@ -18,7 +18,17 @@ fn run(name: &str, exp: &Expectations) -> Vec<Finding> {
     lint_manifest(name, &text, exp).unwrap()
 }
 
+/// K8S011 judges probes against a measured p99, so its fixtures come with one (1.5 s).
 fn run_fixture(name: &str) -> Vec<Finding> {
+    if name.starts_with("K8S011") {
+        return run(
+            name,
+            &Expectations {
+                p99_seconds: Some((1.5, "bench.json".into())),
+                ..exp()
+            },
+        );
+    }
     run(name, &exp())
 }
 
@@ -36,6 +46,26 @@ rule_fixtures! {
     k8s009_model_copies => "K8S009",
     k8s010_cpu_limit_throttles => "K8S010",
     k8s011_probe_timeout => "K8S011",
+    k8s012_liveness_missing => "K8S012",
+    k8s013_shm_unbounded => "K8S013",
+    k8s014_host_ipc => "K8S014",
+    k8s015_checkpoint_ephemeral => "K8S015",
+    k8s016_world_size_mismatch => "K8S016",
+    k8s017_never_exits => "K8S017",
+    k8s018_model_cache_small => "K8S018",
+    k8s019_model_download_every_start => "K8S019",
+    k8s020_model_revision_unpinned => "K8S020",
+    k8s021_download_no_ephemeral_storage => "K8S021",
+    k8s022_fetch_at_start => "K8S022",
+    k8s023_gpu_driver_floating => "K8S023",
+    k8s024_tensor_parallel_mismatch => "K8S024",
+    k8s025_no_restart_policy => "K8S025",
+    k8s026_nccl_transport_disabled => "K8S026",
+    k8s027_privileged => "K8S027",
+    k8s028_placeholder_unrendered => "K8S028",
+    k8s029_api_removed => "K8S029",
+    k8s030_name_invalid => "K8S030",
+    k8s031_schema_unknown_field => "K8S031",
 }
 
 #[test]
@@ -71,7 +101,7 @@ fn measured_numbers_tighten_the_rules() {
     let f = run("K8S001_ok.yaml", &e);
     let mem: Vec<_> = f.iter().filter(|f| f.code == "K8S001").collect();
     assert!(!mem.is_empty(), "{}", render(&f));
-    assert!(mem[0].message.contains("memory limit 24Gi is below 22.00 GiB × 1.2 = 26.40 GiB (the peak measured in profile.json)"), "{}", mem[0].message);
+    assert!(mem[0].message.contains("memory limit 24Gi of container server of Deployment/server is below 22.00 GiB × 1.2 = 26.40 GiB (the peak measured in profile.json)"), "{}", mem[0].message);
     // A measured cold start longer than the liveness window.
     let f = run(
         "K8S003.yaml",
@@ -117,9 +147,15 @@ fn a_measured_p99_holds_every_probe() {
         p99_seconds: Some((1.8, "bench.json".into())),
         ..exp()
     };
-    let f = run("K8S011_ok.yaml", &e);
+    let f = run("K8S011.yaml", &e);
     let p: Vec<_> = f.iter().filter(|f| f.code == "K8S011").collect();
-    // The clean server's readiness keeps the default 1 s; its liveness has 5 s.
-    assert_eq!(p.len(), 1, "{}", render(&f));
-    assert!(p[0].message.contains("readiness probe of server times out after 1 s, but an inference takes 1.80 s at p99 (bench.json)"), "{}", p[0].message);
+    // Readiness and liveness keep the default 1 s.
+    assert_eq!(p.len(), 2, "{}", render(&f));
+    assert!(p[0].message.contains("readiness probe of asr times out after 1 s, but an inference takes 1.80 s at p99 (bench.json)"), "{}", p[0].message);
+    // Without a measurement it says nothing.
+    assert!(
+        run("K8S011.yaml", &exp())
+            .iter()
+            .all(|f| f.code != "K8S011")
+    );
 }

@@ -81,7 +81,7 @@ fn the_audit_holds_manifests_to_the_largest_model_times_the_configured_headroom(
     assert_eq!(limit[0].location.path, "k8s/deployment.yaml");
     assert!(
         limit[0].message.starts_with(
-            "memory limit 1Ki is below 1000 bytes × 1.2 = 1.17 KiB (the model in model.safetensors)"
+            "memory limit 1Ki of container server of Deployment/server is below 1000 bytes × 1.2 = 1.17 KiB (the model in model.safetensors)"
         ),
         "{}",
         limit[0].message

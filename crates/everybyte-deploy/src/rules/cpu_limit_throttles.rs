@@ -2,7 +2,7 @@
 
 use everybyte_core::Finding;
 
-use super::at;
+use super::{on, who};
 use crate::k8s::{Manifest, cores};
 
 everybyte_core::declare_rule! {
@@ -23,16 +23,16 @@ everybyte_core::declare_rule! {
 }
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
-    for (_, c) in m.containers() {
-        if !c.serves() {
+    for (w, _, c) in m.containers() {
+        if !c.serves() || c.init {
             continue;
         }
         if let Some(l) = c.resources.limit("cpu")
             && cores(&l.text).is_some_and(|v| v <= 1.0)
         {
             out.push(
-                Finding::new(&CPU_LIMIT_THROTTLES, at(&m.path, l.line), format!("CPU limit {} on serving container {}: CFS throttling adds pauses of up to 100 ms to requests", l.text, c.name))
-                    .with_help("size the CPU request to the measured need and drop the CPU limit (keep the memory limit)"),
+                on(&CPU_LIMIT_THROTTLES, m, w, Some(c), l.line, format!("CPU limit {} on serving {} ({}): CFS throttling adds pauses of up to 100 ms to requests", l.text, who(w, c), c.why))
+                    .with_help("resources:\n  requests: {cpu: \"4\"}   # the measured need\n  # no cpu under limits; keep the memory limit"),
             );
         }
     }

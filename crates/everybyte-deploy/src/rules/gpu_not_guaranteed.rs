@@ -2,7 +2,7 @@
 
 use everybyte_core::Finding;
 
-use super::at;
+use super::{on, who};
 use crate::k8s::{Manifest, Value, bytes, cores};
 
 everybyte_core::declare_rule! {
@@ -17,13 +17,15 @@ everybyte_core::declare_rule! {
     /// limits:   {nvidia.com/gpu: 1, memory: 16Gi}
     /// requests: {nvidia.com/gpu: 1, memory: 8Gi}
     /// ```
+    /// This rule is off by default (a general QoS check, not an ML one): select it with
+    /// `--select K8S002`.
     /// ## Fix
     /// Set requests equal to limits for both memory and CPU on every container of the pod.
-    pub static GPU_NOT_GUARANTEED = { code: "K8S002", name: "gpu-not-guaranteed", severity: Warning, summary: "A GPU pod is not in the Guaranteed QoS class" };
+    pub static GPU_NOT_GUARANTEED = { code: "K8S002", name: "gpu-not-guaranteed", severity: Warning, summary: "A GPU pod is not in the Guaranteed QoS class", status: Preview };
 }
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
-    for (_, c) in m.containers() {
+    for (w, _, c) in m.containers() {
         if c.gpus().is_none() {
             continue;
         }
@@ -42,8 +44,8 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
                 "requests differ from limits"
             };
             out.push(
-                Finding::new(&GPU_NOT_GUARANTEED, at(&m.path, c.resources.line.unwrap_or(c.line)), format!("GPU container {}: {why}, so the pod is Burstable and evicted before Guaranteed pods", c.name))
-                    .with_help("set cpu and memory requests equal to their limits"),
+                on(&GPU_NOT_GUARANTEED, m, w, Some(c), c.resources.line.unwrap_or(c.line), format!("GPU {}: {why}, so the pod is Burstable and evicted before Guaranteed pods", who(w, c)))
+                    .with_help("resources:\n  requests: {cpu: \"8\", memory: 64Gi, nvidia.com/gpu: 1}\n  limits:   {cpu: \"8\", memory: 64Gi, nvidia.com/gpu: 1}"),
             );
         }
     }

@@ -2,7 +2,7 @@
 
 use everybyte_core::Finding;
 
-use super::at;
+use super::{on, who};
 use crate::k8s::Manifest;
 
 everybyte_core::declare_rule! {
@@ -24,13 +24,13 @@ everybyte_core::declare_rule! {
 }
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
-    for (_, c) in m.containers() {
-        if c.gpus().is_none() {
+    for (w, _, c) in m.containers() {
+        if c.gpus().is_none() || !c.serves() {
             continue;
         }
-        if let Some((n, line)) = c.workers().filter(|(n, _)| *n > 1 && c.serves()) {
+        if let Some((n, line)) = c.workers().filter(|(n, _)| *n > 1) {
             out.push(
-                Finding::new(&MODEL_COPIES, at(&m.path, line), format!("container {} starts {n} workers on one GPU: {n} copies of the model's weights", c.name))
+                on(&MODEL_COPIES, m, w, Some(c), line, format!("{} starts {n} workers on one GPU: {n} copies of the model's weights", who(w, c)))
                     .with_help("one process per GPU with batching (everybyte serve, Triton, vLLM); scale with replicas"),
             );
         }

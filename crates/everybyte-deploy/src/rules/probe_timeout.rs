@@ -2,14 +2,13 @@
 
 use everybyte_core::Finding;
 
-use super::{at, loads_model};
+use super::on;
 use crate::k8s::Manifest;
 
 everybyte_core::declare_rule! {
     /// ## What it checks
-    /// Probe `timeoutSeconds` shorter than one inference at p99 (from `everybyte bench
-    /// --format json`, given with `--bench FILE`); without a benchmark, a liveness probe with
-    /// the default 1 s timeout on a container that serves a model.
+    /// Probe `timeoutSeconds` shorter than one inference at p99, as `everybyte bench --format
+    /// json` measured it (given with `--bench FILE`). Without a measurement it says nothing.
     /// ## Why it matters
     /// Under load the health endpoint waits behind inferences for the same threads or the same
     /// GPU. A probe that gives up sooner than a slow request fails exactly when traffic peaks:
@@ -26,33 +25,20 @@ everybyte_core::declare_rule! {
 }
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
-    for (_, c) in m.containers() {
+    let Some((p99, src)) = &m.expect.p99_seconds else {
+        return;
+    };
+    for (w, _, c) in m.containers() {
         for (kind, p) in [("liveness", &c.liveness), ("readiness", &c.readiness)] {
             let Some(p) = p else { continue };
-            match &m.expect.p99_seconds {
-                Some((p99, src)) if p.timeout < *p99 => out.push(
-                    Finding::new(
-                        &PROBE_TIMEOUT,
-                        at(&m.path, p.line),
-                        format!(
-                            "{kind} probe of {} times out after {:.0} s, but an inference takes {p99:.2} s at p99 ({src}): under load the probe fails",
-                            c.name, p.timeout
-                        ),
-                    )
-                    .with_help(format!("timeoutSeconds: {}", (p99 * 2.0).ceil().max(2.0) as u64)),
-                ),
-                None if kind == "liveness" && p.timeout <= 1.0 && c.serves() && loads_model(c) => out.push(
-                    Finding::new(
-                        &PROBE_TIMEOUT,
-                        at(&m.path, p.line),
-                        format!(
-                            "liveness probe of model server {} times out after {:.0} s: a health check queued behind slow inferences fails and the pod is restarted under load",
-                            c.name, p.timeout
-                        ),
-                    )
-                    .with_help("measure the p99 at peak load (everybyte bench --format json) and set timeoutSeconds above it"),
-                ),
-                _ => {}
+            if p.timeout < *p99 {
+                out.push(
+                    on(&PROBE_TIMEOUT, m, w, Some(c), p.line, format!(
+                        "{kind} probe of {} times out after {:.0} s, but an inference takes {p99:.2} s at p99 ({src}): under load the probe fails",
+                        c.name, p.timeout
+                    ))
+                    .with_help(format!("{kind}Probe:\n  timeoutSeconds: {}", (p99 * 2.0).ceil().max(2.0) as u64)),
+                );
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use everybyte_core::Finding;
 
-use super::{at, image_ref};
+use super::{image_ref, on, who};
 use crate::k8s::Manifest;
 
 everybyte_core::declare_rule! {
@@ -24,8 +24,11 @@ everybyte_core::declare_rule! {
 }
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
-    for (_, c) in m.containers() {
+    for (w, _, c) in m.containers() {
         let Some(img) = &c.image else { continue };
+        if img.text.contains("${") || img.text.contains("{{") {
+            continue;
+        }
         let (digest, tag) = image_ref(&img.text);
         let always = match &c.pull_policy {
             Some(p) => (p.text == "Always").then_some(p.line),
@@ -34,15 +37,19 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
         };
         if let Some(line) = always {
             out.push(
-                Finding::new(
+                on(
                     &PULL_ALWAYS,
-                    at(&m.path, line),
+                    m,
+                    w,
+                    Some(c),
+                    line,
                     format!(
-                        "image {} is pulled again on every container start",
-                        img.text
+                        "image {} of {} is pulled again on every container start",
+                        img.text,
+                        who(w, c)
                     ),
                 )
-                .with_help("pin the image by digest and set imagePullPolicy: IfNotPresent"),
+                .with_help("image: REPO:1.2.3@sha256:<digest>\nimagePullPolicy: IfNotPresent"),
             );
         }
     }

@@ -2,36 +2,50 @@
 
 use everybyte_core::Finding;
 
-use super::at;
-use crate::k8s::Manifest;
+use super::{on, who};
+use crate::k8s::{Manifest, Operator};
 
 everybyte_core::declare_rule! {
     /// ## What it checks
-    /// A serving container (it exposes ports) of a Deployment, StatefulSet or
-    /// InferenceService without a readiness probe.
+    /// A serving container without a readiness probe. A container serves when its image or command
+    /// is a known inference server (vLLM, TGI, Triton, TorchServe, SGLang, NIM, Ray Serve, KServe
+    /// runtimes, llama.cpp, Ollama, `everybyte serve`), when it is the container of a serving
+    /// resource, or when it exposes a port in a Deployment, StatefulSet or Pod; the finding says
+    /// which. Operators that add the probe themselves are known: KubeRay probes every Ray
+    /// container, Knative (and KServe on it) adds one on the container's port.
     /// ## Why it matters
-    /// Without readiness the Service sends traffic as soon as the process starts: requests hit
-    /// a server that is still loading the model and fail, on every rollout and every restart.
+    /// Without readiness the Service sends traffic as soon as the process starts: requests hit a
+    /// server that is still loading the model and fail, on every rollout and every restart.
     /// ## Example
     /// ```yaml
-    /// ports: [{containerPort: 8080}]
-    /// livenessProbe: {httpGet: {path: /v2/health/live, port: 8080}}
+    /// ports: [{containerPort: 8000}]
+    /// livenessProbe: {httpGet: {path: /health, port: 8000}}
     /// ```
     /// ## Fix
-    /// `readinessProbe: {httpGet: {path: /v2/health/ready, port: 8080}, periodSeconds: 5}`,
-    /// on an endpoint that answers only once the model is loaded and warmed up.
+    /// ```yaml
+    /// readinessProbe:
+    ///   httpGet: {path: /health, port: 8000}   # answers only once the model is loaded
+    ///   periodSeconds: 5
+    /// ```
     pub static READINESS_MISSING = { code: "K8S004", name: "readiness-missing", severity: Warning, summary: "A serving container has no readiness probe" };
 }
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
-    for (w, c) in m.containers() {
-        // KServe gives an InferenceService its own probes.
-        let serving_kind = matches!(w.kind.as_str(), "Deployment" | "StatefulSet");
-        if serving_kind && c.ports && c.readiness.is_none() {
-            out.push(
-                Finding::new(&READINESS_MISSING, at(&m.path, c.line), format!("serving container {} has no readinessProbe: traffic arrives while the model is still loading", c.name))
-                    .with_help("readinessProbe on an endpoint that answers only once the model is loaded and warmed up (e.g. /v2/health/ready)"),
-            );
+    for (w, _, c) in m.containers() {
+        if !c.serves() || c.init || c.shorthand || c.readiness.is_some() {
+            continue;
         }
+        // KubeRay probes every Ray container itself; Knative (KServe serverless) adds a
+        // readiness probe on the container's port.
+        if matches!(
+            w.operator,
+            Operator::KubeRay | Operator::KServe | Operator::Knative
+        ) {
+            continue;
+        }
+        out.push(
+            on(&READINESS_MISSING, m, w, Some(c), c.line, format!("serving {} ({}) has no readinessProbe: traffic arrives while the model is still loading", who(w, c), c.why))
+                .with_help("readinessProbe:\n  httpGet: {path: /health, port: 8000}   # answers only once the model is loaded\n  periodSeconds: 5"),
+        );
     }
 }

@@ -84,10 +84,10 @@ fn the_example_deployment_gets_both_findings() {
         .unwrap();
     let so = stdout(&out);
     assert!(
-        so.contains("k8s/deployment.yaml:33:1: K8S001 error memory limit 16Gi is below"),
+        so.contains("k8s/deployment.yaml:33:1: K8S001 error memory limit 16Gi of container server of Deployment/wreckage-server is below"),
         "{so}"
     );
-    assert!(so.contains("k8s/deployment.yaml:38:1: K8S003 error liveness kills container server 40 s after start"), "{so}");
+    assert!(so.contains("k8s/deployment.yaml:38:1: K8S003 error liveness kills container server of Deployment/wreckage-server 40 s after start"), "{so}");
     assert!(so.contains("k8s/train-job.yaml:21:1: K8S008"), "{so}");
 }
 

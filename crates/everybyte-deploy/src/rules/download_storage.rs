@@ -1,0 +1,47 @@
+//! K8S021 download-no-ephemeral-storage: the rule's documentation, its declaration and its check.
+
+use everybyte_core::Finding;
+
+use super::model_download::downloads;
+use super::{hub_model, model_size, on, who};
+use crate::k8s::Manifest;
+
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// A container that downloads a hub model at start into its own filesystem or an `emptyDir`
+    /// (see K8S019) with no `ephemeral-storage` request or limit, where the model is at least 2 GB
+    /// (estimated from its name) or its size is unknown.
+    /// ## Why it matters
+    /// The container's writable layer and `emptyDir` volumes live on the node's disk. Without a
+    /// request the scheduler places the pod on a node that may not have the space: the kubelet
+    /// evicts it under disk pressure mid-download, or other pods on the node are evicted.
+    /// ## Example
+    /// ```yaml
+    /// args: ["--model", "Qwen/Qwen2.5-32B-Instruct"]
+    /// resources: {limits: {nvidia.com/gpu: 2}}
+    /// ```
+    /// ## Fix
+    /// ```yaml
+    /// resources:
+    ///   requests: {ephemeral-storage: 80Gi}   # the weights × 1.2, plus the image
+    ///   limits: {ephemeral-storage: 80Gi, nvidia.com/gpu: 2}
+    /// ```
+    pub static DOWNLOAD_NO_EPHEMERAL_STORAGE = { code: "K8S021", name: "download-no-ephemeral-storage", severity: Warning, summary: "A multi-GB model is downloaded with no ephemeral-storage request" };
+}
+
+pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
+    for (w, p, c) in m.containers() {
+        let Some((model, cache, line)) = downloads(p, c) else {
+            continue;
+        };
+        let size = hub_model(c).and_then(|(id, _)| model_size(&id));
+        if size.is_some_and(|b| b < 2e9) || c.resources.amount("ephemeral-storage").is_some() {
+            continue;
+        }
+        let about = size.map_or_else(String::new, |b| format!(" (about {:.0} GB)", b / 1e9));
+        out.push(
+            on(&DOWNLOAD_NO_EPHEMERAL_STORAGE, m, w, Some(c), c.resources.line.unwrap_or(line), format!("{} downloads {model}{about} into {cache} with no ephemeral-storage request: the scheduler does not reserve the disk, and the pod is evicted under disk pressure", who(w, c)))
+                .with_help(format!("resources:\n  requests: {{ephemeral-storage: {0}Gi}}\n  limits: {{ephemeral-storage: {0}Gi}}", size.map_or(100, |b| (b * 1.3 / 1_073_741_824.0).ceil() as u64 + 10))),
+        );
+    }
+}

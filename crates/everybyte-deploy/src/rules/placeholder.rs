@@ -1,0 +1,163 @@
+//! K8S028 placeholder-unrendered: the rule's documentation, its declaration and its check.
+
+use everybyte_core::Finding;
+
+use super::on_doc;
+use crate::k8s::{Container, Manifest};
+use crate::yaml::Node;
+
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// A value Kubernetes takes literally that still holds a template placeholder: `${VAR}`,
+    /// `{{ … }}`, `<your-…>`/`<YOUR_…>`, `{user}`-style braces in names and images. `${VAR}` in a
+    /// command that a shell runs (`sh -c`) is the shell's and is not reported; in an exec-form
+    /// command or an env value it is literal (Kubernetes expands only `$(VAR)`). KServe's
+    /// `{{.Name}}` in a ServingRuntime and Argo's `{{inputs.…}}` are their templates, not
+    /// placeholders.
+    /// ## Why it matters
+    /// The API server accepts most of them: the pod pulls an image literally named
+    /// `${REGISTRY}/server`, the model server looks for a model called `<your-model-id>`, the job
+    /// writes to `gs://{bucket}` — and fails at run time, far from the template that was never
+    /// rendered.
+    /// ## Example
+    /// ```yaml
+    /// image: ${REGISTRY}/llm-server:v1
+    /// args: ["--model", "<your-model-id>"]
+    /// ```
+    /// ## Fix
+    /// Render the template (`envsubst < tpl.yaml`, `helm template`, `kustomize build`) and lint the
+    /// output; in commands, use `$(VAR)` with the variable in `env`.
+    pub static PLACEHOLDER_UNRENDERED = { code: "K8S028", name: "placeholder-unrendered", severity: Error, summary: "A value holds a template placeholder that was never filled in" };
+}
+
+/// The placeholder in a value, where there is one.
+fn placeholder(s: &str, in_shell: bool, templated: bool) -> Option<String> {
+    if !in_shell
+        && let Some(i) = s.find('{')
+        && !s[..i].ends_with('$')
+        && let Some(end) = s[i + 1..].find('}')
+    {
+        let inner = &s[i + 1..i + 1 + end];
+        if !inner.is_empty()
+            && inner.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            && !s[i + 1 + end..].starts_with("}}")
+            && !s[..i].ends_with('{')
+        {
+            return Some(format!("{{{inner}}}"));
+        }
+    }
+    if !in_shell && let Some(i) = s.find("${") {
+        let end = s[i..].find('}').map_or(s.len(), |e| i + e + 1);
+        return Some(s[i..end].to_owned());
+    }
+    if !templated && let Some(i) = s.find("{{") {
+        let end = s[i..].find("}}").map_or(s.len(), |e| i + e + 2);
+        return Some(s[i..end].to_owned());
+    }
+    if let Some(i) = s.find('<') {
+        let rest = &s[i + 1..];
+        if let Some(end) = rest.find('>') {
+            let inner = &rest[..end];
+            let lower = inner.to_ascii_lowercase();
+            let words = inner
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_- ".contains(&b));
+            if words
+                && !inner.is_empty()
+                && (lower.starts_with("your")
+                    || lower.starts_with("insert")
+                    || lower.starts_with("replace")
+                    || (inner.len() > 2
+                        && inner
+                            .bytes()
+                            .all(|b| b.is_ascii_uppercase() || b == b'_' || b == b'-')))
+            {
+                return Some(format!("<{inner}>"));
+            }
+        }
+    }
+    None
+}
+
+/// Fields whose values a program reads, not Kubernetes (annotations, config data, Ray Serve
+/// configs): not judged.
+const SKIP: &[&str] = &[
+    "annotations",
+    "data",
+    "stringData",
+    "serveConfigV2",
+    "serveConfig",
+    "runtimeEnvYAML",
+    "entrypoint",
+    "command",
+    "args",
+    "source",
+    "script",
+];
+
+fn walk(n: &Node, templated: bool, found: &mut Vec<(u64, String)>) {
+    match n {
+        Node::Scalar(s, line) => {
+            if let Some(p) = placeholder(s, false, templated) {
+                found.push((*line, p));
+            }
+        }
+        Node::Seq(items, _) => items.iter().for_each(|i| walk(i, templated, found)),
+        Node::Map(pairs, _) => {
+            for (k, v) in pairs {
+                if !SKIP.contains(&k.as_str()) {
+                    walk(v, templated, found);
+                }
+            }
+        }
+        Node::Null(_) => {}
+    }
+}
+
+fn command(c: &Container, templated: bool, found: &mut Vec<(u64, String)>) {
+    // Kubernetes expands only $(VAR); `${VAR}` reaches the program as written unless a
+    // shell runs the command.
+    let shell = c.shell();
+    let line = c.argv_line.unwrap_or(c.line);
+    for a in &c.argv {
+        if let Some(p) =
+            placeholder(a, shell, templated).filter(|p| !p.starts_with('{') || p.starts_with("{{"))
+        {
+            found.push((line, p));
+        }
+    }
+}
+
+pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
+    for (i, d) in m.docs.iter().enumerate() {
+        let kind = d.kind.as_deref().unwrap_or("");
+        // KServe runtimes and Argo workflows have templates of their own.
+        let templated = matches!(
+            kind,
+            "ServingRuntime"
+                | "ClusterServingRuntime"
+                | "Workflow"
+                | "WorkflowTemplate"
+                | "ClusterWorkflowTemplate"
+                | "CronWorkflow"
+        );
+        let mut found = Vec::new();
+        walk(&d.node, templated, &mut found);
+        let workload = m.workloads.iter().find(|w| w.doc == i);
+        if let Some(w) = workload {
+            for p in &w.pods {
+                for c in &p.containers {
+                    command(c, templated, &mut found);
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        for (line, p) in found {
+            out.push(
+                on_doc(&PLACEHOLDER_UNRENDERED, m, d, line, format!("{} holds the unrendered placeholder {p}: Kubernetes takes it literally", d.id()))
+                    .with_help("render the template first (envsubst < tpl.yaml > out.yaml, helm template, kustomize build) and lint the output; in commands use $(VAR) with VAR in env"),
+            );
+        }
+    }
+}
