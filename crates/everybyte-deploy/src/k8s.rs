@@ -300,16 +300,76 @@ impl Container {
             .map(|n| (n, line))
     }
 
+    /// It has an accelerator: an NVIDIA GPU or a TPU.
+    pub fn accelerated(&self) -> bool {
+        self.gpu_count().is_some_and(|n| n > 0)
+            || self
+                .resources
+                .amount("google.com/tpu")
+                .and_then(Value::count)
+                .is_some_and(|n| n > 0)
+    }
+
+    /// It loads a model itself: it has an accelerator, or a model file named in its
+    /// environment (`MODEL_PATH=/models/m.onnx`). A hub id in the environment of a container
+    /// without an accelerator is usually a client naming the model it calls.
+    pub fn names_a_model(&self) -> bool {
+        self.accelerated()
+            || self.env.iter().any(|e| {
+                e.name.contains("MODEL")
+                    && e.value.as_ref().is_some_and(|v| v.text.starts_with('/'))
+            })
+    }
+
     /// The inference server it runs, from its image or command.
     pub fn server(&self) -> Option<&'static str> {
         let image = self
             .image
             .as_ref()
             .map_or(String::new(), |i| i.text.to_ascii_lowercase());
+        // A command names a server by a word (`vllm`, `tritonserver`), a module of it
+        // (`vllm.entrypoints.openai.api_server`, `sglang.launch_server`), or consecutive words
+        // (`serve run`): a model or pool named `vllm-llama3` is not the server.
+        let words: Vec<String> = self
+            .words()
+            .map(|w| {
+                let w = unquote(w).to_ascii_lowercase();
+                w.rsplit('/').next().unwrap_or(&w).to_owned()
+            })
+            .collect();
+        let runs = |k: &str| {
+            let parts: Vec<&str> = k.split(' ').collect();
+            if parts.len() > 1 {
+                return words
+                    .windows(parts.len())
+                    .any(|w| w.iter().zip(&parts).all(|(a, b)| a == b));
+            }
+            words
+                .iter()
+                .any(|w| w == k || w.strip_prefix(k).is_some_and(|r| r.starts_with(['.', '_'])))
+        };
+        // An image runs its server unless the command runs something else in it: a
+        // download, a conversion, a benchmark client (or the image is a client SDK).
         let cmd = self.command_text();
+        let other = image.contains("-sdk")
+            || (self.command_len > 0
+                && [
+                    "download",
+                    "fetch",
+                    "convert",
+                    "gsutil",
+                    "gcloud",
+                    "huggingface-cli",
+                    "benchmark",
+                    "perf",
+                    "sleep",
+                ]
+                .iter()
+                .any(|k| cmd.contains(k)));
         SERVERS
             .iter()
-            .find(|(k, _)| image.contains(k) || cmd.contains(k))
+            .find(|(k, _)| runs(k))
+            .or_else(|| SERVERS.iter().find(|(k, _)| !other && image.contains(k)))
             .map(|(_, n)| *n)
     }
 
@@ -537,7 +597,9 @@ impl Workload {
 
     /// The pods of all its templates, where every template says how many.
     pub fn pod_count(&self) -> Option<u64> {
-        self.pods.iter().map(|p| p.replicas).sum()
+        self.pods
+            .iter()
+            .try_fold(0u64, |n, p| p.replicas.map(|r| n.saturating_add(r)))
     }
 
     /// A job that runs to completion: its helpers must exit with it.
@@ -601,7 +663,7 @@ pub fn container(n: &Node, init: bool) -> Container {
             argv_line.get_or_insert(v.line());
             match v {
                 Node::Seq(items, _) => {
-                    argv.extend(items.iter().filter_map(|a| a.str().map(str::to_owned)))
+                    argv.extend(items.iter().filter_map(|a| a.str().map(str::to_owned)));
                 }
                 Node::Scalar(s, _) => argv.push(s.clone()),
                 _ => {}
@@ -736,9 +798,9 @@ fn assign_roles(w: &mut Workload) {
                         ),
                     ),
                     Class::Batch => (Role::Batch, format!("it runs in {}", article(&kind))),
-                    Class::Service if c.ports => (
+                    Class::Service if c.ports && c.names_a_model() => (
                         Role::Serving,
-                        format!("it exposes a port in {}", article(&kind)),
+                        format!("it exposes a port in {} and loads a model", article(&kind)),
                     ),
                     Class::Service | Class::Compute => (Role::Other, String::new()),
                 }

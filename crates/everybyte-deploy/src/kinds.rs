@@ -392,7 +392,7 @@ fn leader_worker_set(spec: &Node) -> Found {
     pods.extend(template(
         "worker",
         lwt.and_then(|l| l.get("workerTemplate")),
-        Some(groups * workers),
+        Some(groups.saturating_mul(workers)),
     ));
     found(Class::Service, Operator::None, pods, None)
 }
@@ -448,5 +448,114 @@ fn by_shape(n: &Node, path: &str, out: &mut Vec<Pod>) {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::k8s::{Operator, Role, workloads};
+    use crate::yaml::parse;
+
+    /// Each kind: its templates (part × pods) and its containers' roles.
+    #[allow(clippy::type_complexity)]
+    fn read(
+        text: &str,
+    ) -> Vec<(
+        String,
+        Vec<(String, Option<u64>)>,
+        Vec<Role>,
+        bool,
+        Operator,
+    )> {
+        parse(text)
+            .unwrap()
+            .iter()
+            .flat_map(workloads)
+            .map(|w| {
+                (
+                    w.kind.clone(),
+                    w.pods
+                        .iter()
+                        .map(|p| (p.part.clone(), p.replicas))
+                        .collect(),
+                    w.pods
+                        .iter()
+                        .flat_map(|p| p.containers.iter().map(|c| c.role))
+                        .collect(),
+                    w.recognised,
+                    w.operator,
+                )
+            })
+            .collect()
+    }
+
+    const C: &str = "containers: [{name: c, image: i}]";
+
+    #[test]
+    fn training_operators() {
+        let w = read(&format!(
+            "kind: PyTorchJob\nspec:\n  pytorchReplicaSpecs:\n    Master: {{replicas: 1, template: {{spec: {{{C}}}}}}}\n    Worker: {{replicas: 3, restartPolicy: OnFailure, template: {{spec: {{{C}}}}}}}\n"
+        ));
+        assert_eq!(
+            w[0].1,
+            vec![("Master".into(), Some(1)), ("Worker".into(), Some(3))]
+        );
+        assert_eq!(w[0].2, vec![Role::Training, Role::Training]);
+        let w = read(
+            "kind: JobSet\nspec:\n  replicatedJobs:\n  - name: workers\n    replicas: 2\n    template: {spec: {parallelism: 4, template: {spec: {containers: [{name: c, command: [torchrun, train.py]}]}}}}\n",
+        );
+        assert_eq!(w[0].1, vec![("workers".into(), Some(8))]);
+        assert_eq!(w[0].2, vec![Role::Training]);
+        let w = read(
+            "kind: TrainJob\nspec:\n  trainer: {image: i, numNodes: 4, resourcesPerNode: {limits: {nvidia.com/gpu: 8}}}\n",
+        );
+        assert_eq!(w[0].1, vec![("trainer".into(), Some(4))]);
+    }
+
+    #[test]
+    fn serving_and_ray() {
+        let w = read(&format!(
+            "kind: RayService\nspec:\n  rayClusterConfig:\n    headGroupSpec: {{template: {{spec: {{{C}}}}}}}\n    workerGroupSpecs:\n    - {{groupName: gpu, replicas: 2, template: {{spec: {{{C}}}}}}}\n"
+        ));
+        assert_eq!(
+            w[0].1,
+            vec![("head".into(), Some(1)), ("gpu".into(), Some(2))]
+        );
+        assert_eq!(w[0].4, Operator::KubeRay);
+        let w = read(
+            "kind: InferenceService\nspec:\n  predictor:\n    minReplicas: 2\n    model: {modelFormat: {name: sklearn}, storageUri: gs://b/m}\n",
+        );
+        assert_eq!(w[0].1, vec![("predictor".into(), Some(2))]);
+        assert_eq!(w[0].2, vec![Role::Serving]);
+        let w = read(&format!(
+            "kind: LeaderWorkerSet\nspec:\n  replicas: 2\n  leaderWorkerTemplate:\n    size: 4\n    leaderTemplate: {{spec: {{{C}}}}}\n    workerTemplate: {{spec: {{{C}}}}}\n"
+        ));
+        assert_eq!(
+            w[0].1,
+            vec![("leader".into(), Some(2)), ("worker".into(), Some(6))]
+        );
+        let w = read(
+            "kind: Deployment\nspec: {template: {spec: {containers: [{name: s, image: vllm/vllm-openai:v1}, {name: side, image: busybox}]}}}\n",
+        );
+        assert_eq!(w[0].2, vec![Role::Serving, Role::Other]);
+    }
+
+    #[test]
+    fn workflows_lists_and_unknown_kinds() {
+        let w = read(
+            "kind: Workflow\nspec:\n  volumes: [{name: v, emptyDir: {}}]\n  templates:\n  - name: train\n    container: {image: i, command: [python, train.py]}\n  - name: steps\n    steps: []\n",
+        );
+        assert_eq!(w[0].1, vec![("train".into(), None)]);
+        assert_eq!(w[0].2, vec![Role::Training]);
+        let w = read(&format!(
+            "kind: List\nitems:\n- kind: Pod\n  spec: {{{C}}}\n- kind: ConfigMap\n"
+        ));
+        assert_eq!(w.len(), 1);
+        let w = read(&format!(
+            "apiVersion: example.com/v1\nkind: Trainer\nspec:\n  pod:\n    {C}\n"
+        ));
+        assert_eq!(w[0].1, vec![("spec.pod".into(), None)]);
+        assert!(!w[0].3);
+        assert!(read("kind: CustomResourceDefinition\nspec: {versions: [{schema: {containers: [{name: x}]}}]}\n").is_empty());
     }
 }

@@ -3,8 +3,8 @@
 use everybyte_core::Finding;
 
 use super::model_download::downloads;
-use super::{hub_model, model_size, on, who};
-use crate::k8s::Manifest;
+use super::{cache_volume, hub_model, model_size, on, who};
+use crate::k8s::{Backing, Manifest};
 
 everybyte_core::declare_rule! {
     /// ## What it checks
@@ -34,6 +34,10 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
         let Some((model, cache, line)) = downloads(p, c) else {
             continue;
         };
+        // A generic ephemeral volume is a claim of its own, not the node's disk.
+        if cache_volume(p, c).is_some_and(|(_, v)| matches!(v.backing, Backing::Ephemeral(_))) {
+            continue;
+        }
         let size = hub_model(c).and_then(|(id, _)| model_size(&id));
         if size.is_some_and(|b| b < 2e9) || c.resources.amount("ephemeral-storage").is_some() {
             continue;

@@ -47,7 +47,7 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
             continue;
         }
         out.push(
-            on(&LIVENESS_MISSING, m, w, Some(c), c.line, format!("serving {} ({}) has no livenessProbe: a wedged engine keeps its GPU and is never restarted", who(w, c), c.why))
+            on(&LIVENESS_MISSING, m, w, Some(c), c.line, format!("serving {} ({}) has no livenessProbe: a wedged engine is never restarted{}", who(w, c), c.why, if c.gpus().is_some() { " and keeps its GPU" } else { "" }))
                 .with_help("livenessProbe:\n  httpGet: {path: /health, port: 8000}\n  periodSeconds: 10\nstartupProbe:   # liveness waits for the model to load\n  httpGet: {path: /health, port: 8000}\n  periodSeconds: 10\n  failureThreshold: 90"),
         );
     }

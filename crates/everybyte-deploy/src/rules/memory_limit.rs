@@ -46,11 +46,14 @@ fn container(m: &Manifest, w: &Workload, c: &Container, out: &mut Vec<Finding>) 
     let exp = &m.expect;
     let line = c.resources.line.unwrap_or(c.line);
     let Some(limit) = c.resources.limit("memory") else {
-        if loads_model(c) && w.operator != Operator::KServe {
+        let loads = c.accelerated() || (c.server().is_some() && loads_model(c));
+        if loads && w.operator != Operator::KServe {
             let gpu = if c.gpu_count().is_some_and(|n| n > 0) {
                 "GPU "
+            } else if c.accelerated() {
+                "TPU "
             } else {
-                "model-loading "
+                "model-serving "
             };
             out.push(
                 on(&MEMORY_LIMIT, m, w, Some(c), line, format!("{gpu}{} has no memory limit: loading the weights can take the node's memory", who(w, c)))

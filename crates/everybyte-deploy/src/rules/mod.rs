@@ -247,13 +247,10 @@ fn who(w: &Workload, c: &Container) -> String {
     format!("container {} of {}", c.name, w.id())
 }
 
-/// A container loads a model: it has a GPU, runs an inference server, names a hub model, or
-/// has a model named in its environment.
+/// A container loads a model: it has an accelerator, runs an inference server or a trainer
+/// that names a hub model, or names a model file in its environment.
 fn loads_model(c: &Container) -> bool {
-    c.gpu_count().is_some_and(|n| n > 0)
-        || c.server().is_some()
-        || hub_model(c).is_some()
-        || c.env.iter().any(|e| e.name.contains("MODEL"))
+    c.names_a_model() || c.server().is_some() || hub_model(c).is_some()
 }
 
 /// Whether an image is pinned by digest, and its tag.
@@ -350,8 +347,12 @@ const MODEL_ENV: &[&str] = &[
     "MODEL_NAME_OR_PATH",
 ];
 
-/// The hub model a container loads, and the line that names it.
+/// The hub model a container loads, and the line that names it: only a container that can
+/// load one (an accelerator, an inference server, a trainer) loads what it names.
 fn hub_model(c: &Container) -> Option<(String, u64)> {
+    if !(c.accelerated() || c.server().is_some() || c.trains()) {
+        return None;
+    }
     let line = c.argv_line.unwrap_or(c.line);
     if let Some(v) = c.flag(MODEL_FLAGS).filter(|v| is_hub_id(v)) {
         return Some((v, line));
@@ -459,6 +460,9 @@ fn cache_volume<'a>(p: &'a Pod, c: &'a Container) -> Option<(&'a Mount, &'a Volu
             ]
             .iter()
             .any(|k| path.contains(k))
+                && !["credential", "token", "secret", "config"]
+                    .iter()
+                    .any(|k| path.contains(k) || m.name.to_ascii_lowercase().contains(k))
         })
         .find_map(|m| p.volume(&m.name).map(|v| (m, v)))
 }

@@ -3,7 +3,7 @@
 use everybyte_core::Finding;
 
 use super::{cache_volume, hub_model, on, who};
-use crate::k8s::{Container, Manifest, Pod};
+use crate::k8s::{Backing, Container, Manifest, Pod};
 
 everybyte_core::declare_rule! {
     /// ## What it checks
@@ -45,7 +45,14 @@ pub(super) fn downloads<'a>(p: &'a Pod, c: &'a Container) -> Option<(String, Str
     };
     let cache = match cache_volume(p, c) {
         Some((_, v)) if v.persists() => return None,
-        Some((mnt, v)) => format!("emptyDir {} at {}", v.name, mnt.path),
+        Some((_, v)) if matches!(v.backing, Backing::Config) => return None,
+        Some((mnt, v)) => match v.backing {
+            Backing::Ephemeral(_) => format!(
+                "ephemeral volume {} at {} (deleted with the pod)",
+                v.name, mnt.path
+            ),
+            _ => format!("emptyDir {} at {}", v.name, mnt.path),
+        },
         None => "the container's own filesystem".to_owned(),
     };
     Some((model, cache, line))

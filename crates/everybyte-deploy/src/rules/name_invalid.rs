@@ -10,7 +10,8 @@ everybyte_core::declare_rule! {
     /// `metadata.name` against the rules the API server applies: a DNS-1123 subdomain for most
     /// kinds (lower-case letters, digits, `-` and `.`, starting and ending with a letter or digit,
     /// at most 253 characters), a DNS-1035 label for Services (at most 63, starting with a letter).
-    /// Custom resources are held to the subdomain rule too, which their CRDs enforce.
+    /// Custom resources are held to the subdomain rule too, which the API server enforces for
+    /// them; RBAC objects, whose names are path segments (`system:auth-delegator`), are not.
     /// ## Why it matters
     /// `kubectl apply` fails with `Invalid value: "Llama_Server": a lowercase RFC 1123 subdomain
     /// must consist of …`; in a pipeline that renders names from model names
@@ -64,8 +65,14 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
     for d in &m.docs {
         let Some(name) = &d.name else { continue };
         let kind = d.kind.as_deref().unwrap_or("");
-        // Placeholders are K8S028's.
-        if name.text.is_empty() || name.text.contains(['$', '{', '<']) {
+        // RBAC names are path segments (`system:metrics-reader` is valid); placeholders are
+        // K8S028's.
+        if matches!(
+            kind,
+            "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
+        ) || name.text.is_empty()
+            || name.text.contains(['$', '{', '<'])
+        {
             continue;
         }
         if let Some(why) = invalid(&name.text, kind) {

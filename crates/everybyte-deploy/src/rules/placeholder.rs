@@ -153,11 +153,36 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
         }
         found.sort();
         found.dedup();
-        for (line, p) in found {
-            out.push(
-                on_doc(&PLACEHOLDER_UNRENDERED, m, d, line, format!("{} holds the unrendered placeholder {p}: Kubernetes takes it literally", d.id()))
-                    .with_help("render the template first (envsubst < tpl.yaml > out.yaml, helm template, kustomize build) and lint the output; in commands use $(VAR) with VAR in env"),
-            );
+        let Some(&(first, _)) = found.first() else {
+            continue;
+        };
+        let mut names: Vec<&str> = Vec::new();
+        for (_, p) in &found {
+            if !names.contains(&p.as_str()) {
+                names.push(p);
+            }
         }
+        let shown = names.iter().take(4).copied().collect::<Vec<_>>().join(", ");
+        let more = if names.len() > 4 {
+            format!(" and {} more", names.len() - 4)
+        } else {
+            String::new()
+        };
+        let lines: Vec<String> = found.iter().map(|(l, _)| l.to_string()).collect();
+        let mut lines = lines;
+        lines.dedup();
+        out.push(
+            on_doc(&PLACEHOLDER_UNRENDERED, m, d, first, format!(
+                "{} holds unrendered placeholder{} {shown}{more} (line{} {}): Kubernetes takes {} literally",
+                d.id(),
+                if names.len() == 1 { "" } else { "s" },
+                if lines.len() == 1 { "" } else { "s" },
+                lines.join(", "),
+                if names.len() == 1 { "it" } else { "them" },
+            ))
+            .with_help("# render the template first and lint the output:
+envsubst < tpl.yaml > out.yaml   # or helm template, kustomize build
+# in commands, Kubernetes expands $(VAR) from env, not ${VAR}"),
+        );
     }
 }

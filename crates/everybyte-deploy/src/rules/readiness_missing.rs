@@ -10,7 +10,8 @@ everybyte_core::declare_rule! {
     /// A serving container without a readiness probe. A container serves when its image or command
     /// is a known inference server (vLLM, TGI, Triton, TorchServe, SGLang, NIM, Ray Serve, KServe
     /// runtimes, llama.cpp, Ollama, `everybyte serve`), when it is the container of a serving
-    /// resource, or when it exposes a port in a Deployment, StatefulSet or Pod; the finding says
+    /// resource, or when it exposes a port in a Deployment, StatefulSet or Pod and loads a model (a
+    /// GPU, a model in its environment, a `--model` flag); the finding says
     /// which. Operators that add the probe themselves are known: KubeRay probes every Ray
     /// container, Knative (and KServe on it) adds one on the container's port.
     /// ## Why it matters

@@ -57,7 +57,7 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
             "--pp-size",
         ])
         .unwrap_or(1);
-        let shards = tp * pp;
+        let shards = tp.saturating_mul(pp);
         // The model spans pods: a LeaderWorkerSet group, a Ray cluster.
         let group = if w.kind == "LeaderWorkerSet" {
             m.docs
@@ -71,7 +71,7 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
         if w.operator == Operator::KubeRay {
             continue;
         }
-        let have = gpus * group.unwrap_or(1);
+        let have = gpus.saturating_mul(group.unwrap_or(1));
         if shards != have && gpus > 0 {
             let over = if group.is_some() {
                 format!("{gpus} GPUs × group size {}", group.unwrap_or(1))

@@ -84,14 +84,13 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
                 .pods
                 .iter()
                 .filter(|p| p.part == "Worker")
-                .map(|p| p.replicas)
-                .sum();
+                .try_fold(0u64, |n, p| p.replicas.map(|r| n.saturating_add(r)));
             if let (Some(np), Some(workers)) = (num(&["-np", "-n", "--np"]), workers)
                 && workers > 0
-                && np != workers * slots
+                && np != workers.saturating_mul(slots)
             {
-                out.push(on(&WORLD_SIZE_MISMATCH, m, w, Some(c), line, format!("{} runs mpirun -np {np}, but the job has {workers} worker{} × slotsPerWorker {slots} = {} slots", who(w, c), if workers == 1 { "" } else { "s" }, workers * slots))
-                    .with_help(format!("-np {}   # workers × slotsPerWorker", workers * slots)));
+                out.push(on(&WORLD_SIZE_MISMATCH, m, w, Some(c), line, format!("{} runs mpirun -np {np}, but the job has {workers} worker{} × slotsPerWorker {slots} = {} slots", who(w, c), if workers == 1 { "" } else { "s" }, workers.saturating_mul(slots)))
+                    .with_help(format!("-np {}   # workers × slotsPerWorker", workers.saturating_mul(slots))));
             }
         }
     }
