@@ -306,7 +306,7 @@ def checkov_env():
 
 def run_checkov(checkov, path, timeout=300):
     """(failed checks, resource count, error string or None)."""
-    cmd = [checkov, "-f", os.path.abspath(path), "--framework", "kubernetes", "-o", "json",
+    cmd = [os.path.abspath(checkov), "-f", os.path.abspath(path), "--framework", "kubernetes", "-o", "json",
            "--quiet", "--compact", "--skip-download"]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,

@@ -11,7 +11,8 @@ use crate::lint::lint_manifest_file;
 use crate::yaml;
 
 /// Whether a project file is a manifest to lint: YAML with a Kubernetes object in it (a
-/// `kind` and an `apiVersion`), or YAML that does not parse under a folder of manifests.
+/// `kind` and an `apiVersion`; a `kind` is enough in a folder of manifests), or YAML that does
+/// not parse in such a folder.
 /// Helm chart templates (`{{ … }}` that is not YAML until rendered) and values files are not.
 fn to_lint(path: &Path, named: bool) -> bool {
     let Ok(text) = std::fs::read_to_string(path) else {
@@ -20,7 +21,7 @@ fn to_lint(path: &Path, named: bool) -> bool {
     match yaml::parse(&text) {
         Ok(docs) => docs
             .iter()
-            .any(|d| d.get("kind").is_some() && d.get("apiVersion").is_some()),
+            .any(|d| d.get("kind").is_some() && (named || d.get("apiVersion").is_some())),
         Err(_) => named && !text.contains("{{"),
     }
 }

@@ -162,6 +162,8 @@ pub struct Container {
     pub mounts: Vec<Mount>,
     /// `privileged: true` or an added `SYS_ADMIN` capability, and its line.
     pub privileged: Option<(u64, &'static str)>,
+    /// A KServe predictor's `storageUri`: where the storage initializer downloads the model from.
+    pub storage_uri: Option<Value>,
     /// A KServe model-format predictor (`model:`, `sklearn:`): a ServingRuntime supplies the
     /// container, its command and its probes.
     pub shorthand: bool,
@@ -188,6 +190,7 @@ const SERVERS: &[(&str, &str)] = &[
     ("huggingfaceserver", "a KServe runtime"),
     ("llama-server", "llama.cpp server"),
     ("llama.cpp", "llama.cpp server"),
+    ("llamacpp", "llama.cpp server"),
     ("ollama", "Ollama"),
     ("everybyte serve", "everybyte serve"),
     ("tensorflow/serving", "TensorFlow Serving"),
@@ -302,7 +305,8 @@ impl Container {
 
     /// It has an accelerator: an NVIDIA GPU or a TPU.
     pub fn accelerated(&self) -> bool {
-        self.gpu_count().is_some_and(|n| n > 0)
+        // A count written as a placeholder (`$(GPUS)`, `${GPU_PER_NODE}`) is still a GPU.
+        self.gpus().is_some_and(|g| g.count() != Some(0))
             || self
                 .resources
                 .amount("google.com/tpu")
@@ -587,6 +591,8 @@ pub struct Workload {
     /// What restarts the job after a failed pod (`backoffLimit`, `runPolicy`,
     /// `elasticPolicy`, `failurePolicy.maxRestarts`), and its line.
     pub restarts: Option<Value>,
+    /// What a RayService's serve config or a RayJob's runtime env fetches at start.
+    pub ray: Option<crate::ray::RayStart>,
 }
 
 impl Workload {
@@ -721,6 +727,7 @@ pub fn container(n: &Node, init: bool) -> Container {
             })
             .collect(),
         privileged: privileged(n),
+        storage_uri: n.get("storageUri").and_then(Value::of),
         shorthand: false,
         role: Role::Other,
         why: String::new(),
@@ -852,6 +859,11 @@ fn collect(doc: &Node, index: usize, out: &mut Vec<Workload>) {
             .and_then(|r| Some((r.str()?.parse().ok()?, r.line()))),
         pods: found.pods,
         restarts: found.restarts,
+        ray: if found.operator == Operator::KubeRay {
+            crate::ray::start(doc)
+        } else {
+            None
+        },
     };
     assign_roles(&mut w);
     out.push(w);

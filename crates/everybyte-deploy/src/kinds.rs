@@ -3,7 +3,7 @@
 //! Knative. A kind not in the table is searched by shape: any `containers:` list under its
 //! `spec` is a pod template.
 
-use crate::k8s::{Class, Operator, Pod, Value, container, pod};
+use crate::k8s::{Backing, Class, Operator, Pod, Value, Volume, container, pod};
 use crate::yaml::Node;
 
 /// The pod templates of an object and what its kind says of them.
@@ -116,18 +116,28 @@ pub fn pods(kind: &str, doc: &Node) -> Option<Found> {
     let spec = doc.get("spec");
     let at = |p: &str| doc.at(p);
     Some(match kind {
-        "Deployment" | "StatefulSet" | "ReplicaSet" => found(
-            Class::Service,
-            Operator::None,
-            template(
+        "Deployment" | "StatefulSet" | "ReplicaSet" => {
+            let mut pods: Vec<Pod> = template(
                 "",
                 at("spec.template"),
                 Some(count(at("spec.replicas")).unwrap_or(1)),
             )
             .into_iter()
-            .collect(),
-            None,
-        ),
+            .collect();
+            // A StatefulSet's claim templates are volumes of its pods, each its own claim.
+            for t in at("spec.volumeClaimTemplates").map_or(&[][..], Node::seq) {
+                if let (Some(p), Some(name)) =
+                    (pods.first_mut(), t.at("metadata.name").and_then(Node::str))
+                {
+                    p.volumes.push(Volume {
+                        name: name.to_owned(),
+                        line: t.line(),
+                        backing: Backing::Claim(name.to_owned()),
+                    });
+                }
+            }
+            found(Class::Service, Operator::None, pods, None)
+        }
         "DaemonSet" | "Notebook" => found(
             Class::Service,
             Operator::None,
@@ -136,6 +146,30 @@ pub fn pods(kind: &str, doc: &Node) -> Option<Found> {
                 .collect(),
             None,
         ),
+        "Job"
+            if doc
+                .get("apiVersion")
+                .and_then(Node::str)
+                .is_some_and(|a| a.starts_with("batch.volcano.sh")) =>
+        {
+            let s = spec?;
+            let mut pods = Vec::new();
+            for t in s.get("tasks").map_or(&[][..], Node::seq) {
+                let name = t.get("name").and_then(Node::str).unwrap_or("task");
+                pods.extend(template(
+                    name,
+                    t.get("template"),
+                    count(t.get("replicas")).or(Some(1)),
+                ));
+            }
+            let retries = value(s.get("maxRetry")).or_else(|| {
+                Some(Value {
+                    text: "3 (the default maxRetry)".to_owned(),
+                    line: s.line(),
+                })
+            });
+            found(Class::Batch, Operator::None, pods, retries)
+        }
         "Job" => found(
             Class::Batch,
             Operator::None,
@@ -171,7 +205,7 @@ pub fn pods(kind: &str, doc: &Node) -> Option<Found> {
             None,
         ),
         "PyTorchJob" | "TFJob" | "MPIJob" | "XGBoostJob" | "PaddleJob" | "MXJob" | "JAXJob" => {
-            kubeflow_v1(spec?)
+            kubeflow_v1(kind, spec?)
         }
         "TrainJob" => {
             let t = spec?.get("trainer")?;
@@ -274,7 +308,7 @@ fn job_restarts(spec: Option<&Node>) -> Option<Value> {
 /// Kubeflow v1 jobs: `spec.<x>ReplicaSpecs.<Role>.template`, each with `replicas` and a
 /// `restartPolicy`; restarts from `runPolicy.backoffLimit`, `elasticPolicy` or a restarting
 /// replica policy.
-fn kubeflow_v1(spec: &Node) -> Found {
+fn kubeflow_v1(kind: &str, spec: &Node) -> Found {
     let mut pods = Vec::new();
     let mut restarts = value(spec.at("runPolicy.backoffLimit"))
         .or_else(|| value(spec.get("backoffLimit")))
@@ -310,6 +344,22 @@ fn kubeflow_v1(spec: &Node) -> Found {
                 pods.push(p);
             }
         }
+    }
+    // The training operator restarts PyTorchJob and PaddleJob replicas OnFailure by default.
+    if restarts.is_none()
+        && matches!(kind, "PyTorchJob" | "PaddleJob")
+        && pods.iter().all(|p| p.restart_policy.is_none())
+    {
+        restarts = Some(Value {
+            text: "OnFailure (the operator's default)".to_owned(),
+            line: spec.line(),
+        });
+    }
+    // MPIJob v1alpha1: one template for every worker.
+    if pods.is_empty()
+        && let Some(p) = template("", spec.get("template"), count(spec.get("replicas")))
+    {
+        pods.push(p);
     }
     found(Class::Training, Operator::Kubeflow, pods, restarts)
 }

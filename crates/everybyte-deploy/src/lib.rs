@@ -9,6 +9,7 @@ mod kinds;
 pub mod lint;
 pub mod patch;
 pub mod profile;
+pub mod ray;
 pub mod rules;
 pub mod schema;
 mod syscall_names;

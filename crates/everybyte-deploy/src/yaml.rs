@@ -50,6 +50,16 @@ impl Node {
         }
     }
 
+    /// Whether a scalar equal to `value` sits anywhere in the tree.
+    pub fn has_scalar(&self, value: &str) -> bool {
+        match self {
+            Node::Scalar(s, _) => s == value,
+            Node::Seq(items, _) => items.iter().any(|i| i.has_scalar(value)),
+            Node::Map(pairs, _) => pairs.iter().any(|(_, v)| v.has_scalar(value)),
+            Node::Null(_) => false,
+        }
+    }
+
     pub fn is_map(&self) -> bool {
         matches!(self, Node::Map(..))
     }

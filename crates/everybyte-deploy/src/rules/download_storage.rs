@@ -2,14 +2,14 @@
 
 use everybyte_core::Finding;
 
-use super::model_download::downloads;
+use super::model_download::{downloads, ray_downloads};
 use super::{cache_volume, hub_model, model_size, on, who};
 use crate::k8s::{Backing, Manifest};
 
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// A container that downloads a hub model at start into its own filesystem or an `emptyDir`
-    /// (see K8S019) with no `ephemeral-storage` request or limit, where the model is at least 2 GB
+    /// (see K8S019) with no `ephemeral-storage` request or limit, where the model is at least 3 GB
     /// (estimated from its name) or its size is unknown.
     /// ## Why it matters
     /// The container's writable layer and `emptyDir` volumes live on the node's disk. Without a
@@ -30,8 +30,29 @@ everybyte_core::declare_rule! {
 }
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
+    for w in &m.workloads {
+        let Some(model) = w.ray.as_ref().and_then(|r| r.models.first()) else {
+            continue;
+        };
+        let size = model_size(&model.text);
+        if size.is_some_and(|b| b < 3e9) {
+            continue;
+        }
+        let bare: Vec<&str> = ray_downloads(w)
+            .into_iter()
+            .filter(|c| c.resources.amount("ephemeral-storage").is_none())
+            .map(|c| c.name.as_str())
+            .collect();
+        if !bare.is_empty() {
+            let about = size.map_or_else(String::new, |b| format!(" (about {:.0} GB)", b / 1e9));
+            out.push(
+                on(&DOWNLOAD_NO_EPHEMERAL_STORAGE, m, w, None, model.line, format!("{} downloads {}{about} on every GPU worker ({}) with no ephemeral-storage request: the scheduler does not reserve the disk, and workers are evicted under disk pressure", w.id(), model.text, bare.join(", ")))
+                    .with_help("resources:\n  requests: {ephemeral-storage: 100Gi}\n  limits: {ephemeral-storage: 100Gi}"),
+            );
+        }
+    }
     for (w, p, c) in m.containers() {
-        let Some((model, cache, line)) = downloads(p, c) else {
+        let Some((model, cache, line)) = downloads(w, p, c) else {
             continue;
         };
         // A generic ephemeral volume is a claim of its own, not the node's disk.
@@ -39,7 +60,7 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
             continue;
         }
         let size = hub_model(c).and_then(|(id, _)| model_size(&id));
-        if size.is_some_and(|b| b < 2e9) || c.resources.amount("ephemeral-storage").is_some() {
+        if size.is_some_and(|b| b < 3e9) || c.resources.amount("ephemeral-storage").is_some() {
             continue;
         }
         let about = size.map_or_else(String::new, |b| format!(" (about {:.0} GB)", b / 1e9));

@@ -39,6 +39,19 @@ const FETCHES: &[(&str, &str)] = &[
 ];
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
+    for w in &m.workloads {
+        let Some(ray) = &w.ray else { continue };
+        for v in [&ray.packages, &ray.archive].into_iter().flatten() {
+            out.push(
+                on(&FETCH_AT_START, m, w, None, v.line, format!("{} makes every Ray worker fetch at start ({}): what runs changes with the registry and the branch, not with the manifest", w.id(), v.text))
+                    .with_help("# build an image with the packages and the code, and reference it by digest:
+rayClusterConfig:
+  workerGroupSpecs:
+  - template: {spec: {containers: [{image: REPO:TAG@sha256:<digest>}]}}
+# and drop runtime_env.pip / working_dir from the serve config"),
+            );
+        }
+    }
     for (w, _, c) in m.containers() {
         let cmd = c.command_text();
         let cmd = cmd.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -27,7 +27,7 @@ everybyte_core::declare_rule! {
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
     for (w, _, c) in m.containers() {
         let Some(img) = &c.image else { continue };
-        if img.text.contains("${") || img.text.contains("{{") {
+        if super::image_placeholder(&img.text) {
             continue; // a placeholder: K8S028 says so
         }
         let (digest, tag) = image_ref(&img.text);

@@ -2,7 +2,7 @@
 
 use everybyte_core::Finding;
 
-use super::{loads_model, on, who};
+use super::{hub_model, on, who};
 use crate::k8s::Manifest;
 
 everybyte_core::declare_rule! {
@@ -56,7 +56,7 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
                 ))
                 .with_help(format!("startupProbe:\n  periodSeconds: 10\n  failureThreshold: {}   # {:.0} s, 1.5 × the cold start", ((cold * 1.5) / 10.0).ceil() as u64, cold * 1.5)),
             ),
-            None if window < UNMEASURED_LOAD && loads_model(c) => out.push(
+            None if window < UNMEASURED_LOAD && (c.accelerated() || hub_model(c).is_some()) => out.push(
                 on(&LIVENESS_BEFORE_READY, m, w, Some(c), l.line, format!(
                     "liveness kills {} {window:.0} s after start unless it answers ({timing}), and there is no startupProbe: a model that loads (or downloads) longer restarts forever{also}",
                     who(w, c)

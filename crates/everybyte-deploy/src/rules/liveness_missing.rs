@@ -37,7 +37,12 @@ everybyte_core::declare_rule! {
 }
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
-    for (w, _, c) in m.containers() {
+    for (w, p, c) in m.containers() {
+        // The workers of a multi-pod server (a LeaderWorkerSet's, a Ray cluster's) answer
+        // no requests: the leader does.
+        if p.part.contains("worker") && !c.ports {
+            continue;
+        }
         if !c.serves()
             || c.init
             || c.shorthand

@@ -290,9 +290,24 @@ const ROOTS: &[&str] = &[
     "s3",
 ];
 
-/// A Hugging Face hub model id (`org/name`), not a path or a URL.
+/// An image reference that is a template placeholder (`$IMAGE`, `<image>`, `{{ … }}`):
+/// K8S028's, not judged as an image.
+fn image_placeholder(image: &str) -> bool {
+    let (_, tag) = image_ref(image);
+    match tag {
+        // `gcr.io/<<PROJECT>>/app:latest`: the tag is written, so it is judged.
+        Some(t) => t.contains(['$', '<', '{', '>', '}']),
+        None => image.contains(['$', '<', '{']),
+    }
+}
+
+/// A Hugging Face hub model id (`org/name`, `hf://org/name`, with `@rev` or, after `hf://`,
+/// `:rev`), not a path or a URL.
 fn is_hub_id(s: &str) -> bool {
-    let s = s.strip_prefix("hf://").unwrap_or(s);
+    let s = s
+        .strip_prefix("hf://")
+        .map_or(s, |r| r.split(':').next().unwrap_or(r));
+    let s = s.split('@').next().unwrap_or(s);
     let Some((org, name)) = s.split_once('/') else {
         return false;
     };
@@ -350,8 +365,15 @@ const MODEL_ENV: &[&str] = &[
 /// The hub model a container loads, and the line that names it: only a container that can
 /// load one (an accelerator, an inference server, a trainer) loads what it names.
 fn hub_model(c: &Container) -> Option<(String, u64)> {
-    if !(c.accelerated() || c.server().is_some() || c.trains()) {
+    if !(c.accelerated() || c.server().is_some() || c.trains() || c.serves()) {
         return None;
+    }
+    if let Some(u) = c
+        .storage_uri
+        .as_ref()
+        .filter(|u| u.text.starts_with("hf://") && is_hub_id(&u.text))
+    {
+        return Some((u.text.clone(), u.line));
     }
     let line = c.argv_line.unwrap_or(c.line);
     if let Some(v) = c.flag(MODEL_FLAGS).filter(|v| is_hub_id(v)) {
@@ -372,7 +394,14 @@ fn hub_model(c: &Container) -> Option<(String, u64)> {
             return Some((v.text.clone(), v.line));
         }
     }
-    None
+    // `STORAGE_URI=hf://org/name` and the like (not a dataset's).
+    let data = |s: &str| s.to_ascii_lowercase().contains("dataset");
+    c.env
+        .iter()
+        .filter(|e| !data(&e.name) && !data(&c.name))
+        .filter_map(|e| e.value.as_ref())
+        .find(|v| v.text.starts_with("hf://") && is_hub_id(&v.text))
+        .map(|v| (v.text.clone(), v.line))
 }
 
 /// Parameters (billions) and bytes per parameter, from a model id (`Llama-3.1-70B-Instruct`,
@@ -442,9 +471,18 @@ fn cache_volume<'a>(p: &'a Pod, c: &'a Container) -> Option<(&'a Mount, &'a Volu
         "/opt/nim/.cache".to_owned(),
         "/home/ray/.cache".to_owned(),
     ]);
+    // Google's Hugging Face serving images set HUGGINGFACE_HUB_CACHE=/tmp.
+    if c.image.as_ref().is_some_and(|i| {
+        i.text.contains("deeplearning-platform-release") && i.text.contains("huggingface")
+    }) {
+        paths.push("/tmp".to_owned());
+    }
     if let Some(found) = paths.iter().find_map(|path| p.volume_at(c, path)) {
         return Some(found);
     }
+    // An inference server with its own cache flag that is not written: a mount named for
+    // models or caches. A trainer caches where the Hugging Face libraries do (above).
+    c.server()?;
     // A mount named for models or caches.
     c.mounts
         .iter()

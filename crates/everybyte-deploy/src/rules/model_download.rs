@@ -3,7 +3,7 @@
 use everybyte_core::Finding;
 
 use super::{cache_volume, hub_model, on, who};
-use crate::k8s::{Backing, Container, Manifest, Pod};
+use crate::k8s::{Backing, Container, Manifest, Pod, Workload};
 
 everybyte_core::declare_rule! {
     /// ## What it checks
@@ -30,9 +30,31 @@ everybyte_core::declare_rule! {
 
 /// The hub model the container downloads at every start, with where the cache is and the
 /// line to point at; `None` where the weights are cached on a volume that persists.
-pub(super) fn downloads<'a>(p: &'a Pod, c: &'a Container) -> Option<(String, String, u64)> {
-    if c.init || c.shorthand {
+pub(super) fn downloads<'a>(
+    w: &Workload,
+    p: &'a Pod,
+    c: &'a Container,
+) -> Option<(String, String, u64)> {
+    // A ServingRuntime's volumes may come from the InferenceService that uses it; an
+    // initializer (KServe's, the Trainer's) downloads once for the containers that follow it.
+    if c.init
+        || matches!(w.kind.as_str(), "ServingRuntime" | "ClusterServingRuntime")
+        || c.name.contains("initializer")
+        || p.part.contains("initializer")
+    {
         return None;
+    }
+    if c.shorthand {
+        // KServe's storage initializer fetches an `hf://` model into an emptyDir at every start.
+        let u = c
+            .storage_uri
+            .as_ref()
+            .filter(|u| u.text.starts_with("hf://"))?;
+        return Some((
+            u.text.clone(),
+            "the storage initializer's emptyDir".to_owned(),
+            u.line,
+        ));
     }
     let (model, line) = if let Some(found) = hub_model(c) {
         found
@@ -58,9 +80,37 @@ pub(super) fn downloads<'a>(p: &'a Pod, c: &'a Container) -> Option<(String, Str
     Some((model, cache, line))
 }
 
+/// The Ray worker containers (with an accelerator) that download the models a Ray config
+/// names at every start: those with no persistent volume at their cache.
+pub(super) fn ray_downloads(w: &Workload) -> Vec<&Container> {
+    if w.ray.as_ref().is_none_or(|r| r.models.is_empty()) {
+        return Vec::new();
+    }
+    w.pods
+        .iter()
+        .flat_map(|p| p.containers.iter().map(move |c| (p, c)))
+        .filter(|(p, c)| c.accelerated() && !cache_volume(p, c).is_some_and(|(_, v)| v.persists()))
+        .map(|(_, c)| c)
+        .collect()
+}
+
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
+    for w in &m.workloads {
+        let workers = ray_downloads(w);
+        if let (Some(c), Some(model)) = (
+            workers.first(),
+            w.ray.as_ref().and_then(|r| r.models.first()),
+        ) {
+            out.push(
+                on(&MODEL_DOWNLOAD_EVERY_START, m, w, Some(c), model.line, format!("{} loads {} from the hub, and its GPU workers ({}) keep no persistent cache: every worker start downloads it again", w.id(), model.text, workers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")))
+                    .with_help("# on every GPU worker group:
+volumeMounts: [{name: models, mountPath: /home/ray/.cache/huggingface}]
+volumes: [{name: models, persistentVolumeClaim: {claimName: model-cache}}]"),
+            );
+        }
+    }
     for (w, p, c) in m.containers() {
-        if let Some((model, cache, line)) = downloads(p, c) {
+        if let Some((model, cache, line)) = downloads(w, p, c) {
             out.push(
                 on(&MODEL_DOWNLOAD_EVERY_START, m, w, Some(c), line, format!("{} downloads {model} at every start into {cache}: each rollout, reschedule or new replica waits for the hub", who(w, c)))
                     .with_help("env: [{name: HF_HOME, value: /models}]\nvolumeMounts: [{name: models, mountPath: /models}]\nvolumes: [{name: models, persistentVolumeClaim: {claimName: model-cache}}]"),

@@ -26,6 +26,18 @@ everybyte_core::declare_rule! {
 }
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
+    for w in &m.workloads {
+        let Some(ray) = w.ray.as_ref().filter(|r| !r.pinned) else {
+            continue;
+        };
+        if let Some(model) = ray.models.first() {
+            out.push(
+                on(&MODEL_REVISION_UNPINNED, m, w, None, model.line, format!("{} serves {} with no revision: the hub's main branch moves, and the next worker start may load other weights, tokenizer or code", w.id(), model.text))
+                    .with_help("# in the serve config, next to the model id:
+revision: <commit sha>"),
+            );
+        }
+    }
     for (w, _, c) in m.containers() {
         if c.init {
             continue;
@@ -34,6 +46,7 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
             continue;
         };
         let pinned = id.contains('@')
+            || id.strip_prefix("hf://").is_some_and(|r| r.contains(':'))
             || c.flag(&[
                 "--revision",
                 "--model-revision",

@@ -9,7 +9,7 @@ everybyte_core::declare_rule! {
     /// ## What it checks
     /// A container of a Job, CronJob, training job, JobSet, Volcano Job, RayJob or Argo workflow
     /// whose command keeps running after the work: `sleep infinity`, `tail -f /dev/null`,
-    /// `sshd -D` (except on an MPIJob's workers, which the launcher's end stops by design).
+    /// `sshd -D` (except on the workers of an MPI job, which the launcher's end stops by design).
     /// ## Why it matters
     /// A job completes when its containers exit. A helper that never exits keeps the pod — and its
     /// GPUs — running after the training finished, until someone deletes it by hand; the job never
@@ -25,8 +25,8 @@ everybyte_core::declare_rule! {
 }
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
-    for (w, p, c) in m.containers() {
-        if !w.completes() || c.init || (w.kind == "MPIJob" && p.part == "Worker") {
+    for (w, _, c) in m.containers() {
+        if !w.completes() || c.init {
             continue;
         }
         let cmd = c.command_text();
@@ -40,6 +40,23 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
         ]
         .iter()
         .find(|k| format!("{cmd} ").contains(*k));
+        // SSH workers of an MPI job are stopped by its launcher's end, by design (a Volcano
+        // job only with a CompleteJob policy).
+        let doc = m.docs.get(w.doc).map(|d| &d.node);
+        let volcano = doc
+            .and_then(|d| d.get("apiVersion"))
+            .and_then(|a| a.str())
+            .is_some_and(|a| a.starts_with("batch.volcano.sh"));
+        let completes_job = doc.is_some_and(|d| d.has_scalar("CompleteJob"));
+        let mpi = w.kind == "MPIJob"
+            || m.docs
+                .get(w.doc)
+                .is_some_and(|d| d.node.at("spec.mlPolicy.mpi").is_some())
+            || (w.pods.iter().flat_map(|p| &p.containers).any(|o| {
+                let t = o.command_text();
+                t.contains("mpirun") || t.contains("mpiexec")
+            }) && (!volcano || completes_job));
+        let forever = forever.filter(|k| !(mpi && k.starts_with("sshd")));
         if let Some(k) = forever {
             out.push(
                 on(&NEVER_EXITS, m, w, Some(c), c.argv_line.unwrap_or(c.line), format!("{} runs `{}`, which never exits: the finished job keeps its pod{} running", who(w, c), k.trim(), if c.gpus().is_some() { " and its GPUs" } else { "" }))

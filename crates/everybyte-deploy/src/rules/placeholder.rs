@@ -9,7 +9,8 @@ use crate::yaml::Node;
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// A value Kubernetes takes literally that still holds a template placeholder: `${VAR}`,
-    /// `{{ … }}`, `<your-…>`/`<YOUR_…>`, `{user}`-style braces in names and images. `${VAR}` in a
+    /// `$VAR`, `{{ … }}`, `<account>`/`<your-…>`/`<<PROJECT>>`, `YOUR-…`/`YOUR_…`, `REPLACE_ME`, and
+    /// `{user}`-style braces. `${VAR}` in a
     /// command that a shell runs (`sh -c`) is the shell's and is not reported; in an exec-form
     /// command or an env value it is literal (Kubernetes expands only `$(VAR)`). KServe's
     /// `{{.Name}}` in a ServingRuntime and Argo's `{{inputs.…}}` are their templates, not
@@ -31,8 +32,40 @@ everybyte_core::declare_rule! {
 }
 
 /// The placeholder in a value, where there is one.
-fn placeholder(s: &str, in_shell: bool, templated: bool) -> Option<String> {
-    if !in_shell
+/// `<account>`, `<<PROJECT>>`, `<YOUR_MODEL>`: a word in angle brackets. In a command only
+/// the unmistakable ones (`<your-…>`, upper case) count: commands print `<` for other reasons.
+fn angled(s: &str, value: bool) -> Option<String> {
+    let mut from = 0;
+    while let Some(i) = s[from..].find('<').map(|i| i + from) {
+        let rest = s[i..].trim_start_matches('<');
+        let Some(end) = rest.find('>') else { break };
+        let inner = &rest[..end];
+        let lower = inner.to_ascii_lowercase();
+        let word = !inner.is_empty()
+            && inner.as_bytes()[0].is_ascii_alphabetic()
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_- .".contains(&b));
+        let plain = ["your", "insert", "replace", "enter"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+            || (inner.len() > 2
+                && inner
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b"_-".contains(&b)));
+        if word && (value || plain) {
+            return Some(format!("<{inner}>"));
+        }
+        from = i + 1;
+    }
+    None
+}
+
+/// The placeholder in a value, where there is one. `value`: a value Kubernetes reads (not a
+/// command); `in_shell`: a command a shell runs, which expands `$VAR` itself; `templated`:
+/// `{{ }}` belongs to the kind's own templates.
+fn placeholder(s: &str, value: bool, in_shell: bool, templated: bool) -> Option<String> {
+    if value
         && let Some(i) = s.find('{')
         && !s[..i].ends_with('$')
         && let Some(end) = s[i + 1..].find('}')
@@ -54,29 +87,33 @@ fn placeholder(s: &str, in_shell: bool, templated: bool) -> Option<String> {
         let end = s[i..].find("}}").map_or(s.len(), |e| i + e + 2);
         return Some(s[i..end].to_owned());
     }
-    if let Some(i) = s.find('<') {
-        let rest = &s[i + 1..];
-        if let Some(end) = rest.find('>') {
-            let inner = &rest[..end];
-            let lower = inner.to_ascii_lowercase();
-            let words = inner
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_- ".contains(&b));
-            if words
-                && !inner.is_empty()
-                && (lower.starts_with("your")
-                    || lower.starts_with("insert")
-                    || lower.starts_with("replace")
-                    || (inner.len() > 2
-                        && inner
-                            .bytes()
-                            .all(|b| b.is_ascii_uppercase() || b == b'_' || b == b'-')))
-            {
-                return Some(format!("<{inner}>"));
+    if value {
+        // `$VAR`: Kubernetes expands `$(VAR)` only.
+        let b = s.as_bytes();
+        for (i, _) in s.match_indices('$') {
+            let next = b.get(i + 1).copied().unwrap_or(b' ');
+            let escaped = i > 0 && b[i - 1] == b'$';
+            if !escaped && (next.is_ascii_uppercase() || next == b'_') {
+                let name: String = s[i + 1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                return Some(format!("${name}"));
             }
         }
     }
-    None
+    if let Some(a) = angled(s, value) {
+        return Some(a);
+    }
+    // `YOUR-PVC-NAME`, `YOUR_API_KEY`, `REPLACE_ME`, `CHANGEME`.
+    s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .find(|w| {
+            (w.starts_with("YOUR-")
+                || w.starts_with("YOUR_")
+                || matches!(*w, "REPLACE_ME" | "CHANGE_ME" | "CHANGEME" | "REPLACEME"))
+                && w.len() > 5
+        })
+        .map(str::to_owned)
 }
 
 /// Fields whose values a program reads, not Kubernetes (annotations, config data, Ray Serve
@@ -98,7 +135,7 @@ const SKIP: &[&str] = &[
 fn walk(n: &Node, templated: bool, found: &mut Vec<(u64, String)>) {
     match n {
         Node::Scalar(s, line) => {
-            if let Some(p) = placeholder(s, false, templated) {
+            if let Some(p) = placeholder(s, true, false, templated) {
                 found.push((*line, p));
             }
         }
@@ -120,8 +157,8 @@ fn command(c: &Container, templated: bool, found: &mut Vec<(u64, String)>) {
     let shell = c.shell();
     let line = c.argv_line.unwrap_or(c.line);
     for a in &c.argv {
-        if let Some(p) =
-            placeholder(a, shell, templated).filter(|p| !p.starts_with('{') || p.starts_with("{{"))
+        if let Some(p) = placeholder(a, false, shell, templated)
+            .filter(|p| !p.starts_with('{') || p.starts_with("{{"))
         {
             found.push((line, p));
         }

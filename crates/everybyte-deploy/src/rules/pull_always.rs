@@ -3,7 +3,7 @@
 use everybyte_core::Finding;
 
 use super::{image_ref, on, who};
-use crate::k8s::Manifest;
+use crate::k8s::{Manifest, Operator};
 
 everybyte_core::declare_rule! {
     /// ## What it checks
@@ -26,13 +26,18 @@ everybyte_core::declare_rule! {
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
     for (w, _, c) in m.containers() {
         let Some(img) = &c.image else { continue };
-        if img.text.contains("${") || img.text.contains("{{") {
+        // Knative (KServe serverless) resolves a tag to a digest per revision: its pods do
+        // not pull a moving tag again.
+        if matches!(w.operator, Operator::Knative | Operator::KServe) {
             continue;
         }
+        let placeholder = super::image_placeholder(&img.text);
         let (digest, tag) = image_ref(&img.text);
         let always = match &c.pull_policy {
             Some(p) => (p.text == "Always").then_some(p.line),
-            None if !digest && matches!(tag, None | Some("latest")) => Some(img.line),
+            None if !placeholder && !digest && matches!(tag, None | Some("latest")) => {
+                Some(img.line)
+            }
             None => None,
         };
         if let Some(line) = always {

@@ -68,7 +68,9 @@ pub(super) fn processes(c: &Container) -> Option<String> {
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
     for (w, p, c) in m.containers() {
+        // A KServe model-format predictor's volumes come from its ServingRuntime.
         if c.init
+            || c.shorthand
             || w.operator == Operator::KubeRay
             || !(c.trains() || c.serves() || c.role == Role::Batch)
         {

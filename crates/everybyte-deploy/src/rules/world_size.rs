@@ -15,7 +15,9 @@ everybyte_core::declare_rule! {
     /// Rendezvous waits for the world it was told: with more nodes declared than pods it hangs until
     /// its timeout (30 minutes by default), with fewer it refuses the extra ranks; with more
     /// processes than GPUs two ranks share a device (`NCCL error: duplicate GPU detected`), with
-    /// fewer, GPUs the job pays for stay idle.
+    /// fewer, GPUs the job pays for stay idle. And `torchrun` with no `--nnodes` in a workload
+    /// of several pods (outside the training operator's jobs, which set `PET_NNODES`) runs one
+    /// world per pod: the pods never meet, each trains alone.
     /// ## Example
     /// ```yaml
     /// pytorchReplicaSpecs:
@@ -36,6 +38,20 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
         let line = c.argv_line.unwrap_or(c.line);
         let num = |flags: &[&str]| c.flag(flags).and_then(|v| v.parse::<u64>().ok());
         let cmd = c.command_text();
+        // Without --nnodes torchrun runs a world of one node in each pod: pods that never
+        // meet. The training operator sets PET_NNODES, which torchrun reads, in its own jobs.
+        let operator_sets = matches!(
+            w.kind.as_str(),
+            "PyTorchJob" | "TrainJob" | "TrainingRuntime" | "ClusterTrainingRuntime"
+        ) || c.env.iter().any(|e| e.name == "PET_NNODES");
+        if cmd.contains("torchrun")
+            && c.flag(&["--nnodes"]).is_none()
+            && !operator_sets
+            && let Some(pods) = w.pod_count().filter(|n| *n > 1)
+        {
+            out.push(on(&WORLD_SIZE_MISMATCH, m, w, Some(c), line, format!("{} runs torchrun without --nnodes in {} pods of {}: each pod trains alone in a world of one node", who(w, c), pods, w.id()))
+                .with_help(format!("torchrun --nnodes={pods} --node_rank=$(JOB_COMPLETION_INDEX) --rdzv-endpoint=<first pod>:29500 …")));
+        }
         if cmd.contains("torchrun") || cmd.contains("torch.distributed") {
             if let (Some(n), Some(pods)) = (num(&["--nnodes", "--nnodes_"]), w.pod_count())
                 && n != pods

@@ -1,0 +1,217 @@
+//! The shapes real manifests come in: operators' custom resources, configs inside strings,
+//! placeholders left by templates, and broken input that must be a clear error.
+
+use everybyte_core::Finding;
+use everybyte_deploy::{Expectations, lint_manifest};
+use everybyte_test_support::render;
+
+fn lint(text: &str) -> Vec<Finding> {
+    let exp = Expectations {
+        headroom: 1.2,
+        ..Expectations::default()
+    };
+    let mut f = lint_manifest("m.yaml", text, &exp).unwrap();
+    // K8S002 is a preview rule: off unless selected.
+    f.retain(|f| f.code != "K8S002");
+    f
+}
+
+fn codes(f: &[Finding]) -> Vec<&str> {
+    f.iter().map(|f| f.code.as_str()).collect()
+}
+
+#[test]
+fn a_ray_serve_config_fetches_and_downloads_at_every_worker_start() {
+    let f = lint(
+        "apiVersion: ray.io/v1
+kind: RayService
+metadata: {name: llm}
+spec:
+  serveConfigV2: |
+    applications:
+    - name: llm
+      runtime_env:
+        working_dir: https://github.com/org/repo/archive/main.zip
+        pip: [vllm==0.6.3]
+        env_vars:
+          MODEL_ID: meta-llama/Meta-Llama-3-8B-Instruct
+  rayClusterConfig:
+    headGroupSpec:
+      template: {spec: {containers: [{name: head, image: rayproject/ray:2.9.0}]}}
+    workerGroupSpecs:
+    - groupName: gpu
+      replicas: 1
+      template:
+        spec:
+          containers:
+          - name: worker
+            image: rayproject/ray-ml:2.9.0-gpu
+            resources: {limits: {nvidia.com/gpu: 1, memory: 40Gi}}
+",
+    );
+    let c = codes(&f);
+    for code in ["K8S019", "K8S020", "K8S021", "K8S022"] {
+        assert!(c.contains(&code), "{code}: {}", render(&f));
+    }
+    // The lines point into the string, where the URL and the model are.
+    let fetch: Vec<_> = f.iter().filter(|f| f.code == "K8S022").collect();
+    assert_eq!(
+        fetch.iter().map(|f| f.location.line).collect::<Vec<_>>(),
+        vec![Some(9), Some(10)],
+        "{}",
+        render(&f)
+    );
+    let model = f.iter().find(|f| f.code == "K8S020").unwrap();
+    assert_eq!(model.location.line, Some(12));
+    // KubeRay mounts /dev/shm and probes Ray pods itself.
+    assert!(
+        !c.contains(&"K8S008") && !c.contains(&"K8S004") && !c.contains(&"K8S012"),
+        "{}",
+        render(&f)
+    );
+}
+
+#[test]
+fn placeholders_kubernetes_takes_literally() {
+    let f = lint(
+        "apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: a
+    image: <account>.dkr.ecr.<region>.amazonaws.com/train:1.0
+    command: [python, train.py, --lr, '${LR}']
+    env:
+    - {name: HF_TOKEN, value: $HF_TOKEN}
+    - {name: LD_LIBRARY_PATH, value: '/usr/local/nvidia/lib64:$(LD_LIBRARY_PATH)'}
+  - name: b
+    image: busybox:1.36
+    command: [sh, -c, 'echo ${HOME}']
+",
+    );
+    let p: Vec<_> = f.iter().filter(|f| f.code == "K8S028").collect();
+    assert_eq!(p.len(), 1, "{}", render(&f));
+    for want in ["<account>", "${LR}", "$HF_TOKEN"] {
+        assert!(p[0].message.contains(want), "{want}: {}", p[0].message);
+    }
+    // `$(VAR)` is Kubernetes' own, and `${HOME}` belongs to the shell.
+    assert!(
+        !p[0].message.contains("LD_LIBRARY_PATH") && !p[0].message.contains("HOME"),
+        "{}",
+        p[0].message
+    );
+}
+
+#[test]
+fn torchrun_without_nnodes_in_many_pods_trains_alone_in_each() {
+    let jobset = "apiVersion: jobset.x-k8s.io/v1alpha2
+kind: JobSet
+metadata: {name: t}
+spec:
+  failurePolicy: {maxRestarts: 3}
+  replicatedJobs:
+  - name: workers
+    replicas: 1
+    template:
+      spec:
+        parallelism: 4
+        completions: 4
+        template:
+          spec:
+            containers:
+            - name: t
+              image: train:1.0
+              command: [torchrun, --nproc_per_node=1, train.py]
+";
+    let f = lint(jobset);
+    assert!(
+        f.iter()
+            .any(|f| f.code == "K8S016" && f.message.contains("without --nnodes in 4 pods")),
+        "{}",
+        render(&f)
+    );
+    let f = lint(&jobset.replace("[torchrun,", "[torchrun, --nnodes=4,"));
+    assert!(!codes(&f).contains(&"K8S016"), "{}", render(&f));
+}
+
+#[test]
+fn operator_layouts_old_and_new() {
+    // Volcano's tasks, an MPIJob of v1alpha1 (one template), a StatefulSet's claim templates.
+    let f = lint(
+        "apiVersion: batch.volcano.sh/v1alpha1
+kind: Job
+metadata: {name: v}
+spec:
+  tasks:
+  - name: worker
+    replicas: 2
+    template:
+      spec:
+        containers:
+        - {name: w, image: w:1.0, command: [sleep, infinity], resources: {limits: {nvidia.com/gpu: 1}}}
+",
+    );
+    assert!(
+        codes(&f).contains(&"K8S017") && codes(&f).contains(&"K8S001"),
+        "{}",
+        render(&f)
+    );
+    let f = lint(
+        "apiVersion: kubeflow.org/v1alpha1
+kind: MPIJob
+metadata: {name: m}
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers:
+      - {name: m, image: 'm:latest', resources: {limits: {nvidia.com/gpu: 4}}}
+",
+    );
+    let c = codes(&f);
+    assert!(
+        c.contains(&"K8S029") && c.contains(&"K8S005") && c.contains(&"K8S008"),
+        "{}",
+        render(&f)
+    );
+    let f = lint(
+        "apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: s}
+spec:
+  template:
+    spec:
+      containers:
+      - name: s
+        image: vllm/vllm-openai:v0.6.4
+        args: [--model, org/model-7b, --revision, abc123, --download-dir, /models]
+        volumeMounts: [{name: models, mountPath: /models}]
+        readinessProbe: {httpGet: {path: /health, port: 8000}}
+        livenessProbe: {httpGet: {path: /health, port: 8000}, initialDelaySeconds: 900}
+        resources: {limits: {nvidia.com/gpu: 1, memory: 32Gi}}
+  volumeClaimTemplates:
+  - metadata: {name: models}
+    spec: {resources: {requests: {storage: 100Gi}}}
+",
+    );
+    assert!(f.is_empty(), "{}", render(&f));
+}
+
+#[test]
+fn broken_shapes_are_errors_that_say_where() {
+    let err = |t: &str| {
+        lint_manifest("m.yaml", t, &Expectations::default())
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(err("- a\n- b\n").contains("line 1: document 1 is not a mapping"));
+    assert!(
+        err("apiVersion: apps/v1\nkind: Deployment\nspec: 5\n")
+            .contains("line 3: Deployment: spec must be a mapping")
+    );
+    assert!(
+        err("kind: Job\nspec:\n  template:\n    spec:\n      containers: nope\n")
+            .contains("line 5: Job: containers must be a list of mappings")
+    );
+}
