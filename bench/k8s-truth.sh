@@ -4,7 +4,7 @@
 #
 # Builds everybyte (release), installs checkov 3.3.30 from bench/k8s-requirements.txt (every
 # package pinned by hash) into bench/.venv-checkov, then runs bench/k8s_truth.py: each tool on
-# every manifest of bench/k8s-corpus, scored per (file, workload, label) triple against
+# every manifest of bench/k8s-corpus (and of the held-out bench/k8s-holdout), scored per (file, workload, label) triple against
 # labels.tsv (TP, FP, FN, precision, recall, per-label recall, every miss and false finding,
 # checkov's findings that map to no label), everybyte on each file of bench/k8s-corpus/malformed/
 # (a clear error, or a CRASH), and a side-by-side recall line.
@@ -36,6 +36,13 @@ else
   echo "k8s-truth: everybyte is scored alone"
 fi
 
+echo "#### bench/k8s-corpus: the development corpus (the rules were tuned on it)"
 python3 bench/k8s_truth.py --bin "$bin" --corpus bench/k8s-corpus "${checkov_arg[@]}" ||
   echo "k8s-truth: the scorer failed"
+if [ -f bench/k8s-holdout/labels.tsv ]; then
+  echo
+  echo "#### bench/k8s-holdout: held out (labelled without the tool, never used to tune)"
+  python3 bench/k8s_truth.py --bin "$bin" --corpus bench/k8s-holdout "${checkov_arg[@]}" ||
+    echo "k8s-truth: the scorer failed"
+fi
 exit 0
