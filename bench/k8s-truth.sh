@@ -41,7 +41,7 @@ python3 bench/k8s_truth.py --bin "$bin" --corpus bench/k8s-corpus "${checkov_arg
   echo "k8s-truth: the scorer failed"
 if [ -f bench/k8s-holdout/labels.tsv ]; then
   echo
-  echo "#### bench/k8s-holdout: held out (labelled without the tool, never used to tune)"
+  echo "#### bench/k8s-holdout: labelled without the tool; its first, blind run is in its README"
   python3 bench/k8s_truth.py --bin "$bin" --corpus bench/k8s-holdout "${checkov_arg[@]}" ||
     echo "k8s-truth: the scorer failed"
 fi

@@ -159,8 +159,30 @@ fn nesting_guard(text: &str) -> Result<(), YamlError> {
     Ok(())
 }
 
-/// Parses every document of a YAML stream.
+/// Parses every document of a YAML stream. A flow collection closed at its key's indentation
+/// (`pytorch: [` … `]` with `]` under `pytorch`) is refused by the YAML specification but read
+/// by the parsers `kubectl` and PyYAML use; so is it here, by indenting such closing lines.
 pub fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
+    match parse_strict(text) {
+        Err(YamlError::Syntax { info, .. }) if info.contains("indentation") => {
+            let lenient: String = text
+                .lines()
+                .map(|l| {
+                    let t = l.trim();
+                    if matches!(t, "]" | "}" | "]," | "},") {
+                        format!("  {l}\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+            parse_strict(&lenient).or_else(|_| parse_strict(text))
+        }
+        other => other,
+    }
+}
+
+fn parse_strict(text: &str) -> Result<Vec<Node>, YamlError> {
     nesting_guard(text)?;
     let mut b = Builder::default();
     let mut parser = Parser::new_from_str(text);

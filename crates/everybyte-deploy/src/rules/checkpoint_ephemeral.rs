@@ -29,22 +29,49 @@ everybyte_core::declare_rule! {
     pub static CHECKPOINT_EPHEMERAL = { code: "K8S015", name: "checkpoint-ephemeral", severity: Error, summary: "A training job writes its checkpoints where a restart loses them" };
 }
 
-const FLAGS: &[&str] = &[
-    "--output_dir",
-    "--output-dir",
-    "--save_dir",
-    "--save-dir",
-    "--checkpoint_dir",
-    "--checkpoint-dir",
-    "--ckpt_dir",
-    "--ckpt-dir",
-    "--checkpoint_path",
-    "--checkpoint-path",
-    "--save_path",
-    "--model_dir",
-    "--model-dir",
-    "--logdir",
-];
+/// A flag that names where the job writes checkpoints or outputs (`--output_dir`,
+/// `--checkpoint-file`, `--dist_checkpoint_root_folder`, `--save_path`): its name says so, and it
+/// is not one that reads (`--resume_from_checkpoint`, `--load_checkpoint`).
+fn writes_to(flag: &str) -> bool {
+    let f = flag
+        .trim_start_matches('-')
+        .to_ascii_lowercase()
+        .replace('-', "_");
+    let names = [
+        "checkpoint",
+        "ckpt",
+        "output_dir",
+        "save_dir",
+        "save_path",
+        "model_dir",
+        "logdir",
+        "output_path",
+    ];
+    let reads = ["resume", "load", "init", "pretrained", "from"];
+    flag.starts_with("--")
+        && names.iter().any(|n| f.contains(n))
+        && !reads.iter().any(|r| f.contains(r))
+}
+
+/// The first flag that names a checkpoint or output location, and its value.
+fn flag_path(c: &crate::k8s::Container) -> Option<String> {
+    let words: Vec<&str> = c.words().collect();
+    for (i, w) in words.iter().enumerate() {
+        let (name, value) = match w.split_once('=') {
+            Some((n, v)) => (n, Some(unquote(v))),
+            None => (*w, words.get(i + 1).map(|v| unquote(v))),
+        };
+        if writes_to(name)
+            && let Some(v) = value.filter(|v| {
+                !v.starts_with('-')
+                    && (v.starts_with('/') || v.starts_with("./") || v.contains("://"))
+            })
+        {
+            return Some(v.to_owned());
+        }
+    }
+    None
+}
 const ENV: &[&str] = &[
     "CHECKPOINT_DIR",
     "CHECKPOINT_PATH",
@@ -63,9 +90,7 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
             c.env_value(k)
                 .map(|v| (format!("{k}={}", v.text), v.text.clone(), v.line))
         });
-        let from_flag = c
-            .flag(FLAGS)
-            .map(|v| (v.clone(), v, c.argv_line.unwrap_or(c.line)));
+        let from_flag = flag_path(c).map(|v| (v.clone(), v, c.argv_line.unwrap_or(c.line)));
         let Some((shown, path, line)) = from_flag.or(from_env) else {
             continue;
         };

@@ -36,6 +36,11 @@ const FETCHES: &[(&str, &str)] = &[
     ("/archive/refs/heads/", "a branch archive"),
     ("/archive/main.", "a branch archive"),
     ("/archive/master.", "a branch archive"),
+    (
+        "raw.githubusercontent.com/",
+        "code downloaded from a repository",
+    ),
+    ("gist.githubusercontent.com/", "code downloaded from a gist"),
 ];
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {

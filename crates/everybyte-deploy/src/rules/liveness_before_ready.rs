@@ -2,15 +2,17 @@
 
 use everybyte_core::Finding;
 
-use super::{hub_model, on, who};
-use crate::k8s::Manifest;
+use super::{hub_model, model_size, on, who};
+use crate::k8s::{Container, Manifest};
 
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// A liveness probe with no startup probe whose failure window (initial delay + period ×
     /// failure threshold) is shorter than the measured cold start (`--profile`) or, without a
-    /// measurement, shorter than 10 minutes on a container that loads a model (a GPU, an inference
-    /// server, a hub model id or a model named in its environment).
+    /// measurement, shorter than the load the container can be expected to need: 30 s per GB of
+    /// a hub model whose size its name gives (`Llama-3.1-8B`: about 16 GB, 9 minutes) plus a
+    /// minute, 10 minutes for an LLM server (vLLM, TGI, SGLang, NIM, …) otherwise, 2 minutes for
+    /// any other GPU container.
     /// ## Why it matters
     /// The kubelet kills a container whose liveness probe fails. If the model is still loading (or
     /// still downloading) when the window closes, the container restarts, loads again, and is
@@ -29,8 +31,48 @@ everybyte_core::declare_rule! {
     pub static LIVENESS_BEFORE_READY = { code: "K8S003", name: "liveness-before-ready", severity: Error, summary: "A liveness probe can kill the container before the model has loaded" };
 }
 
-/// Without a measurement, the load a model-serving container is given at least.
-const UNMEASURED_LOAD: f64 = 600.0;
+/// The servers that load large language models: many GB before they answer.
+const LLM_SERVERS: &[&str] = &[
+    "vLLM",
+    "TGI",
+    "SGLang",
+    "NVIDIA NIM",
+    "JetStream",
+    "LMDeploy",
+    "llama.cpp server",
+    "Ollama",
+];
+
+/// Without a measurement, the time the container needs before it answers, and why: 30 s per
+/// GB of weights (a download at ~33 MB/s and the load) plus a minute where the model's size
+/// is known from its name; 10 minutes for an LLM server otherwise; 2 minutes for any other
+/// GPU container.
+fn expected_load(c: &Container) -> Option<(f64, String)> {
+    let hub = hub_model(c);
+    if let Some((id, _)) = &hub
+        && let Some(b) = model_size(id)
+    {
+        let gb = b / 1e9;
+        return Some((
+            60.0 + 30.0 * gb,
+            format!(
+                "{id} is about {gb:.0} GB: budget 30 s per GB to download and load it, plus a minute"
+            ),
+        ));
+    }
+    if let Some(s) = c
+        .server()
+        .filter(|s| LLM_SERVERS.contains(s))
+        .or(hub.as_ref().map(|_| "a hub model"))
+    {
+        return Some((
+            600.0,
+            format!("{s} loads many GB before it answers: budget 10 minutes"),
+        ));
+    }
+    c.accelerated()
+        .then(|| (120.0, "a GPU model server: budget 2 minutes".to_owned()))
+}
 
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
     for (w, _, c) in m.containers() {
@@ -56,14 +98,19 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
                 ))
                 .with_help(format!("startupProbe:\n  periodSeconds: 10\n  failureThreshold: {}   # {:.0} s, 1.5 × the cold start", ((cold * 1.5) / 10.0).ceil() as u64, cold * 1.5)),
             ),
-            None if window < UNMEASURED_LOAD && (c.accelerated() || hub_model(c).is_some()) => out.push(
+            None => {
+                let Some((need, why)) = expected_load(c).filter(|(need, _)| window < *need) else {
+                    continue;
+                };
+                out.push(
                 on(&LIVENESS_BEFORE_READY, m, w, Some(c), l.line, format!(
-                    "liveness kills {} {window:.0} s after start unless it answers ({timing}), and there is no startupProbe: a model that loads (or downloads) longer restarts forever{also}",
+                    "liveness kills {} {window:.0} s after start unless it answers ({timing}), and there is no startupProbe; {why} ({need:.0} s): a model that loads longer restarts forever{also}",
                     who(w, c)
                 ))
                 .with_help("startupProbe:   # measure the cold start: everybyte profile --ready-url URL -- CMD\n  httpGet: {path: /health, port: 8000}\n  periodSeconds: 10\n  failureThreshold: 90   # 15 minutes"),
-            ),
-            _ => {}
+            );
+            }
+            Some(_) => {}
         }
     }
 }

@@ -46,7 +46,9 @@ fn container(m: &Manifest, w: &Workload, c: &Container, out: &mut Vec<Finding>) 
     let exp = &m.expect;
     let line = c.resources.line.unwrap_or(c.line);
     let Some(limit) = c.resources.limit("memory") else {
-        let loads = c.accelerated() || (c.server().is_some() && loads_model(c));
+        let loads = c.accelerated()
+            || (c.server().is_some() && loads_model(c))
+            || (c.trains() && hub_model(c).is_some());
         if loads && w.operator != Operator::KServe {
             let gpu = if c.gpu_count().is_some_and(|n| n > 0) {
                 "GPU "

@@ -294,10 +294,12 @@ const ROOTS: &[&str] = &[
 /// K8S028's, not judged as an image.
 fn image_placeholder(image: &str) -> bool {
     let (_, tag) = image_ref(image);
+    let repo = image.rsplit('/').next().unwrap_or(image);
     match tag {
         // `gcr.io/<<PROJECT>>/app:latest`: the tag is written, so it is judged.
         Some(t) => t.contains(['$', '<', '{', '>', '}']),
-        None => image.contains(['$', '<', '{']),
+        // `$REGION-docker.pkg.dev/$PROJECT/app`: the name is written, and it has no tag.
+        None => repo.contains(['$', '<', '{', '>', '}']),
     }
 }
 
@@ -349,6 +351,8 @@ const MODEL_FLAGS: &[&str] = &[
     "--pretrained_model_name_or_path",
     "--base_model",
     "--hf-model",
+    "--model_name",
+    "--model-name",
 ];
 
 /// The environment variables that name the model.

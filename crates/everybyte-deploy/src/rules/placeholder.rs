@@ -10,7 +10,9 @@ everybyte_core::declare_rule! {
     /// ## What it checks
     /// A value Kubernetes takes literally that still holds a template placeholder: `${VAR}`,
     /// `$VAR`, `{{ … }}`, `<account>`/`<your-…>`/`<<PROJECT>>`, `YOUR-…`/`YOUR_…`, `REPLACE_ME`, and
-    /// `{user}`-style braces. `${VAR}` in a
+    /// `{user}`-style braces, upper-case words in an image name (`PROJECT_ID`, `TAG_HERE`: image
+    /// names are lower case), and a Secret value written as `{{TOKEN}}` (a YAML mapping, not a
+    /// string). `${VAR}` in a
     /// command that a shell runs (`sh -c`) is the shell's and is not reported; in an exec-form
     /// command or an env value it is literal (Kubernetes expands only `$(VAR)`). KServe's
     /// `{{.Name}}` in a ServingRuntime and Argo's `{{inputs.…}}` are their templates, not
@@ -165,6 +167,39 @@ fn command(c: &Container, templated: bool, found: &mut Vec<(u64, String)>) {
     }
 }
 
+/// An image reference with upper-case letters in its name: image names are lower case, so
+/// `REPO_HERE.azurecr.io/app:TAG_HERE` or `…/PROJECT_ID/…` was meant to be filled in.
+fn upper_image(image: &str) -> Option<String> {
+    let name = image.split('@').next().unwrap_or(image);
+    let name = match name.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => n,
+        _ => name,
+    };
+    let word: String = name
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|w| w.len() > 1 && w.bytes().any(|b| b.is_ascii_uppercase()))?
+        .to_owned();
+    Some(word)
+}
+
+/// A Secret's `data`/`stringData` value that is not a string: `{{HF_TOKEN}}` unquoted is YAML
+/// for a nested mapping, which the API server refuses.
+fn secret_values(d: &crate::k8s::Doc, found: &mut Vec<(u64, String)>) {
+    for key in ["data", "stringData"] {
+        if let Some(Node::Map(pairs, _)) = d.node.get(key) {
+            for (k, v) in pairs {
+                if v.is_map() {
+                    found.push((v.line(), format!("{k}: {{{{…}}}}")));
+                } else if let Some(s) = v.str()
+                    && let Some(p) = placeholder(s, true, false, false)
+                {
+                    found.push((v.line(), p));
+                }
+            }
+        }
+    }
+}
+
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
     for (i, d) in m.docs.iter().enumerate() {
         let kind = d.kind.as_deref().unwrap_or("");
@@ -185,8 +220,17 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
             for p in &w.pods {
                 for c in &p.containers {
                     command(c, templated, &mut found);
+                    if let Some(img) = &c.image
+                        && !found.iter().any(|(l, _)| *l == img.line)
+                        && let Some(word) = upper_image(&img.text)
+                    {
+                        found.push((img.line, word));
+                    }
                 }
             }
+        }
+        if kind == "Secret" {
+            secret_values(d, &mut found);
         }
         found.sort();
         found.dedup();

@@ -40,11 +40,21 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
         let cmd = c.command_text();
         // Without --nnodes torchrun runs a world of one node in each pod: pods that never
         // meet. The training operator sets PET_NNODES, which torchrun reads, in its own jobs.
-        let operator_sets = matches!(
-            w.kind.as_str(),
-            "PyTorchJob" | "TrainJob" | "TrainingRuntime" | "ClusterTrainingRuntime"
-        ) || c.env.iter().any(|e| e.name == "PET_NNODES");
-        if cmd.contains("torchrun")
+        // Volcano's pytorch plugin sets the world for the pods too.
+        let plugin = m
+            .docs
+            .get(w.doc)
+            .is_some_and(|d| d.node.at("spec.plugins.pytorch").is_some());
+        let operator_sets = plugin
+            || matches!(
+                w.kind.as_str(),
+                "PyTorchJob" | "TrainJob" | "TrainingRuntime" | "ClusterTrainingRuntime"
+            )
+            || c.env.iter().any(|e| e.name == "PET_NNODES");
+        let launches = cmd.contains("torchrun")
+            || cmd.contains("torch.distributed.run")
+            || cmd.contains("torch.distributed.launch");
+        if launches
             && c.flag(&["--nnodes"]).is_none()
             && !operator_sets
             && let Some(pods) = w.pod_count().filter(|n| *n > 1)
