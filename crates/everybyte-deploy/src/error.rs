@@ -25,6 +25,19 @@ pub enum YamlError {
     Shape { line: u64, what: String },
 }
 
+impl YamlError {
+    /// The line (1-based) the error is on, where it has one.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            YamlError::NestedAt { line } | YamlError::Syntax { line, .. } => {
+                u64::try_from(*line).ok()
+            }
+            YamlError::NotAnObject { line, .. } | YamlError::Shape { line, .. } => Some(*line),
+            YamlError::Nested => None,
+        }
+    }
+}
+
 /// What `everybyte profile` and `everybyte deploy` can fail on.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

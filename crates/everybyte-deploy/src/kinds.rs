@@ -372,8 +372,9 @@ fn replicated_jobs(list: Option<&Node>) -> Vec<Pod> {
         .filter_map(|rj| {
             let name = rj.get("name").and_then(Node::str).unwrap_or("");
             let job = rj.at("template.spec")?;
-            let n =
-                count(rj.get("replicas")).unwrap_or(1) * count(job.get("parallelism")).unwrap_or(1);
+            let n = count(rj.get("replicas"))
+                .unwrap_or(1)
+                .saturating_mul(count(job.get("parallelism")).unwrap_or(1));
             template(name, job.get("template"), Some(n))
         })
         .collect()

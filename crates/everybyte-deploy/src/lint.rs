@@ -33,11 +33,12 @@ pub fn lint_manifest(
 pub fn lint_manifest_file(path: &Path, display: &str, exp: &Expectations) -> Vec<Finding> {
     match std::fs::read_to_string(path) {
         Ok(text) => lint_manifest(display, &text, exp).unwrap_or_else(|e| {
-            vec![everybyte_core::rules::unreadable(
-                display,
-                "cannot parse the YAML",
-                &e,
-            )]
+            let mut f = everybyte_core::rules::unreadable(display, "cannot parse the YAML", &e)
+                .with_help("fix the YAML there (yamllint FILE lists every error); lint rendered output, not a Helm or Kustomize source (helm template . > out.yaml)");
+            if let Some(line) = e.line() {
+                f.location = everybyte_core::Location::line(display, line, 1);
+            }
+            vec![f]
         }),
         Err(e) => vec![everybyte_core::rules::unreadable_io(display, &e)],
     }

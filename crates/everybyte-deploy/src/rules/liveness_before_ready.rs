@@ -2,7 +2,8 @@
 
 use everybyte_core::Finding;
 
-use super::{hub_model, model_size, on, who};
+use super::{hub_model, loads_model, model_size, on, who};
+use crate::expect::Expectations;
 use crate::k8s::{Container, Manifest};
 
 everybyte_core::declare_rule! {
@@ -10,7 +11,7 @@ everybyte_core::declare_rule! {
     /// A liveness probe with no startup probe whose failure window (initial delay + period ×
     /// failure threshold) is shorter than the measured cold start (`--profile`) or, without a
     /// measurement, shorter than the load the container can be expected to need: 30 s per GB of
-    /// a hub model whose size its name gives (`Llama-3.1-8B`: about 16 GB, 9 minutes) plus a
+    /// the project's model (in `audit`, or `--model`) or of a hub model whose size its name gives (`Llama-3.1-8B`: about 16 GB, 9 minutes) plus a
     /// minute, 10 minutes for an LLM server (vLLM, TGI, SGLang, NIM, …) otherwise, 2 minutes for
     /// any other GPU container.
     /// ## Why it matters
@@ -47,8 +48,17 @@ const LLM_SERVERS: &[&str] = &[
 /// GB of weights (a download at ~33 MB/s and the load) plus a minute where the model's size
 /// is known from its name; 10 minutes for an LLM server otherwise; 2 minutes for any other
 /// GPU container.
-fn expected_load(c: &Container) -> Option<(f64, String)> {
+fn expected_load(c: &Container, exp: &Expectations) -> Option<(f64, String)> {
     let hub = hub_model(c);
+    if let Some((b, src)) = exp.model_bytes.as_ref().filter(|_| loads_model(c)) {
+        let gb = *b as f64 / 1e9;
+        return Some((
+            60.0 + 30.0 * gb,
+            format!(
+                "the model in {src} is {gb:.1} GB: budget 30 s per GB to load it, plus a minute"
+            ),
+        ));
+    }
     if let Some((id, _)) = &hub
         && let Some(b) = model_size(id)
     {
@@ -99,7 +109,7 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
                 .with_help(format!("startupProbe:\n  periodSeconds: 10\n  failureThreshold: {}   # {:.0} s, 1.5 × the cold start", ((cold * 1.5) / 10.0).ceil() as u64, cold * 1.5)),
             ),
             None => {
-                let Some((need, why)) = expected_load(c).filter(|(need, _)| window < *need) else {
+                let Some((need, why)) = expected_load(c, &m.expect).filter(|(need, _)| window < *need) else {
                     continue;
                 };
                 out.push(
