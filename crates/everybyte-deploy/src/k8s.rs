@@ -66,7 +66,8 @@ pub struct Value {
 }
 
 impl Value {
-    fn of(n: &Node) -> Option<Value> {
+    /// A scalar node as a value with its line.
+    pub fn of(n: &Node) -> Option<Value> {
         n.str().map(|s| Value {
             text: s.to_owned(),
             line: n.line(),
@@ -411,6 +412,66 @@ fn is_train_entry(word: &str) -> bool {
                 .split('.')
                 .any(|p| matches!(p, "train" | "trainer" | "finetune"))
     }
+}
+
+/// First path segments that make `a/b` a local path, not a hub id.
+const ROOTS: &[&str] = &[
+    "models",
+    "model",
+    "data",
+    "mnt",
+    "app",
+    "workspace",
+    "root",
+    "home",
+    "tmp",
+    "opt",
+    "var",
+    "usr",
+    "etc",
+    "srv",
+    "cache",
+    "checkpoints",
+    "output",
+    "outputs",
+    "gcs",
+    "s3",
+];
+
+/// A Hugging Face hub model id (`org/name`, `hf://org/name`, with `@rev` or, after `hf://`,
+/// `:rev`), not a path or a URL.
+pub fn is_hub_id(s: &str) -> bool {
+    let s = s
+        .strip_prefix("hf://")
+        .map_or(s, |r| r.split(':').next().unwrap_or(r));
+    let s = s.split('@').next().unwrap_or(s);
+    let Some((org, name)) = s.split_once('/') else {
+        return false;
+    };
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 96
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && p.as_bytes()[0].is_ascii_alphanumeric()
+    };
+    ok(org)
+        && ok(name)
+        && !ROOTS.contains(&org.to_ascii_lowercase().as_str())
+        && !std::path::Path::new(name).extension().is_some_and(|e| {
+            [
+                "py",
+                "json",
+                "yaml",
+                "yml",
+                "txt",
+                "bin",
+                "safetensors",
+                "gguf",
+            ]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+        })
 }
 
 /// A word without the quotes a shell script put around it.

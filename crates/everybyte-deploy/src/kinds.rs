@@ -85,15 +85,6 @@ fn count(n: Option<&Node>) -> Option<u64> {
     n.and_then(Node::str).and_then(|s| s.parse().ok())
 }
 
-fn value(n: Option<&Node>) -> Option<Value> {
-    n.and_then(|v| {
-        v.str().map(|s| Value {
-            text: s.to_owned(),
-            line: v.line(),
-        })
-    })
-}
-
 /// A `PodTemplateSpec` (its `spec` is the pod).
 fn template(part: &str, t: Option<&Node>, replicas: Option<u64>) -> Option<Pod> {
     t.and_then(|t| t.get("spec"))
@@ -162,7 +153,7 @@ pub fn pods(kind: &str, doc: &Node) -> Option<Found> {
                     count(t.get("replicas")).or(Some(1)),
                 ));
             }
-            let retries = value(s.get("maxRetry")).or_else(|| {
+            let retries = s.get("maxRetry").and_then(Value::of).or_else(|| {
                 Some(Value {
                     text: "3 (the default maxRetry)".to_owned(),
                     line: s.line(),
@@ -225,7 +216,7 @@ pub fn pods(kind: &str, doc: &Node) -> Option<Found> {
             Class::Batch,
             Operator::None,
             replicated_jobs(at("spec.replicatedJobs")),
-            value(at("spec.failurePolicy.maxRestarts")),
+            at("spec.failurePolicy.maxRestarts").and_then(Value::of),
         ),
         "RayCluster" => ray(spec?, Class::Compute),
         "RayJob" => {
@@ -297,7 +288,7 @@ pub fn pods(kind: &str, doc: &Node) -> Option<Found> {
 /// A Job's retries: `backoffLimit` (6 when absent).
 fn job_restarts(spec: Option<&Node>) -> Option<Value> {
     match spec.and_then(|s| s.get("backoffLimit")) {
-        Some(b) => value(Some(b)).filter(|v| v.text != "0"),
+        Some(b) => Value::of(b).filter(|v| v.text != "0"),
         None => Some(Value {
             text: "6 (the default backoffLimit)".to_owned(),
             line: spec.map_or(1, Node::line),
@@ -310,8 +301,10 @@ fn job_restarts(spec: Option<&Node>) -> Option<Value> {
 /// replica policy.
 fn kubeflow_v1(kind: &str, spec: &Node) -> Found {
     let mut pods = Vec::new();
-    let mut restarts = value(spec.at("runPolicy.backoffLimit"))
-        .or_else(|| value(spec.get("backoffLimit")))
+    let mut restarts = spec
+        .at("runPolicy.backoffLimit")
+        .and_then(Value::of)
+        .or_else(|| spec.get("backoffLimit").and_then(Value::of))
         .filter(|v| v.text != "0")
         .or_else(|| {
             spec.get("elasticPolicy").map(|e| Value {
@@ -333,7 +326,7 @@ fn kubeflow_v1(kind: &str, spec: &Node) -> Found {
                 ) else {
                     continue;
                 };
-                if let Some(rp) = value(rs.get("restartPolicy")) {
+                if let Some(rp) = rs.get("restartPolicy").and_then(Value::of) {
                     if matches!(rp.text.as_str(), "OnFailure" | "Always" | "ExitCode")
                         && restarts.is_none()
                     {

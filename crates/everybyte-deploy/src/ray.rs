@@ -2,7 +2,7 @@
 //! makes every Ray worker do at start: install packages, download a working directory, load
 //! hub models. These are YAML inside a string; their lines are mapped back to the manifest's.
 
-use crate::k8s::Value;
+use crate::k8s::{Value, is_hub_id};
 use crate::yaml::{self, Node};
 
 /// What a Ray config fetches and loads at start.
@@ -59,7 +59,7 @@ fn walk(n: &Node, base: u64, out: &mut RayStart) {
                     {
                         out.pinned = true;
                     }
-                    (k, Node::Scalar(s, _)) if MODEL_KEYS.contains(&k) && hub_like(s) => {
+                    (k, Node::Scalar(s, _)) if MODEL_KEYS.contains(&k) && is_hub_id(s) => {
                         out.models.push(at(v, s));
                     }
                     _ => walk(v, base, out),
@@ -69,20 +69,6 @@ fn walk(n: &Node, base: u64, out: &mut RayStart) {
         Node::Seq(items, _) => items.iter().for_each(|i| walk(i, base, out)),
         _ => {}
     }
-}
-
-/// `org/name` as the hub writes it, not a path or URL.
-fn hub_like(s: &str) -> bool {
-    let Some((org, name)) = s.split_once('/') else {
-        return false;
-    };
-    let ok = |p: &str| {
-        !p.is_empty()
-            && p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-            && p.as_bytes()[0].is_ascii_alphanumeric()
-    };
-    ok(org) && ok(name) && !s.contains("://")
 }
 
 /// Reads the Ray config strings of a RayService or RayJob document.

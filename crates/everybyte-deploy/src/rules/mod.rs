@@ -6,7 +6,7 @@ use everybyte_core::{Check, Location};
 
 use everybyte_core::{Finding, Rule};
 
-use crate::k8s::{Container, Doc, Manifest, Mount, Pod, Volume, Workload};
+use crate::k8s::{Container, Doc, Manifest, Mount, Pod, Volume, Workload, is_hub_id};
 
 mod api_removed;
 mod checkpoint_ephemeral;
@@ -266,30 +266,6 @@ fn image_ref(image: &str) -> (bool, Option<&str>) {
     )
 }
 
-/// First path segments that make `a/b` a local path, not a hub id.
-const ROOTS: &[&str] = &[
-    "models",
-    "model",
-    "data",
-    "mnt",
-    "app",
-    "workspace",
-    "root",
-    "home",
-    "tmp",
-    "opt",
-    "var",
-    "usr",
-    "etc",
-    "srv",
-    "cache",
-    "checkpoints",
-    "output",
-    "outputs",
-    "gcs",
-    "s3",
-];
-
 /// An image reference that is a template placeholder (`$IMAGE`, `<image>`, `{{ … }}`):
 /// K8S028's, not judged as an image.
 fn image_placeholder(image: &str) -> bool {
@@ -301,42 +277,6 @@ fn image_placeholder(image: &str) -> bool {
         // `$REGION-docker.pkg.dev/$PROJECT/app`: the name is written, and it has no tag.
         None => repo.contains(['$', '<', '{', '>', '}']),
     }
-}
-
-/// A Hugging Face hub model id (`org/name`, `hf://org/name`, with `@rev` or, after `hf://`,
-/// `:rev`), not a path or a URL.
-fn is_hub_id(s: &str) -> bool {
-    let s = s
-        .strip_prefix("hf://")
-        .map_or(s, |r| r.split(':').next().unwrap_or(r));
-    let s = s.split('@').next().unwrap_or(s);
-    let Some((org, name)) = s.split_once('/') else {
-        return false;
-    };
-    let ok = |p: &str| {
-        !p.is_empty()
-            && p.len() <= 96
-            && p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-            && p.as_bytes()[0].is_ascii_alphanumeric()
-    };
-    ok(org)
-        && ok(name)
-        && !ROOTS.contains(&org.to_ascii_lowercase().as_str())
-        && !std::path::Path::new(name).extension().is_some_and(|e| {
-            [
-                "py",
-                "json",
-                "yaml",
-                "yml",
-                "txt",
-                "bin",
-                "safetensors",
-                "gguf",
-            ]
-            .iter()
-            .any(|x| e.eq_ignore_ascii_case(x))
-        })
 }
 
 /// The flags that name the model a server or trainer loads.
