@@ -7,53 +7,54 @@ use everybyte_core::{Audit, FileKind, Report};
 
 use crate::Error;
 use crate::expect::Expectations;
-use crate::lint::lint_manifest_file;
+use crate::lint::lint_parsed;
 use crate::yaml;
 
-/// Whether a project file is a manifest to lint: YAML with a Kubernetes object in it (a
-/// `kind` and an `apiVersion`; a `kind` is enough in a folder of manifests), or YAML that does
-/// not parse in such a folder.
-/// Helm chart templates (`{{ … }}` that is not YAML until rendered) and values files are not.
-fn to_lint(path: &Path, named: bool) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return named;
-    };
-    match yaml::parse(&text) {
-        Ok(docs) => docs
-            .iter()
-            .any(|d| d.get("kind").is_some() && (named || d.get("apiVersion").is_some())),
-        Err(_) => named && !text.contains("{{"),
-    }
-}
-
-/// Lints the project's Kubernetes manifests; the memory they need is the largest model's size
-/// times the configured headroom (`[deploy] headroom`).
+/// Lints the project's Kubernetes manifests, each read and parsed once: YAML with a
+/// Kubernetes object in it (a `kind` and an `apiVersion`; a `kind` is enough in a folder of
+/// manifests), or YAML that does not parse in such a folder. Helm chart templates (`{{ … }}`
+/// that is not YAML until rendered) and values files are not manifests. The memory the
+/// manifests need is the largest model's size times the configured headroom
+/// (`[deploy] headroom`).
 pub fn audit(input: &Audit<'_>, report: &mut Report) -> Result<(), Error> {
-    let manifests: Vec<_> = input
-        .project
-        .files
-        .iter()
-        .filter(|f| {
-            let named = f.kind == FileKind::KubernetesManifest;
-            let ext = Path::new(&f.rel)
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase);
-            (named || matches!(ext.as_deref(), Some("yaml" | "yml"))) && to_lint(&f.path, named)
-        })
-        .collect();
-    if manifests.is_empty() {
-        return Ok(());
-    }
-    let expect = Expectations {
-        model_bytes: everybyte_mem::model::largest_model(input.project),
-        headroom: input.config.options.deploy.headroom,
-        ..Expectations::default()
-    };
-    for f in manifests {
+    let mut expect: Option<Expectations> = None;
+    for f in &input.project.files {
+        let named = f.kind == FileKind::KubernetesManifest;
+        let yaml_ext = Path::new(&f.rel)
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        if !named && !yaml_ext {
+            continue;
+        }
+        let text = match std::fs::read_to_string(&f.path) {
+            Ok(t) => t,
+            Err(e) if named => {
+                report
+                    .findings
+                    .push(everybyte_core::rules::unreadable_io(&f.rel, &e));
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let docs = yaml::parse(&text);
+        let lint = match &docs {
+            Ok(docs) => docs
+                .iter()
+                .any(|d| d.get("kind").is_some() && (named || d.get("apiVersion").is_some())),
+            Err(_) => named && !text.contains("{{"),
+        };
+        if !lint {
+            continue;
+        }
+        let expect = expect.get_or_insert_with(|| Expectations {
+            model_bytes: everybyte_mem::model::largest_model(input.project),
+            headroom: input.config.options.deploy.headroom,
+            ..Expectations::default()
+        });
         report
             .findings
-            .extend(lint_manifest_file(&f.path, &f.rel, &expect));
+            .extend(lint_parsed(&f.rel, &text, docs, expect));
     }
     Ok(())
 }

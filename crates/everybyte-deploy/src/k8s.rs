@@ -565,8 +565,6 @@ pub struct Pod {
     pub volumes: Vec<Volume>,
     /// `hostIPC: true` and its line.
     pub host_ipc: Option<u64>,
-    /// `nodeSelector`, `affinity` or `tolerations` present.
-    pub scheduling: bool,
     pub node_selector: Vec<(String, Value)>,
     /// The pod's or its replica spec's `restartPolicy`.
     pub restart_policy: Option<Value>,
@@ -647,7 +645,6 @@ pub struct Workload {
     pub recognised: bool,
     pub class: Class,
     pub operator: Operator,
-    pub replicas: Option<(u64, u64)>,
     pub pods: Vec<Pod>,
     /// What restarts the job after a failed pod (`backoffLimit`, `runPolicy`,
     /// `elasticPolicy`, `failurePolicy.maxRestarts`), and its line.
@@ -822,9 +819,6 @@ pub fn pod(part: &str, spec: &Node, replicas: Option<u64>) -> Pod {
             .get("hostIPC")
             .filter(|h| h.str() == Some("true"))
             .map(Node::line),
-        scheduling: ["nodeSelector", "affinity", "tolerations"]
-            .iter()
-            .any(|k| spec.get(k).is_some()),
         node_selector: kv(spec.get("nodeSelector")),
         restart_policy: spec.get("restartPolicy").and_then(Value::of),
     }
@@ -915,9 +909,6 @@ fn collect(doc: &Node, index: usize, out: &mut Vec<Workload>) {
         recognised: found.recognised,
         class: found.class,
         operator: found.operator,
-        replicas: doc
-            .at("spec.replicas")
-            .and_then(|r| Some((r.str()?.parse().ok()?, r.line()))),
         pods: found.pods,
         restarts: found.restarts,
         ray: if found.operator == Operator::KubeRay {
@@ -945,7 +936,16 @@ pub struct Manifest {
 impl Manifest {
     /// Parses every workload of a (multi-document) manifest.
     pub fn parse(path: &str, text: &str, expect: &Expectations) -> Result<Manifest, YamlError> {
-        let nodes = crate::yaml::parse(text)?;
+        Manifest::from_docs(path, crate::yaml::parse(text)?, text, expect)
+    }
+
+    /// The manifest of documents already parsed from `text`.
+    pub fn from_docs(
+        path: &str,
+        nodes: Vec<Node>,
+        text: &str,
+        expect: &Expectations,
+    ) -> Result<Manifest, YamlError> {
         let mut workloads = Vec::new();
         let mut docs = Vec::new();
         for (i, n) in nodes.into_iter().enumerate() {

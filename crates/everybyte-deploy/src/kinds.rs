@@ -442,7 +442,7 @@ fn leader_worker_set(spec: &Node) -> Found {
 }
 
 /// Argo: each template with a `container`, a `script` or a `containerSet` runs as a pod; the
-/// workflow's `volumes` and scheduling apply to all.
+/// workflow's `volumes` and `hostIPC` apply to all.
 fn argo(spec: &Node) -> Found {
     let mut pods = Vec::new();
     let shared = pod("", spec, None);
@@ -466,7 +466,6 @@ fn argo(spec: &Node) -> Found {
             continue;
         }
         p.volumes.extend(shared.volumes.iter().cloned());
-        p.scheduling |= shared.scheduling;
         p.host_ipc = p.host_ipc.or(shared.host_ipc);
         pods.push(p);
     }

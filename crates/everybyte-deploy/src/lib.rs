@@ -19,7 +19,7 @@ pub mod yaml;
 pub use audit::audit;
 pub use error::{Error, YamlError};
 pub use expect::{Expectations, Measurements};
-pub use lint::{Linted, is_manifest, lint_manifest, lint_manifest_file, lint_paths};
+pub use lint::{Linted, lint_manifest, lint_manifest_file, lint_paths};
 
 /// Every rule of the area, in code order (the registry's list).
 pub fn rules() -> impl Iterator<Item = &'static everybyte_core::Rule> {

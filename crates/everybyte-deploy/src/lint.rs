@@ -8,11 +8,12 @@ use everybyte_core::{Check, FileKind, Finding, Report};
 use crate::error::YamlError;
 use crate::expect::Expectations;
 use crate::k8s::{self, Manifest};
+use crate::yaml::Node;
 use crate::{Error, rules, yaml};
 
-/// Whether a YAML text holds a Kubernetes workload (a `kind` this area checks).
-pub fn is_manifest(text: &str) -> bool {
-    yaml::parse(text).is_ok_and(|docs| docs.iter().any(|d| !k8s::workloads(d).is_empty()))
+/// Whether parsed documents hold a Kubernetes workload (a `kind` this area checks).
+pub fn holds_workload(docs: &[Node]) -> bool {
+    docs.iter().any(|d| !k8s::workloads(d).is_empty())
 }
 
 /// Lints every workload of a (multi-document) manifest; `display` is the path findings carry.
@@ -22,24 +23,41 @@ pub fn lint_manifest(
     text: &str,
     exp: &Expectations,
 ) -> Result<Vec<Finding>, YamlError> {
-    let manifest = Manifest::parse(display, text, exp)?;
-    let mut report = Report::default();
-    Check::run_all(rules::RULES, &manifest, &mut report.findings);
-    report.sort();
-    Ok(report.findings)
+    Ok(run_rules(&Manifest::parse(display, text, exp)?))
 }
 
-/// The findings of one manifest file; an unreadable file or malformed YAML is IO001.
-pub fn lint_manifest_file(path: &Path, display: &str, exp: &Expectations) -> Vec<Finding> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => lint_manifest(display, &text, exp).unwrap_or_else(|e| {
+fn run_rules(manifest: &Manifest) -> Vec<Finding> {
+    let mut report = Report::default();
+    Check::run_all(rules::RULES, manifest, &mut report.findings);
+    report.sort();
+    report.findings
+}
+
+/// The findings of a manifest whose text was read and parsed once by the caller (`docs` is
+/// the parse of `text`); malformed YAML is IO001 at its line.
+pub fn lint_parsed(
+    display: &str,
+    text: &str,
+    docs: Result<Vec<Node>, YamlError>,
+    exp: &Expectations,
+) -> Vec<Finding> {
+    match docs.and_then(|d| Manifest::from_docs(display, d, text, exp)) {
+        Ok(m) => run_rules(&m),
+        Err(e) => {
             let mut f = everybyte_core::rules::unreadable(display, "cannot parse the YAML", &e)
                 .with_help("fix the YAML there (yamllint FILE lists every error); lint rendered output, not a Helm or Kustomize source (helm template . > out.yaml)");
             if let Some(line) = e.line() {
                 f.location = everybyte_core::Location::line(display, line, 1);
             }
             vec![f]
-        }),
+        }
+    }
+}
+
+/// The findings of one manifest file; an unreadable file or malformed YAML is IO001.
+pub fn lint_manifest_file(path: &Path, display: &str, exp: &Expectations) -> Vec<Finding> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => lint_parsed(display, &text, yaml::parse(&text), exp),
         Err(e) => vec![everybyte_core::rules::unreadable_io(display, &e)],
     }
 }
@@ -88,11 +106,20 @@ pub fn lint_paths(
                 continue;
             }
             let shown = root.join(&f.rel).display().to_string();
-            let is_k8s = f.kind == FileKind::KubernetesManifest
-                || std::fs::read_to_string(&f.path).is_ok_and(|t| is_manifest(&t));
-            if is_k8s {
-                out.findings
-                    .extend(lint_manifest_file(&f.path, &shown, exp));
+            let named = f.kind == FileKind::KubernetesManifest;
+            let text = match std::fs::read_to_string(&f.path) {
+                Ok(t) => t,
+                Err(e) if named => {
+                    out.findings
+                        .push(everybyte_core::rules::unreadable_io(&shown, &e));
+                    out.inputs.push(shown);
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            let docs = yaml::parse(&text);
+            if named || docs.as_deref().is_ok_and(holds_workload) {
+                out.findings.extend(lint_parsed(&shown, &text, docs, exp));
                 out.inputs.push(shown);
             }
         }
