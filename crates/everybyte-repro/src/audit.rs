@@ -1,27 +1,91 @@
-//! Repro's part of the audit: every Python source of the project.
+//! Repro over a project: every Python module parsed once, the programs found, each linted as
+//! it runs, and every gap reported once at the line where it arises.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use everybyte_core::{Audit, FileKind, Finding, Report};
 
-use crate::rules::cublas_workspace_unset::CUBLAS_WORKSPACE_UNSET;
+use crate::model::Script;
+use crate::program::{Entry, EntryReason, Module, Project};
 
-/// The REPRO findings of one Python file; an unreadable or unparsable file is IO001.
-pub fn lint_python_file(path: &Path, display: &str) -> Vec<Finding> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            match crate::lint_python(display, &text) {
-                Ok(f) => f,
-                Err(e) => vec![everybyte_core::rules::unreadable(
-                    display,
+/// The largest non-Python file read for launchers and pins.
+const MAX_TEXT: u64 = 1 << 20;
+
+/// A file of the project to read: where it is, its path relative to the root, what to print.
+pub struct Source {
+    pub path: PathBuf,
+    pub rel: String,
+    pub display: String,
+}
+
+/// Reads and parses a project's files. Unreadable or unparsable Python is IO001.
+pub fn load(python: Vec<Source>, others: &[Source]) -> (Project, Vec<Finding>) {
+    let mut modules = Vec::new();
+    let mut errors = Vec::new();
+    for f in python {
+        match std::fs::read(&f.path) {
+            Ok(bytes) => match Script::parse(&String::from_utf8_lossy(&bytes)) {
+                Ok(script) => modules.push(Module {
+                    rel: f.rel,
+                    display: f.display,
+                    script,
+                }),
+                Err(e) => errors.push(everybyte_core::rules::unreadable(
+                    &f.display,
                     "cannot parse",
                     &e,
-                )],
-            }
+                )),
+            },
+            Err(e) => errors.push(everybyte_core::rules::unreadable_io(&f.display, &e)),
         }
-        Err(e) => vec![everybyte_core::rules::unreadable_io(display, &e)],
     }
+    let texts: Vec<(String, String)> = others
+        .iter()
+        .filter(|f| {
+            crate::launch::launcher_kind(&f.rel).is_some()
+                || crate::launch::may_pin_torch(&f.rel)
+                || crate::program::is_manifest(&f.rel)
+                || f.rel.ends_with("pyproject.toml")
+        })
+        .filter(|f| std::fs::metadata(&f.path).is_ok_and(|m| m.len() <= MAX_TEXT))
+        .filter_map(|f| {
+            let text = std::fs::read(&f.path).ok()?;
+            Some((f.rel.clone(), String::from_utf8_lossy(&text).into_owned()))
+        })
+        .collect();
+    (Project::new(modules, &texts), errors)
+}
+
+/// The findings of the given programs of a project (all of them when `only` is empty), each
+/// gap once: a module two programs import is reported for the first.
+pub fn lint_entries(project: &Project, entries: &[Entry]) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for entry in entries {
+        let script = project.link(entry);
+        let env = project.env_for(entry.module);
+        let found = crate::lint_program(&script, &env, project.torch.as_ref(), &project.manifests);
+        let program = &project.modules[entry.module].display;
+        for mut f in found {
+            let key = (
+                f.code.clone(),
+                f.location.path.clone(),
+                f.location.line,
+                f.location.column,
+            );
+            if !seen.insert(key) {
+                continue;
+            }
+            f = f.with_data("program", program.as_str());
+            if f.location.path != *program && !f.message.contains(program.as_str()) {
+                f.message.push_str(&format!(" (in the run of {program})"));
+            }
+            out.push(f);
+        }
+    }
+    everybyte_core::finding::sort_findings(&mut out);
+    out
 }
 
 /// What `repro lint` found in its paths, and the files it read.
@@ -43,68 +107,196 @@ pub enum LintPathError {
     },
 }
 
-/// Lints the given Python files and folders (the current folder when none is given); a
-/// folder's Python sources are found by the same walk the audit makes (`exclude` applies).
+/// The project a file belongs to: the nearest folder above it with a `pyproject.toml`,
+/// `setup.py`, `setup.cfg` or `.git`; the file's own folder when there is none.
+pub fn project_root(file: &Path) -> PathBuf {
+    let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
+    let own = abs.parent().map(Path::to_owned).unwrap_or_default();
+    let mut dir = Some(own.as_path());
+    while let Some(d) = dir {
+        if ["pyproject.toml", "setup.py", "setup.cfg", ".git"]
+            .iter()
+            .any(|m| d.join(m).exists())
+        {
+            return d.to_owned();
+        }
+        dir = d.parent();
+    }
+    own
+}
+
+/// Lints a project walked at `root`; `named`: lint only the program each of these files
+/// starts (relative paths), otherwise every program.
+fn lint_root(
+    root: &Path,
+    shown_root: &Path,
+    exclude: &[String],
+    named: &[String],
+    out: &mut Linted,
+) -> Result<(), LintPathError> {
+    let walked = everybyte_core::discover::discover(root, exclude).map_err(|source| {
+        LintPathError::Walk {
+            path: root.to_owned(),
+            source,
+        }
+    })?;
+    let show = |rel: &str| {
+        if shown_root == Path::new(".") || shown_root.as_os_str().is_empty() {
+            rel.to_owned()
+        } else {
+            shown_root.join(rel).display().to_string()
+        }
+    };
+    let mut python = Vec::new();
+    let mut others = Vec::new();
+    for f in &walked.files {
+        let s = Source {
+            path: f.path.clone(),
+            rel: f.rel.clone(),
+            display: show(&f.rel),
+        };
+        if f.kind == FileKind::PythonSource && !is_stub(&f.rel) {
+            python.push(s);
+        } else {
+            others.push(s);
+        }
+    }
+    // A named file the walk skipped (ignored by .gitignore) is still read.
+    for rel in named {
+        if !python.iter().any(|s| s.rel == *rel) {
+            python.push(Source {
+                path: root.join(rel),
+                rel: rel.clone(),
+                display: show(rel),
+            });
+        }
+    }
+    // `.env` is hidden from the walk.
+    let dotenv = root.join(".env");
+    if dotenv.is_file() {
+        others.push(Source {
+            path: dotenv,
+            rel: ".env".into(),
+            display: show(".env"),
+        });
+    }
+    let (project, errors) = load(python, &others);
+    out.findings.extend(errors);
+    let entries: Vec<Entry> = if named.is_empty() {
+        project.entries()
+    } else {
+        named
+            .iter()
+            .filter_map(|rel| project.modules.iter().position(|m| m.rel == *rel))
+            .map(|module| Entry {
+                module,
+                reason: EntryReason::Named,
+                roots: Vec::new(),
+            })
+            .collect()
+    };
+    out.findings.extend(lint_entries(&project, &entries));
+    out.inputs
+        .extend(project.modules.iter().map(|m| m.display.clone()));
+    Ok(())
+}
+
+/// Lints the given Python files and folders (the current folder when none is given). A
+/// folder is a project: its programs are found and linted as they run. A file is the program
+/// it starts, read with the project around it (found from the nearest `pyproject.toml`,
+/// `setup.py`, `setup.cfg` or `.git` above it).
 pub fn lint_paths(roots: &[PathBuf], exclude: &[String]) -> Result<Linted, LintPathError> {
     let here = [PathBuf::from(".")];
     let roots = if roots.is_empty() { &here[..] } else { roots };
     let mut out = Linted::default();
     for root in roots {
         if root.is_file() {
-            let name = root.display().to_string();
-            out.findings.extend(lint_python_file(root, &name));
-            out.inputs.push(name);
+            let project = project_root(root);
+            let abs = std::path::absolute(root).unwrap_or_else(|_| root.clone());
+            let rel = abs
+                .strip_prefix(&project)
+                .unwrap_or(&abs)
+                .to_string_lossy()
+                .replace('\\', "/");
+            // Show paths as the user wrote them: the project folder relative to the file.
+            let depth = rel.matches('/').count();
+            let mut shown = root.parent().map(Path::to_owned).unwrap_or_default();
+            for _ in 0..depth {
+                shown = shown.join("..");
+            }
+            let shown = if depth == 0 {
+                root.parent().map(Path::to_owned).unwrap_or_default()
+            } else {
+                normalise(&shown)
+            };
+            let mut linted = Linted::default();
+            lint_root(&project, &shown, exclude, &[rel], &mut linted)?;
+            out.findings.extend(linted.findings);
+            out.inputs.extend(linted.inputs);
             continue;
         }
         if !root.is_dir() {
             return Err(LintPathError::NotFound(root.clone()));
         }
-        let project = everybyte_core::discover::discover(root, exclude).map_err(|source| {
-            LintPathError::Walk {
-                path: root.clone(),
-                source,
-            }
-        })?;
-        for f in project.files_of(FileKind::PythonSource) {
-            let shown = if root == Path::new(".") {
-                f.rel.clone()
-            } else {
-                root.join(&f.rel).display().to_string()
-            };
-            out.findings.extend(lint_python_file(&f.path, &shown));
-            out.inputs.push(shown);
-        }
+        lint_root(root, root, exclude, &[], &mut out)?;
     }
     Ok(out)
 }
 
-/// Lints every Python source. Where the project pins torch (a requirements or lock file
-/// line `torch==V`), REPRO003 says which version its requirement applies to.
+/// `a/b/../..` to `.`, `a/b/..` to `a`: lexically, as the user would write it.
+fn normalise(p: &Path) -> PathBuf {
+    let mut parts: Vec<std::path::Component<'_>> = Vec::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir
+                if matches!(parts.last(), Some(std::path::Component::Normal(_))) =>
+            {
+                parts.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => parts.push(c),
+        }
+    }
+    if parts.is_empty() {
+        PathBuf::from(".")
+    } else {
+        parts.iter().collect()
+    }
+}
+
+/// Repro's part of the audit: the project's programs, each linted as it runs.
 pub fn audit(input: &Audit, report: &mut Report) {
     let project = input.project;
-    let torch_pin = project
-        .files_of(FileKind::Requirements)
-        .chain(project.files_of(FileKind::Lockfile))
-        .find_map(|f| {
-            let text = std::fs::read_to_string(&f.path).ok()?;
-            text.lines().enumerate().find_map(|(i, l)| {
-                let v = l.trim().strip_prefix("torch==")?;
-                let v = v.split([' ', ';', '\\', '#']).next()?.to_owned();
-                Some(format!("torch {v} pinned at {}:{}", f.rel, i + 1))
-            })
-        });
-    for f in project.files_of(FileKind::PythonSource) {
-        let mut found = lint_python_file(&f.path, &f.rel);
-        if let Some(pin) = &torch_pin {
-            for x in found
-                .iter_mut()
-                .filter(|x| x.code == CUBLAS_WORKSPACE_UNSET.code)
-            {
-                x.message.push_str(&format!(
-                    " ({pin}: every release since 1.8 requires it with CUDA 10.2 or later)"
-                ));
-            }
+    let mut python = Vec::new();
+    let mut others = Vec::new();
+    for f in &project.files {
+        let s = Source {
+            path: f.path.clone(),
+            rel: f.rel.clone(),
+            display: f.rel.clone(),
+        };
+        if f.kind == FileKind::PythonSource && !is_stub(&f.rel) {
+            python.push(s);
+        } else {
+            others.push(s);
         }
-        report.findings.extend(found);
     }
+    let dotenv = project.root.join(".env");
+    if dotenv.is_file() {
+        others.push(Source {
+            path: dotenv,
+            rel: ".env".into(),
+            display: ".env".into(),
+        });
+    }
+    let (p, errors) = load(python, &others);
+    report.findings.extend(errors);
+    report.findings.extend(lint_entries(&p, &p.entries()));
+}
+
+/// A type stub (`.pyi`): declarations, not code that runs.
+fn is_stub(rel: &str) -> bool {
+    Path::new(rel)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("pyi"))
 }

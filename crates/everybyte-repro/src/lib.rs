@@ -1,18 +1,23 @@
-//! `everybyte repro`: what makes a training script non-deterministic (a lint over a real
-//! Python parse tree), and `repro run`, which runs a command several times and names the first
-//! output — file, tensor or metric — that differs.
+//! `everybyte repro`: what makes a training program non-deterministic (a lint over real
+//! Python parse trees, across the modules a program imports and the launchers that start it),
+//! and `repro run`, which runs a command several times and names the first output — file,
+//! tensor or metric — that differs.
 
 mod audit;
 pub mod compare;
 pub mod error;
+pub mod launch;
 pub mod model;
+pub mod program;
 pub mod rules;
 pub mod run;
 pub mod torchzip;
 
 use everybyte_core::{Finding, Rule};
 
-pub use audit::{LintPathError, Linted, audit, lint_paths, lint_python_file};
+pub use audit::{
+    LintPathError, Linted, Source, audit, lint_entries, lint_paths, load, project_root,
+};
 pub use error::{CheckpointError, ParseError, RunError, TensorFileError};
 pub use model::Script;
 
@@ -21,19 +26,34 @@ pub fn rules() -> impl Iterator<Item = &'static Rule> {
     rules::RULES.iter().map(|r| r.rule)
 }
 
-/// Lints one Python source; `display` is the path findings carry. Sorted by position.
+/// Lints one Python source as a program on its own; `display` is the path findings carry.
+/// Sorted by position.
 pub fn lint_python(display: &str, source: &str) -> Result<Vec<Finding>, ParseError> {
-    let script = Script::parse(source)?;
+    let mut script = Script::parse(source)?;
+    script.files = vec![display.to_owned()];
+    Ok(lint_program(&script, &[], None, &[]))
+}
+
+/// Lints one linked program with what its launchers set, the project's torch pin and its
+/// data manifests.
+pub fn lint_program(
+    script: &Script,
+    env: &[launch::EnvSetting],
+    torch: Option<&launch::TorchPin>,
+    manifests: &[String],
+) -> Vec<Finding> {
     let ctx = rules::Context {
-        path: display,
-        script: &script,
+        script,
+        env,
+        torch,
+        manifests,
     };
     let mut out = Vec::new();
     for r in rules::RULES {
         (r.check)(&ctx, &mut out);
     }
     everybyte_core::finding::sort_findings(&mut out);
-    Ok(out)
+    out
 }
 
 /// The area's rule prefixes and the title reports give its findings.

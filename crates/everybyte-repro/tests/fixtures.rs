@@ -32,6 +32,14 @@ everybyte_test_support::rule_fixtures! {
     repro010_hardware_unrecorded => "REPRO010",
     repro011_evaluation_draws_training_rng => "REPRO011",
     repro012_rank_seed => "REPRO012",
+    repro013_seed_optional => "REPRO013",
+    repro014_tf32_enabled => "REPRO014",
+    repro015_nondeterministic_kernel => "REPRO015",
+    repro016_checkpoint_incomplete => "REPRO016",
+    repro017_resume_replays_data => "REPRO017",
+    repro018_unpinned_artifact => "REPRO018",
+    repro019_data_without_checksum => "REPRO019",
+    repro020_checkpoint_several_writers => "REPRO020",
 }
 
 #[test]

@@ -1,15 +1,19 @@
 //! REPRO009: checkpoints that cannot resume the same run.
 
-use everybyte_core::{Finding, Location};
+use everybyte_core::Finding;
 
 use super::Context;
 
 everybyte_core::declare_rule! {
     /// ## What it checks
-    /// A training script that saves checkpoints with `torch.save` but never captures generator
-    /// state anywhere: no `torch.get_rng_state`, `torch.cuda.get_rng_state_all`,
-    /// `np.random.get_state` or `random.getstate` (Lightning and the Hugging Face `Trainer`
-    /// save these themselves and are not reported).
+    /// A training program that writes resumable checkpoints — a `torch.save` whose contents or
+    /// path name the epoch, step, iteration or optimizer; Lightning's checkpointing
+    /// (`ModelCheckpoint`, the `Trainer`'s default); timm's `CheckpointSaver` — but never
+    /// captures generator state anywhere: no `torch.get_rng_state`,
+    /// `torch.cuda.get_rng_state_all`, `np.random.get_state` or `random.getstate` (in a
+    /// Lightning hook such as `on_save_checkpoint` too). The Hugging Face `Trainer` and
+    /// `accelerator.save_state` save these themselves and are not reported. A `torch.save` of
+    /// the final weights alone is an export, not a checkpoint.
     /// ## Why it matters
     /// A run resumed from such a checkpoint restarts every generator from the initial seed (or
     /// from nothing): it replays the dropout masks and shuffles of epoch 0, or skips data, and
@@ -26,10 +30,20 @@ everybyte_core::declare_rule! {
 }
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    if ctx.training().is_none() {
+    // A program that draws nothing random while it trains has no generator state to lose.
+    if ctx.training().is_none() || !ctx.draws_randomness() {
         return;
     }
-    let Some(save) = ctx.live(|c| c.callee == "torch.save") else {
+    // A torch.save of a resumable state, or a library checkpointer that saves none of the
+    // generator states (Lightning's checkpoints, timm's CheckpointSaver).
+    let Some(save) = ctx.live(|c| {
+        c.callee == "torch.save" && ctx.resumable_save(c)
+            || c.callee.starts_with("timm.") && c.name() == "CheckpointSaver"
+            || (c.callee.starts_with("lightning") || c.callee.starts_with("pytorch_lightning"))
+                && (c.name() == "ModelCheckpoint"
+                    || c.name() == "Trainer" && c.keyword("enable_checkpointing") != Some("False")
+                    || c.name() == "LightningCLI")
+    }) else {
         return;
     };
     let captures = ctx
@@ -46,8 +60,8 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     out.push(
         Finding::new(
             &CHECKPOINT_WITHOUT_RNG_STATE,
-            Location::line(ctx.path, save.line, save.column),
-            "torch.save(...) writes a checkpoint without any random generator state: a resumed run replays or skips randomness and diverges",
+            ctx.at(save.file, save.line, save.column),
+            format!("{}(...) writes resumable checkpoints without any random generator state: a resumed run replays or skips randomness and diverges", save.written),
         )
         .with_help("save torch.get_rng_state(), torch.cuda.get_rng_state_all(), np.random.get_state(), random.getstate() and the sampler epoch with it; restore them on resume"),
     );

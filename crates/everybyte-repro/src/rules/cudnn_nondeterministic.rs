@@ -1,14 +1,14 @@
 //! REPRO002: cuDNN and PyTorch left free to pick non-deterministic algorithms.
 
-use everybyte_core::{Finding, Location};
+use everybyte_core::Finding;
 
 use super::Context;
 
 everybyte_core::declare_rule! {
     /// ## What it checks
-    /// A torch training script that sets `torch.backends.cudnn.benchmark = True`, or that
-    /// neither sets `torch.backends.cudnn.deterministic = True` nor calls
-    /// `torch.use_deterministic_algorithms(True)`. Lightning's `Trainer(deterministic=True)` and
+    /// A torch training program that sets `torch.backends.cudnn.benchmark = True`, and, as a
+    /// finding of its own, one that neither sets `torch.backends.cudnn.deterministic = True`
+    /// nor calls `torch.use_deterministic_algorithms(True)` in any module it runs. Lightning's `Trainer(deterministic=True)` and
     /// Hugging Face's `full_determinism=True` / `enable_full_determinism()` count.
     /// ## Why it matters
     /// With benchmark mode cuDNN times several convolution algorithms on the first batch and
@@ -36,7 +36,8 @@ pub fn deterministic(ctx: &Context<'_>) -> bool {
                 (c.callee == "torch.use_deterministic_algorithms"
                     && c.args.first().is_some_and(|a| a == "True"))
                     || c.callee == "transformers.enable_full_determinism"
-                    || (c.name().ends_with("Trainer") && c.keyword("deterministic") == Some("True"))
+                    || ((c.name().ends_with("Trainer") || c.name() == "set_seed")
+                        && c.keyword("deterministic") == Some("True"))
                     || c.keyword("full_determinism") == Some("True")
             })
             .is_some()
@@ -53,18 +54,17 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         out.push(
             Finding::new(
                 &CUDNN_NONDETERMINISTIC,
-                Location::line(ctx.path, a.line, a.column),
+                ctx.at(a.file, a.line, a.column),
                 "torch.backends.cudnn.benchmark = True: cuDNN times algorithms on the first batch and keeps the fastest, which can differ between runs",
             )
             .with_help("torch.backends.cudnn.benchmark = False; torch.backends.cudnn.deterministic = True"),
         );
-        return;
     }
     if !deterministic(ctx) {
         out.push(
             Finding::new(
                 &CUDNN_NONDETERMINISTIC,
-                Location::line(ctx.path, train.line, train.column),
+                ctx.at(train.file, train.line, train.column),
                 "training runs without torch.backends.cudnn.deterministic = True or torch.use_deterministic_algorithms(True): cuDNN and atomic CUDA kernels may sum in a different order each run",
             )
             .with_help("torch.backends.cudnn.deterministic = True; torch.backends.cudnn.benchmark = False; torch.use_deterministic_algorithms(True)"),

@@ -1,6 +1,6 @@
 //! REPRO006: a `DistributedSampler` whose epoch is never set.
 
-use everybyte_core::{Finding, Location};
+use everybyte_core::Finding;
 
 use super::Context;
 
@@ -32,7 +32,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     out.push(
         Finding::new(
             &DISTRIBUTED_SAMPLER_WITHOUT_SET_EPOCH,
-            Location::line(ctx.path, c.line, c.column),
+            ctx.at(c.file, c.line, c.column),
             "DistributedSampler without set_epoch(): it shuffles with seed + epoch and the epoch stays 0, so every epoch repeats the same order",
         )
         .with_help("call sampler.set_epoch(epoch) at the start of each epoch"),

@@ -1,8 +1,9 @@
 //! REPRO011: evaluation that draws from the generators training uses.
 
-use everybyte_core::{Finding, Location};
+use everybyte_core::Finding;
 
 use super::Context;
+use crate::model::Call;
 
 everybyte_core::declare_rule! {
     /// ## What it checks
@@ -27,7 +28,7 @@ everybyte_core::declare_rule! {
     pub static EVALUATION_DRAWS_TRAINING_RNG = { code: "REPRO011", name: "evaluation-draws-training-rng", severity: Warning, summary: "Evaluation draws from the training random generators" };
 }
 
-const TORCH_DRAWS: &[&str] = &[
+pub const TORCH_DRAWS: &[&str] = &[
     "torch.rand",
     "torch.randn",
     "torch.randint",
@@ -51,9 +52,32 @@ const KEEPS: &[&str] = &[
     "set_state",
 ];
 
-fn evaluates(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    ["eval", "valid", "test"].iter().any(|w| n.contains(w)) && !n.contains("train")
+/// A function that evaluates, samples or reports during training, by its name (the module
+/// qualifier aside).
+fn evaluates(key: &str) -> bool {
+    let n = key.rsplit('.').next().unwrap_or(key).to_ascii_lowercase();
+    (["eval", "valid", "test", "estimate", "callback"]
+        .iter()
+        .any(|w| n.contains(w))
+        || n.starts_with("on_") && (n.contains("end") || n.contains("log")))
+        && !n.contains("train")
+        && !n.contains("sampler")
+}
+
+fn draws(c: &Call) -> bool {
+    let global = ["random.", "numpy.random."].iter().any(|p| {
+        c.callee
+            .strip_prefix(p)
+            .is_some_and(|rest| !rest.contains('.'))
+    }) && !KEEPS.contains(&c.name());
+    let torch = TORCH_DRAWS.contains(&c.callee.as_str()) && c.keyword("generator").is_none();
+    let loader = c.name() == "DataLoader"
+        && c.keyword("shuffle") == Some("True")
+        && c.keyword("generator").is_none();
+    let sampling = c.name() == "generate"
+        && c.keyword("do_sample") == Some("True")
+        && c.keyword("generator").is_none();
+    global || torch || loader || sampling
 }
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -61,41 +85,48 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         return;
     }
     let s = ctx.script;
-    // Functions that save and restore generator state around themselves are fine.
-    for c in s.live_calls() {
-        let Some(f) = c.function.as_deref().filter(|f| evaluates(f)) else {
-            continue;
-        };
-        let global = ["random.", "numpy.random."].iter().any(|p| {
-            c.callee
-                .strip_prefix(p)
-                .is_some_and(|rest| !rest.contains('.'))
-        }) && !KEEPS.contains(&c.name());
-        let torch = TORCH_DRAWS.contains(&c.callee.as_str()) && c.keyword("generator").is_none();
-        let loader = c.name() == "DataLoader"
-            && c.keyword("shuffle") == Some("True")
-            && c.keyword("generator").is_none();
-        let draws = global || torch || loader;
-        let restores = s.calls.iter().any(|x| {
+    let restores = |f: &str| {
+        s.calls.iter().any(|x| {
             x.function.as_deref() == Some(f)
                 && matches!(
                     x.name(),
                     "set_rng_state" | "set_state" | "setstate" | "fork_rng"
                 )
-        });
-        if draws && !restores {
-            out.push(
-                Finding::new(
-                    &EVALUATION_DRAWS_TRAINING_RNG,
-                    Location::line(ctx.path, c.line, c.column),
-                    format!(
-                        "{f}() draws from the training generators ({}): how often evaluation runs changes the training that follows",
-                        c.written
-                    ),
-                )
-                .with_help("give evaluation its own seeded generator (generator=torch.Generator().manual_seed(S), np.random.default_rng(S), shuffle=False), or wrap it in torch.random.fork_rng()"),
-            );
-            return;
-        }
+        })
+    };
+    // Evaluating functions that run, and what they call (`estimate_loss` -> `get_batch`).
+    let mut evaluating: Vec<&str> = s
+        .reachable
+        .iter()
+        .map(String::as_str)
+        .filter(|f| evaluates(f) && !restores(f))
+        .collect();
+    evaluating.sort_unstable();
+    for f in evaluating {
+        let inside = s.called_from(f);
+        let draw = s
+            .calls
+            .iter()
+            .find(|c| c.function.as_ref().is_some_and(|g| inside.contains(g)) && draws(c));
+        let Some(c) = draw else { continue };
+        let short = f.rsplit('.').next().unwrap_or(f);
+        let via = c
+            .function
+            .as_deref()
+            .filter(|g| *g != f)
+            .map(|g| format!(" through {}()", g.rsplit('.').next().unwrap_or(g)))
+            .unwrap_or_default();
+        out.push(
+            Finding::new(
+                &EVALUATION_DRAWS_TRAINING_RNG,
+                ctx.at(c.file, c.line, c.column),
+                format!(
+                    "{short}() draws from the training generators{via} ({}): how often evaluation runs changes the training that follows",
+                    c.written
+                ),
+            )
+            .with_help("give evaluation its own seeded generator (generator=torch.Generator().manual_seed(S), np.random.default_rng(S), shuffle=False), or wrap it in torch.random.fork_rng()"),
+        );
+        return;
     }
 }

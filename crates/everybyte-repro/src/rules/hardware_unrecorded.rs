@@ -1,6 +1,6 @@
 //! REPRO010: results without the hardware and software that produced them.
 
-use everybyte_core::{Finding, Location};
+use everybyte_core::Finding;
 
 use super::Context;
 
@@ -51,15 +51,24 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             ) || c.callee.starts_with("torch.utils.collect_env")
         })
         .is_some()
-        || s.assigns.iter().any(|a| {
-            a.value.contains("torch.__version__") || a.value.contains("torch.version.cuda")
-        })
-        || s.calls.iter().any(|c| {
-            c.args
+        || s.calls
+            .iter()
+            .filter(|c| {
+                // Printed, logged or written: a version compared to choose a code path records
+                // nothing.
+                let n = c.name().to_ascii_lowercase();
+                [
+                    "print", "log", "info", "write", "dump", "add_text", "update", "echo",
+                ]
                 .iter()
-                .chain(c.keywords.iter().map(|(_, v)| v))
-                .any(|a| a.contains("torch.__version__") || a.contains("torch.version.cuda"))
-        })
+                .any(|w| n.contains(w))
+            })
+            .any(|c| {
+                c.args
+                    .iter()
+                    .chain(c.keywords.iter().map(|(_, v)| v))
+                    .any(|a| a.contains("torch.__version__") || a.contains("torch.version."))
+            })
         || s.strings
             .iter()
             .any(|t| t.contains("nvidia-smi") || t.contains("env snapshot"));
@@ -69,7 +78,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     out.push(
         Finding::new(
             &HARDWARE_UNRECORDED,
-            Location::line(ctx.path, train.line, train.column),
+            ctx.at(train.file, train.line, train.column),
             "nothing records the GPU model, driver, CUDA or library versions next to the results",
         )
         .with_help("run `everybyte env snapshot -o RUN_DIR/env.json` before training, or log torch.__version__, torch.version.cuda, torch.backends.cudnn.version() and torch.cuda.get_device_name()"),

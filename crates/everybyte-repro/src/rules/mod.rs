@@ -1,23 +1,32 @@
 //! The reproducibility rules over a [`Script`] model, and what they share: where training
 //! happens, and which random generators the running code seeds.
 
+pub mod checkpoint_incomplete;
+pub mod checkpoint_several_writers;
 pub mod checkpoint_without_rng_state;
 pub mod cublas_workspace_unset;
 pub mod cudnn_nondeterministic;
+pub mod data_without_checksum;
 pub mod distributed_sampler_without_set_epoch;
 pub mod evaluation_draws_training_rng;
 pub mod hardware_unrecorded;
+pub mod nondeterministic_kernel;
 pub mod pythonhashseed_at_runtime;
 pub mod rank_seed;
+pub mod resume_replays_data;
+pub mod seed_optional;
 pub mod shuffle_without_generator;
 pub mod spawn_loses_seed;
+pub mod tf32_enabled;
+pub mod unpinned_artifact;
 pub mod unseeded_rng;
 pub mod unsorted_listing;
 
 use std::collections::BTreeSet;
 
-use everybyte_core::{Finding, Rule};
+use everybyte_core::{Finding, Location, Rule};
 
+use crate::launch::{EnvSetting, TorchPin};
 use crate::model::{Call, Script};
 
 /// A rule and its check over a parsed script.
@@ -76,12 +85,74 @@ pub static RULES: &[ReproRule] = &[
         rule: &rank_seed::RANK_SEED,
         check: rank_seed::check,
     },
+    ReproRule {
+        rule: &seed_optional::SEED_OPTIONAL,
+        check: seed_optional::check,
+    },
+    ReproRule {
+        rule: &tf32_enabled::TF32_ENABLED,
+        check: tf32_enabled::check,
+    },
+    ReproRule {
+        rule: &nondeterministic_kernel::NONDETERMINISTIC_KERNEL,
+        check: nondeterministic_kernel::check,
+    },
+    ReproRule {
+        rule: &checkpoint_incomplete::CHECKPOINT_INCOMPLETE,
+        check: checkpoint_incomplete::check,
+    },
+    ReproRule {
+        rule: &resume_replays_data::RESUME_REPLAYS_DATA,
+        check: resume_replays_data::check,
+    },
+    ReproRule {
+        rule: &unpinned_artifact::UNPINNED_ARTIFACT,
+        check: unpinned_artifact::check,
+    },
+    ReproRule {
+        rule: &data_without_checksum::DATA_WITHOUT_CHECKSUM,
+        check: data_without_checksum::check,
+    },
+    ReproRule {
+        rule: &checkpoint_several_writers::CHECKPOINT_SEVERAL_WRITERS,
+        check: checkpoint_several_writers::check,
+    },
 ];
 
-/// What the rules look at.
+/// What the rules look at: one program, linked across its modules, and what its launchers
+/// and pins say.
 pub struct Context<'a> {
-    pub path: &'a str,
     pub script: &'a Script,
+    /// Variables the launchers that run the program set before Python starts.
+    pub env: &'a [EnvSetting],
+    /// The torch version the project pins.
+    pub torch: Option<&'a TorchPin>,
+    /// Checksum manifests or data-version files of the project.
+    pub manifests: &'a [String],
+}
+
+/// Where a variable the program needs is set.
+#[derive(Clone, Debug)]
+pub enum EnvSource {
+    /// In the program: file index, line, column.
+    Script(usize, u64, u64),
+    /// By a launcher.
+    Launcher(EnvSetting),
+}
+
+/// What marks training: `.backward()`, a `torch.optim` optimizer, a Lightning or Hugging Face
+/// trainer.
+pub fn is_training_call(c: &Call) -> bool {
+    c.name() == "backward"
+        || c.callee.starts_with("timm.optim.") && c.name().starts_with("create_optimizer")
+        || c.callee.starts_with("deepspeed.initialize")
+        || (c.callee.starts_with("torch.optim.")
+            && !c.callee.starts_with("torch.optim.lr_scheduler")
+            && c.name().chars().next().is_some_and(char::is_uppercase))
+        || ((c.name().ends_with("Trainer") || c.name() == "LightningCLI")
+            && ["lightning", "pytorch_lightning", "transformers", "trl"]
+                .iter()
+                .any(|m| c.callee.starts_with(m)))
 }
 
 /// The generators a script can leave unseeded.
@@ -113,17 +184,31 @@ impl Generator {
     }
 }
 
+/// Library helpers that seed `random`, NumPy and torch (CPU and every GPU) at once.
 const SEED_ALL: &[&str] = &[
     "seed_everything",
     "transformers.set_seed",
     "transformers.trainer_utils.set_seed",
     "accelerate.utils.set_seed",
     "transformers.enable_full_determinism",
+    "timm.utils.random_seed",
+    "timm.utils.random.random_seed",
+    "detectron2.utils.env.seed_all_rng",
+    "mmengine.runner.set_random_seed",
+    "deepspeed.runtime.utils.set_random_seed",
 ];
 
 /// Trainers that seed every generator themselves (`TrainingArguments.seed`, default 42).
 fn self_seeding_trainer(c: &Call) -> bool {
     c.callee.starts_with("transformers.") && c.name().ends_with("Trainer")
+}
+
+/// `LightningCLI` seeds everything (`seed_everything_default`, an int or a seed it draws
+/// and records in the run's config) unless told not to.
+fn lightning_cli_seeds(c: &Call) -> bool {
+    (c.callee.starts_with("lightning") || c.callee.starts_with("pytorch_lightning"))
+        && c.name() == "LightningCLI"
+        && !matches!(c.keyword("seed_everything_default"), Some("False" | "None"))
 }
 
 /// The generators `calls` seed.
@@ -136,6 +221,7 @@ pub fn seeded<'a>(calls: impl Iterator<Item = &'a Call>) -> BTreeSet<Generator> 
             .iter()
             .any(|s| callee.contains('.') && (callee == *s || callee.ends_with(&format!(".{s}"))))
             || self_seeding_trainer(c)
+            || lightning_cli_seeds(c)
         {
             out.extend([
                 Generator::Random,
@@ -155,7 +241,9 @@ pub fn seeded<'a>(calls: impl Iterator<Item = &'a Call>) -> BTreeSet<Generator> 
             "torch.manual_seed" | "torch.random.manual_seed" => {
                 out.extend([Generator::Torch, Generator::Cuda]);
             }
-            "torch.cuda.manual_seed_all" => {
+            "torch.cuda.manual_seed_all"
+            | "torch.cuda.manual_seed"
+            | "torch.cuda.random.manual_seed_all" => {
                 out.insert(Generator::Cuda);
             }
             _ => {}
@@ -167,15 +255,32 @@ pub fn seeded<'a>(calls: impl Iterator<Item = &'a Call>) -> BTreeSet<Generator> 
 impl Context<'_> {
     /// The first running call that marks training: `.backward()`, an optimizer, a trainer.
     pub fn training(&self) -> Option<&Call> {
-        self.script.live_calls().find(|c| {
-            c.name() == "backward"
-                || (c.callee.starts_with("torch.optim.")
-                    && c.name().chars().next().is_some_and(char::is_uppercase))
-                || (c.name().ends_with("Trainer")
-                    && ["lightning", "pytorch_lightning", "transformers"]
-                        .iter()
-                        .any(|m| c.callee.starts_with(m)))
-        })
+        self.script.live_calls().find(|c| is_training_call(c))
+    }
+
+    /// A location in one of the program's files.
+    pub fn at(&self, file: usize, line: u64, column: u64) -> Location {
+        let path = self.script.files.get(file).map_or("", String::as_str);
+        Location::line(path, line, column)
+    }
+
+    /// The entry point's display path.
+    pub fn program(&self) -> &str {
+        self.script.files.first().map_or("", String::as_str)
+    }
+
+    /// A launcher setting for `var`, if one runs this program.
+    pub fn launcher_sets(&self, var: &str) -> Option<&EnvSetting> {
+        self.env.iter().find(|e| e.var == var)
+    }
+
+    /// Where `var` is set for the program: in its code or by its launcher.
+    pub fn env_source(&self, var: &str) -> Option<EnvSource> {
+        if let Some(e) = self.launcher_sets(var) {
+            return Some(EnvSource::Launcher(e.clone()));
+        }
+        self.sets_env(var)
+            .map(|(f, l, c)| EnvSource::Script(f, l, c))
     }
 
     pub fn uses_torch(&self) -> bool {
@@ -197,6 +302,167 @@ impl Context<'_> {
         seeded(self.script.live_calls())
     }
 
+    /// The conditions a call runs under: its own, and those of the calls of the function
+    /// that holds it (one level up: `if rank == 0: save_checkpoint(...)`).
+    pub fn guards<'s>(&'s self, c: &'s Call) -> Vec<&'s str> {
+        let mut out: Vec<&str> = c.guard.as_deref().into_iter().collect();
+        if let Some(f) = &c.function {
+            let method = self.script.functions.get(f).filter(|d| d.method);
+            for caller in self.script.calls.iter().filter(|x| {
+                x.callee == *f
+                    || method.is_some_and(|m| x.written.contains('.') && x.name() == m.short())
+            }) {
+                out.extend(caller.guard.as_deref());
+            }
+        }
+        out
+    }
+
+    /// The text of what a call's first argument holds: a literal as written, or for a name,
+    /// the values assigned to it (and to its keys) in the same function, or, for a parameter
+    /// of the function, the arguments its callers pass.
+    pub fn value_text(&self, c: &Call) -> String {
+        match c.args.first() {
+            Some(arg) => self.name_text(arg, c.function.as_ref(), 0),
+            None => String::new(),
+        }
+    }
+
+    /// What `arg` holds where `function` runs: itself when it is an expression; for a name,
+    /// the values assigned to it (and its keys, and `update`s) there; for a parameter (or
+    /// `*args`), what the function's callers pass, resolved in their functions in turn.
+    fn name_text(&self, arg: &str, function: Option<&String>, depth: usize) -> String {
+        let bare = arg.trim_start_matches('*');
+        let ident = !bare.is_empty()
+            && bare
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        if !ident || depth > 2 {
+            return arg.to_owned();
+        }
+        let key = format!("{bare}[");
+        let mut text: Vec<String> = self
+            .script
+            .assigns
+            .iter()
+            .filter(|a| {
+                a.function.as_ref() == function
+                    && a.guard.as_deref() != Some("<parameter default>")
+                    && (a.target == bare || a.target.starts_with(&key))
+            })
+            .flat_map(|a| [a.target.clone(), a.value.clone()])
+            .collect();
+        text.extend(
+            self.script
+                .calls
+                .iter()
+                .filter(|x| {
+                    x.function.as_ref() == function
+                        && x.written.starts_with(&format!("{bare}."))
+                        && matches!(x.name(), "update" | "setdefault")
+                })
+                .flat_map(|x| x.args.iter().cloned()),
+        );
+        if text.is_empty()
+            && let Some(f) = function
+        {
+            let method = self.script.functions.get(f).filter(|d| d.method);
+            for caller in self.script.calls.iter().filter(|x| {
+                x.callee == *f
+                    || method.is_some_and(|m| x.written.contains('.') && x.name() == m.short())
+            }) {
+                for a in caller
+                    .args
+                    .iter()
+                    .chain(caller.keywords.iter().map(|(_, v)| v))
+                {
+                    text.push(self.name_text(a, caller.function.as_ref(), depth + 1));
+                }
+            }
+        }
+        if text.is_empty() {
+            arg.to_owned()
+        } else {
+            text.join(" ")
+        }
+    }
+
+    /// Whether an argument of `c`, or what a name among its arguments was assigned in the
+    /// same function, mentions `word` (lowercase): `torch.manual_seed(seed)` after
+    /// `seed = args.seed + rank`.
+    pub fn arg_mentions(&self, c: &Call, word: &str) -> bool {
+        c.args
+            .iter()
+            .chain(c.keywords.iter().map(|(_, v)| v))
+            .any(|a| {
+                a.to_ascii_lowercase().contains(word)
+                    || self.script.assigns.iter().any(|x| {
+                        x.function == c.function
+                            && x.target == *a
+                            && x.value.to_ascii_lowercase().contains(word)
+                    })
+            })
+    }
+
+    /// Whether the running program draws randomness while it trains: dropout, shuffled or
+    /// distributed sampling, random augmentation, or direct draws from the global generators.
+    pub fn draws_randomness(&self) -> bool {
+        self.script.live_calls().any(|c| {
+            let n = c.name();
+            n.to_ascii_lowercase().contains("dropout")
+                || c.keywords
+                    .iter()
+                    .any(|(k, v)| k.contains("dropout") && v != "0" && v != "0.0")
+                || n == "DataLoader" && c.keyword("shuffle").is_some_and(|v| v != "False")
+                || matches!(
+                    n,
+                    "RandomSampler" | "DistributedSampler" | "multinomial" | "random_split"
+                )
+                || c.callee.contains("transforms.") && n.starts_with("Random")
+                || c.callee.starts_with("albumentations.")
+                || evaluation_draws_training_rng::TORCH_DRAWS.contains(&c.callee.as_str())
+                || ["random.", "numpy.random."].iter().any(|p| {
+                    c.callee.strip_prefix(p).is_some_and(|r| {
+                        !r.contains('.') && !r.contains("seed") && !r.contains("state")
+                    })
+                })
+        }) || self.script.assigns.iter().any(|a| {
+            a.target.to_ascii_lowercase().contains("dropout")
+                && !matches!(a.value.trim(), "0" | "0.0" | "None")
+        })
+    }
+
+    /// Whether a `torch.save` writes a checkpoint a run resumes from: what it saves or the
+    /// path it writes names the epoch, step or iteration, or holds the optimizer.
+    pub fn resumable_save(&self, save: &Call) -> bool {
+        let mut text = self.value_text(save).to_ascii_lowercase();
+        if let Some(path) = save.args.get(1) {
+            text.push(' ');
+            text.push_str(&path.to_ascii_lowercase());
+        }
+        ["epoch", "step", "iter", "optim"]
+            .iter()
+            .any(|w| text.contains(w))
+    }
+
+    /// Whether the program is distributed: a process group, DDP/FSDP, a distributed sampler,
+    /// or a launcher that starts several processes.
+    pub fn distributed(&self) -> bool {
+        self.any(|c| {
+            matches!(
+                c.name(),
+                "init_process_group"
+                    | "DistributedSampler"
+                    | "DistributedDataParallel"
+                    | "FullyShardedDataParallel"
+                    | "init_distributed"
+                    | "init_distributed_mode"
+                    | "Accelerator"
+            ) || c.callee.starts_with("deepspeed.initialize")
+        })
+        .is_some()
+    }
+
     /// A running assignment to `target` whose value satisfies `value`.
     pub fn assigned(
         &self,
@@ -210,10 +476,10 @@ impl Context<'_> {
 
     /// An environment variable the running script sets (`os.environ[...] =`, `setdefault`,
     /// `os.putenv`).
-    pub fn sets_env(&self, var: &str) -> Option<(u64, u64)> {
+    pub fn sets_env(&self, var: &str) -> Option<(usize, u64, u64)> {
         let key = format!("os.environ[\"{var}\"]");
         if let Some(a) = self.script.live_assigns().find(|a| a.target == key) {
-            return Some((a.line, a.column));
+            return Some((a.file, a.line, a.column));
         }
         let quoted = |s: &str| s.trim_matches(|c| c == '"' || c == '\'') == var;
         self.script
@@ -227,6 +493,6 @@ impl Context<'_> {
                         a.contains(&format!("\"{var}\"")) || a.contains(&format!("'{var}'"))
                     }))
             })
-            .map(|c| (c.line, c.column))
+            .map(|c| (c.file, c.line, c.column))
     }
 }

@@ -1,6 +1,6 @@
 //! REPRO004: `PYTHONHASHSEED` assigned from inside the running interpreter.
 
-use everybyte_core::{Finding, Location};
+use everybyte_core::Finding;
 
 use super::Context;
 
@@ -25,13 +25,16 @@ everybyte_core::declare_rule! {
 }
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    if ctx.launcher_sets("PYTHONHASHSEED").is_some() {
+        return;
+    }
     let key = "os.environ[\"PYTHONHASHSEED\"]";
     let at = ctx
         .script
         .assigns
         .iter()
         .find(|a| a.target == key)
-        .map(|a| (a.line, a.column))
+        .map(|a| (a.file, a.line, a.column))
         .or_else(|| {
             ctx.any(|c| {
                 matches!(c.callee.as_str(), "os.environ.setdefault" | "os.putenv")
@@ -39,13 +42,13 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         a.trim_matches(|q| q == '"' || q == '\'') == "PYTHONHASHSEED"
                     })
             })
-            .map(|c| (c.line, c.column))
+            .map(|c| (c.file, c.line, c.column))
         });
-    if let Some((line, column)) = at {
+    if let Some((file, line, column)) = at {
         out.push(
             Finding::new(
                 &PYTHONHASHSEED_AT_RUNTIME,
-                Location::line(ctx.path, line, column),
+                ctx.at(file, line, column),
                 "PYTHONHASHSEED is read once at interpreter start-up: setting it here changes nothing for this process, only for children started later",
             )
             .with_help("set it before launch: PYTHONHASHSEED=0 python train.py (or ENV PYTHONHASHSEED=0 in the Dockerfile, or the job spec)"),

@@ -1,6 +1,6 @@
 //! REPRO012: seeds that differ per rank where ranks must agree, or agree where they must differ.
 
-use everybyte_core::{Finding, Location};
+use everybyte_core::Finding;
 
 use super::{Context, seeded};
 
@@ -30,21 +30,21 @@ everybyte_core::declare_rule! {
     pub static RANK_SEED = { code: "REPRO012", name: "rank-seed", severity: Warning, summary: "Seeds differ per rank where ranks must agree, or agree where they must differ" };
 }
 
+#[allow(clippy::too_many_lines)] // three checks that share what they compute
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let s = ctx.script;
-    let distributed = ctx
+    if !ctx.distributed() {
+        return;
+    }
+    // Wrappers that broadcast rank 0's parameters.
+    let ddp = ctx
         .any(|c| {
             matches!(
                 c.name(),
-                "init_process_group" | "DistributedSampler" | "DistributedDataParallel"
-            )
+                "DistributedDataParallel" | "FullyShardedDataParallel"
+            ) || c.callee.starts_with("deepspeed.initialize")
+                || c.name() == "prepare" && s.calls.iter().any(|a| a.name() == "Accelerator")
         })
-        .is_some();
-    if !distributed {
-        return;
-    }
-    let ddp = ctx
-        .any(|c| c.name() == "DistributedDataParallel" || c.name() == "FullyShardedDataParallel")
         .is_some();
     let torch_seeds: Vec<_> = s
         .live_calls()
@@ -52,20 +52,17 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             matches!(
                 c.callee.as_str(),
                 "torch.manual_seed" | "torch.random.manual_seed" | "torch.cuda.manual_seed_all"
-            ) || c.callee.ends_with(".seed_everything")
+            ) || (seeded(std::iter::once(*c)).contains(&super::Generator::Torch)
+                && c.callee.contains('.'))
         })
         .collect();
-    let per_rank = |c: &&&crate::model::Call| {
-        c.args
-            .iter()
-            .any(|a| a.to_ascii_lowercase().contains("rank"))
-    };
+    let per_rank = |c: &&&crate::model::Call| ctx.arg_mentions(c, "rank");
     if let Some(c) = torch_seeds.iter().find(per_rank) {
         if !ddp {
             out.push(
                 Finding::new(
                     &RANK_SEED,
-                    Location::line(ctx.path, c.line, c.column),
+                    ctx.at(c.file, c.line, c.column),
                     format!(
                         "{}({}) differs per rank and the model is not wrapped in DistributedDataParallel: each rank initialises different weights",
                         c.written,
@@ -82,23 +79,63 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let g = seeded(s.live_calls());
         g.contains(&super::Generator::Random) || g.contains(&super::Generator::Numpy)
     };
+    // Seeding only under a seed option leaves the default run unseeded (REPRO013): its ranks
+    // do differ.
+    let seeded_by_default = torch_seeds.iter().any(|c| {
+        !c.guard
+            .as_deref()
+            .is_some_and(|g| g.to_ascii_lowercase().contains("seed"))
+    });
     let augments = s.calls.iter().find(|c| {
-        (c.callee.contains("transforms.")
-            && c.name().starts_with("Random")
-            && !torch_seeds.is_empty())
+        (c.callee.contains("transforms.") && c.name().starts_with("Random") && seeded_by_default)
             || (c.callee.starts_with("albumentations.") && python_seeded)
     });
     let rank_elsewhere = s.calls.iter().any(|c| {
-        (c.name() == "manual_seed" || c.name() == "seed" || c.keyword("worker_init_fn").is_some())
-            && c.args
-                .iter()
-                .any(|a| a.to_ascii_lowercase().contains("rank"))
+        (matches!(
+            c.name(),
+            "manual_seed" | "seed" | "set_seed" | "seed_everything"
+        ) || c.keyword("worker_init_fn").is_some())
+            && (ctx.arg_mentions(c, "rank") || ctx.arg_mentions(c, "process_index"))
+    }) || s
+        .calls
+        .iter()
+        .any(|c| c.name() == "seed_everything" && c.keyword("workers") == Some("True"));
+    // Data built per rank from randomness no seed shares: each rank holds another dataset or
+    // split.
+    let torch_shared = !torch_seeds.is_empty();
+    let per_rank_data = s.live_calls().find(|c| {
+        let split = c.name() == "random_split" && c.keyword("generator").is_none();
+        let init_draw = c
+            .function
+            .as_deref()
+            .is_some_and(|f| f.ends_with("__init__"))
+            && super::evaluation_draws_training_rng::TORCH_DRAWS.contains(&c.callee.as_str())
+            && c.keyword("generator").is_none()
+            && s.functions
+                .get(c.function.as_deref().unwrap_or_default())
+                .is_some_and(|f| f.class.as_deref().is_some_and(|k| k.contains("Data")));
+        (split || init_draw) && !torch_shared
     });
+    if let Some(c) = per_rank_data {
+        out.push(
+            Finding::new(
+                &RANK_SEED,
+                ctx.at(c.file, c.line, c.column),
+                format!(
+                    "{}(...) builds data from torch's global generator, which no seed shares across ranks: every rank holds a different {}",
+                    c.written,
+                    if c.name() == "random_split" { "split, and one rank's validation samples are another's training samples" } else { "dataset" }
+                ),
+            )
+            .with_help("seed the split or dataset with the same value on every rank: generator=torch.Generator().manual_seed(SEED)"),
+        );
+        return;
+    }
     if let (Some(aug), false) = (augments, rank_elsewhere) {
         out.push(
             Finding::new(
                 &RANK_SEED,
-                Location::line(ctx.path, aug.line, aug.column),
+                ctx.at(aug.file, aug.line, aug.column),
                 format!(
                     "every rank seeds the same value and {} draws random augmentation: all ranks apply the same crops and flips in lockstep",
                     aug.written

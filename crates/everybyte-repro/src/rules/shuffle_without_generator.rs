@@ -1,6 +1,6 @@
 //! REPRO005: shuffling whose order no seed controls.
 
-use everybyte_core::{Finding, Location};
+use everybyte_core::Finding;
 
 use super::{Context, Generator};
 
@@ -35,7 +35,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             out.push(
                 Finding::new(
                     &SHUFFLE_WITHOUT_GENERATOR,
-                    Location::line(ctx.path, c.line, c.column),
+                    ctx.at(c.file, c.line, c.column),
                     format!(
                         "{}(...) shuffles with no generator= and torch is never seeded: the order differs every run",
                         c.written

@@ -1,6 +1,6 @@
 //! REPRO008: seeds and flags set before `spawn`, which the spawned processes do not inherit.
 
-use everybyte_core::{Finding, Location};
+use everybyte_core::Finding;
 
 use super::{Context, seeded};
 
@@ -66,7 +66,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             out.push(
                 Finding::new(
                     &SPAWN_LOSES_SEED,
-                    Location::line(ctx.path, c.line, c.column),
+                    ctx.at(c.file, c.line, c.column),
                     format!(
                         "{}({target}, ...) starts fresh interpreters: the seeds set before it do not reach {target}(), which seeds nothing",
                         c.written

@@ -1,6 +1,6 @@
 //! REPRO001: a training script that never seeds a random generator it uses.
 
-use everybyte_core::{Finding, Location};
+use everybyte_core::Finding;
 
 use super::{Context, Generator};
 
@@ -51,11 +51,23 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         return;
     };
     let s = ctx.script;
+    // Draws in dataset and transform code (`__getitem__`, `__call__`) run in DataLoader
+    // workers, which PyTorch seeds (`random`, NumPy and torch) from torch's generator: torch's
+    // seed covers them.
+    let worker_side = |c: &crate::model::Call| {
+        c.function.as_deref().is_some_and(|f| {
+            matches!(
+                f.rsplit('.').next().unwrap_or(f),
+                "__getitem__" | "__call__" | "__iter__" | "__next__" | "forward"
+            )
+        })
+    };
     let draws = |prefix: &str| {
         ctx.live(|c| {
             c.callee
                 .strip_prefix(prefix)
                 .is_some_and(|rest| !rest.contains('.') && !NOT_DRAWS.contains(&rest))
+                && !worker_side(c)
         })
         .is_some()
     };
@@ -105,7 +117,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     out.push(
         Finding::new(
             &UNSEEDED_RNG,
-            Location::line(ctx.path, train.line, train.column),
+            ctx.at(train.file, train.line, train.column),
             message,
         )
         .with_help(format!(

@@ -1,14 +1,16 @@
 //! REPRO007: a directory listing used in file-system order.
 
-use everybyte_core::{Finding, Location};
+use everybyte_core::Finding;
 
 use super::Context;
 
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// `os.listdir`, `os.scandir`, `glob.glob`, `glob.iglob` and `Path.glob` / `rglob` /
-    /// `iterdir` whose result is neither passed straight to `sorted(...)` nor `.sort()`ed
-    /// afterwards.
+    /// `iterdir` whose result is neither passed to `sorted(...)` (directly or through a
+    /// comprehension) nor `.sort()`ed afterwards, nor only counted or searched (`len`, `set`,
+    /// `max`, `min`, `any`). Listings of checkpoints, logs and outputs (to find the latest)
+    /// are not data and are not reported.
     /// ## Why it matters
     /// They return entries in the order the file system keeps them, which differs between
     /// machines, file systems and even copies of the same directory. A train/validation split
@@ -40,6 +42,31 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         if !lists(&c.callee) || c.in_sorted {
             continue;
         }
+        // Listings of checkpoints, logs or outputs pick the latest by name or step: their
+        // order is not the data's.
+        let about = format!(
+            "{} {} {}",
+            c.args.join(" "),
+            c.function.as_deref().unwrap_or_default(),
+            c.assigned_to.as_deref().unwrap_or_default()
+        )
+        .to_ascii_lowercase();
+        if [
+            "ckpt",
+            "checkpoint",
+            "resume",
+            "output",
+            "log",
+            "latest",
+            "last",
+            "save",
+            "model_tag",
+        ]
+        .iter()
+        .any(|w| about.contains(w))
+        {
+            continue;
+        }
         let sorted_later = c.assigned_to.as_ref().is_some_and(|v| {
             ctx.script.calls.iter().any(|s| {
                 s.written == format!("{v}.sort")
@@ -52,7 +79,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         out.push(
             Finding::new(
                 &UNSORTED_LISTING,
-                Location::line(ctx.path, c.line, c.column),
+                ctx.at(c.file, c.line, c.column),
                 format!(
                     "{}(...) returns entries in file-system order, which differs between machines",
                     c.written

@@ -1,0 +1,156 @@
+//! REPRO019: training data read from local files that nothing checks.
+
+use everybyte_core::Finding;
+
+use super::Context;
+
+everybyte_core::declare_rule! {
+    /// ## What it checks
+    /// A training program that reads its data from local files — `ImageFolder`, `np.memmap`,
+    /// `np.fromfile`, `pd.read_csv` / `read_parquet` / `read_json`, `load_dataset("json" |
+    /// "csv" | "parquet" | "imagefolder", data_files=...)`, `load_from_disk`, `h5py.File`,
+    /// `lmdb.open`, `webdataset.WebDataset`, images opened with PIL, `cv2.imread` or
+    /// `read_image`, and files opened for reading whose path names data (`data`, `train`,
+    /// `corpus`, `input`, `shard`, `.bin`; configs, logs and checkpoints aside) — while nothing in the project checks those files:
+    /// no hash computed in running code (`hashlib`, `check_integrity`), no checksum manifest or
+    /// data-version file in the project (`*.sha256`, `*.md5`, `checksums*`, `*.dvc`,
+    /// `dvc.lock`). Datasets that verify their own downloads (`torchvision.datasets.*(...,
+    /// download=True)`) are not reported.
+    /// ## Why it matters
+    /// The data is the one input with no version: a re-tokenised `train.bin`, a folder where a
+    /// few images were replaced or truncated, a CSV regenerated with a new filter. The code and
+    /// the seed are the same, the run is not, and nothing says the inputs changed.
+    /// ## Example
+    /// ```python
+    /// data = np.memmap(os.path.join(data_dir, "train.bin"), dtype=np.uint16, mode="r")
+    /// ```
+    /// ## Fix
+    /// Record a manifest of the data and check it before training:
+    /// `everybyte data scan DATA_DIR --manifest data.sha256` once, then
+    /// `everybyte data scan DATA_DIR --verify data.sha256` in the launcher (or DVC).
+    pub static DATA_WITHOUT_CHECKSUM = { code: "REPRO019", name: "data-without-checksum", severity: Info, summary: "Training data is read from local files with no checksum or manifest" };
+}
+
+const LOCAL_BUILDERS: &[&str] = &[
+    "json",
+    "csv",
+    "parquet",
+    "text",
+    "imagefolder",
+    "audiofolder",
+    "arrow",
+];
+
+#[allow(clippy::too_many_lines)] // the readers are a list
+pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    if ctx.training().is_none() || !ctx.manifests.is_empty() {
+        return;
+    }
+    let s = ctx.script;
+    let checks = s.calls.iter().any(|c| {
+        c.callee.starts_with("hashlib.")
+            || matches!(
+                c.name(),
+                "check_integrity" | "check_md5" | "verify_checksum" | "sha256sum"
+            )
+    }) || s
+        .strings
+        .iter()
+        .any(|t| t.contains("sha256sum") || t.contains("--verify"));
+    if checks {
+        return;
+    }
+    // torchvision datasets that download verify their archives' MD5 (the same class built
+    // again for the test split reads the verified files).
+    let verified = s.calls.iter().any(|c| {
+        c.callee.starts_with("torchvision.datasets.") && c.keyword("download") == Some("True")
+    });
+    let read = s.live_calls().find(|c| {
+        let n = c.name();
+        matches!(
+            n,
+            "ImageFolder"
+                | "DatasetFolder"
+                | "memmap"
+                | "fromfile"
+                | "load_from_disk"
+                | "WebDataset"
+        ) && !(n == "ImageFolder" && c.callee.starts_with("datasets."))
+            || (c.callee.starts_with("pandas.") && n.starts_with("read_"))
+            || c.callee.starts_with("torchvision.datasets.")
+                && n.chars().next().is_some_and(char::is_uppercase)
+                && !verified
+            || c.callee.starts_with("pyarrow")
+                && matches!(n, "ParquetFile" | "read_table" | "dataset")
+            || c.callee == "h5py.File"
+            || c.callee == "lmdb.open"
+            || (c.callee.ends_with("load_dataset")
+                && c.args.first().is_some_and(|a| {
+                    LOCAL_BUILDERS.contains(&a.trim_matches(|q| q == '"' || q == '\''))
+                }))
+    });
+    // Files opened for reading whose path names training data.
+    let read = read.or_else(|| {
+        s.live_calls().find(|c| {
+            let opens = matches!(
+                c.callee.as_str(),
+                "open" | "io.open" | "gzip.open" | "bz2.open"
+            ) || c.name() == "open" && c.callee.contains("Image")
+                || matches!(
+                    c.callee.as_str(),
+                    "cv2.imread" | "numpy.frombuffer" | "torch.from_file"
+                )
+                || c.name() == "read_image"
+                || c.name() == "decode_image";
+            if !opens {
+                return false;
+            }
+            let mode = c
+                .args
+                .get(1)
+                .map(String::as_str)
+                .or_else(|| c.keyword("mode"))
+                .unwrap_or("r");
+            if mode.contains('w') || mode.contains('a') {
+                return false;
+            }
+            if c.name() != "open" || c.callee.contains("Image") {
+                return true;
+            }
+            let path = ctx.value_text(c).to_ascii_lowercase();
+            [
+                "data", "train", "corpus", "input", "shard", ".bin", "dataset",
+            ]
+            .iter()
+            .any(|w| path.contains(w))
+                && ![
+                    "config",
+                    "cfg",
+                    "yaml",
+                    "yml",
+                    "log",
+                    "ckpt",
+                    "checkpoint",
+                    "vocab",
+                    "readme",
+                    "args",
+                    "output",
+                    "out_dir",
+                ]
+                .iter()
+                .any(|w| path.contains(w))
+        })
+    });
+    let Some(c) = read else { return };
+    out.push(
+        Finding::new(
+            &DATA_WITHOUT_CHECKSUM,
+            ctx.at(c.file, c.line, c.column),
+            format!(
+                "{}(...) reads the training data from local files, and nothing in the project records or checks their checksums",
+                c.written
+            ),
+        )
+        .with_help("everybyte data scan DATA_DIR --manifest data.sha256, and verify it before training"),
+    );
+}
