@@ -224,7 +224,8 @@ impl Project {
     /// Whether the module's folder is a package (has an `__init__.py`).
     fn in_package(&self, m: usize) -> bool {
         let dir = dir_of(&self.modules[m].rel);
-        !dir.is_empty() && self.by_path.contains_key(dir)
+        !dir.is_empty()
+            && self.by_path.contains_key(dir)
             && self.modules[self.by_path[dir]].rel.ends_with("__init__.py")
     }
 

@@ -232,13 +232,17 @@ fn audit_names_the_pinned_torch_for_the_cublas_requirement() {
         .unwrap();
     let so = stdout(&out);
     assert!(
-        so.contains("PyTorch before 2.10 raises") && so.contains("torch==2.3.1")
+        so.contains("PyTorch before 2.10 raises")
+            && so.contains("torch==2.3.1")
             && so.contains("at requirements.txt:2)"),
         "{so}"
     );
     // A pin of a release that dropped the requirement: nothing to say.
-    dir.create("requirements.txt", "torch==2.10.0
-");
+    dir.create(
+        "requirements.txt",
+        "torch==2.10.0
+",
+    );
     let out = dir
         .command()
         .args(["audit", ".", "-f", "concise", "--select", "REPRO003"])
