@@ -1,7 +1,7 @@
 //! Repro over a project: every Python module parsed once, the programs found, each linted as
 //! it runs, and every gap reported once at the line where it arises.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use everybyte_core::{Audit, FileKind, Finding, Report};
@@ -57,15 +57,23 @@ pub fn load(python: Vec<Source>, others: &[Source]) -> (Project, Vec<Finding>) {
     (Project::new(modules, &texts), errors)
 }
 
-/// The findings of the given programs of a project (all of them when `only` is empty), each
-/// gap once: a module two programs import is reported for the first.
+/// The findings of the given programs of a project, each gap once: a gap in a module that
+/// several programs run is one finding, at its line, for the first program, with every
+/// program it affects in `data.programs`.
 pub fn lint_entries(project: &Project, entries: &[Entry]) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
-    let mut seen = BTreeSet::new();
+    let mut at: BTreeMap<(String, String, Option<u64>, Option<u64>), usize> = BTreeMap::new();
     for entry in entries {
         let script = project.link(entry);
         let env = project.env_for(entry.module);
-        let found = crate::lint_program(&script, &env, project.torch.as_ref(), &project.manifests);
+        let runs = project.runs_of(entry.module);
+        let found = crate::lint_program(&crate::ProgramInputs {
+            script: &script,
+            env: &env,
+            runs: &runs,
+            torch: project.torch.as_ref(),
+            manifests: &project.manifests,
+        });
         let program = &project.modules[entry.module].display;
         for mut f in found {
             let key = (
@@ -74,13 +82,19 @@ pub fn lint_entries(project: &Project, entries: &[Entry]) -> Vec<Finding> {
                 f.location.line,
                 f.location.column,
             );
-            if !seen.insert(key) {
+            if let Some(&i) = at.get(&key) {
+                if let Some(serde_json::Value::Array(list)) = out[i].data.get_mut("programs") {
+                    list.push(program.as_str().into());
+                }
                 continue;
             }
-            f = f.with_data("program", program.as_str());
+            f = f
+                .with_data("program", program.as_str())
+                .with_data("programs", vec![serde_json::Value::from(program.as_str())]);
             if f.location.path != *program && !f.message.contains(program.as_str()) {
                 f.message.push_str(&format!(" (in the run of {program})"));
             }
+            at.insert(key, out.len());
             out.push(f);
         }
     }

@@ -37,8 +37,19 @@ pub enum Target {
 #[derive(Clone, Debug)]
 pub struct Run {
     pub target: Target,
+    /// The launcher's path relative to the project root.
+    pub file: String,
     pub line: u64,
     pub inline_env: Vec<EnvSetting>,
+    /// The words after the program: its options.
+    pub args: Vec<String>,
+}
+
+impl Run {
+    /// `run.sh:3`.
+    pub fn at(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
 }
 
 /// A launcher file.
@@ -61,6 +72,8 @@ pub enum LauncherKind {
     Docker,
     Yaml,
     DotEnv,
+    /// A README's shell code blocks: the commands the project documents.
+    Readme,
 }
 
 // Names are lowercased before comparing extensions.
@@ -86,6 +99,8 @@ pub fn launcher_kind(rel: &str) -> Option<LauncherKind> {
         Some(LauncherKind::Yaml)
     } else if name == ".env" || name.ends_with(".env") {
         Some(LauncherKind::DotEnv)
+    } else if name.starts_with("readme") && (name.ends_with(".md") || name.ends_with(".rst")) {
+        Some(LauncherKind::Readme)
     } else {
         None
     }
@@ -151,8 +166,19 @@ fn is_launcher(w: &str) -> bool {
     )
 }
 
-/// The Python program a command line starts, if it starts one.
-fn target(ws: &[String]) -> Option<Target> {
+/// The Python program a command line starts, and the words after it.
+fn target_args(ws: &[String]) -> Option<(Target, Vec<String>)> {
+    let (t, at) = target_at(ws)?;
+    let args = ws[at + 1..]
+        .iter()
+        .take_while(|w| !matches!(w.as_str(), ";" | "&" | "|" | "(" | ">" | "2>&1"))
+        .cloned()
+        .collect();
+    Some((t, args))
+}
+
+/// The program a command line starts and the index of the word that names it.
+fn target_at(ws: &[String]) -> Option<(Target, usize)> {
     let start = ws.iter().position(|w| is_python(w) || is_launcher(w))?;
     let mut i = start + 1;
     while i < ws.len() {
@@ -166,7 +192,7 @@ fn target(ws: &[String]) -> Option<Target> {
                 i += 2;
                 continue;
             }
-            return Some(Target::Module(m.clone()));
+            return Some((Target::Module(m.clone()), i + 1));
         }
         let plain = w.trim_start_matches("./");
         if std::path::Path::new(plain)
@@ -174,10 +200,10 @@ fn target(ws: &[String]) -> Option<Target> {
             .is_some_and(|e| e.eq_ignore_ascii_case("py"))
             && !w.starts_with('-')
         {
-            return Some(Target::Script(plain.to_owned()));
+            return Some((Target::Script(plain.to_owned()), i));
         }
         if w.starts_with('$') && !ws[i - 1].starts_with('-') {
-            return Some(Target::Unknown);
+            return Some((Target::Unknown, i));
         }
         i += 1;
     }
@@ -277,11 +303,13 @@ fn shell(file: &str, text: &str, out: &mut Launcher) {
             continue;
         }
         let rest = &ws[inline.len()..];
-        if let Some(target) = target(rest) {
+        if let Some((target, args)) = target_args(rest) {
             out.runs.push(Run {
                 target,
+                file: file.to_owned(),
                 line,
                 inline_env: inline.into_iter().map(|(k, v)| set(&k, v)).collect(),
+                args,
             });
         }
     }
@@ -340,11 +368,13 @@ fn dockerfile(file: &str, text: &str, out: &mut Launcher) {
                 let ws = words(&cmd);
                 let inline: Vec<(String, String)> =
                     ws.iter().map_while(|w| assignment(w)).collect();
-                if let Some(target) = target(&ws[inline.len()..]) {
+                if let Some((target, args)) = target_args(&ws[inline.len()..]) {
                     out.runs.push(Run {
                         target,
+                        file: file.to_owned(),
                         line,
                         inline_env: inline.into_iter().map(|(k, v)| set(&k, v)).collect(),
+                        args,
                     });
                 }
             }
@@ -433,21 +463,25 @@ fn yaml(file: &str, text: &str, out: &mut Launcher) {
     // Multi-line `|` scripts: every line that starts Python.
     for (line, l) in logical_lines(text) {
         let ws = words(l.trim().trim_start_matches("- "));
-        if let Some(target) = target(&ws).filter(|t| *t != Target::Unknown) {
+        if let Some((target, args)) = target_args(&ws).filter(|(t, _)| *t != Target::Unknown) {
             out.runs.push(Run {
                 target,
+                file: file.to_owned(),
                 line,
                 inline_env: Vec::new(),
+                args,
             });
         }
     }
     if out.runs.is_empty()
-        && let Some(target) = target(&words(&command))
+        && let Some((target, args)) = target_args(&words(&command))
     {
         out.runs.push(Run {
             target,
+            file: file.to_owned(),
             line: command_line,
             inline_env: Vec::new(),
+            args,
         });
     }
     if out.runs.is_empty() && !out.env.is_empty() {
@@ -472,6 +506,37 @@ fn dotenv(file: &str, text: &str, out: &mut Launcher) {
     }
 }
 
+/// The fenced code blocks of a README (shell or unlabelled), and `$ `-prompted lines, read
+/// as a shell script: the commands a user is told to run. Other lines keep their numbers as
+/// blank lines.
+fn readme(file: &str, text: &str, out: &mut Launcher) {
+    let mut script = String::new();
+    let mut fence: Option<bool> = None;
+    for l in text.lines() {
+        let t = l.trim_start();
+        if let Some(lang) = t.strip_prefix("```") {
+            fence = if fence.is_some() {
+                None
+            } else {
+                let lang = lang.trim().to_ascii_lowercase();
+                Some(matches!(
+                    lang.as_str(),
+                    "" | "sh" | "bash" | "shell" | "console" | "zsh"
+                ))
+            };
+            script.push('\n');
+            continue;
+        }
+        match fence {
+            Some(true) => script.push_str(t.strip_prefix("$ ").unwrap_or(t)),
+            None if t.starts_with("$ ") => script.push_str(&t[2..]),
+            _ => {}
+        }
+        script.push('\n');
+    }
+    shell(file, &script, out);
+}
+
 /// Reads one launcher; `None` when it neither sets a variable nor starts Python.
 pub fn read(rel: &str, text: &str) -> Option<Launcher> {
     let kind = launcher_kind(rel)?;
@@ -485,6 +550,7 @@ pub fn read(rel: &str, text: &str) -> Option<Launcher> {
         LauncherKind::Docker => dockerfile(rel, text, &mut out),
         LauncherKind::Yaml => yaml(rel, text, &mut out),
         LauncherKind::DotEnv => dotenv(rel, text, &mut out),
+        LauncherKind::Readme => readme(rel, text, &mut out),
     }
     (!out.env.is_empty() || !out.runs.is_empty()).then_some(out)
 }

@@ -31,22 +31,33 @@ pub fn rules() -> impl Iterator<Item = &'static Rule> {
 pub fn lint_python(display: &str, source: &str) -> Result<Vec<Finding>, ParseError> {
     let mut script = Script::parse(source)?;
     script.files = vec![display.to_owned()];
-    Ok(lint_program(&script, &[], None, &[]))
+    Ok(lint_program(&ProgramInputs {
+        script: &script,
+        env: &[],
+        runs: &[],
+        torch: None,
+        manifests: &[],
+    }))
 }
 
-/// Lints one linked program with what its launchers set, the project's torch pin and its
-/// data manifests.
-pub fn lint_program(
-    script: &Script,
-    env: &[launch::EnvSetting],
-    torch: Option<&launch::TorchPin>,
-    manifests: &[String],
-) -> Vec<Finding> {
+/// What one program is linted with: the program linked across its modules, what the
+/// launchers that run it set and pass, the project's torch pin and data manifests.
+pub struct ProgramInputs<'a> {
+    pub script: &'a Script,
+    pub env: &'a [launch::EnvSetting],
+    pub runs: &'a [launch::Run],
+    pub torch: Option<&'a launch::TorchPin>,
+    pub manifests: &'a [String],
+}
+
+/// Lints one linked program.
+pub fn lint_program(input: &ProgramInputs<'_>) -> Vec<Finding> {
     let ctx = rules::Context {
-        script,
-        env,
-        torch,
-        manifests,
+        script: input.script,
+        env: input.env,
+        runs: input.runs,
+        torch: input.torch,
+        manifests: input.manifests,
     };
     let mut out = Vec::new();
     for r in rules::RULES {

@@ -319,6 +319,16 @@ impl Project {
         out
     }
 
+    /// The launch lines that start the program at `m`.
+    pub fn runs_of(&self, m: usize) -> Vec<launch::Run> {
+        self.launchers
+            .iter()
+            .flat_map(|l| l.runs.iter().map(move |r| (l, r)))
+            .filter(|(l, r)| self.launched(&l.file, &r.target) == Some(m))
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
     /// The modules of the program starting at `entry`: itself first, then what it imports,
     /// transitively, in the order found.
     pub fn closure(&self, entry: usize) -> Vec<usize> {

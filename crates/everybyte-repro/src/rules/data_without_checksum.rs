@@ -3,6 +3,7 @@
 use everybyte_core::Finding;
 
 use super::Context;
+use crate::model::Call;
 
 everybyte_core::declare_rule! {
     /// ## What it checks
@@ -41,7 +42,102 @@ const LOCAL_BUILDERS: &[&str] = &[
     "arrow",
 ];
 
-#[allow(clippy::too_many_lines)] // the readers are a list
+/// A dataset class or array reader over local files.
+fn reads_dataset(c: &Call, verified: bool) -> bool {
+    let n = c.name();
+    let callee = c.callee.as_str();
+    matches!(
+        n,
+        "ImageFolder" | "DatasetFolder" | "memmap" | "fromfile" | "load_from_disk" | "WebDataset"
+    ) || (callee.starts_with("pandas.") && n.starts_with("read_"))
+        || callee.starts_with("torchvision.datasets.")
+            && n.chars().next().is_some_and(char::is_uppercase)
+            && !verified
+        || callee.starts_with("pyarrow") && matches!(n, "ParquetFile" | "read_table" | "dataset")
+        || callee.starts_with("timm.data")
+            && n == "create_dataset"
+            && c.keyword("download") != Some("True")
+        || callee == "h5py.File"
+        || callee == "lmdb.open"
+        || callee.ends_with("load_dataset")
+            && (c.args.first().is_some_and(|a| {
+                LOCAL_BUILDERS.contains(&a.trim_matches(|q| q == '"' || q == '\''))
+            }) || c.keyword("data_files").is_some()
+                || c.keyword("data_dir").is_some())
+}
+
+/// Words of a path that names training data, and of one that does not.
+const DATA: &[&str] = &[
+    "data", "train", "corpus", "input", "shard", ".bin", "dataset",
+];
+const NOT: &[&str] = &[
+    "config",
+    "cfg",
+    "yaml",
+    "yml",
+    "log",
+    "ckpt",
+    "checkpoint",
+    "vocab",
+    "readme",
+    "args",
+    "output",
+    "out_dir",
+    "eval",
+    "meta",
+];
+
+/// A file opened for reading whose path — or, for `path.open("rb")`, the object, or the
+/// function that reads — names training data (configs, logs and checkpoints aside); images
+/// opened by PIL, OpenCV or torchvision.
+fn opens_data(ctx: &Context<'_>, c: &Call) -> bool {
+    let callee = c.callee.as_str();
+    if c.name() == "open" && callee.contains("Image")
+        || matches!(
+            callee,
+            "cv2.imread" | "numpy.frombuffer" | "torch.from_file"
+        )
+        || matches!(c.name(), "read_image" | "decode_image")
+    {
+        return true;
+    }
+    let method_open = c.name() == "open"
+        && c.written.contains('.')
+        && !callee.starts_with("gzip")
+        && !callee.starts_with("bz2")
+        && c.args
+            .first()
+            .is_some_and(|m| m.contains('r') && !m.contains('w'));
+    let function_open = matches!(callee, "open" | "io.open" | "gzip.open" | "bz2.open");
+    if !method_open && !function_open {
+        return false;
+    }
+    let mode = if method_open {
+        c.args.first().map_or("r", String::as_str)
+    } else {
+        c.args
+            .get(1)
+            .map(String::as_str)
+            .or_else(|| c.keyword("mode"))
+            .unwrap_or("r")
+    };
+    if mode.contains('w') || mode.contains('a') {
+        return false;
+    }
+    let path = format!(
+        "{} {} {}",
+        if method_open {
+            c.written.clone()
+        } else {
+            ctx.value_text(c)
+        },
+        c.function.as_deref().unwrap_or_default(),
+        c.assigned_to.as_deref().unwrap_or_default()
+    )
+    .to_ascii_lowercase();
+    DATA.iter().any(|w| path.contains(w)) && !NOT.iter().any(|w| path.contains(w))
+}
+
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     if ctx.training().is_none() || !ctx.manifests.is_empty() {
         return;
@@ -65,82 +161,10 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let verified = s.calls.iter().any(|c| {
         c.callee.starts_with("torchvision.datasets.") && c.keyword("download") == Some("True")
     });
-    let read = s.live_calls().find(|c| {
-        let n = c.name();
-        matches!(
-            n,
-            "ImageFolder"
-                | "DatasetFolder"
-                | "memmap"
-                | "fromfile"
-                | "load_from_disk"
-                | "WebDataset"
-        ) && !(n == "ImageFolder" && c.callee.starts_with("datasets."))
-            || (c.callee.starts_with("pandas.") && n.starts_with("read_"))
-            || c.callee.starts_with("torchvision.datasets.")
-                && n.chars().next().is_some_and(char::is_uppercase)
-                && !verified
-            || c.callee.starts_with("pyarrow")
-                && matches!(n, "ParquetFile" | "read_table" | "dataset")
-            || c.callee == "h5py.File"
-            || c.callee == "lmdb.open"
-            || (c.callee.ends_with("load_dataset")
-                && c.args.first().is_some_and(|a| {
-                    LOCAL_BUILDERS.contains(&a.trim_matches(|q| q == '"' || q == '\''))
-                }))
-    });
-    // Files opened for reading whose path names training data.
-    let read = read.or_else(|| {
-        s.live_calls().find(|c| {
-            let opens = matches!(
-                c.callee.as_str(),
-                "open" | "io.open" | "gzip.open" | "bz2.open"
-            ) || c.name() == "open" && c.callee.contains("Image")
-                || matches!(
-                    c.callee.as_str(),
-                    "cv2.imread" | "numpy.frombuffer" | "torch.from_file"
-                )
-                || c.name() == "read_image"
-                || c.name() == "decode_image";
-            if !opens {
-                return false;
-            }
-            let mode = c
-                .args
-                .get(1)
-                .map(String::as_str)
-                .or_else(|| c.keyword("mode"))
-                .unwrap_or("r");
-            if mode.contains('w') || mode.contains('a') {
-                return false;
-            }
-            if c.name() != "open" || c.callee.contains("Image") {
-                return true;
-            }
-            let path = ctx.value_text(c).to_ascii_lowercase();
-            [
-                "data", "train", "corpus", "input", "shard", ".bin", "dataset",
-            ]
-            .iter()
-            .any(|w| path.contains(w))
-                && ![
-                    "config",
-                    "cfg",
-                    "yaml",
-                    "yml",
-                    "log",
-                    "ckpt",
-                    "checkpoint",
-                    "vocab",
-                    "readme",
-                    "args",
-                    "output",
-                    "out_dir",
-                ]
-                .iter()
-                .any(|w| path.contains(w))
-        })
-    });
+    let read = s
+        .live_calls()
+        .find(|c| reads_dataset(c, verified))
+        .or_else(|| s.live_calls().find(|c| opens_data(ctx, c)));
     let Some(c) = read else { return };
     out.push(
         Finding::new(

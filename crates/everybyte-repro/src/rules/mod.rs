@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 
 use everybyte_core::{Finding, Location, Rule};
 
-use crate::launch::{EnvSetting, TorchPin};
+use crate::launch::{EnvSetting, Run, TorchPin};
 use crate::model::{Call, Script};
 
 /// A rule and its check over a parsed script.
@@ -125,6 +125,8 @@ pub struct Context<'a> {
     pub script: &'a Script,
     /// Variables the launchers that run the program set before Python starts.
     pub env: &'a [EnvSetting],
+    /// The launch lines that start the program, with their arguments.
+    pub runs: &'a [Run],
     /// The torch version the project pins.
     pub torch: Option<&'a TorchPin>,
     /// Checksum manifests or data-version files of the project.
@@ -269,6 +271,49 @@ impl Context<'_> {
         self.script.files.first().map_or("", String::as_str)
     }
 
+    /// A launch line that passes option `name` (`--tf32`, `--tf32 True`, `--tf32=1`) a value
+    /// that is not false: the line and the value.
+    pub fn launched_with(&self, name: &str) -> Option<(&Run, String)> {
+        let flag = format!("--{}", name.replace('_', "-"));
+        let flag_us = format!("--{name}");
+        self.runs.iter().find_map(|r| {
+            let mut words = r.args.iter().peekable();
+            while let Some(w) = words.next() {
+                let (key, inline) = w
+                    .split_once('=')
+                    .map_or((w.as_str(), None), |(k, v)| (k, Some(v)));
+                if key != flag && key != flag_us {
+                    continue;
+                }
+                let value = match inline {
+                    Some(v) => v.to_owned(),
+                    None => match words.peek() {
+                        Some(v) if !v.starts_with('-') => (*v).clone(),
+                        _ => "true".to_owned(),
+                    },
+                };
+                let off = matches!(
+                    value.to_ascii_lowercase().as_str(),
+                    "0" | "false" | "no" | "off" | "none"
+                );
+                return (!off).then(|| {
+                    (
+                        r,
+                        format!(
+                            "{w}{}",
+                            if inline.is_none() && value != "true" {
+                                format!(" {value}")
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    )
+                });
+            }
+            None
+        })
+    }
+
     /// A launcher setting for `var`, if one runs this program.
     pub fn launcher_sets(&self, var: &str) -> Option<&EnvSetting> {
         self.env.iter().find(|e| e.var == var)
@@ -409,22 +454,32 @@ impl Context<'_> {
     pub fn draws_randomness(&self) -> bool {
         self.script.live_calls().any(|c| {
             let n = c.name();
+            let own_generator = c.keyword("generator").is_some();
             n.to_ascii_lowercase().contains("dropout")
-                || c.keywords
-                    .iter()
-                    .any(|(k, v)| k.contains("dropout") && v != "0" && v != "0.0")
-                || n == "DataLoader" && c.keyword("shuffle").is_some_and(|v| v != "False")
+                || c.keywords.iter().any(|(k, v)| {
+                    let k = k.to_ascii_lowercase();
+                    (k.starts_with("drop")
+                        || k.contains("mixup")
+                        || k.contains("cutmix")
+                        || k == "re_prob")
+                        && !matches!(v.trim(), "0" | "0.0" | "None" | "False")
+                        || k == "is_training" && v == "True"
+                })
+                || n == "DataLoader"
+                    && c.keyword("shuffle").is_some_and(|v| v != "False")
+                    && !own_generator
                 || matches!(
                     n,
-                    "RandomSampler" | "DistributedSampler" | "multinomial" | "random_split"
-                )
+                    "RandomSampler" | "DistributedSampler" | "random_split" | "Mixup"
+                ) && !own_generator
                 || c.callee.contains("transforms.") && n.starts_with("Random")
                 || c.callee.starts_with("albumentations.")
                 || evaluation_draws_training_rng::TORCH_DRAWS.contains(&c.callee.as_str())
+                    && !own_generator
                 || ["random.", "numpy.random."].iter().any(|p| {
-                    c.callee.strip_prefix(p).is_some_and(|r| {
-                        !r.contains('.') && !r.contains("seed") && !r.contains("state")
-                    })
+                    c.callee
+                        .strip_prefix(p)
+                        .is_some_and(|r| !r.contains('.') && !unseeded_rng::NOT_DRAWS.contains(&r))
                 })
         }) || self.script.assigns.iter().any(|a| {
             a.target.to_ascii_lowercase().contains("dropout")

@@ -114,7 +114,13 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             && s.functions
                 .get(c.function.as_deref().unwrap_or_default())
                 .is_some_and(|f| f.class.as_deref().is_some_and(|k| k.contains("Data")));
-        (split || init_draw) && !torch_shared
+        // `dataset.shuffle(seed=args.seed)` / `train_test_split(seed=...)` with a seed option
+        // that defaults to None: each rank draws its own subset.
+        let unseeded_subset = matches!(c.name(), "shuffle" | "train_test_split")
+            && c.keyword("seed").is_some_and(|v| {
+                v.trim() == "None" || super::unpinned_artifact::option_defaults_none(ctx, v)
+            });
+        (split || init_draw) && !torch_shared || unseeded_subset
     });
     if let Some(c) = per_rank_data {
         out.push(
@@ -122,9 +128,13 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 &RANK_SEED,
                 ctx.at(c.file, c.line, c.column),
                 format!(
-                    "{}(...) builds data from torch's global generator, which no seed shares across ranks: every rank holds a different {}",
+                    "{}(...) builds data from randomness no seed shares across ranks: every rank holds a different {}",
                     c.written,
-                    if c.name() == "random_split" { "split, and one rank's validation samples are another's training samples" } else { "dataset" }
+                    match c.name() {
+                        "random_split" | "train_test_split" => "split, and one rank's validation samples are another's training samples",
+                        "shuffle" => "subset of the data",
+                        _ => "dataset",
+                    }
                 ),
             )
             .with_help("seed the split or dataset with the same value on every rank: generator=torch.Generator().manual_seed(SEED)"),

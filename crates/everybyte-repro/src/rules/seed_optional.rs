@@ -122,6 +122,24 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let unconditional = s
         .live_calls()
         .any(|c| c.guard.is_none() && !seeded(std::iter::once(c)).is_empty());
+    // The commands that run the program all pass the seed: the documented runs are seeded.
+    let option_name = option.and_then(|o| o.args.first()).map_or_else(
+        || "seed".to_owned(),
+        |a| {
+            a.trim_matches(|q| q == '"' || q == '\'')
+                .trim_start_matches('-')
+                .replace('-', "_")
+        },
+    );
+    let passes_seed = |r: &crate::launch::Run| {
+        r.args.iter().any(|w| {
+            let k = w.split('=').next().unwrap_or(w).trim_start_matches('-');
+            k.replace('-', "_") == option_name
+        })
+    };
+    if !ctx.runs.is_empty() && ctx.runs.iter().all(passes_seed) {
+        return;
+    }
     if let (Some(c), false) = (conditional, unconditional) {
         let flag = option.map_or("the seed".to_owned(), |o| {
             o.args

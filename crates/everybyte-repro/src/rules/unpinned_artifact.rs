@@ -137,7 +137,7 @@ fn names_hub_id(arg: &str) -> bool {
 }
 
 /// `args.revision` whose option defaults to None (or has no default).
-fn option_defaults_none(ctx: &Context<'_>, arg: &str) -> bool {
+pub fn option_defaults_none(ctx: &Context<'_>, arg: &str) -> bool {
     let field = arg.rsplit('.').next().unwrap_or(arg);
     let s = ctx.script;
     s.calls
@@ -198,6 +198,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             let Some(arg) = arg else { continue };
             let id = match named_literal(ctx, arg) {
                 Some(id) if hub_id(id) => id.to_owned(),
+                Some(_) => continue,
                 // A model or dataset *name* taken from the command line or the config: a
                 // hub id by what it is called, whatever value the run passes.
                 _ if names_hub_id(arg) => arg.to_owned(),

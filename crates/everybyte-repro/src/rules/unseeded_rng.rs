@@ -31,7 +31,7 @@ everybyte_core::declare_rule! {
     pub static UNSEEDED_RNG = { code: "REPRO001", name: "unseeded-rng", severity: Warning, summary: "A training script does not seed a random generator it uses" };
 }
 
-const NOT_DRAWS: &[&str] = &[
+pub const NOT_DRAWS: &[&str] = &[
     "seed",
     "Random",
     "SystemRandom",
