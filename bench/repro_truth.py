@@ -3,7 +3,7 @@
 
 Each project folder is linted as a project (`repro lint .` run inside it). A finding matches a
 `yes` row when project and code agree and the finding's file, or the entry point of the program
-it belongs to, is the row's file. Prints TP, FP, FN, precision and recall per set, recall per
+it belongs to (or of any program it affects: `data.programs`), is the row's file. Prints TP, FP, FN, precision and recall per set, recall per
 code, every miss, every false finding (a matched `no` row is named as a false alarm) and how
 long each project took.
 """
@@ -74,18 +74,15 @@ def main():
                 if not code.startswith("REPRO"):
                     continue
                 path = f.get("path", "")
-                program = (f.get("data") or {}).get("program", "")
-                hits = [
-                    i
-                    for i, r in enumerate(yes)
-                    if r["code"] == code and r["file"] in (path, program)
-                ]
+                data = f.get("data") or {}
+                where = {path, data.get("program", "")} | set(data.get("programs", []))
+                hits = [i for i, r in enumerate(yes) if r["code"] == code and r["file"] in where]
                 if hits:
                     matched.update(hits)
                     continue
                 fp += 1
                 per_code[code][1] += 1
-                alarm = [r for r in no if r["code"] == code and r["file"] in (path, program)]
+                alarm = [r for r in no if r["code"] == code and r["file"] in where]
                 line = "%s %s %s:%s %s" % (
                     proj,
                     code,

@@ -19,28 +19,69 @@ pub struct Source {
     pub display: String,
 }
 
-/// Reads and parses a project's files. Unreadable or unparsable Python is IO001.
-pub fn load(python: Vec<Source>, others: &[Source]) -> (Project, Vec<Finding>) {
-    let mut modules = Vec::new();
+/// Reads one Python file; an unreadable one is IO001.
+fn parse(f: &Source) -> Result<Script, Finding> {
+    match std::fs::read(&f.path) {
+        Ok(bytes) => Script::parse(&String::from_utf8_lossy(&bytes))
+            .map_err(|e| everybyte_core::rules::unreadable(&f.display, "cannot parse", &e)),
+        Err(e) => Err(everybyte_core::rules::unreadable_io(&f.display, &e)),
+    }
+}
+
+/// Reads and parses a project's files. With `only` (relative paths of Python files), only
+/// those and the project modules they import, transitively, are parsed: a file is linted in
+/// time that depends on its program, not on the size of the repository around it.
+pub fn load(
+    python: Vec<Source>,
+    others: &[Source],
+    only: Option<&[String]>,
+) -> (Project, Vec<Finding>) {
     let mut errors = Vec::new();
-    for f in python {
-        match std::fs::read(&f.path) {
-            Ok(bytes) => match Script::parse(&String::from_utf8_lossy(&bytes)) {
+    let texts = read_texts(others);
+    let Some(only) = only else {
+        let mut modules = Vec::new();
+        for f in python {
+            match parse(&f) {
                 Ok(script) => modules.push(Module {
                     rel: f.rel,
                     display: f.display,
                     script,
                 }),
-                Err(e) => errors.push(everybyte_core::rules::unreadable(
-                    &f.display,
-                    "cannot parse",
-                    &e,
-                )),
-            },
-            Err(e) => errors.push(everybyte_core::rules::unreadable_io(&f.display, &e)),
+                Err(e) => errors.push(e),
+            }
         }
+        return (Project::new(modules, &texts), errors);
+    };
+    let modules = python
+        .iter()
+        .map(|f| Module {
+            rel: f.rel.clone(),
+            display: f.display.clone(),
+            script: Script::default(),
+        })
+        .collect();
+    let mut project = Project::new(modules, &texts);
+    let mut queue: Vec<usize> = only
+        .iter()
+        .filter_map(|rel| python.iter().position(|f| f.rel == *rel))
+        .collect();
+    let mut parsed = vec![false; python.len()];
+    while let Some(m) = queue.pop() {
+        if std::mem::replace(&mut parsed[m], true) {
+            continue;
+        }
+        match parse(&python[m]) {
+            Ok(script) => project.modules[m].script = script,
+            Err(e) => errors.push(e),
+        }
+        queue.extend(project.imports_of(m).into_iter().filter(|i| !parsed[*i]));
     }
-    let texts: Vec<(String, String)> = others
+    (project, errors)
+}
+
+/// The launchers, pins, manifests and packaging files among the other files, read as text.
+fn read_texts(others: &[Source]) -> Vec<(String, String)> {
+    others
         .iter()
         .filter(|f| {
             crate::launch::launcher_kind(&f.rel).is_some()
@@ -53,8 +94,7 @@ pub fn load(python: Vec<Source>, others: &[Source]) -> (Project, Vec<Finding>) {
             let text = std::fs::read(&f.path).ok()?;
             Some((f.rel.clone(), String::from_utf8_lossy(&text).into_owned()))
         })
-        .collect();
-    (Project::new(modules, &texts), errors)
+        .collect()
 }
 
 /// The findings of the given programs of a project, each gap once: a gap in a module that
@@ -194,7 +234,8 @@ fn lint_root(
             display: show(".env"),
         });
     }
-    let (project, errors) = load(python, &others);
+    let only = (!named.is_empty()).then_some(named);
+    let (project, errors) = load(python, &others, only);
     out.findings.extend(errors);
     let entries: Vec<Entry> = if named.is_empty() {
         project.entries()
@@ -210,8 +251,17 @@ fn lint_root(
             .collect()
     };
     out.findings.extend(lint_entries(&project, &entries));
+    // The files read: every module, or those of the named programs.
+    let read: Vec<usize> = if named.is_empty() {
+        (0..project.modules.len()).collect()
+    } else {
+        entries
+            .iter()
+            .flat_map(|e| project.closure(e.module))
+            .collect()
+    };
     out.inputs
-        .extend(project.modules.iter().map(|m| m.display.clone()));
+        .extend(read.into_iter().map(|i| project.modules[i].display.clone()));
     Ok(())
 }
 
@@ -303,7 +353,7 @@ pub fn audit(input: &Audit, report: &mut Report) {
             display: ".env".into(),
         });
     }
-    let (p, errors) = load(python, &others);
+    let (p, errors) = load(python, &others, None);
     report.findings.extend(errors);
     report.findings.extend(lint_entries(&p, &p.entries()));
 }

@@ -177,7 +177,7 @@ impl Project {
     }
 
     /// The project modules a module imports.
-    fn imports_of(&self, m: usize) -> BTreeSet<usize> {
+    pub fn imports_of(&self, m: usize) -> BTreeSet<usize> {
         let s = &self.modules[m].script;
         s.imported
             .iter()
@@ -298,7 +298,7 @@ impl Project {
 
     /// The environment the launchers give the program starting at `m`: variables of the
     /// launchers that run it (or run an unnamed Python program), and of those that set the
-    /// whole image's environment.
+    /// environment of everything under their folder (a Dockerfile's `ENV`, `.env`).
     pub fn env_for(&self, m: usize) -> Vec<EnvSetting> {
         let mut out = Vec::new();
         for l in &self.launchers {
@@ -309,7 +309,12 @@ impl Project {
                     r.target == Target::Unknown || self.launched(&l.file, &r.target) == Some(m)
                 })
                 .collect();
-            if l.global || !runs_it.is_empty() {
+            // An image's or a folder's environment covers the programs under its folder.
+            let covers = l.global && {
+                let dir = dir_of(&l.file);
+                dir.is_empty() || self.modules[m].rel.starts_with(&format!("{dir}/"))
+            };
+            if covers || !runs_it.is_empty() {
                 out.extend(l.env.iter().cloned());
             }
             for r in runs_it {

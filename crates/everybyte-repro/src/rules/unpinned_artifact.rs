@@ -217,12 +217,19 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             {
                 continue;
             }
+            let what = if id == arg {
+                format!(
+                    "{}({arg}), a hub name from the command line or config,",
+                    c.written
+                )
+            } else {
+                format!("{}(\"{id}\")", c.written)
+            };
             report(
                 ctx,
                 c,
                 format!(
-                    "{}(\"{id}\") without revision=: the hub's default branch decides what this run downloads",
-                    c.written
+                    "{what} without a revision: the hub's default branch decides what this run downloads"
                 ),
                 out,
             );
