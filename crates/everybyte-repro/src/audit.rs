@@ -20,11 +20,18 @@ pub struct Source {
 }
 
 /// Reads one Python file; an unreadable one is IO001.
-fn parse(f: &Source) -> Result<Script, Finding> {
+fn parse(f: &Source) -> Result<Script, Box<Finding>> {
     match std::fs::read(&f.path) {
-        Ok(bytes) => Script::parse(&String::from_utf8_lossy(&bytes))
-            .map_err(|e| everybyte_core::rules::unreadable(&f.display, "cannot parse", &e)),
-        Err(e) => Err(everybyte_core::rules::unreadable_io(&f.display, &e)),
+        Ok(bytes) => Script::parse(&String::from_utf8_lossy(&bytes)).map_err(|e| {
+            Box::new(everybyte_core::rules::unreadable(
+                &f.display,
+                "cannot parse",
+                &e,
+            ))
+        }),
+        Err(e) => Err(Box::new(everybyte_core::rules::unreadable_io(
+            &f.display, &e,
+        ))),
     }
 }
 
@@ -47,7 +54,7 @@ pub fn load(
                     display: f.display,
                     script,
                 }),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(*e),
             }
         }
         return (Project::new(modules, &texts), errors);
@@ -72,7 +79,7 @@ pub fn load(
         }
         match parse(&python[m]) {
             Ok(script) => project.modules[m].script = script,
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(*e),
         }
         queue.extend(project.imports_of(m).into_iter().filter(|i| !parsed[*i]));
     }

@@ -213,3 +213,45 @@ fn a_training_loop_in_an_imported_module_is_judged_with_the_program() {
             .ends_with("run.py")
     );
 }
+
+#[test]
+fn the_documented_command_decides_options_left_off_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "pyproject.toml", "[project]\nname = \"demo\"\n");
+    write(
+        root,
+        "train.py",
+        r#"
+import argparse
+import torch
+
+p = argparse.ArgumentParser()
+p.add_argument("--seed", type=int, default=None)
+p.add_argument("--tf32", type=int, default=0)
+args = p.parse_args()
+if args.seed is not None:
+    torch.manual_seed(args.seed)
+if args.tf32:
+    torch.backends.cuda.matmul.allow_tf32 = True
+print(torch.__version__)
+opt = torch.optim.SGD([], lr=0.1)
+loss.backward()
+"#,
+    );
+    // Nothing runs it with options: TF32 is a choice left off, the default run is unseeded.
+    let f = lint(root);
+    assert!(codes(&f).contains(&"REPRO013"), "{}", render(&f));
+    assert!(!codes(&f).contains(&"REPRO014"), "{}", render(&f));
+    // The README's command passes both.
+    write(
+        root,
+        "README.md",
+        "# demo\n\nTrain:\n\n```bash\npython train.py --seed 0 --tf32 1\n```\n",
+    );
+    let f = lint(root);
+    let shown = render(&f);
+    assert!(!codes(&f).contains(&"REPRO013"), "{shown}");
+    let tf32 = f.iter().find(|f| f.code == "REPRO014").expect(&shown);
+    assert!(tf32.message.contains("README.md:6"), "{}", tf32.message);
+}

@@ -7,10 +7,14 @@ use crate::model::Call;
 
 everybyte_core::declare_rule! {
     /// ## What it checks
-    /// In a training script, a function whose name says it evaluates (`evaluate`, `validate`,
-    /// `eval_epoch`, `test_step`…) and that draws from the global generators training also
+    /// In a training program, a function that evaluates or reports while training runs —
+    /// by its name (`evaluate`, `validate`, `eval_epoch`, `test_step`, `estimate_loss`, a
+    /// `*callback*`, an `on_*_end` hook) — that draws, itself or through the functions it
+    /// calls (`estimate_loss()` → `get_batch()`), from the global generators training also
     /// uses: `random.*`, `np.random.*`, `torch.rand` / `randn` / `randint` / `randperm` /
-    /// `bernoulli` / `multinomial`, or a shuffled `DataLoader`.
+    /// `bernoulli` / `multinomial`, a shuffled `DataLoader`, or `generate(do_sample=True)`.
+    /// Functions that save and restore the generator state (`fork_rng`, `set_rng_state`) are
+    /// fine.
     /// ## Why it matters
     /// Every draw in evaluation advances the generator training continues from. Evaluating
     /// every 500 steps instead of every 1000, or skipping evaluation on resume, then changes

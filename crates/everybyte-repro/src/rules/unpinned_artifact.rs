@@ -163,6 +163,51 @@ fn report(ctx: &Context<'_>, c: &Call, what: String, out: &mut Vec<Finding>) {
     );
 }
 
+/// timm weights by name and `torch.hub` repositories at a branch.
+fn other_artifact(ctx: &Context<'_>, c: &Call, out: &mut Vec<Finding>) {
+    if c.callee.starts_with("timm.")
+        && c.name() == "create_model"
+        && c.keyword("pretrained").is_some_and(|p| p != "False")
+    {
+        let p = c.keyword("pretrained").unwrap_or_default();
+        let when = if p == "True" {
+            String::new()
+        } else {
+            format!(" (when {p} is set)")
+        };
+        report(
+            ctx,
+            c,
+            format!(
+                "timm.create_model(..., pretrained={p}) downloads whatever weights the hub holds for the name today{when}"
+            ),
+            out,
+        );
+    } else if matches!(c.callee.as_str(), "torch.hub.load" | "torch.hub.list") {
+        let Some(repo) = c.args.first().and_then(|a| literal(a)) else {
+            return;
+        };
+        let branch = match repo.split_once(':') {
+            None => true,
+            Some((_, r)) => matches!(r, "main" | "master" | "dev" | "develop"),
+        };
+        if branch
+            && c.keyword("source") != Some("'local'")
+            && c.keyword("source") != Some("\"local\"")
+        {
+            report(
+                ctx,
+                c,
+                format!(
+                    "{}(\"{repo}\") runs the repository's code and weights at a branch head",
+                    c.written
+                ),
+                out,
+            );
+        }
+    }
+}
+
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for c in ctx.script.live_calls() {
         let name = c.name();
@@ -233,45 +278,8 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 ),
                 out,
             );
-        } else if c.callee.starts_with("timm.")
-            && c.name() == "create_model"
-            && c.keyword("pretrained").is_some_and(|p| p != "False")
-        {
-            let p = c.keyword("pretrained").unwrap_or_default();
-            let when = if p == "True" {
-                String::new()
-            } else {
-                format!(" (when {p} is set)")
-            };
-            report(
-                ctx,
-                c,
-                format!(
-                    "timm.create_model(..., pretrained={p}) downloads whatever weights the hub holds for the name today{when}"
-                ),
-                out,
-            );
-        } else if c.callee == "torch.hub.load" {
-            let Some(repo) = c.args.first().and_then(|a| literal(a)) else {
-                continue;
-            };
-            let branch = match repo.split_once(':') {
-                None => true,
-                Some((_, r)) => matches!(r, "main" | "master" | "dev" | "develop"),
-            };
-            if branch
-                && c.keyword("source") != Some("'local'")
-                && c.keyword("source") != Some("\"local\"")
-            {
-                report(
-                    ctx,
-                    c,
-                    format!(
-                        "torch.hub.load(\"{repo}\") runs the repository's code and weights at a branch head"
-                    ),
-                    out,
-                );
-            }
+        } else {
+            other_artifact(ctx, c, out);
         }
     }
 }

@@ -9,10 +9,13 @@ everybyte_core::declare_rule! {
     /// A training entry point (code that runs `.backward()`, builds a `torch.optim` optimizer or
     /// a Lightning / Hugging Face trainer) whose running code never seeds one of the generators
     /// it uses: Python's `random` and NumPy's global generator when the script draws from them,
-    /// and torch's CPU and CUDA generators whenever it trains with torch. Seeding counts only
-    /// where it runs: a `set_seed()` helper that nothing calls seeds nothing, and the finding
-    /// says so. `torch.manual_seed` seeds the CPU and every GPU; `seed_everything`,
-    /// `transformers.set_seed` and the Hugging Face `Trainer` (its `seed` argument) seed all.
+    /// and torch's CPU and CUDA generators whenever it trains with torch. Seeding counts in
+    /// any module of the program, but only where it runs: a `set_seed()` helper that nothing
+    /// calls seeds nothing, and the finding says so. Draws in dataset and transform code
+    /// (`__getitem__`, `__call__`) run in DataLoader workers, which PyTorch seeds from torch's
+    /// generator. `torch.manual_seed` seeds the CPU and every GPU; `seed_everything`,
+    /// `transformers.set_seed`, `accelerate.utils.set_seed`, `timm.utils.random_seed`,
+    /// `LightningCLI` and the Hugging Face `Trainer` (its `seed` argument) seed all.
     /// ## Why it matters
     /// Weight initialisation, dropout masks, shuffling and augmentation all draw from these
     /// generators. Unseeded, two runs of the same commit differ from the first step, and a
