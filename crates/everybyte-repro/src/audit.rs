@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use everybyte_core::{Audit, FileKind, Finding, Report};
+use everybyte_core::{Audit, ContextItem, FileKind, Finding, Report};
 
 use crate::model::Script;
 use crate::program::{Entry, EntryReason, Module, Project};
@@ -149,11 +149,48 @@ pub fn lint_entries(project: &Project, entries: &[Entry]) -> Vec<Finding> {
     out
 }
 
+/// What the lint took from outside the programs' code: each variable a launcher sets for a
+/// program that the rules read, and the torch version the project pins.
+pub fn program_context(project: &Project, entries: &[Entry]) -> Vec<ContextItem> {
+    let mut out: Vec<ContextItem> = Vec::new();
+    for entry in entries {
+        let program = &project.modules[entry.module].display;
+        for e in project.env_for(entry.module) {
+            if !matches!(e.var.as_str(), "CUBLAS_WORKSPACE_CONFIG" | "PYTHONHASHSEED") {
+                continue;
+            }
+            let item = ContextItem {
+                path: e.file.clone(),
+                key: e.var.clone(),
+                value: format!("{} for {program}", e.value),
+                line: Some(e.line),
+            };
+            if !out.contains(&item) {
+                out.push(item);
+            }
+        }
+    }
+    if let (Some(pin), false) = (&project.torch, entries.is_empty()) {
+        out.push(ContextItem {
+            path: pin.file.clone(),
+            key: "torch".into(),
+            value: format!(
+                "{}.{} or later ({}): version-dependent REPRO rules judge by it",
+                pin.min.0, pin.min.1, pin.text
+            ),
+            line: Some(pin.line),
+        });
+    }
+    out
+}
+
 /// What `repro lint` found in its paths, and the files it read.
 #[derive(Debug, Default)]
 pub struct Linted {
     pub findings: Vec<Finding>,
     pub inputs: Vec<String>,
+    /// Launcher variables and the torch pin the rules took into account.
+    pub context: Vec<ContextItem>,
 }
 
 /// Why `repro lint` cannot lint a path.
@@ -258,6 +295,7 @@ fn lint_root(
             .collect()
     };
     out.findings.extend(lint_entries(&project, &entries));
+    out.context.extend(program_context(&project, &entries));
     // The files read: every module, or those of the named programs.
     let read: Vec<usize> = if named.is_empty() {
         (0..project.modules.len()).collect()
@@ -304,6 +342,7 @@ pub fn lint_paths(roots: &[PathBuf], exclude: &[String]) -> Result<Linted, LintP
             lint_root(&project, &shown, exclude, &[rel], &mut linted)?;
             out.findings.extend(linted.findings);
             out.inputs.extend(linted.inputs);
+            out.context.extend(linted.context);
             continue;
         }
         if !root.is_dir() {
@@ -362,7 +401,9 @@ pub fn audit(input: &Audit, report: &mut Report) {
     }
     let (p, errors) = load(python, &others, None);
     report.findings.extend(errors);
-    report.findings.extend(lint_entries(&p, &p.entries()));
+    let entries = p.entries();
+    report.findings.extend(lint_entries(&p, &entries));
+    report.context.extend(program_context(&p, &entries));
 }
 
 /// A type stub (`.pyi`): declarations, not code that runs.

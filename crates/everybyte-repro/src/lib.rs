@@ -16,7 +16,8 @@ pub mod torchzip;
 use everybyte_core::{Finding, Rule};
 
 pub use audit::{
-    LintPathError, Linted, Source, audit, lint_entries, lint_paths, load, project_root,
+    LintPathError, Linted, Source, audit, lint_entries, lint_paths, load, program_context,
+    project_root,
 };
 pub use error::{CheckpointError, ParseError, RunError, TensorFileError};
 pub use model::Script;

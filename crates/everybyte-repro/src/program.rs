@@ -94,7 +94,22 @@ pub fn is_manifest(rel: &str) -> bool {
         || name.contains("checksum")
         || name.starts_with("sha256sums")
         || name.starts_with("md5sums")
-        || name == "manifest.json" && rel.contains("data")
+        || name.contains("manifest") && !name.ends_with(".in") && !name.ends_with(".py")
+}
+
+/// A launcher line that checks the data before a run: `everybyte data verify`,
+/// `sha256sum -c`, `md5sum -c`, `dvc pull` / `dvc checkout`.
+pub fn verifies_data(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        !l.starts_with('#')
+            && (l.contains("data verify")
+                || l.contains("sha256sum -c")
+                || l.contains("sha256sum --check")
+                || l.contains("md5sum -c")
+                || l.contains("dvc pull")
+                || l.contains("dvc checkout"))
+    })
 }
 
 impl Project {
@@ -112,7 +127,7 @@ impl Project {
             p.by_path.entry(key).or_insert(i);
         }
         for (rel, text) in others {
-            if is_manifest(rel) {
+            if is_manifest(rel) || launch::launcher_kind(rel).is_some() && verifies_data(text) {
                 p.manifests.push(rel.clone());
             }
             if let Some(l) = launch::read(rel, text) {

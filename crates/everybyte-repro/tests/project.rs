@@ -122,8 +122,19 @@ fn a_launcher_that_exports_the_variable_is_read() {
         "scripts/train.sh",
         "#!/bin/bash\nexport CUBLAS_WORKSPACE_CONFIG=:4096:8\ntorchrun --nproc_per_node=8 train.py \"$@\"\n",
     );
-    let f = lint(root);
-    assert!(!codes(&f).contains(&"REPRO003"), "{}", render(&f));
+    let linted = lint_paths(&[root.to_owned()], &[]).unwrap();
+    assert!(
+        !codes(&linted.findings).contains(&"REPRO003"),
+        "{}",
+        render(&linted.findings)
+    );
+    // The report says where the variable came from.
+    let ctx = &linted.context[0];
+    assert_eq!(
+        (ctx.path.as_str(), ctx.key.as_str(), ctx.line),
+        ("scripts/train.sh", "CUBLAS_WORKSPACE_CONFIG", Some(2))
+    );
+    assert!(ctx.value.starts_with(":4096:8 for "), "{}", ctx.value);
     // A launcher that runs another program does not set it for this one.
     std::fs::write(
         root.join("scripts/train.sh"),

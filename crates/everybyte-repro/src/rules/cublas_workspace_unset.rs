@@ -6,11 +6,13 @@ use super::Context;
 
 everybyte_core::declare_rule! {
     /// ## What it checks
-    /// `torch.use_deterministic_algorithms(True)` in running code while neither the program nor
+    /// `torch.use_deterministic_algorithms(True)` (or accelerate's `set_seed(...,
+    /// deterministic=True)`, which calls it) in running code while neither the program nor
     /// the launchers that run it set `CUBLAS_WORKSPACE_CONFIG`: the program's modules are
     /// checked for `os.environ["CUBLAS_WORKSPACE_CONFIG"] = ...`, `os.environ.setdefault(...)`
     /// and `os.putenv(...)`; shell and Slurm scripts, Makefiles, Dockerfile `ENV`, Kubernetes
-    /// and Compose `env`, and `.env` files for the variable. Where the project pins torch
+    /// and Compose `env`, and `.env` files for the variable; Hugging Face's full determinism
+    /// and Lightning's `Trainer(deterministic=True)` set it themselves. Where the project pins torch
     /// 2.10 or later (requirements, lock files, `pyproject.toml`, the base image), nothing is
     /// reported: those releases dropped the requirement. Without a pin the finding says it
     /// assumed an earlier release.
@@ -34,9 +36,13 @@ everybyte_core::declare_rule! {
 pub const LIFTED_IN: (u32, u32) = (2, 10);
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    // accelerate's `set_seed(..., deterministic=True)` calls it without setting the variable.
     let Some(c) = ctx.live(|c| {
         c.callee == "torch.use_deterministic_algorithms"
             && c.args.first().is_some_and(|a| a == "True")
+            || c.callee.starts_with("accelerate.")
+                && c.name() == "set_seed"
+                && c.keyword("deterministic") == Some("True")
     }) else {
         return;
     };
@@ -52,7 +58,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         Finding::new(
             &CUBLAS_WORKSPACE_UNSET,
             ctx.at(c.file, c.line, c.column),
-            format!("torch.use_deterministic_algorithms(True) without CUBLAS_WORKSPACE_CONFIG in the program or its launchers: on CUDA 10.2 and later PyTorch before 2.10 raises RuntimeError at the first cuBLAS call on the GPU ({version})"),
+            format!("{}(...) asks for deterministic algorithms without CUBLAS_WORKSPACE_CONFIG in the program or its launchers: on CUDA 10.2 and later PyTorch before 2.10 raises RuntimeError at the first cuBLAS call on the GPU ({version})", c.written),
         )
         .with_help("export CUBLAS_WORKSPACE_CONFIG=:4096:8 before launch, or os.environ[\"CUBLAS_WORKSPACE_CONFIG\"] = \":4096:8\" before CUDA initialises"),
     );

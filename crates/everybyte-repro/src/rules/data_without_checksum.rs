@@ -13,8 +13,9 @@ everybyte_core::declare_rule! {
     /// `lmdb.open`, `webdataset.WebDataset`, images opened with PIL, `cv2.imread` or
     /// `read_image`, and files opened for reading whose path names data (`data`, `train`,
     /// `corpus`, `input`, `shard`, `.bin`; configs, logs and checkpoints aside) — while nothing in the project checks those files:
-    /// no hash computed in running code (`hashlib`, `check_integrity`), no checksum manifest or
-    /// data-version file in the project (`*.sha256`, `*.md5`, `checksums*`, `*.dvc`,
+    /// no hash computed in running code (`hashlib`, `check_integrity`), no launcher that checks
+    /// it (`everybyte data verify`, `sha256sum -c`, `dvc pull`), no checksum manifest or
+    /// data-version file in the project (`*manifest*`, `*.sha256`, `*.md5`, `checksums*`, `*.dvc`,
     /// `dvc.lock`). Datasets that verify their own downloads (`torchvision.datasets.*(...,
     /// download=True)`) are not reported.
     /// ## Why it matters
@@ -27,8 +28,8 @@ everybyte_core::declare_rule! {
     /// ```
     /// ## Fix
     /// Record a manifest of the data and check it before training:
-    /// `everybyte data scan DATA_DIR --manifest data.sha256` once, then
-    /// `everybyte data scan DATA_DIR --verify data.sha256` in the launcher (or DVC).
+    /// `everybyte data scan DATA_DIR --manifest data.manifest` once, then
+    /// `everybyte data verify data.manifest` in the launcher (or DVC).
     pub static DATA_WITHOUT_CHECKSUM = { code: "REPRO019", name: "data-without-checksum", severity: Info, summary: "Training data is read from local files with no checksum or manifest" };
 }
 
@@ -175,6 +176,6 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 c.written
             ),
         )
-        .with_help("everybyte data scan DATA_DIR --manifest data.sha256, and verify it before training"),
+        .with_help("record a manifest once (everybyte data scan DATA_DIR --manifest data.manifest) and check it before each run (everybyte data verify data.manifest)"),
     );
 }

@@ -319,10 +319,28 @@ impl Context<'_> {
         self.env.iter().find(|e| e.var == var)
     }
 
-    /// Where `var` is set for the program: in its code or by its launcher.
+    /// Where `var` is set for the program: in its code, by its launcher, or by a library
+    /// call that sets it (Hugging Face's full determinism and Lightning's deterministic
+    /// `Trainer` export `CUBLAS_WORKSPACE_CONFIG` themselves).
     pub fn env_source(&self, var: &str) -> Option<EnvSource> {
         if let Some(e) = self.launcher_sets(var) {
             return Some(EnvSource::Launcher(e.clone()));
+        }
+        if var == "CUBLAS_WORKSPACE_CONFIG" {
+            let library = self.live(|c| {
+                c.callee == "transformers.enable_full_determinism"
+                    || c.callee.starts_with("transformers.")
+                        && c.name() == "set_seed"
+                        && c.keyword("deterministic") == Some("True")
+                    || c.keyword("full_determinism") == Some("True")
+                    || (c.callee.starts_with("lightning")
+                        || c.callee.starts_with("pytorch_lightning"))
+                        && c.name() == "Trainer"
+                        && c.keyword("deterministic") == Some("True")
+            });
+            if let Some(c) = library {
+                return Some(EnvSource::Script(c.file, c.line, c.column));
+            }
         }
         self.sets_env(var)
             .map(|(f, l, c)| EnvSource::Script(f, l, c))

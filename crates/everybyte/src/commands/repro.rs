@@ -15,6 +15,7 @@ pub fn run(ctx: &Ctx, command: &ReproCommand) -> Result<ExitCode> {
             let report = Report {
                 findings: linted.findings,
                 inputs: linted.inputs,
+                context: linted.context,
                 ..Report::default()
             };
             session.finish(report, Some(&cwd))
