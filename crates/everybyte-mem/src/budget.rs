@@ -1,10 +1,12 @@
 //! `mem budget`: the GPU memory a training or inference run needs, before it runs.
 //!
-//! Weights, gradients and optimizer states follow the ZeRO paper's accounting (mixed-precision
-//! Adam: 2 + 2 + 12 bytes per parameter, divided over N GPUs by stages 1–3). Activations of a
-//! transformer layer follow Korthikanti et al. (2022), "Reducing Activation Recomputation in
-//! Large Transformer Models": `s·b·h·(34 + 5·a·s/h)` bytes without recomputation, `34·s·b·h`
-//! with selective recomputation, `2·s·b·h` (the layer input) with full recomputation.
+//! Weights, gradients and optimizer states are what PyTorch holds under the chosen precision
+//! (fp32 and autocast: 4 + 4 + 8 bytes per parameter with AdamW; bf16: 2 + 2 + 4, the states in
+//! the parameters' dtype; `mixed`, the ZeRO paper's accounting: 2 + 2 + 12, divided over N GPUs
+//! by stages 1–3). Activations are the tensors autograd saves, modelled per implementation
+//! family in [`crate::activations`] and validated against PyTorch; for a shape with no known
+//! family, Korthikanti et al. (2022): `s·b·h·(34 + 5·a·s/h)` bytes without recomputation,
+//! `34·s·b·h` with selective recomputation, `2·s·b·h` (the layer input) with full.
 
 // The papers' notation: s, b, h, a, l, p.
 #![allow(clippy::many_single_char_names)]
@@ -24,6 +26,19 @@ pub struct ModelShape {
     pub vocab: Option<u64>,
     pub max_seq: Option<u64>,
     pub architecture: Option<String>,
+    /// The implementation family whose saved tensors the activation budget models.
+    pub family: Option<crate::activations::Family>,
+    /// The MLP's inner size.
+    pub intermediate: Option<u64>,
+    pub head_dim: Option<u64>,
+    /// The MLP activation as the implementation runs it.
+    pub activation: Option<crate::activations::Act>,
+    /// Dropout probabilities in training: attention probabilities, hidden states, embeddings.
+    pub attn_dropout: f64,
+    pub hidden_dropout: f64,
+    pub embd_dropout: f64,
+    /// A vision model's sequence: its patches and class token (the `--seq` of images).
+    pub patch_seq: Option<u64>,
 }
 
 fn u(v: &serde_json::Value, keys: &[&str]) -> Option<u64> {
@@ -116,6 +131,28 @@ pub fn from_hf_config(v: &serde_json::Value) -> Result<ModelShape, ConfigError> 
             vocab * h + l * per_layer + h + head
         }
     };
+    let f = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| v.get(*k).and_then(serde_json::Value::as_f64))
+            .unwrap_or(0.0)
+    };
+    let family = crate::activations::Family::of(model_type);
+    let intermediate = match family {
+        crate::activations::Family::Gpt2 => u(v, &["n_inner"]).or(Some(4 * h)),
+        _ => u(v, &["intermediate_size"]).or(Some(4 * h)),
+    };
+    let activation = crate::activations::Act::of(
+        v.get("activation_function")
+            .or_else(|| v.get("hidden_act"))
+            .and_then(|x| x.as_str())
+            .unwrap_or(""),
+        family,
+    );
+    let patch_seq = (family == crate::activations::Family::Vit).then(|| {
+        let img = u(v, &["image_size"]).unwrap_or(224);
+        let patch = u(v, &["patch_size"]).unwrap_or(16).max(1);
+        (img / patch).pow(2) + 1
+    });
     Ok(ModelShape {
         params,
         layers: Some(l),
@@ -129,6 +166,18 @@ pub fn from_hf_config(v: &serde_json::Value) -> Result<ModelShape, ConfigError> 
         } else {
             arch
         }),
+        family: Some(family),
+        intermediate,
+        head_dim: u(v, &["head_dim"]).or(Some(h / a.max(1))),
+        activation: Some(activation),
+        attn_dropout: f(&[
+            "attn_pdrop",
+            "attention_probs_dropout_prob",
+            "attention_dropout",
+        ]),
+        hidden_dropout: f(&["resid_pdrop", "hidden_dropout_prob", "hidden_dropout"]),
+        embd_dropout: f(&["embd_pdrop", "hidden_dropout_prob"]),
+        patch_seq,
     })
 }
 
@@ -228,6 +277,11 @@ pub struct BudgetInput {
     pub buffer: f64,
     /// The CUDA context and library workspaces (default 512 MiB).
     pub context_bytes: u64,
+    /// How training computes and stores; `None`: the bytes of `weight_bytes` and
+    /// `mixed_precision` alone (int8 and int4 weights).
+    pub precision: Option<crate::activations::Precision>,
+    pub attention: crate::activations::Attention,
+    pub device: crate::activations::Device,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -301,7 +355,9 @@ pub fn budget(i: &BudgetInput) -> Budget {
         });
     };
     let shard = |stage: u8| if i.zero_stage >= stage { n } else { 1.0 };
-    if i.train {
+    if let (true, Some(precision)) = (i.train, i.precision) {
+        train_components(i, precision, &mut push);
+    } else if i.train {
         let (w, g) = if i.mixed_precision {
             (2.0, 2.0)
         } else {
@@ -431,10 +487,143 @@ pub fn budget(i: &BudgetInput) -> Budget {
     }
 }
 
+fn setup(i: &BudgetInput, precision: crate::activations::Precision) -> crate::activations::Setup {
+    crate::activations::Setup {
+        precision,
+        attention: i.attention,
+        device: i.device,
+        recompute: i.recompute,
+    }
+}
+
+/// Training under a precision: what PyTorch holds for the weights, gradients and optimizer
+/// states in it, and the tensors autograd saves (by implementation family; the paper's
+/// formula where the family is unknown).
+fn train_components(
+    i: &BudgetInput,
+    precision: crate::activations::Precision,
+    push: &mut impl FnMut(&'static str, f64, String),
+) {
+    use crate::activations::Precision as P;
+    let p = i.model.params as f64;
+    let n = i.gpus.max(1) as f64;
+    let shard = |stage: u8| if i.zero_stage >= stage { n } else { 1.0 };
+    let w = precision.param();
+    let zero = |stage: u8, what: &str| {
+        if i.zero_stage >= stage {
+            format!(" / {n} GPUs (ZeRO-{stage}, {what})")
+        } else {
+            String::new()
+        }
+    };
+    push(
+        "weights",
+        p * w / shard(3),
+        format!(
+            "{p:.3e} params × {w} bytes ({precision:?}){}",
+            zero(3, "parameters")
+        ),
+    );
+    push(
+        "gradients",
+        p * w / shard(2),
+        format!("{w} bytes/param{}", zero(2, "gradients")),
+    );
+    let s = i.optimizer.state_bytes() * precision.state_scale();
+    push(
+        "optimizer states",
+        p * s / shard(1),
+        format!(
+            "{:?}: {s} bytes/param{}{}",
+            i.optimizer,
+            if precision.state_scale() < 1.0 {
+                " (in the parameters' dtype)"
+            } else {
+                ""
+            },
+            zero(1, "states")
+        ),
+    );
+    if precision == P::Mixed {
+        push(
+            "fp32 master weights",
+            p * 4.0 / shard(1),
+            "4 bytes/param (mixed precision)".into(),
+        );
+    }
+    let setup = setup(i, precision);
+    if let Some(saved) = crate::activations::saved(&i.model, setup, i.batch, i.seq) {
+        let seq = i.model.patch_seq.unwrap_or(i.seq);
+        push(
+            "activations",
+            saved.layers,
+            format!(
+                "batch {} × seq {seq} × {} layers: what autograd saves in {} layers as Hugging Face implements them, {} attention, {:?} on {:?}, recomputation {:?}",
+                i.batch,
+                i.model.layers.unwrap_or(0),
+                i.model
+                    .family
+                    .map_or("transformer".to_owned(), |f| format!("{f:?}")),
+                match i.attention {
+                    crate::activations::Attention::Eager => "eager",
+                    crate::activations::Attention::Sdpa => "fused (sdpa)",
+                },
+                precision,
+                i.device,
+                i.recompute
+            ),
+        );
+        if saved.weight_copies > 0.0 {
+            push(
+                "autocast weight copies",
+                saved.weight_copies,
+                "the half-precision copies of the matmul weights autocast keeps for backward"
+                    .into(),
+            );
+        }
+        push(
+            "embeddings, head and loss",
+            saved.head,
+            "token ids, embedding dropout, final norm, head input and the loss's fp32 log-softmax"
+                .into(),
+        );
+    } else {
+        if let Some(act) = activation_bytes(&i.model, i.batch, i.seq, i.recompute) {
+            push(
+                "activations",
+                act as f64,
+                format!(
+                    "batch {} × seq {} × {} layers, recomputation {:?} (Korthikanti et al.: no implementation known)",
+                    i.batch,
+                    i.seq,
+                    i.model.layers.unwrap_or(0),
+                    i.recompute
+                ),
+            );
+        }
+        if let Some(v) = i.model.vocab {
+            push(
+                "embeddings, head and loss",
+                4.0 * (i.batch * i.seq * v) as f64,
+                format!("batch × seq × vocab {v} × 4 bytes"),
+            );
+        }
+    }
+}
+
 /// The batch-dependent total, without recursion into `max_batch`.
 fn budget_nobatch(i: &BudgetInput) -> u64 {
     let mut t = 0u64;
-    if i.train {
+    if let (true, Some(precision)) = (i.train, i.precision) {
+        if let Some(saved) =
+            crate::activations::saved(&i.model, setup(i, precision), i.batch, i.seq)
+        {
+            t += (saved.layers + saved.head) as u64;
+        } else {
+            t += activation_bytes(&i.model, i.batch, i.seq, i.recompute).unwrap_or(0);
+            t += i.model.vocab.map_or(0, |v| 4 * i.batch * i.seq * v);
+        }
+    } else if i.train {
         t += activation_bytes(&i.model, i.batch, i.seq, i.recompute).unwrap_or(0);
         t += i.model.vocab.map_or(0, |v| 4 * i.batch * i.seq * v);
     } else if let (Some(l), Some(h), Some(a)) = (i.model.layers, i.model.hidden, i.model.heads) {
@@ -490,6 +679,9 @@ mod tests {
             capacity: None,
             buffer: 0.15,
             context_bytes: 0,
+            precision: None,
+            attention: crate::activations::Attention::Sdpa,
+            device: crate::activations::Device::Cuda,
         }
     }
 

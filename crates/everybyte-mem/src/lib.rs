@@ -3,6 +3,7 @@
 //! and model sizes; allocator snapshots; live GPU readings. `triage` and `audit` call this
 //! crate for OOM lines, so one implementation serves every command.
 
+pub mod activations;
 pub mod audit;
 pub mod budget;
 pub mod card;

@@ -112,6 +112,9 @@ mod tests {
             capacity,
             buffer: 0.15,
             context_bytes: 512 << 20,
+            precision: None,
+            attention: crate::activations::Attention::Sdpa,
+            device: crate::activations::Device::Cuda,
         });
         (shape, b)
     }

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::activations::{Attention, Device, Precision};
 use crate::budget::{BudgetInput, ModelShape, Recompute, card, dtype_bytes};
 use crate::error::{AutoGpuError, ModelError, UnknownOptimizer};
 
@@ -23,6 +24,13 @@ pub struct BudgetRequest<'a> {
     /// A card name (`a100-80g`), a size (`24GiB`) or `auto` (the first visible GPU, by NVML).
     pub gpu: Option<&'a str>,
     pub buffer: f64,
+    /// `fp32`, `autocast-bf16`, `autocast-fp16`, `bf16`, `fp16`, `mixed`; `None`: from `dtype`
+    /// and `mixed_precision`.
+    pub precision: Option<&'a str>,
+    /// `eager` or `sdpa`.
+    pub attention: &'a str,
+    /// `cuda` or `cpu`.
+    pub device: &'a str,
 }
 
 /// A checked request: what to budget, the model it describes, and the card's line when it was
@@ -45,6 +53,12 @@ pub enum RequestError {
     Buffer(f64),
     #[error("--grad-checkpointing {0}: expected none, selective or full")]
     Recompute(String),
+    #[error("--precision {0}: expected fp32, autocast-bf16, autocast-fp16, bf16, fp16 or mixed")]
+    Precision(String),
+    #[error("--attention {0}: expected eager or sdpa")]
+    Attention(String),
+    #[error("--device {0}: expected cuda or cpu")]
+    Device(String),
     #[error(transparent)]
     Model(#[from] ModelError),
     #[error(transparent)]
@@ -85,6 +99,26 @@ impl BudgetRequest<'_> {
             "full" | "true" => Recompute::Full,
             other => return Err(RequestError::Recompute(other.to_owned())),
         };
+        let precision = match self.precision {
+            Some(p) => Some(p.parse::<Precision>().map_err(RequestError::Precision)?),
+            None if self.mixed_precision => Some(Precision::Mixed),
+            None => match self.dtype.to_ascii_lowercase().as_str() {
+                "fp32" | "float32" | "f32" => Some(Precision::Fp32),
+                "bf16" | "bfloat16" => Some(Precision::Bf16),
+                "fp16" | "float16" | "f16" | "half" => Some(Precision::Fp16),
+                _ => None,
+            },
+        };
+        let attention = match self.attention {
+            "eager" => Attention::Eager,
+            "sdpa" | "flash" | "flash_attention_2" => Attention::Sdpa,
+            other => return Err(RequestError::Attention(other.to_owned())),
+        };
+        let device = match self.device {
+            "cuda" | "gpu" => Device::Cuda,
+            "cpu" => Device::Cpu,
+            other => return Err(RequestError::Device(other.to_owned())),
+        };
         let seq = self
             .seq
             .unwrap_or_else(|| shape.max_seq.unwrap_or(2048).min(2048));
@@ -101,7 +135,10 @@ impl BudgetRequest<'_> {
             gpus: self.gpus,
             capacity,
             buffer: self.buffer,
-            context_bytes: 512 << 20,
+            context_bytes: if device == Device::Cpu { 0 } else { 512 << 20 },
+            precision,
+            attention,
+            device,
         };
         Ok(BudgetPlan {
             shape,
@@ -130,6 +167,9 @@ mod tests {
             gpus: 1,
             gpu: Some("24GiB"),
             buffer: 0.15,
+            precision: None,
+            attention: "sdpa",
+            device: "cuda",
         }
     }
 

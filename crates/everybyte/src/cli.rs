@@ -462,6 +462,17 @@ pub struct MemBudgetArgs {
     /// bf16/fp16 weights and gradients with fp32 master weights (the ZeRO accounting).
     #[arg(long)]
     pub mixed_precision: bool,
+    /// How training computes and stores: fp32, autocast-bf16 / autocast-fp16 (fp32 weights
+    /// under torch.autocast), bf16 / fp16 (the model cast), mixed (the ZeRO accounting)
+    /// [default: from --dtype and --mixed-precision].
+    #[arg(long)]
+    pub precision: Option<String>,
+    /// The attention implementation: sdpa (fused, keeps no s×s scores) or eager.
+    #[arg(long, default_value = "sdpa")]
+    pub attention: String,
+    /// Where it runs: cuda, or cpu (dropout masks in the input's dtype, no CUDA context).
+    #[arg(long, default_value = "cuda")]
+    pub device: String,
     #[arg(long, default_value_t = 1)]
     pub batch: u64,
     /// Sequence length [default: 2048, or the model's maximum when smaller].

@@ -59,6 +59,9 @@ fn budget(ctx: &Ctx, args: &MemBudgetArgs) -> Result<ExitCode> {
         gpus: args.gpus,
         gpu: args.gpu.as_deref(),
         buffer: args.buffer,
+        precision: args.precision.as_deref(),
+        attention: &args.attention,
+        device: &args.device,
     }
     .plan()?;
     let b = everybyte_mem::budget::budget(&plan.input);

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Compares `everybyte mem budget` with what PyTorch itself keeps for a training step, on the
+# CPU: real architectures built from their configs (bench/mem-configs/: GPT-2 small and medium,
+# a Llama-style decoder (SmolLM-135M's shape), BERT-base, ViT-B/16) with random weights, in
+# fp32, under bf16 and fp16 autocast and with pure bf16 weights, eager and fused (sdpa)
+# attention, over the cases of bench/mem-cases.tsv. Activations are the tensors autograd saves
+# (torch.autograd.graph.saved_tensors_hooks, storages counted once); weights, gradients and
+# AdamW states are measured after a real step. Prints each component's error.
+#
+# Installs torch and transformers from bench/mem-requirements.txt (every package pinned by
+# hash; the NVIDIA wheels torch depends on install and import without a GPU) into
+# bench/.venv-mem, with pip's cache shared with the other benches. It measures: it exits 0
+# whatever the errors. MEM_BIN=path skips the build; extra arguments go to
+# bench/mem_validate.py (--only gpt2, --json FILE).
+cd "$(dirname "$0")/.." || exit 0
+bin=${MEM_BIN:-}
+if [ -z "$bin" ]; then
+  if ! cargo build --release --quiet -p everybyte; then
+    echo "mem-validate: the build failed; nothing measured"
+    exit 0
+  fi
+  bin=target/release/everybyte
+fi
+venv=bench/.venv-mem
+req=bench/mem-requirements.txt
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  if ! { [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"; } ||
+     ! "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$req"; then
+    echo "mem-validate: torch could not be installed from $req; nothing measured"
+    exit 0
+  fi
+  echo "$want" > "$stamp"
+fi
+"$venv/bin/python" bench/mem_validate.py "$bin" "$@" 2> >(grep -v -e "Warning" -e "loss_type" >&2) || true
