@@ -289,7 +289,12 @@ fn head(m: &ModelShape, family: Family, s: Setup, d: &Dims, batch: f64) -> f64 {
     } else {
         1.0
     };
-    let mut bytes = 8.0 * d.t; // the token ids
+    // The token ids (images have none).
+    let mut bytes = if family == Family::Vit {
+        0.0
+    } else {
+        8.0 * d.t
+    };
     if m.embd_dropout > 0.0 {
         bytes += mask_e * d.h;
     }
@@ -310,8 +315,16 @@ fn head(m: &ModelShape, family: Family, s: Setup, d: &Dims, batch: f64) -> f64 {
             bytes += loss * d.t * v;
         }
         Family::Vit => {
-            // The final LayerNorm; the classifier reads the class token only.
-            bytes += norm(family, p, d.t, d.h) + c * batch * m.hidden.unwrap_or(0) as f64;
+            // The images the patch embedding reads, the final LayerNorm, and the classifier's
+            // input: the class token, a view that keeps the whole normed output alive (under
+            // autocast, a half-precision copy of the token alone).
+            bytes += c * batch * m.pixels.unwrap_or(0) as f64;
+            bytes += norm(family, p, d.t, d.h);
+            bytes += if p.autocast() {
+                c * batch * m.hidden.unwrap_or(0) as f64
+            } else {
+                c * d.h
+            };
         }
     }
     bytes
@@ -468,5 +481,25 @@ mod tests {
             }
         }
         assert!(worst.is_empty(), "{}", worst.join("\n"));
+    }
+
+    #[test]
+    fn embeddings_head_and_loss_match_what_pytorch_saved() {
+        let cpu = |precision| Setup {
+            precision,
+            attention: Attention::Eager,
+            device: Device::Cpu,
+            recompute: Recompute::None,
+        };
+        // GPT-2, fp32, 2 × 128: ids, embedding dropout, ln_f, lm_head input, fp32 log-softmax.
+        let mut gpt2 = shape(Family::Gpt2);
+        gpt2.vocab = Some(50257);
+        let got = saved(&gpt2, cpu(Precision::Fp32), 2, 128).unwrap().head;
+        assert!((got / 53_829_636.0 - 1.0).abs() < 0.001, "{got}");
+        // ViT-B/16, fp32, 8 images: the pixels, the final LayerNorm, the class-token view.
+        let mut vit = shape(Family::Vit);
+        vit.pixels = Some(3 * 224 * 224);
+        let got = saved(&vit, cpu(Precision::Fp32), 8, 197).unwrap().head;
+        assert!((got / 14_512_580.0 - 1.0).abs() < 0.001, "{got}");
     }
 }

@@ -39,6 +39,8 @@ pub struct ModelShape {
     pub embd_dropout: f64,
     /// A vision model's sequence: its patches and class token (the `--seq` of images).
     pub patch_seq: Option<u64>,
+    /// A vision model's input values per image (channels × height × width).
+    pub pixels: Option<u64>,
 }
 
 fn u(v: &serde_json::Value, keys: &[&str]) -> Option<u64> {
@@ -148,11 +150,13 @@ pub fn from_hf_config(v: &serde_json::Value) -> Result<ModelShape, ConfigError> 
             .unwrap_or(""),
         family,
     );
-    let patch_seq = (family == crate::activations::Family::Vit).then(|| {
-        let img = u(v, &["image_size"]).unwrap_or(224);
+    let vision = family == crate::activations::Family::Vit;
+    let img = u(v, &["image_size"]).unwrap_or(224);
+    let patch_seq = vision.then(|| {
         let patch = u(v, &["patch_size"]).unwrap_or(16).max(1);
         (img / patch).pow(2) + 1
     });
+    let pixels = vision.then(|| u(v, &["num_channels"]).unwrap_or(3) * img * img);
     Ok(ModelShape {
         params,
         layers: Some(l),
@@ -178,6 +182,7 @@ pub fn from_hf_config(v: &serde_json::Value) -> Result<ModelShape, ConfigError> 
         hidden_dropout: f(&["resid_pdrop", "hidden_dropout_prob", "hidden_dropout"]),
         embd_dropout: f(&["embd_pdrop", "hidden_dropout_prob"]),
         patch_seq,
+        pixels,
     })
 }
 
