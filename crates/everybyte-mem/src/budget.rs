@@ -504,6 +504,7 @@ fn setup(i: &BudgetInput, precision: crate::activations::Precision) -> crate::ac
 /// Training under a precision: what PyTorch holds for the weights, gradients and optimizer
 /// states in it, and the tensors autograd saves (by implementation family; the paper's
 /// formula where the family is unknown).
+#[allow(clippy::too_many_lines)] // one push per component, then the activation parts
 fn train_components(
     i: &BudgetInput,
     precision: crate::activations::Precision,
