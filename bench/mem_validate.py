@@ -154,6 +154,10 @@ COMPONENTS = [
 
 
 def main():
+    if len(sys.argv) == 7 and sys.argv[1] == "--one":
+        _, _, path, batch, seq, precision, attn = sys.argv
+        print(json.dumps(measure(path, int(batch), int(seq), precision, attn)))
+        return 0
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("--cases", default="bench/mem-cases.tsv")
@@ -177,7 +181,16 @@ def main():
     for cfg, batch, seq, precision, attn in rows:
         path = os.path.join("bench/mem-configs", cfg)
         start = time.perf_counter()
-        m = measure(path, batch, seq, precision, attn)
+        # Each case in its own process: the allocator does not give a case's memory back.
+        p = subprocess.run(
+            [sys.executable, __file__, "--one", path, str(batch), str(seq), precision, attn],
+            capture_output=True,
+            text=True,
+        )
+        if p.returncode != 0:
+            print("%s %dx%d %s %s: the measurement failed (exit %d): %s" % (cfg, batch, seq, precision, attn, p.returncode, p.stderr.strip().splitlines()[-1:] or ""))
+            continue
+        m = json.loads(p.stdout.strip().splitlines()[-1])
         took = time.perf_counter() - start
         b = budget(a.binary, path, batch, seq, precision, attn)
         name = "%s %dx%d" % (cfg.replace(".json", ""), batch, seq)
