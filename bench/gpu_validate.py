@@ -108,7 +108,8 @@ def budget(exe, config, batch, seq):
         json.dump(config, f)
         f.flush()
         out = subprocess.run(
-            [exe, "mem", "budget", "--model", f.name, "--mixed-precision", "--optimizer", "adamw",
+            [exe, "mem", "budget", "--model", f.name, "--precision", "autocast-bf16",
+             "--attention", "eager", "--optimizer", "adamw",
              "--batch", str(batch), "--seq", str(seq), "--format", "json"],
             check=True, capture_output=True, text=True).stdout
     b = json.loads(out)["budget"]
