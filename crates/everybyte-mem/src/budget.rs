@@ -620,18 +620,17 @@ fn train_components(
 /// The batch-dependent total, without recursion into `max_batch`.
 fn budget_nobatch(i: &BudgetInput) -> u64 {
     let mut t = 0u64;
-    if let (true, Some(precision)) = (i.train, i.precision) {
-        if let Some(saved) =
-            crate::activations::saved(&i.model, setup(i, precision), i.batch, i.seq)
-        {
-            t += (saved.layers + saved.head) as u64;
-        } else {
-            t += activation_bytes(&i.model, i.batch, i.seq, i.recompute).unwrap_or(0);
-            t += i.model.vocab.map_or(0, |v| 4 * i.batch * i.seq * v);
-        }
-    } else if i.train {
-        t += activation_bytes(&i.model, i.batch, i.seq, i.recompute).unwrap_or(0);
-        t += i.model.vocab.map_or(0, |v| 4 * i.batch * i.seq * v);
+    if i.train {
+        let saved = i
+            .precision
+            .and_then(|p| crate::activations::saved(&i.model, setup(i, p), i.batch, i.seq));
+        t += match saved {
+            Some(saved) => (saved.layers + saved.head) as u64,
+            None => {
+                activation_bytes(&i.model, i.batch, i.seq, i.recompute).unwrap_or(0)
+                    + i.model.vocab.map_or(0, |v| 4 * i.batch * i.seq * v)
+            }
+        };
     } else if let (Some(l), Some(h), Some(a)) = (i.model.layers, i.model.hidden, i.model.heads) {
         let kv = i.model.kv_heads.unwrap_or(a);
         t += (2.0 * (l * i.batch * i.seq * kv * (h / a.max(1))) as f64 * i.weight_bytes) as u64;

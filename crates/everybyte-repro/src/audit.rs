@@ -245,20 +245,7 @@ fn lint_root(
             shown_root.join(rel).display().to_string()
         }
     };
-    let mut python = Vec::new();
-    let mut others = Vec::new();
-    for f in &walked.files {
-        let s = Source {
-            path: f.path.clone(),
-            rel: f.rel.clone(),
-            display: show(&f.rel),
-        };
-        if f.kind == FileKind::PythonSource && !is_stub(&f.rel) {
-            python.push(s);
-        } else {
-            others.push(s);
-        }
-    }
+    let (mut python, others) = split(&walked, &show);
     // A named file the walk skipped (ignored by .gitignore) is still read.
     for rel in named {
         if !python.iter().any(|s| s.rel == *rel) {
@@ -268,15 +255,6 @@ fn lint_root(
                 display: show(rel),
             });
         }
-    }
-    // `.env` is hidden from the walk.
-    let dotenv = root.join(".env");
-    if dotenv.is_file() {
-        others.push(Source {
-            path: dotenv,
-            rel: ".env".into(),
-            display: show(".env"),
-        });
     }
     let only = (!named.is_empty()).then_some(named);
     let (project, errors) = load(python, &others, only);
@@ -377,13 +355,27 @@ fn normalise(p: &Path) -> PathBuf {
 /// Repro's part of the audit: the project's programs, each linted as it runs.
 pub fn audit(input: &Audit, report: &mut Report) {
     let project = input.project;
+    let (python, others) = split(project, &|rel: &str| rel.to_owned());
+    let (p, errors) = load(python, &others, None);
+    report.findings.extend(errors);
+    let entries = p.entries();
+    report.findings.extend(lint_entries(&p, &entries));
+    report.context.extend(program_context(&p, &entries));
+}
+
+/// A walked project's files as sources: the Python modules (stubs aside), and the others
+/// (launchers, pins, manifests among them), with `.env`, which the walk skips as hidden.
+fn split(
+    project: &everybyte_core::discover::Project,
+    show: &dyn Fn(&str) -> String,
+) -> (Vec<Source>, Vec<Source>) {
     let mut python = Vec::new();
     let mut others = Vec::new();
     for f in &project.files {
         let s = Source {
             path: f.path.clone(),
             rel: f.rel.clone(),
-            display: f.rel.clone(),
+            display: show(&f.rel),
         };
         if f.kind == FileKind::PythonSource && !is_stub(&f.rel) {
             python.push(s);
@@ -396,14 +388,10 @@ pub fn audit(input: &Audit, report: &mut Report) {
         others.push(Source {
             path: dotenv,
             rel: ".env".into(),
-            display: ".env".into(),
+            display: show(".env"),
         });
     }
-    let (p, errors) = load(python, &others, None);
-    report.findings.extend(errors);
-    let entries = p.entries();
-    report.findings.extend(lint_entries(&p, &entries));
-    report.context.extend(program_context(&p, &entries));
+    (python, others)
 }
 
 /// A type stub (`.pyi`): declarations, not code that runs.

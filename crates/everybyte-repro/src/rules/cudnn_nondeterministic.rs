@@ -31,16 +31,22 @@ everybyte_core::declare_rule! {
 pub fn deterministic(ctx: &Context<'_>) -> bool {
     ctx.assigned("torch.backends.cudnn.deterministic", |v| v == "True")
         .is_some()
-        || ctx
-            .live(|c| {
-                (c.callee == "torch.use_deterministic_algorithms"
-                    && c.args.first().is_some_and(|a| a == "True"))
-                    || c.callee == "transformers.enable_full_determinism"
-                    || ((c.name().ends_with("Trainer") || c.name() == "set_seed")
-                        && c.keyword("deterministic") == Some("True"))
-                    || c.keyword("full_determinism") == Some("True")
-            })
-            .is_some()
+        || deterministic_algorithms(ctx)
+}
+
+/// Whether the running code turns on `torch.use_deterministic_algorithms(True)`, itself or
+/// through a library: Hugging Face's full determinism, a `set_seed(..., deterministic=True)`,
+/// Lightning's `Trainer(deterministic=True)`.
+pub fn deterministic_algorithms(ctx: &Context<'_>) -> bool {
+    ctx.live(|c| {
+        (c.callee == "torch.use_deterministic_algorithms"
+            && c.args.first().is_some_and(|a| a == "True"))
+            || c.callee == "transformers.enable_full_determinism"
+            || ((c.name().ends_with("Trainer") || c.name() == "set_seed")
+                && c.keyword("deterministic") == Some("True"))
+            || c.keyword("full_determinism") == Some("True")
+    })
+    .is_some()
 }
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {

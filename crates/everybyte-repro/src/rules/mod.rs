@@ -365,16 +365,46 @@ impl Context<'_> {
         seeded(self.script.live_calls())
     }
 
+    /// The calls of function `f` (by its key, or for a method, by its name on an object).
+    pub fn callers<'s>(&'s self, f: &'s str) -> impl Iterator<Item = &'s Call> + 's {
+        let method = self.script.functions.get(f).filter(|d| d.method);
+        self.script.calls.iter().filter(move |x| {
+            x.callee == f
+                || method.is_some_and(|m| x.written.contains('.') && x.name() == m.short())
+        })
+    }
+
+    /// The `add_argument` call that declares option `field` (`--model-name` for
+    /// `model_name`).
+    pub fn option(&self, field: &str) -> Option<&Call> {
+        self.script.calls.iter().find(|c| {
+            c.name() == "add_argument"
+                && c.args.iter().any(|a| {
+                    let l = a.trim().trim_matches(|q| q == '"' || q == '\'');
+                    l.starts_with('-') && l.trim_start_matches('-').replace('-', "_") == field
+                })
+        })
+    }
+
+    /// Whether the option or config field `arg` names (`args.revision`, `seed`) is `None` by
+    /// default: an `add_argument` without a default or with `default=None`, or a field
+    /// assigned `None`.
+    pub fn defaults_none(&self, arg: &str) -> bool {
+        let field = arg.rsplit('.').next().unwrap_or(arg);
+        self.option(field)
+            .is_some_and(|c| c.keyword("default").is_none_or(|d| d.trim() == "None"))
+            || self.script.assigns.iter().any(|a| {
+                (a.target == field || a.target.ends_with(&format!(".{field}")))
+                    && matches!(a.value.trim(), "None" | "field(default=None)")
+            })
+    }
+
     /// The conditions a call runs under: its own, and those of the calls of the function
     /// that holds it (one level up: `if rank == 0: save_checkpoint(...)`).
     pub fn guards<'s>(&'s self, c: &'s Call) -> Vec<&'s str> {
         let mut out: Vec<&str> = c.guard.as_deref().into_iter().collect();
         if let Some(f) = &c.function {
-            let method = self.script.functions.get(f).filter(|d| d.method);
-            for caller in self.script.calls.iter().filter(|x| {
-                x.callee == *f
-                    || method.is_some_and(|m| x.written.contains('.') && x.name() == m.short())
-            }) {
+            for caller in self.callers(f) {
                 out.extend(caller.guard.as_deref());
             }
         }
@@ -429,11 +459,7 @@ impl Context<'_> {
         if text.is_empty()
             && let Some(f) = function
         {
-            let method = self.script.functions.get(f).filter(|d| d.method);
-            for caller in self.script.calls.iter().filter(|x| {
-                x.callee == *f
-                    || method.is_some_and(|m| x.written.contains('.') && x.name() == m.short())
-            }) {
+            for caller in self.callers(f) {
                 for a in caller
                     .args
                     .iter()

@@ -30,14 +30,7 @@ everybyte_core::declare_rule! {
 }
 
 fn strict(ctx: &Context<'_>) -> bool {
-    ctx.live(|c| {
-        (c.callee == "torch.use_deterministic_algorithms"
-            && c.args.first().is_some_and(|a| a == "True"))
-            || c.callee == "transformers.enable_full_determinism"
-            || c.keyword("full_determinism") == Some("True")
-            || c.keyword("deterministic") == Some("True")
-    })
-    .is_some()
+    super::cudnn_nondeterministic::deterministic_algorithms(ctx)
         || ctx
             .assigned("torch._inductor.config.deterministic", |v| v == "True")
             .is_some()

@@ -117,9 +117,8 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         // `dataset.shuffle(seed=args.seed)` / `train_test_split(seed=...)` with a seed option
         // that defaults to None: each rank draws its own subset.
         let unseeded_subset = matches!(c.name(), "shuffle" | "train_test_split")
-            && c.keyword("seed").is_some_and(|v| {
-                v.trim() == "None" || super::unpinned_artifact::option_defaults_none(ctx, v)
-            });
+            && c.keyword("seed")
+                .is_some_and(|v| v.trim() == "None" || ctx.defaults_none(v));
         (split || init_draw) && !torch_shared || unseeded_subset
     });
     if let Some(c) = per_rank_data {

@@ -100,14 +100,7 @@ fn named_literal<'a>(ctx: &'a Context<'_>, arg: &'a str) -> Option<&'a str> {
         return None;
     }
     let s = ctx.script;
-    s.calls
-        .iter()
-        .find(|c| {
-            c.name() == "add_argument"
-                && c.args.iter().any(|a| {
-                    literal(a).is_some_and(|l| l.trim_start_matches('-').replace('-', "_") == field)
-                })
-        })
+    ctx.option(field)
         .and_then(|c| c.keyword("default"))
         .and_then(literal)
         .or_else(|| {
@@ -134,25 +127,6 @@ fn names_hub_id(arg: &str) -> bool {
         ]
         .iter()
         .any(|w| field.contains(w))
-}
-
-/// `args.revision` whose option defaults to None (or has no default).
-pub fn option_defaults_none(ctx: &Context<'_>, arg: &str) -> bool {
-    let field = arg.rsplit('.').next().unwrap_or(arg);
-    let s = ctx.script;
-    s.calls
-        .iter()
-        .find(|c| {
-            c.name() == "add_argument"
-                && c.args.iter().any(|a| {
-                    literal(a).is_some_and(|l| l.trim_start_matches('-').replace('-', "_") == field)
-                })
-        })
-        .is_some_and(|c| c.keyword("default").is_none_or(|d| d.trim() == "None"))
-        || s.assigns.iter().any(|a| {
-            (a.target == field || a.target.ends_with(&format!(".{field}")))
-                && matches!(a.value.trim(), "None" | "field(default=None)")
-        })
 }
 
 fn report(ctx: &Context<'_>, c: &Call, what: String, out: &mut Vec<Finding>) {
@@ -229,7 +203,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         // `revision=args.revision` pins only when the option has a value by default.
         let pinned = c.keyword("revision").is_some_and(|r| {
             r.trim() != "None" && named_literal(ctx, r).is_some_and(|v| !v.is_empty())
-                || literal(r).is_none() && !option_defaults_none(ctx, r)
+                || literal(r).is_none() && !ctx.defaults_none(r)
         });
         if (name == "from_pretrained" && !own_method || c.callee.ends_with("load_dataset"))
             && !pinned
