@@ -110,4 +110,14 @@ pub enum Error {
     TraceForbidden { program: String },
     #[error("--syscalls is implemented for x86-64 Linux only")]
     TraceUnsupported,
+    #[error("process {pid}: no such process (it has exited, or the id is wrong)")]
+    ProcessGone { pid: u32 },
+    #[error(
+        "process {pid} belongs to user {uid}: profiling another user's process needs root or CAP_SYS_PTRACE (or run everybyte as that user)"
+    )]
+    NotOurs { pid: u32, uid: u32 },
+    #[error("process {pid}: cannot attach to count its system calls: {why}")]
+    AttachRefused { pid: u32, why: String },
+    #[error("process {pid} is everybyte itself")]
+    AttachSelf { pid: u32 },
 }

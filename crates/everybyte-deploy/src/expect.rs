@@ -56,6 +56,7 @@ impl Measurements<'_> {
             expect.peak_bytes = Some((r.peak(), shown.clone()));
             expect.cold_start = r.cold_start_seconds;
             figures.push(crate::profile::figure(&r, &shown));
+            figures.extend(crate::profile::activity_figure(&r, &shown));
         }
         if let Some(b) = self.bench {
             let p99 = bench_p99_ms(b)?;

@@ -1,6 +1,8 @@
 //! `everybyte profile`: runs a workload and records, for its whole process tree, resident and
 //! proportional memory over time, the peak and when it happened, the steady state, the cold
-//! start (until a URL answers 200 or a log line appears), CPU time, exit status.
+//! start (until a URL answers 200 or a log line appears), CPU time, exit status; each second,
+//! its CPU and storage reads, the disks' and GPUs' utilisation, and from them whether it is
+//! input-bound. `--pid` attaches to a process that already runs instead.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -13,7 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+mod activity;
+mod attach;
 mod command;
+pub use activity::{Bound, Disk, HostCpu, Second, Verdict};
 pub use command::{ProfileArgs, exit_code, summary, write_record};
 
 /// One sample of the process tree.
@@ -55,6 +60,23 @@ pub struct Record {
     /// With `--syscalls`: per system call, as `strace -c -f -w`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub syscalls: Option<Vec<crate::syscalls::SyscallStat>>,
+    /// Each second: CPU, storage reads, disks, GPU utilisation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seconds: Vec<Second>,
+    /// Input-bound, compute-bound or neither, with the seconds that prove it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// With `--pid`: the process observed, and whether it still ran when observation ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached: Option<Attached>,
+}
+
+/// A process `profile --pid` attached to.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Attached {
+    pub pid: u32,
+    /// It was left running (the duration ended or the profiler was interrupted).
+    pub still_running: bool,
 }
 
 impl Record {
@@ -75,17 +97,27 @@ pub enum Ready {
 
 pub struct ProfileOptions<'a> {
     pub command: &'a [String],
+    /// Attach to this running process (and its tree) instead of running `command`.
+    pub pid: Option<u32>,
     pub interval: Duration,
     pub ready: Option<Ready>,
     /// Stop the workload (SIGTERM) this long after it became ready; `None`: wait for it.
     pub after_ready: Option<Duration>,
+    /// Stop the workload (SIGTERM) after this long; attached, detach after this long.
     pub timeout: Option<Duration>,
     /// Count system calls through ptrace (all threads and children).
     pub syscalls: bool,
 }
 
 fn children(pid: u32) -> Vec<u32> {
-    let mut by_parent: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+    tree(pid).into_iter().map(|(p, _)| p).collect()
+}
+
+/// The process `pid` and its descendants, each with its state (`R`, `S`, `D`…), the root first.
+fn tree(pid: u32) -> Vec<(u32, char)> {
+    let mut by_parent: std::collections::HashMap<u32, Vec<(u32, char)>> =
+        std::collections::HashMap::new();
+    let mut root_state = '?';
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.filter_map(Result::ok) {
             let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
@@ -94,19 +126,24 @@ fn children(pid: u32) -> Vec<u32> {
             let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
                 continue;
             };
-            let parent = stat
+            let mut rest = stat
                 .rsplit_once(')')
-                .and_then(|(_, r)| r.split_whitespace().nth(1))
-                .and_then(|x| x.parse().ok());
-            if let Some(pp) = parent {
-                by_parent.entry(pp).or_default().push(p);
+                .map(|(_, r)| r.split_whitespace())
+                .into_iter()
+                .flatten();
+            let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
+            if p == pid {
+                root_state = state;
+            }
+            if let Some(pp) = rest.next().and_then(|x| x.parse().ok()) {
+                by_parent.entry(pp).or_default().push((p, state));
             }
         }
     }
-    let mut out = vec![pid];
+    let mut out = vec![(pid, root_state)];
     let mut i = 0;
     while i < out.len() {
-        if let Some(k) = by_parent.get(&out[i]) {
+        if let Some(k) = by_parent.get(&out[i].0) {
             out.extend(k);
         }
         i += 1;
@@ -223,35 +260,82 @@ fn stop(pid: u32, now: bool, sent: Option<Instant>) -> Option<Instant> {
     }
 }
 
-/// GPU memory per process id, from NVML, over every GPU.
-fn gpu_memory(nvml: Option<&everybyte_mem::nvml::Nvml>) -> std::collections::HashMap<u32, u64> {
-    let mut by_pid = std::collections::HashMap::new();
-    if let Some(readings) = nvml.and_then(|n| n.read_all().ok()) {
-        for r in readings {
-            for (pid, bytes) in r.processes.unwrap_or_default() {
-                *by_pid.entry(pid).or_insert(0) += bytes;
-            }
-        }
-    }
-    by_pid
+/// Samples a process tree: memory every interval, activity every second.
+struct Sampler {
+    start: Instant,
+    nvml: Option<everybyte_mem::nvml::Nvml>,
+    samples: Vec<Sample>,
+    activity: activity::Activity,
 }
 
-fn sample(pid: u32, t: f64, nvml: Option<&everybyte_mem::nvml::Nvml>) -> Sample {
-    let pids = children(pid);
-    let gpu = gpu_memory(nvml);
-    let (mut rss, mut pss, mut gpu_bytes) = (0, 0, 0);
-    for p in &pids {
-        let (r, s) = memory(*p);
-        rss += r;
-        pss += s;
-        gpu_bytes += gpu.get(p).copied().unwrap_or(0);
+/// What a sampler observed.
+pub(crate) struct Observed {
+    samples: Vec<Sample>,
+    activity: activity::Activity,
+}
+
+impl Sampler {
+    fn finish(self) -> Observed {
+        Observed {
+            samples: self.samples,
+            activity: self.activity,
+        }
     }
-    Sample {
-        t,
-        rss_bytes: rss,
-        pss_bytes: pss,
-        processes: pids.len() as u32,
-        gpu_bytes,
+
+    fn new(start: Instant) -> Self {
+        Sampler {
+            start,
+            // No GPU driver is not an error: GPU memory and utilisation are then not reported.
+            nvml: everybyte_mem::nvml::Nvml::load().ok(),
+            samples: Vec::new(),
+            activity: activity::Activity::new(),
+        }
+    }
+
+    fn tick(&mut self, root: u32) {
+        let t = self.start.elapsed().as_secs_f64();
+        let tree = tree(root);
+        self.activity
+            .note_disk_wait(tree.iter().filter(|(_, state)| *state == 'D').count());
+        let pids: Vec<u32> = tree.into_iter().map(|(p, _)| p).collect();
+        let readings = self
+            .nvml
+            .as_ref()
+            .and_then(|n| n.read_all().ok())
+            .unwrap_or_default();
+        let (mut rss, mut pss, mut gpu_bytes) = (0, 0, 0);
+        let mut used = Vec::new();
+        for p in &pids {
+            let (r, s) = memory(*p);
+            rss += r;
+            pss += s;
+        }
+        for r in &readings {
+            let held: u64 = r
+                .processes
+                .iter()
+                .flatten()
+                .filter(|(p, _)| pids.contains(p))
+                .map(|(_, b)| b)
+                .sum();
+            if held > 0 {
+                gpu_bytes += held;
+                used.extend(r.util_gpu);
+            }
+        }
+        self.samples.push(Sample {
+            t,
+            rss_bytes: rss,
+            pss_bytes: pss,
+            processes: pids.len() as u32,
+            gpu_bytes,
+        });
+        if self.activity.due(t) {
+            let util = (!used.is_empty()).then(|| {
+                used.iter().map(|&u| f64::from(u) / 100.0).sum::<f64>() / used.len() as f64
+            });
+            self.activity.read(t, &pids, util);
+        }
     }
 }
 
@@ -263,7 +347,6 @@ fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
         return Err(Error::SyscallsWithReadyLog);
     }
     let start = Instant::now();
-    let samples = Arc::new(Mutex::new(Vec::new()));
     let ready_at: Arc<Mutex<Option<f64>>> = Arc::new(Mutex::new(None));
     let done = Arc::new(AtomicBool::new(false));
     let mut watcher = None;
@@ -273,19 +356,13 @@ fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
     };
     let (interval, after_ready, timeout) = (opts.interval, opts.after_ready, opts.timeout);
     let trace = crate::syscalls::trace(opts.command, &mut |pid| {
-        let (samples, ready_at, done, url) = (
-            Arc::clone(&samples),
-            Arc::clone(&ready_at),
-            Arc::clone(&done),
-            url.clone(),
-        );
+        let (ready_at, done, url) = (Arc::clone(&ready_at), Arc::clone(&done), url.clone());
         watcher = Some(std::thread::spawn(move || {
-            // No GPU driver is not an error: GPU memory is then not reported.
-            let nvml = everybyte_mem::nvml::Nvml::load().ok();
+            // The sampler lives on the thread that samples (NVML's handle stays on one thread).
+            let mut sampler = Sampler::new(start);
             let mut stopped: Option<Instant> = None;
             while !done.load(Ordering::Relaxed) {
-                let t = start.elapsed().as_secs_f64();
-                everybyte_core::par::lock(&samples).push(sample(pid, t, nvml.as_ref()));
+                sampler.tick(pid);
                 if let Some(u) = &url {
                     let mut r = everybyte_core::par::lock(&ready_at);
                     if r.is_none() && url_ready(u) {
@@ -299,22 +376,25 @@ fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
                 stopped = stop(pid, over || after, stopped);
                 std::thread::sleep(interval);
             }
+            sampler.finish()
         }));
     });
     done.store(true, Ordering::Relaxed);
-    if let Some(h) = watcher {
-        let _ = h.join();
-    }
+    let sampler = watcher.map(std::thread::JoinHandle::join);
     let trace = trace?;
-    let samples = std::mem::take(&mut *everybyte_core::par::lock(&samples));
+    let sampler = match sampler {
+        Some(Ok(s)) => s,
+        _ => Sampler::new(start).finish(),
+    };
     let cold = *everybyte_core::par::lock(&ready_at);
+    let (user, sys) = children_cpu();
     let mut r = summarise(
         opts,
-        samples,
+        sampler,
         cold,
         trace.wall.as_secs_f64(),
-        trace.exit_code,
-        trace.signal,
+        (trace.exit_code, trace.signal),
+        (user, sys),
     );
     r.syscalls = Some(trace.stats);
     Ok(r)
@@ -322,13 +402,13 @@ fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
 
 fn summarise(
     opts: &ProfileOptions<'_>,
-    samples: Vec<Sample>,
+    observed: Observed,
     cold: Option<f64>,
     wall: f64,
-    exit_code: Option<i32>,
-    signal: Option<i32>,
+    (exit_code, signal): (Option<i32>, Option<i32>),
+    (user, sys): (f64, f64),
 ) -> Record {
-    let (user, sys) = children_cpu();
+    let Observed { samples, activity } = observed;
     let key = |s: &Sample| {
         if s.pss_bytes > 0 {
             s.pss_bytes
@@ -344,6 +424,30 @@ fn summarise(
         .map(key)
         .collect();
     tail.sort_unstable();
+    let mut seconds = activity.seconds;
+    // A disk nobody used during the run is left out of every second.
+    let quiet: Vec<String> = seconds
+        .first()
+        .map(|s| {
+            s.disks
+                .iter()
+                .filter(|d| {
+                    seconds.iter().all(|x| {
+                        x.disks.iter().all(|y| {
+                            y.name != d.name
+                                || (y.util == 0.0
+                                    && y.read_bytes_per_second == 0.0
+                                    && y.write_bytes_per_second == 0.0)
+                        })
+                    })
+                })
+                .map(|d| d.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    for s in &mut seconds {
+        s.disks.retain(|d| !quiet.contains(&d.name));
+    }
     Record {
         command: opts.command.to_vec(),
         wall_seconds: wall,
@@ -362,12 +466,19 @@ fn summarise(
         sample_interval_seconds: opts.interval.as_secs_f64(),
         samples,
         syscalls: None,
+        verdict: Some(activity::verdict(&seconds)),
+        seconds,
+        attached: None,
     }
 }
 
 #[allow(clippy::too_many_lines)] // start, sample until exit, summarise: one loop
-/// Runs the workload and profiles it. Its standard output and error pass through.
+/// Runs the workload (or attaches to it, with `pid`) and profiles it. Its standard output and
+/// error pass through.
 pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
+    if let Some(pid) = opts.pid {
+        return attach::run(opts, pid);
+    }
     let cmd = opts.command;
     if opts.syscalls && !cmd.is_empty() {
         return run_traced(opts);
@@ -401,8 +512,6 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
         })?;
     let start = Instant::now();
     let pid = child.id();
-    // No GPU driver is not an error: GPU memory is then not reported.
-    let nvml = everybyte_mem::nvml::Nvml::load().ok();
     let ready_at: Arc<Mutex<Option<f64>>> = Arc::new(Mutex::new(None));
     // Log readiness: watch both streams (and pass them through).
     if let Some(Ready::Log(re)) = &opts.ready {
@@ -440,13 +549,13 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
             });
         }
     }
-    let mut samples = Vec::new();
+    let mut sampler = Sampler::new(start);
     let mut stopped: Option<Instant> = None;
     let status = loop {
         if let Some(s) = child.try_wait().map_err(|err| Error::Wait { err })? {
             break s;
         }
-        samples.push(sample(pid, start.elapsed().as_secs_f64(), nvml.as_ref()));
+        sampler.tick(pid);
         if let Some(Ready::Url(u)) = &opts.ready {
             let mut r = everybyte_core::par::lock(&ready_at);
             if r.is_none() && url_ready(u) {
@@ -466,11 +575,11 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
     let cold = *everybyte_core::par::lock(&ready_at);
     Ok(summarise(
         opts,
-        samples,
+        sampler.finish(),
         cold,
         wall,
-        status.code(),
-        status.signal(),
+        (status.code(), status.signal()),
+        children_cpu(),
     ))
 }
 
@@ -524,6 +633,78 @@ pub fn figure(r: &Record, name: &str) -> everybyte_core::chart::Figure {
         svg: lines(&title, "seconds", "MiB", &series, &marks),
         title,
     }
+}
+
+/// Disk, CPU and GPU utilisation on one time axis (in percent, as `iostat` and `top` print
+/// them: a process using two cores is at 200%), with the input-bound seconds marked.
+pub fn activity_figure(r: &Record, name: &str) -> Option<everybyte_core::chart::Figure> {
+    use everybyte_core::chart::{Figure, Mark, Series, lines};
+    if r.seconds.is_empty() {
+        return None;
+    }
+    let pct = |f: &dyn Fn(&Second) -> Option<f64>| -> Vec<(f64, f64)> {
+        r.seconds
+            .iter()
+            .filter_map(|s| f(s).map(|v| (s.t, 100.0 * v)))
+            .collect()
+    };
+    let mut names: Vec<String> = r
+        .seconds
+        .iter()
+        .flat_map(|s| s.disks.iter().map(|d| d.name.clone()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut series: Vec<Series> = names
+        .iter()
+        .map(|n| Series {
+            name: format!("disk {n} busy"),
+            points: pct(&|s| s.disks.iter().find(|d| &d.name == n).map(|d| d.util)),
+        })
+        .collect();
+    series.push(Series {
+        name: "main process CPU".into(),
+        points: pct(&|s| Some(s.main_cpu_cores)),
+    });
+    if r.seconds.iter().any(|s| s.workers > 0) {
+        series.push(Series {
+            name: "each worker's CPU".into(),
+            points: pct(&|s| Some(s.worker_cpu_cores)),
+        });
+    }
+    series.push(Series {
+        name: "in disk wait".into(),
+        points: pct(&|s| Some(s.disk_wait.min(1.0))),
+    });
+    if r.seconds.iter().any(|s| s.gpu_util.is_some()) {
+        series.push(Series {
+            name: "GPU".into(),
+            points: pct(&|s| s.gpu_util),
+        });
+    }
+    let marks: Vec<Mark> = r
+        .verdict
+        .iter()
+        .filter(|v| v.bound != Bound::TooShort)
+        .map(|v| {
+            Mark::Y(
+                match v.bound {
+                    Bound::Input => 100.0 * activity::DISK_WAIT,
+                    _ => 100.0 * activity::CPU_BUSY,
+                },
+                match v.bound {
+                    Bound::Input => "input-bound".to_owned(),
+                    Bound::Compute => "compute-bound".to_owned(),
+                    _ => "neither input- nor compute-bound".to_owned(),
+                },
+            )
+        })
+        .collect();
+    let title = format!("{name}: disk, CPU and GPU each second");
+    Some(Figure {
+        svg: lines(&title, "seconds", "% busy", &series, &marks),
+        title,
+    })
 }
 
 /// Reads a record written by `profile -o`.

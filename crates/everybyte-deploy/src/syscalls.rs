@@ -84,6 +84,105 @@ fn resume(tid: libc::pid_t, sig: libc::c_int) {
     }
 }
 
+/// `struct ptrace_syscall_info` (Linux 5.3): which side of a call a syscall-stop is on.
+#[repr(C)]
+struct SyscallInfo {
+    op: u8,
+    pad: [u8; 3],
+    arch: u32,
+    instruction_pointer: u64,
+    stack_pointer: u64,
+    /// entry: the call's number, then its arguments; exit: the return value, then is_error.
+    data: [u64; 8],
+}
+
+enum Side {
+    Entry(u64),
+    Exit(i64),
+}
+
+/// The side of the syscall-stop `tid` is in, where the kernel says (`None` before 5.3).
+fn side(tid: libc::pid_t) -> Option<Side> {
+    // SAFETY: zeroed plain-old-data of the size passed, filled by the kernel for a tracee in
+    // a syscall-stop.
+    let mut info: SyscallInfo = unsafe { std::mem::zeroed() };
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GET_SYSCALL_INFO,
+            tid,
+            std::mem::size_of::<SyscallInfo>(),
+            (&raw mut info).cast::<libc::c_void>(),
+        )
+    };
+    if rc <= 0 {
+        return None;
+    }
+    match info.op {
+        1 => Some(Side::Entry(info.data[0])),
+        2 => Some(Side::Exit(info.data[0].cast_signed())),
+        _ => None,
+    }
+}
+
+/// Calls, errors and time per system call, from the syscall-stops of every tracee.
+#[derive(Default)]
+struct Counter {
+    in_call: HashMap<libc::pid_t, (u64, Instant)>,
+    stats: HashMap<u64, SyscallStat>,
+}
+
+impl Counter {
+    fn inside(&self, tid: libc::pid_t) -> bool {
+        self.in_call.contains_key(&tid)
+    }
+
+    fn forget(&mut self, tid: libc::pid_t) {
+        self.in_call.remove(&tid);
+    }
+
+    /// A syscall-stop of `tid`: the entry starts the clock, the exit counts the call. A call
+    /// already under way when tracing began (its exit without an entry) is not counted.
+    #[cfg(target_arch = "x86_64")]
+    fn stop(&mut self, tid: libc::pid_t) {
+        let side = side(tid).or_else(|| {
+            // Before Linux 5.3: entries and exits alternate.
+            let r = regs(tid)?;
+            Some(if self.in_call.contains_key(&tid) {
+                Side::Exit(r.rax.cast_signed())
+            } else {
+                Side::Entry(r.orig_rax)
+            })
+        });
+        match side {
+            Some(Side::Entry(nr)) => {
+                self.in_call.insert(tid, (nr, Instant::now()));
+            }
+            Some(Side::Exit(ret)) => {
+                if let Some((nr, t0)) = self.in_call.remove(&tid) {
+                    let e = self.stats.entry(nr).or_insert_with(|| SyscallStat {
+                        name: name(nr),
+                        calls: 0,
+                        errors: 0,
+                        seconds: 0.0,
+                    });
+                    e.calls += 1;
+                    e.seconds += t0.elapsed().as_secs_f64();
+                    if (-4095..0).contains(&ret) {
+                        e.errors += 1;
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn finish(self) -> Vec<SyscallStat> {
+        let mut stats: Vec<SyscallStat> = self.stats.into_values().collect();
+        stats.sort_by(|a, b| b.seconds.total_cmp(&a.seconds).then(b.calls.cmp(&a.calls)));
+        stats
+    }
+}
+
 /// Runs `command` under ptrace and counts its system calls.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_lines)] // the ptrace stop protocol, one loop
@@ -142,8 +241,7 @@ pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace,
         );
     }
     resume(pid, 0);
-    let mut in_call: HashMap<libc::pid_t, (u64, Instant)> = HashMap::new();
-    let mut stats: HashMap<u64, SyscallStat> = HashMap::new();
+    let mut count = Counter::default();
     let mut live: std::collections::HashSet<libc::pid_t> = std::collections::HashSet::from([pid]);
     let (mut exit_code, mut signal) = (None, None);
     while !live.is_empty() {
@@ -155,7 +253,7 @@ pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace,
         }
         if libc::WIFEXITED(st) || libc::WIFSIGNALED(st) {
             live.remove(&tid);
-            in_call.remove(&tid);
+            count.forget(tid);
             if tid == pid {
                 if libc::WIFEXITED(st) {
                     exit_code = Some(libc::WEXITSTATUS(st));
@@ -171,27 +269,12 @@ pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace,
         live.insert(tid);
         let sig = libc::WSTOPSIG(st);
         if sig == (libc::SIGTRAP | 0x80) {
-            if let Some((nr, t0)) = in_call.remove(&tid) {
-                let ret = regs(tid).map_or(0, |r| r.rax.cast_signed());
-                let e = stats.entry(nr).or_insert_with(|| SyscallStat {
-                    name: name(nr),
-                    calls: 0,
-                    errors: 0,
-                    seconds: 0.0,
-                });
-                e.calls += 1;
-                e.seconds += t0.elapsed().as_secs_f64();
-                if (-4095..0).contains(&ret) {
-                    e.errors += 1;
-                }
-            } else if let Some(r) = regs(tid) {
-                in_call.insert(tid, (r.orig_rax, Instant::now()));
-            }
+            count.stop(tid);
             resume(tid, 0);
         } else if sig == libc::SIGTRAP || (st >> 16) != 0 {
             // fork/clone/exec events: the new tracee arrives on its own stop.
             resume(tid, 0);
-        } else if sig == libc::SIGSTOP && !in_call.contains_key(&tid) {
+        } else if sig == libc::SIGSTOP && !count.inside(tid) {
             // A new thread or child's initial stop (or a real SIGSTOP: passing 0 loses it,
             // as strace does for the initial stop).
             resume(tid, 0);
@@ -200,14 +283,234 @@ pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace,
         }
     }
     drop(child);
-    let mut stats: Vec<SyscallStat> = stats.into_values().collect();
-    stats.sort_by(|a, b| b.seconds.total_cmp(&a.seconds).then(b.calls.cmp(&a.calls)));
     Ok(Trace {
-        stats,
+        stats: count.finish(),
         exit_code,
         signal,
         wall: start.elapsed(),
     })
+}
+
+/// `PTRACE_EVENT_STOP`: the stop `PTRACE_INTERRUPT`, a group-stop or a new tracee reports.
+const EVENT_STOP: libc::c_int = 128;
+
+fn ptrace(req: libc::c_uint, tid: libc::pid_t, data: usize) -> Result<(), std::io::Error> {
+    // SAFETY: requests whose data argument is an integer (options, a signal) or unused.
+    let rc = unsafe {
+        libc::ptrace(
+            req,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            data as *mut libc::c_void,
+        )
+    };
+    if rc == -1 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The threads of process `pid`.
+fn threads(pid: u32) -> Vec<libc::pid_t> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Why the kernel refused `PTRACE_SEIZE` on `pid`, naming the setting that decides it.
+pub fn refusal(pid: u32) -> String {
+    let tracer = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("TracerPid:"))
+                .and_then(|v| v.trim().parse::<u32>().ok())
+        })
+        .filter(|&t| t != 0);
+    if let Some(t) = tracer {
+        return format!(
+            "it is already traced by process {t} (a debugger or strace); only one tracer at a time"
+        );
+    }
+    match std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .ok()
+        .and_then(|s| s.trim().parse::<u8>().ok())
+    {
+        Some(1) => "kernel.yama.ptrace_scope is 1: only a parent may trace its child; run as root or with CAP_SYS_PTRACE, or set `sysctl kernel.yama.ptrace_scope=0`".into(),
+        Some(2) => "kernel.yama.ptrace_scope is 2: only a process with CAP_SYS_PTRACE may trace; run as root or grant CAP_SYS_PTRACE".into(),
+        Some(3) => "kernel.yama.ptrace_scope is 3: ptrace is disabled until the next boot".into(),
+        _ => "ptrace is not permitted here: a container without CAP_SYS_PTRACE (add it to securityContext.capabilities, or `docker run --cap-add SYS_PTRACE`), a seccomp profile, or another user's process".into(),
+    }
+}
+
+/// `SIGUSR1` wakes the tracer from `waitpid` (a handler without `SA_RESTART`).
+extern "C" fn wake(_: libc::c_int) {}
+
+fn install_wake() {
+    // SAFETY: installs a handler that does nothing, for a signal this program uses for no
+    // other purpose; the sigaction struct is zeroed (no SA_RESTART) then filled.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = wake as *const () as libc::sighandler_t;
+        libc::sigemptyset(&raw mut sa.sa_mask);
+        libc::sigaction(libc::SIGUSR1, &raw const sa, std::ptr::null_mut());
+    }
+}
+
+/// Attaches to every thread of the running processes `pids` (the root first), counts their
+/// system calls (and those of the threads and children they start) until `stop` is set or
+/// they all exit, then detaches, leaving them running exactly as before.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_lines)] // attach, the stop protocol, detach: one loop
+pub fn attach(pids: &[u32], stop: &std::sync::atomic::AtomicBool) -> Result<Trace, Error> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(&root) = pids.first() else {
+        return Err(Error::NoTraceCommand);
+    };
+    let options = (libc::PTRACE_O_TRACESYSGOOD
+        | libc::PTRACE_O_TRACEFORK
+        | libc::PTRACE_O_TRACEVFORK
+        | libc::PTRACE_O_TRACECLONE
+        | libc::PTRACE_O_TRACEEXEC) as usize;
+    let start = Instant::now();
+    let mut live: std::collections::BTreeSet<libc::pid_t> = std::collections::BTreeSet::new();
+    // Threads started while attaching are seized on the next pass.
+    for _ in 0..5 {
+        let mut new = 0;
+        for &p in pids {
+            for tid in threads(p) {
+                if live.contains(&tid) {
+                    continue;
+                }
+                match ptrace(libc::PTRACE_SEIZE, tid, options) {
+                    Ok(()) => {
+                        live.insert(tid);
+                        new += 1;
+                    }
+                    Err(e) if tid.cast_unsigned() == root && live.is_empty() => {
+                        return Err(if e.raw_os_error() == Some(libc::ESRCH) {
+                            Error::ProcessGone { pid: root }
+                        } else {
+                            Error::AttachRefused {
+                                pid: root,
+                                why: refusal(root),
+                            }
+                        });
+                    }
+                    // A thread that ended meanwhile, or a child we may not trace.
+                    Err(_) => {}
+                }
+            }
+        }
+        if new == 0 {
+            break;
+        }
+    }
+    if live.is_empty() {
+        return Err(Error::ProcessGone { pid: root });
+    }
+    for &tid in &live {
+        let _ = ptrace(libc::PTRACE_INTERRUPT, tid, 0);
+    }
+    install_wake();
+    // SAFETY: the id of this thread, for pthread_kill while it lives (joined below).
+    let me = unsafe { libc::pthread_self() };
+    let finished = std::sync::Arc::new(AtomicBool::new(false));
+    let mut count = Counter::default();
+    let (mut exit_code, mut signal) = (None, None);
+    let mut detaching = false;
+    std::thread::scope(|scope| {
+        let finished2 = std::sync::Arc::clone(&finished);
+        scope.spawn(move || {
+            while !finished2.load(Ordering::Relaxed) {
+                if stop.load(Ordering::Relaxed) {
+                    // SAFETY: the tracer thread is alive until `finished` is set.
+                    unsafe {
+                        libc::pthread_kill(me, libc::SIGUSR1);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        while !live.is_empty() {
+            if stop.load(Ordering::Relaxed) && !detaching {
+                detaching = true;
+                for &tid in &live {
+                    let _ = ptrace(libc::PTRACE_INTERRUPT, tid, 0);
+                }
+            }
+            let mut st: libc::c_int = 0;
+            // SAFETY: waits for any tracee; `st` is a live int.
+            let tid = unsafe { libc::waitpid(-1, &raw mut st, libc::__WALL) };
+            if tid < 0 {
+                if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                break;
+            }
+            if libc::WIFEXITED(st) || libc::WIFSIGNALED(st) {
+                live.remove(&tid);
+                count.forget(tid);
+                if tid.cast_unsigned() == root {
+                    if libc::WIFEXITED(st) {
+                        exit_code = Some(libc::WEXITSTATUS(st));
+                    } else {
+                        signal = Some(libc::WTERMSIG(st));
+                    }
+                }
+                continue;
+            }
+            if !libc::WIFSTOPPED(st) {
+                continue;
+            }
+            live.insert(tid);
+            let sig = libc::WSTOPSIG(st);
+            let event = st >> 16;
+            if detaching {
+                // A signal on its way in is handed over; a group-stop stays stopped.
+                let deliver = if event == 0 && sig != (libc::SIGTRAP | 0x80) {
+                    sig
+                } else {
+                    0
+                };
+                let _ = ptrace(libc::PTRACE_DETACH, tid, deliver as usize);
+                live.remove(&tid);
+                count.forget(tid);
+            } else if sig == (libc::SIGTRAP | 0x80) {
+                count.stop(tid);
+                resume(tid, 0);
+            } else if event == EVENT_STOP {
+                if [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU].contains(&sig) {
+                    // A group-stop: it stays stopped until SIGCONT, as without us.
+                    let _ = ptrace(libc::PTRACE_LISTEN, tid, 0);
+                } else {
+                    resume(tid, 0);
+                }
+            } else if event != 0 {
+                // fork/clone/exec events: the new tracee arrives on its own stop.
+                resume(tid, 0);
+            } else {
+                resume(tid, sig);
+            }
+        }
+        finished.store(true, Ordering::Relaxed);
+    });
+    Ok(Trace {
+        stats: count.finish(),
+        exit_code,
+        signal,
+        wall: start.elapsed(),
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub fn attach(_pids: &[u32], _stop: &std::sync::atomic::AtomicBool) -> Result<Trace, Error> {
+    Err(Error::TraceUnsupported)
 }
 
 #[cfg(not(target_arch = "x86_64"))]

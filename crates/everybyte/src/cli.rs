@@ -165,6 +165,14 @@ pub struct TriageArgs {
 
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
+    /// Attach to this running process (and its children) instead of starting a command;
+    /// it is left running exactly as before when the profile ends.
+    #[arg(long, conflicts_with_all = ["command", "ready_url", "ready_log", "after_ready", "timeout"])]
+    pub pid: Option<u32>,
+    /// With --pid: observe for this long (30s, 2m, 500ms; plain numbers are seconds)
+    /// [default: until the process exits or Ctrl-C].
+    #[arg(long, requires = "pid", value_parser = parse_duration)]
+    pub duration: Option<f64>,
     /// Cold start ends when this URL answers 200 (http://HOST:PORT/PATH).
     #[arg(long, conflicts_with = "ready_log")]
     pub ready_url: Option<String>,
@@ -180,14 +188,15 @@ pub struct ProfileArgs {
     /// Seconds between samples.
     #[arg(long, default_value_t = 0.1)]
     pub interval: f64,
-    /// Also count system calls (all threads and children) through ptrace, like strace -c.
+    /// Also count system calls (all threads and children) through ptrace, like strace -c
+    /// (with --pid, like strace -c -f -p PID: attached, then detached).
     #[arg(long)]
     pub syscalls: bool,
     /// Write the JSON record (what `deploy lint --profile` reads) to FILE, atomically.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// The command and its arguments.
-    #[arg(last = true, required = true, value_name = "CMD")]
+    #[arg(last = true, required_unless_present = "pid", value_name = "CMD")]
     pub command: Vec<String>,
 }
 
@@ -413,6 +422,26 @@ pub struct DataVerifyArgs {
 
 fn parse_size(s: &str) -> Result<u64, String> {
     everybyte_core::bytesize::parse_bytes(s).ok_or_else(|| "not a size (64MiB)".to_owned())
+}
+
+/// Seconds from `30s`, `2m`, `1h`, `500ms` or a plain number of seconds.
+fn parse_duration(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * scale),
+        _ => Err("expected a positive duration such as 30s, 2m or 500ms".to_owned()),
+    }
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {

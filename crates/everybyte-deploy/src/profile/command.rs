@@ -14,6 +14,8 @@ use crate::Error;
 #[derive(Debug, Clone, Copy)]
 pub struct ProfileArgs<'a> {
     pub command: &'a [String],
+    /// Attach to this running process instead of running `command`.
+    pub pid: Option<u32>,
     pub ready_url: Option<&'a str>,
     pub ready_log: Option<&'a str>,
     /// Seconds after readiness at which the workload is stopped.
@@ -53,6 +55,7 @@ impl<'a> ProfileArgs<'a> {
         };
         Ok(ProfileOptions {
             command: self.command,
+            pid: self.pid,
             interval: Duration::from_secs_f64(self.interval),
             ready,
             after_ready: seconds(self.after_ready, "--after-ready")?,
@@ -83,13 +86,19 @@ pub fn write_record(path: &Path, record: &Record) -> Result<(), Error> {
 /// counted, and the cold start (or that it never became ready, when readiness was watched).
 pub fn summary(record: &Record, ready_watched: bool) -> String {
     let mut s = String::new();
-    let how = record.exit_code.map_or_else(
-        || format!("by signal {}", record.signal.unwrap_or(0)),
-        |c| c.to_string(),
-    );
+    let how = match (record.exit_code, record.signal) {
+        (Some(c), _) => format!("exit {c}"),
+        (None, Some(sig)) => format!("exit by signal {sig}"),
+        (None, None) => "it exited".to_owned(),
+    };
+    let how = match record.attached {
+        Some(a) if a.still_running => format!("process {} detached, still running", a.pid),
+        Some(a) => format!("process {}: {how}", a.pid),
+        None => how,
+    };
     let _ = writeln!(
         s,
-        "profile: {} — exit {how}, wall {:.2} s, CPU {:.2} s user + {:.2} s sys",
+        "profile: {} — {how}, wall {:.2} s, CPU {:.2} s user + {:.2} s sys",
         record.command.join(" "),
         record.wall_seconds,
         record.user_cpu_seconds,
@@ -103,6 +112,10 @@ pub fn summary(record: &Record, ready_watched: bool) -> String {
         record.peak_at_seconds,
         Bytes(record.steady_bytes)
     );
+    s.push_str(&disks(&record.seconds));
+    if let Some(v) = &record.verdict {
+        let _ = writeln!(s, "  bound: {}", v.reason);
+    }
     if let Some(stats) = &record.syscalls {
         s.push_str(&crate::syscalls::render(stats));
     }
@@ -116,9 +129,41 @@ pub fn summary(record: &Record, ready_watched: bool) -> String {
     s
 }
 
+/// One line per disk the run used, as `iostat -x` would sum it up: mean and busiest second.
+fn disks(seconds: &[super::Second]) -> String {
+    let mut names: Vec<&str> = seconds
+        .iter()
+        .flat_map(|s| s.disks.iter().map(|d| d.name.as_str()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut out = String::new();
+    let mib = 1024.0 * 1024.0;
+    for name in names {
+        let ds: Vec<&super::Disk> = seconds
+            .iter()
+            .flat_map(|s| s.disks.iter().filter(|d| d.name == name))
+            .collect();
+        let n = ds.len().max(1) as f64;
+        let _ = writeln!(
+            out,
+            "  disk {name}: {:.0}% busy on average (busiest second {:.0}%), read {:.1} MiB/s, write {:.1} MiB/s, await {:.1} ms",
+            100.0 * ds.iter().map(|d| d.util).sum::<f64>() / n,
+            100.0 * ds.iter().map(|d| d.util).fold(0.0, f64::max),
+            ds.iter().map(|d| d.read_bytes_per_second).sum::<f64>() / n / mib,
+            ds.iter().map(|d| d.write_bytes_per_second).sum::<f64>() / n / mib,
+            ds.iter().map(|d| d.await_ms).sum::<f64>() / n,
+        );
+    }
+    out
+}
+
 /// `everybyte profile` exits with the workload's own status: 0 when it was stopped by the
-/// SIGTERM the profiler sent, 1 for any other signal.
+/// SIGTERM the profiler sent, 1 for any other signal. Attached, it exits 0.
 pub fn exit_code(record: &Record) -> u8 {
+    if record.attached.is_some() {
+        return 0;
+    }
     match (record.exit_code, record.signal) {
         (Some(c), _) => u8::try_from(c).unwrap_or(1),
         (None, Some(15)) => 0,
@@ -148,6 +193,9 @@ mod tests {
             sample_interval_seconds: 0.1,
             samples: Vec::new(),
             syscalls: None,
+            seconds: Vec::new(),
+            verdict: None,
+            attached: None,
         }
     }
 
@@ -188,6 +236,7 @@ mod tests {
         let cmd = ["true".to_owned()];
         let args = ProfileArgs {
             command: &cmd,
+            pid: None,
             ready_url: None,
             ready_log: Some("("),
             after_ready: Some(-1.0),

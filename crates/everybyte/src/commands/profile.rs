@@ -1,5 +1,6 @@
 //! `everybyte profile -- CMD`: exits with the workload's own status (0 when it was stopped by
-//! the SIGTERM profile sent, 1 for any other signal).
+//! the SIGTERM profile sent, 1 for any other signal). `profile --pid PID` exits 0 once it has
+//! detached.
 
 use std::io::{self, Write};
 
@@ -10,10 +11,11 @@ use super::prelude::*;
 pub fn run(args: &ProfileArgs) -> Result<ExitCode> {
     let options = Options {
         command: &args.command,
+        pid: args.pid,
         ready_url: args.ready_url.as_deref(),
         ready_log: args.ready_log.as_deref(),
         after_ready: args.after_ready,
-        timeout: args.timeout,
+        timeout: args.timeout.or(args.duration),
         interval: args.interval,
         syscalls: args.syscalls,
     };

@@ -233,3 +233,185 @@ fn profile_counts_system_calls_like_strace() {
     assert!(execve >= 4, "{v}");
     assert_eq!(v["exit_code"], 5);
 }
+
+/// A file of `mib` MiB of incompressible bytes, on the disk the build uses (not tmpfs).
+fn data_file(mib: usize) -> tempfile::TempPath {
+    let f = tempfile::NamedTempFile::new_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut w = std::io::BufWriter::new(f.as_file());
+    for _ in 0..mib {
+        for b in chunk.chunks_mut(8) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            b.copy_from_slice(&rng.to_le_bytes());
+        }
+        std::io::Write::write_all(&mut w, &chunk).unwrap();
+    }
+    drop(w);
+    f.as_file().sync_all().unwrap();
+    f.into_temp_path()
+}
+
+fn loader(dir: &Dir, mode: &str, file: &std::path::Path) -> Option<serde_json::Value> {
+    let record = dir.path().join(format!("{mode}.json"));
+    let out = dir
+        .command()
+        .args(["profile", "-o"])
+        .arg(&record)
+        .args(["--", "python3"])
+        .arg(crate::util::workspace_root().join("crates/everybyte/tests/data/loader_workload.py"))
+        .arg(mode)
+        .arg(file)
+        .arg("5")
+        .output()
+        .unwrap();
+    if out.status.code() == Some(77) {
+        // The file system refuses O_DIRECT: no uncached read is possible here.
+        eprintln!("skipped: {}", stderr(&out));
+        return None;
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("  bound: "), "{}", stderr(&out));
+    Some(serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap())
+}
+
+#[test]
+fn uncached_reads_are_input_bound_and_cached_compute_is_not() {
+    let dir = Dir::new();
+    let file = data_file(64);
+    if let Some(v) = loader(&dir, "uncached", &file) {
+        let verdict = &v["verdict"];
+        assert_eq!(verdict["bound"], "input", "{verdict}");
+        assert!(
+            verdict["reason"]
+                .as_str()
+                .unwrap()
+                .contains("from storage and waited on it"),
+            "{verdict}"
+        );
+        // The storage reads are the tree's own, second by second.
+        let read: f64 = v["seconds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["read_bytes_per_second"].as_f64().unwrap())
+            .sum();
+        assert!(read > 4.0 * 1_048_576.0, "{read}");
+    }
+    let v = loader(&dir, "cached", &file).unwrap();
+    assert_eq!(v["verdict"]["bound"], "compute", "{}", v["verdict"]);
+    assert!(v["seconds"].as_array().unwrap().len() >= 4);
+}
+
+/// A Python process with two threads calling `stat` and sleeping, counting its loops in
+/// HEARTBEAT, so that a test can tell it still runs after everybyte detached.
+const BUSY_SERVER: &str = r#"
+import os, sys, threading, time
+def spin():
+    while True:
+        os.stat("/")
+        time.sleep(0.002)
+threading.Thread(target=spin, daemon=True).start()
+n = 0
+while True:
+    n += 1
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write(str(n))
+    os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+    time.sleep(0.01)
+"#;
+
+#[test]
+fn profile_attaches_to_a_running_process_and_leaves_it_running() {
+    let dir = Dir::new();
+    let beat = dir.path().join("heartbeat");
+    let mut server = std::process::Command::new("python3")
+        .args(["-c", BUSY_SERVER])
+        .arg(&beat)
+        .spawn()
+        .unwrap();
+    let pid = server.id().to_string();
+    let count = || {
+        std::fs::read_to_string(&beat)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+    };
+    while count().is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let record = dir.path().join("attached.json");
+    let out = dir
+        .command()
+        .args([
+            "profile",
+            "--pid",
+            &pid,
+            "--duration",
+            "2s",
+            "--syscalls",
+            "-o",
+        ])
+        .arg(&record)
+        .output()
+        .unwrap();
+    let se = stderr(&out);
+    // ptrace may be forbidden where the tests run; the message then names why.
+    if out.status.code() == Some(2) && se.contains("cannot attach") {
+        eprintln!("skipped: {se}");
+    } else {
+        assert_eq!(out.status.code(), Some(0), "{se}");
+        assert!(
+            se.contains(&format!("process {pid} detached, still running")),
+            "{se}"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+        assert_eq!(v["attached"]["pid"].as_u64(), Some(server.id().into()));
+        assert!(v["command"][0].as_str().unwrap().contains("python"));
+        let calls = |name: &str| {
+            v["syscalls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["name"] == name)
+                .map_or(0, |s| s["calls"].as_u64().unwrap())
+        };
+        // Both threads were traced: the spinning thread's stats and both threads' sleeps.
+        assert!(
+            calls("newfstatat") + calls("stat") + calls("statx") > 100,
+            "{v}"
+        );
+        assert!(calls("clock_nanosleep") + calls("select") > 100, "{v}");
+        assert!(v["wall_seconds"].as_f64().unwrap() < 4.0);
+    }
+    // Detached, it goes on exactly as before: the heartbeat still moves, nothing is stopped.
+    let before = count().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(count().unwrap() > before + 5, "the process no longer runs");
+    assert!(server.try_wait().unwrap().is_none());
+    // Without --syscalls, sampling alone; the process's exit ends the profile.
+    let out = dir
+        .command()
+        .args(["profile", "--pid", &pid, "--interval", "0.05"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let out = out.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // The process is gone now.
+    let out = dir
+        .command()
+        .args(["profile", "--pid", &pid])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("process {pid}: no such process")),
+        "{}",
+        stderr(&out)
+    );
+}
