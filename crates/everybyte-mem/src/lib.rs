@@ -9,6 +9,7 @@ pub mod budget;
 pub mod card;
 pub mod error;
 pub mod gpulog;
+pub mod host;
 pub mod model;
 pub mod nvml;
 pub mod onnx;

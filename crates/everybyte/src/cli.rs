@@ -523,6 +523,37 @@ pub struct MemBudgetArgs {
     /// Also write the budget as a stacked bar against the card, in an HTML page.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Print only the host (RAM) budget of the pod: the memory limit and /dev/shm to set.
+    #[arg(long)]
+    pub host: bool,
+    /// How the checkpoint is read: torch (torch.load), torch-mmap (torch.load(mmap=True)) or
+    /// safetensors [default: from the model's files].
+    #[arg(long, help_heading = "Host memory")]
+    pub checkpoint: Option<String>,
+    /// How the weights get into the model: state-dict (built, then load_state_dict: two
+    /// copies) or direct (meta device and assign, from_pretrained: one) [default: direct for
+    /// safetensors, state-dict for torch].
+    #[arg(long = "load", help_heading = "Host memory")]
+    pub loading: Option<String>,
+    /// Processes per pod, each loading the model (DDP ranks, server workers) [default: --gpus].
+    #[arg(long, help_heading = "Host memory")]
+    pub procs: Option<u64>,
+    /// DataLoader workers per process.
+    #[arg(long, default_value_t = 0, help_heading = "Host memory")]
+    pub workers: u64,
+    /// DataLoader prefetch_factor: batches each worker keeps ready.
+    #[arg(long, default_value_t = 2, help_heading = "Host memory")]
+    pub prefetch_factor: u64,
+    /// Bytes of one sample as the loader yields it (150KiB) [default: seq × 3 int64 for a
+    /// token model, the pixels in fp32 for an image model].
+    #[arg(long, value_parser = parse_size, help_heading = "Host memory")]
+    pub sample_bytes: Option<u64>,
+    /// The DataLoader pins its batches (pin_memory=True).
+    #[arg(long, help_heading = "Host memory")]
+    pub pin_memory: bool,
+    /// The pod's memory limit (16Gi): says whether the host budget fits under it.
+    #[arg(long, value_parser = parse_size, help_heading = "Host memory")]
+    pub pod_limit: Option<u64>,
     #[arg(long, short = 'f', value_enum, default_value_t = DocFormat::Text)]
     pub format: DocFormat,
 }

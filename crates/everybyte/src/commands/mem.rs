@@ -65,6 +65,15 @@ fn budget(ctx: &Ctx, args: &MemBudgetArgs) -> Result<ExitCode> {
     }
     .plan()?;
     let b = everybyte_mem::budget::budget(&plan.input);
+    let host = host_budget(args, &plan, &b)?;
+    let host_fits = args.pod_limit.is_none_or(|l| l >= host.peak);
+    if args.host {
+        let json = serde_json::json!({ "model": plan.shape, "host": host, "pod_limit": args.pod_limit });
+        print_doc(args.format, &json, || {
+            everybyte_mem::host::host_text(&host, args.pod_limit)
+        })?;
+        return Ok(exit(host_fits));
+    }
     let view = BudgetView {
         shape: &plan.shape,
         budget: &b,
@@ -77,11 +86,52 @@ fn budget(ctx: &Ctx, args: &MemBudgetArgs) -> Result<ExitCode> {
         let title = everybyte_mem::render::budget_title(&view);
         ctx.write_html(path, vec![b.figure(&title, args.buffer)])?;
     }
-    let json = serde_json::json!({ "model": plan.shape, "budget": b });
+    let json = serde_json::json!({ "model": plan.shape, "budget": b, "host": host, "pod_limit": args.pod_limit });
     print_doc(args.format, &json, || {
         let mut text = Vec::new();
         let _ = everybyte_mem::render::budget_text(&mut text, &view);
-        String::from_utf8_lossy(&text).into_owned()
+        let mut text = String::from_utf8_lossy(&text).into_owned();
+        text.push_str(&everybyte_mem::host::host_text(&host, args.pod_limit));
+        text
     })?;
-    Ok(exit(b.fits != Some(false)))
+    Ok(exit(b.fits != Some(false) && host_fits))
+}
+
+/// The pod's host memory for the budgeted run: the weights as the process holds them (fp32
+/// under fp32 or autocast), and on the CPU everything the GPU budget would hold.
+fn host_budget(
+    args: &MemBudgetArgs,
+    plan: &everybyte_mem::request::BudgetPlan,
+    b: &everybyte_mem::budget::Budget,
+) -> Result<everybyte_mem::host::HostBudget> {
+    use everybyte_mem::activations::{Device, Precision};
+    let held = match plan.input.precision {
+        Some(Precision::Fp32 | Precision::AutocastBf16 | Precision::AutocastFp16) => 4.0,
+        _ => plan.input.weight_bytes,
+    };
+    let weights = (plan.shape.params as f64 * held) as u64;
+    let cpu_rest = if plan.input.device == Device::Cpu {
+        b.required.saturating_sub(weights)
+    } else {
+        0
+    };
+    let input = everybyte_mem::host::HostRequest {
+        checkpoint: args.checkpoint.as_deref(),
+        loading: args.loading.as_deref(),
+        processes: args.procs,
+        workers: args.workers,
+        prefetch_factor: args.prefetch_factor,
+        sample_bytes: args.sample_bytes,
+        pin_memory: args.pin_memory,
+    }
+    .input(
+        args.model.as_deref(),
+        &plan.shape,
+        held,
+        args.batch,
+        plan.input.seq,
+        args.gpus,
+        cpu_rest,
+    )?;
+    Ok(everybyte_mem::host::host_budget(&input))
 }

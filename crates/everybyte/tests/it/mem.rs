@@ -264,3 +264,62 @@ fn snapshot_draws_the_segment_map_as_svg() {
     );
     assert!(!none.exists());
 }
+
+#[test]
+fn the_host_budget_says_whether_the_pod_survives_loading() {
+    let dir = Dir::new();
+    // The seed's pod: a 15.5 GB model in a 16Gi limit.
+    let run = |extra: &[&str]| {
+        dir.command()
+            .args([
+                "mem",
+                "budget",
+                "--params",
+                "7.75B",
+                "--dtype",
+                "bf16",
+                "--mode",
+                "infer",
+                "--host",
+                "--pod-limit",
+                "16Gi",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // torch.load + load_state_dict: two copies, 29 GiB.
+    let out = run(&["--checkpoint", "torch"]);
+    let so = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{so}");
+    assert!(so.contains("the built model and the loaded state dict"), "{so}");
+    assert!(so.contains("pod limit 16.00 GiB: does NOT fit: short by"), "{so}");
+    // Safetensors mapped by from_pretrained: one copy; it fits, but under the headroom.
+    let out = run(&[]);
+    let so = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{so}");
+    assert!(so.contains("fits with only"), "{so}");
+    // Four DataLoader workers of 2 × 8 MiB batches on 2 ranks: 128 MiB through /dev/shm.
+    let out = run(&[
+        "--procs",
+        "2",
+        "--workers",
+        "4",
+        "--batch",
+        "8",
+        "--sample-bytes",
+        "1MiB",
+        "-f",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["host"]["shm_in_flight"], 2 * 4 * 2 * 8 << 20, "{v}");
+    assert_eq!(v["host"]["shm"], 1u64 << 30);
+    let out = run(&["--checkpoint", "onnx"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--checkpoint onnx: expected torch, torch-mmap or safetensors"),
+        "{}",
+        stderr(&out)
+    );
+}
