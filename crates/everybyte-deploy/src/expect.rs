@@ -21,6 +21,9 @@ pub struct Expectations {
     /// The p99 latency of one inference, seconds, from `everybyte bench --format json`, and
     /// where it was read.
     pub p99_seconds: Option<(f64, String)>,
+    /// One sample's bytes as the DataLoader yields it (`deploy lint --sample-bytes`): with the
+    /// workers and batch size of a command line, what passes through `/dev/shm`.
+    pub sample_bytes: Option<u64>,
 }
 
 /// The measurements `deploy lint` is given (`--profile`, `--bench`, `--model`, `--headroom`).

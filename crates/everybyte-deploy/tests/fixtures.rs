@@ -95,8 +95,7 @@ fn measured_numbers_tighten_the_rules() {
         peak_bytes: Some((22 << 30, "profile.json".into())),
         cold_start: Some(45.0),
         headroom: 1.2,
-        model_bytes: None,
-        p99_seconds: None,
+        ..exp()
     };
     let f = run("K8S001_ok.yaml", &e);
     let mem: Vec<_> = f.iter().filter(|f| f.code == "K8S001").collect();
@@ -132,6 +131,33 @@ fn measured_numbers_tighten_the_rules() {
     let text = "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: s\n        ports: [{containerPort: 1}]\n        env: [{name: WORKERS, value: \"4\"}]\n        resources: {limits: {nvidia.com/gpu: 1, memory: 16Gi}}\n";
     let f = lint_manifest("d.yaml", text, &e).unwrap();
     let m = f.iter().find(|f| f.code == "K8S001").unwrap();
+    assert!(
+        m.message
+            .contains("below 17.16 GiB × 1.2 = 20.59 GiB (the host memory of 4 processes")
+            && m.message.contains("each holds its own: 63.66 GiB"),
+        "{}",
+        m.message
+    );
+    // A pickle checkpoint: torch.load and load_state_dict, two copies in each process.
+    let e = Expectations {
+        model_bytes: Some((16_642_998_272, "pytorch_model.bin".into())),
+        ..exp()
+    };
+    let f = lint_manifest("d.yaml", text, &e).unwrap();
+    let m = f.iter().find(|f| f.code == "K8S001").unwrap();
+    assert!(
+        m.message.contains("below 125.66 GiB × 1.2")
+            && m.message.contains("each holding two copies"),
+        "{}",
+        m.message
+    );
+    // An ONNX model is read by another runtime: one copy per worker.
+    let e = Expectations {
+        model_bytes: Some((16_642_998_272, "model.onnx".into())),
+        ..exp()
+    };
+    let f = lint_manifest("d.yaml", text, &e).unwrap();
+    let m = f.iter().find(|f| f.code == "K8S001").unwrap();
     assert!(m.message.contains("4 copies of the model"), "{}", m.message);
 }
 
@@ -158,4 +184,36 @@ fn a_measured_p99_holds_every_probe() {
             .iter()
             .all(|f| f.code != "K8S011")
     );
+}
+
+#[test]
+fn a_dev_shm_smaller_than_the_batches_in_flight_is_reported_once_the_sample_is_known() {
+    let text = "kind: Job\nspec:\n  template:\n    spec:\n      containers:\n      - name: train\n        image: x@sha256:0000000000000000000000000000000000000000000000000000000000000000\n        command: [torchrun, --nproc_per_node=2, train.py, --num_workers, \"8\", --batch_size=64]\n        resources: {limits: {nvidia.com/gpu: 2, memory: 64Gi}}\n        volumeMounts: [{name: dshm, mountPath: /dev/shm}]\n      volumes: [{name: dshm, emptyDir: {medium: Memory, sizeLimit: 1Gi}}]\n";
+    let shm = |e: &Expectations| -> Vec<String> {
+        lint_manifest("j.yaml", text, e)
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.code == "K8S008")
+            .map(|f| format!("{}:{}", f.location.line.unwrap_or(0), f.message))
+            .collect()
+    };
+    // Without the sample's size, a memory-backed /dev/shm is all the rule can ask for.
+    assert!(shm(&exp()).is_empty());
+    // 224×224 RGB in fp32: 2 × 8 × 2 × 64 × 588 KiB = 1.15 GiB in flight.
+    let e = Expectations {
+        sample_bytes: Some(3 * 224 * 224 * 4),
+        ..exp()
+    };
+    let f = shm(&e);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].starts_with("11:/dev/shm of container train of Job/ holds 1Gi but its DataLoader keeps 1.15 GiB in flight (2 × 8 workers × prefetch_factor 2 × batch 64 × 588.00 KiB per sample)"),
+        "{f:?}"
+    );
+    // Small samples fit.
+    let e = Expectations {
+        sample_bytes: Some(4096),
+        ..exp()
+    };
+    assert!(shm(&e).is_empty());
 }

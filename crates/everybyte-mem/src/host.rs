@@ -160,9 +160,7 @@ pub fn host_budget(h: &HostInput) -> HostBudget {
     components.push(Component {
         name: "weights while loading",
         bytes: load,
-        note: format!(
-            "{procs} × {how}",
-        ),
+        note: format!("{procs} × {how}"),
     });
     if h.cpu_training > 0 {
         components.push(Component {
@@ -249,11 +247,14 @@ pub fn checkpoint_of(model: Option<&std::path::Path>) -> Checkpoint {
     let Some(p) = model else {
         return Checkpoint::Safetensors;
     };
-    let name = p.to_string_lossy();
+    let name = p.to_string_lossy().to_ascii_lowercase();
     if name.ends_with(".safetensors") || name.ends_with(".safetensors.index.json") {
         return Checkpoint::Safetensors;
     }
-    if [".bin", ".pt", ".pth", ".ckpt"].iter().any(|e| name.ends_with(e)) {
+    if [".bin", ".pt", ".pth", ".ckpt"]
+        .iter()
+        .any(|e| name.ends_with(e))
+    {
         return Checkpoint::Torch;
     }
     let files: Vec<String> = p
@@ -261,14 +262,18 @@ pub fn checkpoint_of(model: Option<&std::path::Path>) -> Checkpoint {
         .and_then(|d| std::fs::read_dir(d).ok())
         .map(|d| {
             d.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .map(|e| e.file_name().to_string_lossy().to_ascii_lowercase())
                 .collect()
         })
         .unwrap_or_default();
-    let has = |f: &dyn Fn(&str) -> bool| files.iter().any(|n| f(n));
-    if !has(&|n| n.ends_with(".safetensors"))
-        && has(&|n| n.ends_with(".bin") || n.ends_with(".pt") || n.ends_with(".pth"))
-    {
+    let ext = |n: &str| {
+        std::path::Path::new(n)
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let has = |exts: &[&str]| files.iter().any(|n| exts.contains(&ext(n).as_str()));
+    if !has(&["safetensors"]) && has(&["bin", "pt", "pth"]) {
         Checkpoint::Torch
     } else {
         Checkpoint::Safetensors
@@ -401,7 +406,10 @@ mod tests {
             host_budget(&input(Checkpoint::Safetensors, Loading::StateDict)).peak,
             two
         );
-        assert_eq!(host_budget(&input(Checkpoint::Torch, Loading::Direct)).peak, one);
+        assert_eq!(
+            host_budget(&input(Checkpoint::Torch, Loading::Direct)).peak,
+            one
+        );
     }
 
     #[test]

@@ -464,7 +464,7 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 pub enum MemCommand {
     /// The memory a run needs: weights, gradients, optimizer states, activations, KV cache,
     /// context, against the card with a buffer; and the largest batch that fits.
-    Budget(MemBudgetArgs),
+    Budget(Box<MemBudgetArgs>),
     /// Read a PyTorch allocator snapshot (`torch.cuda.memory._snapshot()` pickled; read as
     /// inert data, never executed) or the text of `torch.cuda.memory_summary()`: reserved,
     /// allocated, inactive split bytes, largest free block, fragmentation, top allocation sites.
@@ -609,6 +609,10 @@ pub struct DeployLintArgs {
     /// Memory limits must cover the peak times this.
     #[arg(long, default_value_t = 1.2)]
     pub headroom: f64,
+    /// Bytes of one sample as the DataLoader yields it (600KiB): with the workers and batch
+    /// size a command line gives, the batches in flight that /dev/shm must hold (K8S008).
+    #[arg(long, value_parser = parse_size)]
+    pub sample_bytes: Option<u64>,
     #[command(flatten)]
     pub report: ReportArgs,
 }

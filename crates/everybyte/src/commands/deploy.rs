@@ -16,13 +16,14 @@ pub fn run(ctx: &Ctx, command: &DeployCommand) -> Result<ExitCode> {
 fn lint(ctx: &Ctx, args: &DeployLintArgs) -> Result<ExitCode> {
     let cwd = Ctx::cwd()?;
     let session = ctx.session(&cwd, &args.report)?;
-    let (expect, figures) = Measurements {
+    let (mut expect, figures) = Measurements {
         profile: args.profile.as_deref(),
         bench: args.bench.as_deref(),
         model: args.model.as_deref(),
         headroom: args.headroom,
     }
     .expectations()?;
+    expect.sample_bytes = args.sample_bytes;
     let linted =
         everybyte_deploy::lint::lint_paths(&args.paths, &session.cfg.options.exclude, &expect)?;
     let report = Report {

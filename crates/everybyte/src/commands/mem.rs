@@ -68,7 +68,8 @@ fn budget(ctx: &Ctx, args: &MemBudgetArgs) -> Result<ExitCode> {
     let host = host_budget(args, &plan, &b)?;
     let host_fits = args.pod_limit.is_none_or(|l| l >= host.peak);
     if args.host {
-        let json = serde_json::json!({ "model": plan.shape, "host": host, "pod_limit": args.pod_limit });
+        let json =
+            serde_json::json!({ "model": plan.shape, "host": host, "pod_limit": args.pod_limit });
         print_doc(args.format, &json, || {
             everybyte_mem::host::host_text(&host, args.pod_limit)
         })?;

@@ -292,8 +292,14 @@ fn the_host_budget_says_whether_the_pod_survives_loading() {
     let out = run(&["--checkpoint", "torch"]);
     let so = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{so}");
-    assert!(so.contains("the built model and the loaded state dict"), "{so}");
-    assert!(so.contains("pod limit 16.00 GiB: does NOT fit: short by"), "{so}");
+    assert!(
+        so.contains("the built model and the loaded state dict"),
+        "{so}"
+    );
+    assert!(
+        so.contains("pod limit 16.00 GiB: does NOT fit: short by"),
+        "{so}"
+    );
     // Safetensors mapped by from_pretrained: one copy; it fits, but under the headroom.
     let out = run(&[]);
     let so = stdout(&out);
@@ -313,7 +319,7 @@ fn the_host_budget_says_whether_the_pod_survives_loading() {
         "json",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["host"]["shm_in_flight"], 2 * 4 * 2 * 8 << 20, "{v}");
+    assert_eq!(v["host"]["shm_in_flight"], (2 * 4 * 2 * 8) << 20, "{v}");
     assert_eq!(v["host"]["shm"], 1u64 << 30);
     let out = run(&["--checkpoint", "onnx"]);
     assert_eq!(out.status.code(), Some(2));
