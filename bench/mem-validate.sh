@@ -5,7 +5,9 @@
 # fp32, under bf16 and fp16 autocast and with pure bf16 weights, eager and fused (sdpa)
 # attention, over the cases of bench/mem-cases.tsv. Activations are the tensors autograd saves
 # (torch.autograd.graph.saved_tensors_hooks, storages counted once); weights, gradients and
-# AdamW states are measured after a real step. Prints each component's error.
+# AdamW states are measured after a real step. Prints each component's error. With
+# --full-step, also the peak of two whole steps under fake tensors by PyTorch's memory tracker
+# against the budget's peak (--full-step-only: that alone, a few minutes for every case).
 #
 # Installs torch and transformers from bench/mem-requirements.txt (every package pinned by
 # hash; the NVIDIA wheels torch depends on install and import without a GPU) into

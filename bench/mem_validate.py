@@ -15,6 +15,13 @@ in training mode, and one real step runs:
 - parameter, gradient and AdamW state bytes after a real optimizer step (exact; the step
   runs on a small batch, since none of them depends on it).
 
+With `--full-step`, each case also runs two whole training steps (forward, backward, AdamW)
+under fake tensors (torch._subclasses.FakeTensorMode: shapes and dtypes, no data, so it takes
+seconds) with PyTorch's memory tracker (torch.distributed._tools.mem_tracker.MemTracker), and
+its peak — parameters, buffers, gradients, activations, temporaries and optimizer states
+alive at once — is compared with the budget's peak. Fake CUDA tensors need a driver, so this
+runs on the CPU path, as the rest does.
+
 Prints one line per case and component: measured, budgeted, error. Exits 0 whatever the
 errors; `--json FILE` also writes every figure.
 """
@@ -128,6 +135,36 @@ def measure(config_path, batch, seq, precision, attn):
     }
 
 
+def full_step_peak(config_path, batch, seq, precision, attn):
+    """The peak of two training steps under fake tensors, by PyTorch's memory tracker."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.distributed._tools.mem_tracker import MemTracker
+
+    param_dtype, autocast = PRECISIONS[precision]
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        cfg, model = build(config_path, attn)
+        model.to(param_dtype).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=False)
+        x = inputs_for(cfg, model, batch, seq)
+        tracker = MemTracker()
+        tracker.track_external(model, opt)
+        with tracker:
+            for _ in range(2):
+                with torch.autocast("cpu", dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+                    loss = model(**x).loss
+                loss.backward()
+                opt.step()
+                opt.zero_grad()
+                # Per-module figures are per iteration; the peak over both steps stays.
+                tracker.reset_mod_stats()
+        peak = tracker.get_tracker_snapshot("peak")
+    per_device = next(iter(peak.values()))
+    return {
+        "total": per_device["Total"],
+        **{str(k.value if hasattr(k, "value") else k): v for k, v in per_device.items() if k != "Total"},
+    }
+
+
 def budget(binary, config_path, batch, seq, precision, attn):
     cmd = [
         binary, "mem", "budget", "--model", config_path, "--batch", str(batch), "--seq",
@@ -139,6 +176,7 @@ def budget(binary, config_path, batch, seq, precision, attn):
         raise SystemExit("%s: %s" % (" ".join(cmd), p.stderr.strip()))
     doc = json.loads(p.stdout)
     comps = {c["name"]: c["bytes"] for c in doc["budget"]["components"]}
+    comps["peak"] = doc["budget"]["required"]
     return comps
 
 
@@ -153,16 +191,40 @@ COMPONENTS = [
 ]
 
 
+def full_step(a, path, name, batch, seq, precision, attn, results):
+    """Runs the fake-tensor step of one case and prints it against the budget's total."""
+    gib = 1024 ** 3
+    p = subprocess.run(
+        [sys.executable, __file__, "--fake", path, str(batch), str(seq), precision, attn],
+        capture_output=True,
+        text=True,
+    )
+    if p.returncode != 0:
+        print("%-28s %-14s %-6s full step under fake tensors failed: %s" % (name, precision, attn, (p.stderr.strip().splitlines() or [""])[-1]))
+        return None
+    fake = json.loads(p.stdout.strip().splitlines()[-1])
+    b = budget(a.binary, path, batch, seq, precision, attn)
+    total_b = b["peak"]
+    err = (total_b - fake["total"]) / fake["total"]
+    print("%-28s %-14s %-6s %-26s %9.3fG %9.3fG %+7.1f%%  (temporaries %.3fG, gradients %.3fG at the peak)" % (name, precision, attn, "FULL-STEP PEAK (fake)", fake["total"] / gib, total_b / gib, 100 * err, fake.get("Temp", 0) / gib, fake.get("Gradient", 0) / gib))
+    if results is not None:
+        results.append({"case": name, "precision": precision, "attention": attn, "budget": b, "full_step": fake})
+    return fake
+
+
 def main():
-    if len(sys.argv) == 7 and sys.argv[1] == "--one":
-        _, _, path, batch, seq, precision, attn = sys.argv
-        print(json.dumps(measure(path, int(batch), int(seq), precision, attn)))
+    if len(sys.argv) == 7 and sys.argv[1] in ("--one", "--fake"):
+        _, how, path, batch, seq, precision, attn = sys.argv
+        f = measure if how == "--one" else full_step_peak
+        print(json.dumps(f(path, int(batch), int(seq), precision, attn)))
         return 0
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("--cases", default="bench/mem-cases.tsv")
     ap.add_argument("--json")
     ap.add_argument("--only", help="run cases whose config name contains this")
+    ap.add_argument("--full-step", action="store_true", help="also the fake-tensor peak of a whole step")
+    ap.add_argument("--full-step-only", action="store_true", help="only the fake-tensor peak (fast)")
     a = ap.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     rows = []
@@ -180,6 +242,10 @@ def main():
     print("%-28s %-14s %-6s %-26s %10s %10s %8s" % ("case", "precision", "attn", "component", "measured", "budget", "error"))
     for cfg, batch, seq, precision, attn in rows:
         path = os.path.join("bench/mem-configs", cfg)
+        name = "%s %dx%d" % (cfg.replace(".json", ""), batch, seq)
+        if a.full_step_only:
+            full_step(a, path, name, batch, seq, precision, attn, results)
+            continue
         start = time.perf_counter()
         # Each case in its own process: the allocator does not give a case's memory back.
         p = subprocess.run(
@@ -193,7 +259,6 @@ def main():
         m = json.loads(p.stdout.strip().splitlines()[-1])
         took = time.perf_counter() - start
         b = budget(a.binary, path, batch, seq, precision, attn)
-        name = "%s %dx%d" % (cfg.replace(".json", ""), batch, seq)
         total_m = total_b = 0
         for comp, key in COMPONENTS:
             got, want = b.get(comp, 0), m[key]
@@ -206,7 +271,8 @@ def main():
             print("%-28s %-14s %-6s %-26s %9.3fG %9.3fG %+7.1f%%" % (name, precision, attn, comp, want / gib, got / gib, 100 * err))
         err = (total_b - total_m) / total_m
         print("%-28s %-14s %-6s %-26s %9.3fG %9.3fG %+7.1f%%  (%.0f s)" % (name, precision, attn, "TOTAL", total_m / gib, total_b / gib, 100 * err, took))
-        results.append({"case": name, "precision": precision, "attention": attn, "measured": m, "budget": b})
+        fake = full_step(a, path, name, batch, seq, precision, attn, None) if a.full_step else None
+        results.append({"case": name, "precision": precision, "attention": attn, "measured": m, "budget": b, "full_step": fake})
     print("largest component error: %.1f%%" % (100 * worst))
     if a.json:
         with open(a.json, "w") as f:

@@ -299,8 +299,11 @@ pub struct Component {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Budget {
     pub components: Vec<Component>,
-    /// Everything but the buffer.
+    /// The peak: everything but the buffer, less what is never alive at once (see `peak`).
     pub required: u64,
+    /// How the peak differs from the sum of the components, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak: Option<String>,
     pub capacity: Option<u64>,
     /// What may be used: capacity × (1 − buffer).
     pub usable: Option<u64>,
@@ -464,7 +467,11 @@ pub fn budget(i: &BudgetInput) -> Budget {
         i.context_bytes as f64,
         "per process".into(),
     );
-    let required: u64 = c.iter().map(|x| x.bytes).sum();
+    let sum: u64 = c.iter().map(|x| x.bytes).sum();
+    let (required, peak) = match overlap(i, &c) {
+        Some((saved, note)) => (sum - saved, Some(note)),
+        None => (sum, None),
+    };
     let usable = i.capacity.map(|cap| (cap as f64 * (1.0 - i.buffer)) as u64);
     let per_sample = {
         let one = BudgetInput {
@@ -484,12 +491,69 @@ pub fn budget(i: &BudgetInput) -> Budget {
     Budget {
         components: c,
         required,
+        peak,
         capacity: i.capacity,
         usable,
         fits: usable.map(|u| required <= u),
         margin: usable.map(|u| i128::from(u) - i128::from(required)),
         max_batch,
     }
+}
+
+/// Whether the gradients are allocated for the whole step: DDP's buckets and ZeRO's gradient
+/// partitions are; one process's are not (`zero_grad(set_to_none=True)`, the default since
+/// PyTorch 2.0, frees them before the forward pass).
+fn gradients_persist(i: &BudgetInput) -> bool {
+    i.gpus > 1 || i.zero_stage > 0
+}
+
+/// The bytes of the loss's backward temporaries: the gradients of the log-softmax and of the
+/// logits over the vocabulary, alive together at the start of backward. Hugging Face's causal
+/// LM loss upcasts the logits to fp32 whatever the precision, and autocast runs the cross
+/// entropy in fp32; BERT's masked LM loss with half-precision weights stays in their dtype.
+fn loss_backward_bytes(i: &BudgetInput) -> Option<f64> {
+    use crate::activations::{Family, Precision};
+    let family = i.model.family?;
+    let v = i.model.vocab?;
+    let bytes = match (family, i.precision?) {
+        (Family::Vit, _) => return None,
+        (Family::Bert, Precision::Bf16 | Precision::Fp16 | Precision::Mixed) => 2.0,
+        _ => 4.0,
+    };
+    Some(2.0 * bytes * (i.batch * i.seq * v) as f64)
+}
+
+/// Without persistent gradients, one training process peaks either at the start of backward
+/// (activations and the loss's gradients alive, no parameter gradients yet) or at its end
+/// (the gradients, the activations freed): the peak is the sum less the smaller of the two.
+/// Returns the bytes never alive at once and the note that says so.
+fn overlap(i: &BudgetInput, c: &[Component]) -> Option<(u64, String)> {
+    if !i.train || i.precision.is_none() || gradients_persist(i) {
+        return None;
+    }
+    let of = |names: &[&str]| -> u64 {
+        c.iter()
+            .filter(|x| names.contains(&x.name))
+            .map(|x| x.bytes)
+            .sum()
+    };
+    let grads = of(&["gradients"]);
+    let live = of(&[
+        "activations",
+        "autocast weight copies",
+        "embeddings, head and loss",
+        "loss gradients (backward)",
+    ]);
+    let saved = grads.min(live);
+    (saved > 0).then(|| {
+        (
+            saved,
+            format!(
+                "the peak is the sum less {}: one process's gradients and its activations are not alive at once (zero_grad(set_to_none=True) frees the gradients before the forward pass, backward frees activations as it makes gradients); with DDP or ZeRO (--gpus N) the gradient buffers stay and the sum is the peak",
+                everybyte_core::bytesize::Bytes(saved)
+            ),
+        )
+    })
 }
 
 fn setup(i: &BudgetInput, precision: crate::activations::Precision) -> crate::activations::Setup {
@@ -593,6 +657,16 @@ fn train_components(
             "token ids, embedding dropout, final norm, head input and the loss's fp32 log-softmax"
                 .into(),
         );
+        if let Some(bytes) = loss_backward_bytes(i) {
+            push(
+                "loss gradients (backward)",
+                bytes,
+                format!(
+                    "2 × batch × seq × vocab {}: the gradients of the log-softmax and of the logits",
+                    i.model.vocab.unwrap_or(0)
+                ),
+            );
+        }
     } else {
         if let Some(act) = activation_bytes(&i.model, i.batch, i.seq, i.recompute) {
             push(
@@ -625,7 +699,9 @@ fn budget_nobatch(i: &BudgetInput) -> u64 {
             .precision
             .and_then(|p| crate::activations::saved(&i.model, setup(i, p), i.batch, i.seq));
         t += match saved {
-            Some(saved) => (saved.layers + saved.head) as u64,
+            Some(saved) => {
+                (saved.layers + saved.head + loss_backward_bytes(i).unwrap_or(0.0)) as u64
+            }
             None => {
                 activation_bytes(&i.model, i.batch, i.seq, i.recompute).unwrap_or(0)
                     + i.model.vocab.map_or(0, |v| 4 * i.batch * i.seq * v)
@@ -664,6 +740,59 @@ pub fn card(name: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn one_process_peaks_without_its_gradients_ddp_with_them() {
+        // GPT-2 small, 4 × 512, fp32, eager, on the CPU: PyTorch's memory tracker under fake
+        // tensors measured a whole step's peak at 6.368 GiB (bench/mem_validate.py --full-step).
+        let gpt2 = serde_json::json!({
+            "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
+            "n_embd": 768, "n_head": 12, "n_layer": 12, "n_positions": 1024,
+            "vocab_size": 50257, "activation_function": "gelu_new",
+            "attn_pdrop": 0.1, "embd_pdrop": 0.1, "resid_pdrop": 0.1
+        });
+        let mut i = BudgetInput {
+            model: from_hf_config(&gpt2).unwrap(),
+            train: true,
+            weight_bytes: 4.0,
+            optimizer: Optimizer::Adamw,
+            mixed_precision: false,
+            batch: 4,
+            seq: 512,
+            recompute: Recompute::None,
+            zero_stage: 0,
+            gpus: 1,
+            capacity: None,
+            buffer: 0.15,
+            context_bytes: 0,
+            precision: Some(crate::activations::Precision::Fp32),
+            attention: crate::activations::Attention::Eager,
+            device: crate::activations::Device::Cpu,
+        };
+        let one = budget(&i);
+        let gib = one.required as f64 / (1u64 << 30) as f64;
+        assert!((gib / 6.368 - 1.0).abs() < 0.01, "{gib}");
+        let loss = one
+            .components
+            .iter()
+            .find(|c| c.name == "loss gradients (backward)")
+            .unwrap();
+        assert_eq!(loss.bytes, 8 * 4 * 512 * 50257);
+        assert!(
+            one.peak
+                .as_deref()
+                .is_some_and(|n| n.contains("less 474.70 MiB"))
+        );
+        // DDP keeps its gradient buckets: the sum is the peak.
+        i.gpus = 2;
+        let ddp = budget(&i);
+        assert_eq!(
+            ddp.required,
+            ddp.components.iter().map(|c| c.bytes).sum::<u64>()
+        );
+        assert_eq!(ddp.required - one.required, 124_439_808 * 4);
+        assert!(ddp.peak.is_none());
+    }
     use super::*;
 
     fn input(params: u64) -> BudgetInput {

@@ -53,12 +53,20 @@ pub fn budget_text(out: &mut dyn Write, v: &BudgetView<'_>) -> io::Result<()> {
             c.note
         )?;
     }
-    writeln!(
-        out,
-        "  {:<30} {:>12}",
-        "total",
-        Bytes(b.required).to_string()
-    )?;
+    match &b.peak {
+        Some(note) => writeln!(
+            out,
+            "  {:<30} {:>12}   {note}",
+            "peak",
+            Bytes(b.required).to_string()
+        )?,
+        None => writeln!(
+            out,
+            "  {:<30} {:>12}",
+            "total",
+            Bytes(b.required).to_string()
+        )?,
+    }
     if let (Some(cap), Some(usable), Some(margin)) = (b.capacity, b.usable, b.margin) {
         let verdict = if margin >= 0 {
             format!(
