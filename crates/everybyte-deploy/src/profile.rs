@@ -113,8 +113,46 @@ fn children(pid: u32) -> Vec<u32> {
     tree(pid).into_iter().map(|(p, _)| p).collect()
 }
 
+/// The state (`R`, `S`, `D`…) and parent of one process, from `/proc/PID/stat`.
+fn stat(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    Some((state, rest.next()?.parse().ok()?))
+}
+
 /// The process `pid` and its descendants, each with its state (`R`, `S`, `D`…), the root first.
+/// Walks `/proc/PID/task/TID/children` from the root, reading only the tree; where the kernel
+/// lacks those files, scans every process's parent.
 fn tree(pid: u32) -> Vec<(u32, char)> {
+    if std::path::Path::new(&format!("/proc/{pid}/task/{pid}/children")).exists() {
+        let mut out = vec![(pid, stat(pid).map_or('?', |s| s.0))];
+        let mut i = 0;
+        while i < out.len() {
+            let p = out[i].0;
+            if let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) {
+                for t in tasks.filter_map(Result::ok) {
+                    let mut path = t.path();
+                    path.push("children");
+                    let Ok(text) = std::fs::read_to_string(&path) else {
+                        continue;
+                    };
+                    for c in text
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok())
+                    {
+                        if let Some((state, _)) = stat(c)
+                            && !out.iter().any(|(q, _)| *q == c)
+                        {
+                            out.push((c, state));
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
+        return out;
+    }
     let mut by_parent: std::collections::HashMap<u32, Vec<(u32, char)>> =
         std::collections::HashMap::new();
     let mut root_state = '?';
@@ -123,21 +161,13 @@ fn tree(pid: u32) -> Vec<(u32, char)> {
             let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
                 continue;
             };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            let Some((state, parent)) = stat(p) else {
                 continue;
             };
-            let mut rest = stat
-                .rsplit_once(')')
-                .map(|(_, r)| r.split_whitespace())
-                .into_iter()
-                .flatten();
-            let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
             if p == pid {
                 root_state = state;
             }
-            if let Some(pp) = rest.next().and_then(|x| x.parse().ok()) {
-                by_parent.entry(pp).or_default().push((p, state));
-            }
+            by_parent.entry(parent).or_default().push((p, state));
         }
     }
     let mut out = vec![(pid, root_state)];

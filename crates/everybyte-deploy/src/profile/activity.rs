@@ -40,6 +40,10 @@ pub struct Second {
     /// Its user-mode CPU alone: the compute, without the kernel's work on its I/O.
     #[serde(default)]
     pub main_user_cores: f64,
+    /// Time it was runnable but waited for a CPU, in cores: a compute-bound process on a
+    /// crowded machine waits here rather than computing.
+    #[serde(default)]
+    pub main_queued_cores: f64,
     /// Mean number of the tree's processes in uninterruptible (disk) wait, state `D`.
     #[serde(default)]
     pub disk_wait: f64,
@@ -65,6 +69,8 @@ struct Counters {
     user: f64,
     system: f64,
     read: u64,
+    /// Seconds spent runnable but waiting for a CPU (`/proc/PID/schedstat`).
+    queued: f64,
 }
 
 fn process_counters(pid: u32) -> Option<Counters> {
@@ -81,7 +87,16 @@ fn process_counters(pid: u32) -> Option<Counters> {
                 .and_then(|v| v.trim().parse().ok())
         })
         .unwrap_or(0);
-    Some(Counters { user, system, read })
+    let queued = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e9);
+    Some(Counters {
+        user,
+        system,
+        read,
+        queued,
+    })
 }
 
 /// The cumulative counters of one device: (reads, sectors read, ms reading, writes, sectors
@@ -243,14 +258,16 @@ fn second(last: &Snapshot, now: &Snapshot, dt: f64, root: Option<u32>, gpu: Opti
         )
     };
     let (mut cpu, mut main, mut read, mut others, mut workers) = (0.0, 0.0, 0u64, 0.0, 0u32);
-    let mut main_user = 0.0;
+    let (mut main_user, mut main_queued) = (0.0, 0.0);
     for (p, c) in &now.processes {
         let (dc, dr) = delta(p, c);
         cpu += dc;
         read += dr;
         if Some(*p) == root {
             main = dc;
-            main_user = (c.user - last.processes.get(p).copied().unwrap_or_default().user).max(0.0);
+            let before = last.processes.get(p).copied().unwrap_or_default();
+            main_user = (c.user - before.user).max(0.0);
+            main_queued = (c.queued - before.queued).max(0.0);
         } else {
             others += dc;
             workers += 1;
@@ -296,6 +313,7 @@ fn second(last: &Snapshot, now: &Snapshot, dt: f64, root: Option<u32>, gpu: Opti
         cpu_cores: cpu / dt,
         main_cpu_cores: main / dt,
         main_user_cores: main_user / dt,
+        main_queued_cores: main_queued / dt,
         disk_wait: 0.0,
         workers,
         worker_cpu_cores: if workers > 0 {
@@ -361,9 +379,12 @@ enum Starved {
 }
 
 fn classify(s: &Second) -> (bool, Option<Starved>) {
+    // Without a GPU the compute is the main process's user CPU, and the time it waited for a
+    // CPU it wanted (on a crowded machine a compute-bound loop waits there).
+    let wants = s.main_user_cores + s.main_queued_cores;
     let (busy, idle) = match s.gpu_util {
         Some(g) => (g >= GPU_BUSY, g < GPU_IDLE),
-        None => (s.main_user_cores >= CPU_BUSY, s.main_user_cores < CPU_IDLE),
+        None => (wants >= CPU_BUSY, wants < CPU_IDLE),
     };
     if !idle {
         return (busy, None);
@@ -472,7 +493,18 @@ fn starved(seconds: &[Second], judged: &[(bool, Option<Starved>)], input: &[usiz
 /// input was saturated, compute-bound when in at least half the compute was busy.
 pub fn verdict(seconds: &[Second]) -> Verdict {
     let n = seconds.len() as u32;
-    let judged: Vec<(bool, Option<Starved>)> = seconds.iter().map(classify).collect();
+    // The disk wait is sampled (a process's state, ten times a second): each second is judged
+    // on the mean of it and its neighbours, so sampling noise does not flip it.
+    let smoothed: Vec<Second> = (0..seconds.len())
+        .map(|i| {
+            let near = &seconds[i.saturating_sub(1)..(i + 2).min(seconds.len())];
+            Second {
+                disk_wait: near.iter().map(|s| s.disk_wait).sum::<f64>() / near.len() as f64,
+                ..seconds[i].clone()
+            }
+        })
+        .collect();
+    let judged: Vec<(bool, Option<Starved>)> = smoothed.iter().map(classify).collect();
     let input: Vec<usize> = (0..judged.len())
         .filter(|&i| judged[i].1.is_some())
         .collect();
@@ -490,7 +522,16 @@ pub fn verdict(seconds: &[Second]) -> Verdict {
                 100.0 * mean(idx, &|s| s.gpu_util.unwrap_or(0.0))
             )
         } else {
-            format!("{:.2} cores of user CPU", mean(idx, &|s| s.main_user_cores))
+            let queued = mean(idx, &|s| s.main_queued_cores);
+            format!(
+                "{:.2} cores of user CPU{}",
+                mean(idx, &|s| s.main_user_cores),
+                if queued >= 0.05 {
+                    format!(", {queued:.2} waiting for a CPU")
+                } else {
+                    String::new()
+                }
+            )
         }
     };
     let at = |idx: &[usize]| spans(&idx.iter().map(|&i| seconds[i].t).collect::<Vec<_>>());
@@ -554,6 +595,7 @@ mod tests {
             cpu_cores: main,
             main_cpu_cores: main,
             main_user_cores: main,
+            main_queued_cores: 0.0,
             disk_wait: if read > 0.0 { 0.8 } else { 0.0 },
             workers: 0,
             worker_cpu_cores: 0.0,

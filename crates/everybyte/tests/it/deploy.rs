@@ -264,7 +264,7 @@ fn loader(dir: &Dir, mode: &str, file: &std::path::Path) -> Option<serde_json::V
         .arg(crate::util::workspace_root().join("crates/everybyte/tests/data/loader_workload.py"))
         .arg(mode)
         .arg(file)
-        .arg("5")
+        .arg("8")
         .output()
         .unwrap();
     if out.status.code() == Some(77) {
