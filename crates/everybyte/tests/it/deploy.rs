@@ -415,3 +415,80 @@ fn profile_attaches_to_a_running_process_and_leaves_it_running() {
         stderr(&out)
     );
 }
+
+/// Whether `program` runs here.
+fn has(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn profile_pid_says_why_it_cannot_attach() {
+    let dir = Dir::new();
+    // Another user's process: run as nobody (when root, through setpriv) against pid 1's owner.
+    let me = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().next().map(str::to_owned))
+        .unwrap();
+    let mut cmd = if me == "0" && has("setpriv") {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_everybyte"));
+        Some(c)
+    } else if me != "0" {
+        Some(std::process::Command::new(env!("CARGO_BIN_EXE_everybyte")))
+    } else {
+        None
+    };
+    if let Some(cmd) = cmd.as_mut() {
+        let out = cmd
+            .args(["profile", "--pid", "1", "--duration", "1s"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            stderr(&out).contains("process 1 belongs to user 0: profiling another user's process needs root or CAP_SYS_PTRACE"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // A process another tracer holds: the error names it.
+    if has("strace") {
+        let mut strace = std::process::Command::new("strace")
+            .args(["-o", "/dev/null", "sleep", "30"])
+            .spawn()
+            .unwrap();
+        let traced = (0..100).find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", strace.id()))
+                .ok()
+                .and_then(|c| c.split_whitespace().next().map(str::to_owned))
+        });
+        if let Some(pid) = &traced {
+            let out = dir
+                .command()
+                .args(["profile", "--pid", pid, "--syscalls", "--duration", "1s"])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2));
+            assert!(
+                stderr(&out).contains(&format!(
+                    "process {pid}: cannot attach to count its system calls: it is already traced by process {}",
+                    strace.id()
+                )),
+                "{}",
+                stderr(&out)
+            );
+        }
+        strace.kill().unwrap();
+        strace.wait().unwrap();
+        if let Some(pid) = traced {
+            let _ = std::process::Command::new("kill").arg(pid).status();
+        }
+    }
+}
