@@ -72,7 +72,15 @@ impl Measurements<'_> {
                     err,
                 })?
                 .len();
-            expect.model_bytes = Some((len, m.display().to_string()));
+            // A sharded checkpoint's index names the total of its shards.
+            let total = m
+                .to_string_lossy()
+                .ends_with(".index.json")
+                .then(|| std::fs::read_to_string(m).ok())
+                .flatten()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| everybyte_mem::budget::index_total_size(&v));
+            expect.model_bytes = Some((total.unwrap_or(len), m.display().to_string()));
         }
         Ok((expect, figures))
     }

@@ -110,7 +110,7 @@ pub struct ProfileOptions<'a> {
 }
 
 fn children(pid: u32) -> Vec<u32> {
-    tree(pid).into_iter().map(|(p, _)| p).collect()
+    tree(pid).into_iter().map(|(p, _, _)| p).collect()
 }
 
 /// The state (`R`, `S`, `D`…) and parent of one process, from `/proc/PID/stat`.
@@ -121,12 +121,14 @@ fn stat(pid: u32) -> Option<(char, u32)> {
     Some((state, rest.next()?.parse().ok()?))
 }
 
-/// The process `pid` and its descendants, each with its state (`R`, `S`, `D`…), the root first.
+/// The process `pid` and its descendants, each with its parent and state (`R`, `S`, `D`…),
+/// the root first.
 /// Walks `/proc/PID/task/TID/children` from the root, reading only the tree; where the kernel
 /// lacks those files, scans every process's parent.
-fn tree(pid: u32) -> Vec<(u32, char)> {
+fn tree(pid: u32) -> Vec<(u32, u32, char)> {
     if std::path::Path::new(&format!("/proc/{pid}/task/{pid}/children")).exists() {
-        let mut out = vec![(pid, stat(pid).map_or('?', |s| s.0))];
+        let root = stat(pid).unwrap_or(('?', 0));
+        let mut out = vec![(pid, root.1, root.0)];
         let mut i = 0;
         while i < out.len() {
             let p = out[i].0;
@@ -142,9 +144,9 @@ fn tree(pid: u32) -> Vec<(u32, char)> {
                         .filter_map(|c| c.parse::<u32>().ok())
                     {
                         if let Some((state, _)) = stat(c)
-                            && !out.iter().any(|(q, _)| *q == c)
+                            && !out.iter().any(|(q, _, _)| *q == c)
                         {
-                            out.push((c, state));
+                            out.push((c, p, state));
                         }
                     }
                 }
@@ -153,9 +155,9 @@ fn tree(pid: u32) -> Vec<(u32, char)> {
         }
         return out;
     }
-    let mut by_parent: std::collections::HashMap<u32, Vec<(u32, char)>> =
+    let mut by_parent: std::collections::HashMap<u32, Vec<(u32, u32, char)>> =
         std::collections::HashMap::new();
-    let mut root_state = '?';
+    let mut root_state = ('?', 0);
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.filter_map(Result::ok) {
             let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
@@ -165,12 +167,15 @@ fn tree(pid: u32) -> Vec<(u32, char)> {
                 continue;
             };
             if p == pid {
-                root_state = state;
+                root_state = (state, parent);
             }
-            by_parent.entry(parent).or_default().push((p, state));
+            by_parent
+                .entry(parent)
+                .or_default()
+                .push((p, parent, state));
         }
     }
-    let mut out = vec![(pid, root_state)];
+    let mut out = vec![(pid, root_state.1, root_state.0)];
     let mut i = 0;
     while i < out.len() {
         if let Some(k) = by_parent.get(&out[i].0) {
@@ -326,8 +331,8 @@ impl Sampler {
         let t = self.start.elapsed().as_secs_f64();
         let tree = tree(root);
         self.activity
-            .note_disk_wait(tree.iter().filter(|(_, state)| *state == 'D').count());
-        let pids: Vec<u32> = tree.into_iter().map(|(p, _)| p).collect();
+            .note_disk_wait(tree.iter().filter(|(_, _, state)| *state == 'D').count());
+        let pids: Vec<u32> = tree.iter().map(|(p, _, _)| *p).collect();
         let readings = self
             .nvml
             .as_ref()
@@ -364,7 +369,8 @@ impl Sampler {
             let util = (!used.is_empty()).then(|| {
                 used.iter().map(|&u| f64::from(u) / 100.0).sum::<f64>() / used.len() as f64
             });
-            self.activity.read(t, &pids, util);
+            let parents: Vec<(u32, u32)> = tree.iter().map(|(p, pp, _)| (*p, *pp)).collect();
+            self.activity.read(t, &parents, util);
         }
     }
 }

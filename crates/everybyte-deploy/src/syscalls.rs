@@ -272,7 +272,9 @@ pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace,
             count.stop(tid);
             resume(tid, 0);
         } else if sig == libc::SIGTRAP || (st >> 16) != 0 {
-            // fork/clone/exec events: the new tracee arrives on its own stop.
+            // fork/clone/exec events: the new tracee is ours already; it is waited for from
+            // now, though its first stop may come later.
+            live.extend(new_tracee(tid, st >> 16));
             resume(tid, 0);
         } else if sig == libc::SIGSTOP && !count.inside(tid) {
             // A new thread or child's initial stop (or a real SIGSTOP: passing 0 loses it,
@@ -289,6 +291,30 @@ pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace,
         signal,
         wall: start.elapsed(),
     })
+}
+
+/// The thread or process a fork, vfork or clone event of `tid` created.
+fn new_tracee(tid: libc::pid_t, event: libc::c_int) -> Option<libc::pid_t> {
+    if ![
+        libc::PTRACE_EVENT_FORK,
+        libc::PTRACE_EVENT_VFORK,
+        libc::PTRACE_EVENT_CLONE,
+    ]
+    .contains(&event)
+    {
+        return None;
+    }
+    let mut msg: libc::c_ulong = 0;
+    // SAFETY: `tid` is in a ptrace event stop; the kernel writes one unsigned long.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETEVENTMSG,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            (&raw mut msg).cast::<libc::c_void>(),
+        )
+    };
+    (rc == 0).then(|| libc::pid_t::try_from(msg).ok()).flatten()
 }
 
 /// `PTRACE_EVENT_STOP`: the stop `PTRACE_INTERRUPT`, a group-stop or a new tracee reports.
@@ -492,7 +518,9 @@ pub fn attach(pids: &[u32], stop: &std::sync::atomic::AtomicBool) -> Result<Trac
                     resume(tid, 0);
                 }
             } else if event != 0 {
-                // fork/clone/exec events: the new tracee arrives on its own stop.
+                // fork/clone/exec events: the new tracee is ours already; it is waited for
+                // (and detached) from now, though its first stop may come later.
+                live.extend(new_tracee(tid, event));
                 resume(tid, 0);
             } else {
                 resume(tid, sig);

@@ -350,8 +350,66 @@ impl Budget {
     }
 }
 
-#[allow(clippy::too_many_lines)] // one push per component, training then inference
+/// The budget of a run: its components, its peak against the card, and the largest batch
+/// that fits.
 pub fn budget(i: &BudgetInput) -> Budget {
+    let c = parts(i);
+    let (required, peak) = peak_of(i, &c);
+    let usable = i.capacity.map(|cap| (cap as f64 * (1.0 - i.buffer)) as u64);
+    let at = |batch: u64| {
+        let x = BudgetInput { batch, ..i.clone() };
+        peak_of(&x, &parts(&x)).0
+    };
+    // The peak grows with the batch, not always in a straight line (one process's peak is
+    // the larger of two ends): search it.
+    let max_batch = usable.and_then(|u| {
+        if at(2) == at(1) {
+            return None;
+        }
+        if at(1) > u {
+            return Some(0);
+        }
+        let (mut lo, mut hi) = (1u64, 2u64);
+        while at(hi) <= u {
+            lo = hi;
+            if hi >= 1 << 24 {
+                return Some(hi);
+            }
+            hi *= 2;
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if at(mid) <= u {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Some(lo)
+    });
+    Budget {
+        components: c,
+        required,
+        peak,
+        capacity: i.capacity,
+        usable,
+        fits: usable.map(|u| required <= u),
+        margin: usable.map(|u| i128::from(u) - i128::from(required)),
+        max_batch,
+    }
+}
+
+/// The peak of components `c`, and the note that says how it differs from their sum.
+fn peak_of(i: &BudgetInput, c: &[Component]) -> (u64, Option<String>) {
+    let sum: u64 = c.iter().map(|x| x.bytes).sum();
+    match overlap(i, c) {
+        Some((saved, note)) => (sum - saved, Some(note)),
+        None => (sum, None),
+    }
+}
+
+#[allow(clippy::too_many_lines)] // one push per component, training then inference
+fn parts(i: &BudgetInput) -> Vec<Component> {
     let p = i.model.params as f64;
     let n = i.gpus.max(1) as f64;
     let mut c = Vec::new();
@@ -467,37 +525,7 @@ pub fn budget(i: &BudgetInput) -> Budget {
         i.context_bytes as f64,
         "per process".into(),
     );
-    let sum: u64 = c.iter().map(|x| x.bytes).sum();
-    let (required, peak) = match overlap(i, &c) {
-        Some((saved, note)) => (sum - saved, Some(note)),
-        None => (sum, None),
-    };
-    let usable = i.capacity.map(|cap| (cap as f64 * (1.0 - i.buffer)) as u64);
-    let per_sample = {
-        let one = BudgetInput {
-            batch: 1,
-            ..i.clone()
-        };
-        let two = BudgetInput {
-            batch: 2,
-            ..i.clone()
-        };
-        let sum = |x: &BudgetInput| budget_nobatch(x);
-        sum(&two).saturating_sub(sum(&one))
-    };
-    let fixed = required.saturating_sub(per_sample * i.batch);
-    let max_batch =
-        usable.and_then(|u| (per_sample > 0).then(|| u.saturating_sub(fixed) / per_sample));
-    Budget {
-        components: c,
-        required,
-        peak,
-        capacity: i.capacity,
-        usable,
-        fits: usable.map(|u| required <= u),
-        margin: usable.map(|u| i128::from(u) - i128::from(required)),
-        max_batch,
-    }
+    c
 }
 
 /// Whether the gradients are allocated for the whole step: DDP's buckets and ZeRO's gradient
@@ -689,30 +717,6 @@ fn train_components(
             );
         }
     }
-}
-
-/// The batch-dependent total, without recursion into `max_batch`.
-fn budget_nobatch(i: &BudgetInput) -> u64 {
-    let mut t = 0u64;
-    if i.train {
-        let saved = i
-            .precision
-            .and_then(|p| crate::activations::saved(&i.model, setup(i, p), i.batch, i.seq));
-        t += match saved {
-            Some(saved) => {
-                (saved.layers + saved.head + loss_backward_bytes(i).unwrap_or(0.0)) as u64
-            }
-            None => {
-                activation_bytes(&i.model, i.batch, i.seq, i.recompute).unwrap_or(0)
-                    + i.model.vocab.map_or(0, |v| 4 * i.batch * i.seq * v)
-            }
-        };
-    } else if let (Some(l), Some(h), Some(a)) = (i.model.layers, i.model.hidden, i.model.heads) {
-        let kv = i.model.kv_heads.unwrap_or(a);
-        t += (2.0 * (l * i.batch * i.seq * kv * (h / a.max(1))) as f64 * i.weight_bytes) as u64;
-        t += ((i.batch * i.seq * h) as f64 * i.weight_bytes * 16.0) as u64;
-    }
-    t
 }
 
 /// Known cards: memory in bytes.

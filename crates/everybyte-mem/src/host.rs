@@ -118,6 +118,53 @@ fn gib_up(bytes: f64) -> u64 {
     ((bytes / gib).ceil().max(1.0) * gib) as u64
 }
 
+/// The DataLoader's components: its workers, the batches in flight through `/dev/shm` (returned)
+/// and the batch in use.
+fn loader(h: &HostInput, procs: u64, components: &mut Vec<Component>) -> u64 {
+    let in_flight = procs
+        .saturating_mul(h.workers)
+        .saturating_mul(h.prefetch_factor)
+        .saturating_mul(h.batch_bytes);
+    if h.workers > 0 {
+        components.push(Component {
+            name: "DataLoader workers",
+            bytes: procs
+                .saturating_mul(h.workers)
+                .saturating_mul(WORKER_PRIVATE),
+            note: format!(
+                "{procs} × {} forked workers, {} each of their own",
+                h.workers,
+                everybyte_core::bytesize::Bytes(WORKER_PRIVATE)
+            ),
+        });
+        components.push(Component {
+            name: "batches in flight (/dev/shm)",
+            bytes: in_flight,
+            note: format!(
+                "{procs} × {} workers × prefetch_factor {} × {} per batch",
+                h.workers,
+                h.prefetch_factor,
+                everybyte_core::bytesize::Bytes(h.batch_bytes)
+            ),
+        });
+    }
+    let in_use = procs
+        .saturating_mul(h.batch_bytes)
+        .saturating_mul(if h.pin_memory { 2 } else { 1 });
+    if in_use > 0 {
+        components.push(Component {
+            name: "the batch in use",
+            bytes: in_use,
+            note: if h.pin_memory {
+                "and its page-locked copy (pin_memory)".into()
+            } else {
+                "in the main process".into()
+            },
+        });
+    }
+    in_flight
+}
+
 /// The host memory of a pod.
 pub fn host_budget(h: &HostInput) -> HostBudget {
     let procs = h.processes.max(1);
@@ -127,7 +174,7 @@ pub fn host_budget(h: &HostInput) -> HostBudget {
     // Own copies per process, and mapped copies (once per pod).
     let (own, shared, how) = match (h.loading, mapped) {
         (Loading::StateDict, false) => (
-            2 * w,
+            w.saturating_mul(2),
             0,
             "the built model and the loaded state dict, both in memory (load_state_dict)",
         ),
@@ -149,61 +196,35 @@ pub fn host_budget(h: &HostInput) -> HostBudget {
     };
     let mut components = vec![Component {
         name: "Python and PyTorch runtime",
-        bytes: procs * RUNTIME_PRIVATE + RUNTIME_SHARED,
+        bytes: procs.saturating_mul(RUNTIME_PRIVATE) + RUNTIME_SHARED,
         note: format!(
             "{procs} × {} interpreter with torch imported + {} shared libraries",
             everybyte_core::bytesize::Bytes(RUNTIME_PRIVATE),
             everybyte_core::bytesize::Bytes(RUNTIME_SHARED)
         ),
     }];
-    let load = procs * own + shared;
+    let load = procs.saturating_mul(own).saturating_add(shared);
     components.push(Component {
         name: "weights while loading",
         bytes: load,
         note: format!("{procs} × {how}"),
     });
-    if h.cpu_training > 0 {
+    // Training on the CPU holds one copy of the weights and the rest of the step; beyond what
+    // loading already counted, that is the rest less the loading's extra copy.
+    let extra = (w.saturating_add(h.cpu_training)).saturating_sub(own + shared);
+    if h.cpu_training > 0 && extra > 0 {
         components.push(Component {
             name: "training state on the CPU",
-            bytes: procs * h.cpu_training,
-            note: "gradients, optimizer states and activations (--device cpu)".into(),
+            bytes: procs.saturating_mul(extra),
+            note:
+                "gradients, optimizer states and activations beyond the loading peak (--device cpu)"
+                    .into(),
         });
     }
-    let in_flight = procs * h.workers * h.prefetch_factor * h.batch_bytes;
-    if h.workers > 0 {
-        components.push(Component {
-            name: "DataLoader workers",
-            bytes: procs * h.workers * WORKER_PRIVATE,
-            note: format!(
-                "{procs} × {} forked workers, {} each of their own",
-                h.workers,
-                everybyte_core::bytesize::Bytes(WORKER_PRIVATE)
-            ),
-        });
-        components.push(Component {
-            name: "batches in flight (/dev/shm)",
-            bytes: in_flight,
-            note: format!(
-                "{procs} × {} workers × prefetch_factor {} × {} per batch",
-                h.workers,
-                h.prefetch_factor,
-                everybyte_core::bytesize::Bytes(h.batch_bytes)
-            ),
-        });
-    }
-    let in_use = procs * h.batch_bytes * if h.pin_memory { 2 } else { 1 };
-    if in_use > 0 {
-        components.push(Component {
-            name: "the batch in use",
-            bytes: in_use,
-            note: if h.pin_memory {
-                "and its page-locked copy (pin_memory)".into()
-            } else {
-                "in the training process".into()
-            },
-        });
-    }
-    let peak: u64 = components.iter().map(|c| c.bytes).sum();
+    let in_flight = loader(h, procs, &mut components);
+    let peak = components
+        .iter()
+        .fold(0u64, |a, c| a.saturating_add(c.bytes));
     HostBudget {
         components,
         peak,
@@ -308,8 +329,8 @@ impl HostRequest<'_> {
             return Err(HostRequestError::Prefetch);
         }
         let sample = self.sample_bytes.unwrap_or_else(|| match shape.pixels {
-            Some(p) => p * 4,
-            None => seq * 8 * 3,
+            Some(p) => p.saturating_mul(4),
+            None => seq.saturating_mul(24),
         });
         Ok(HostInput {
             weights: (shape.params as f64 * weight_bytes) as u64,
@@ -318,7 +339,7 @@ impl HostRequest<'_> {
             processes: self.processes.unwrap_or(gpus).max(1),
             workers: self.workers,
             prefetch_factor: self.prefetch_factor,
-            batch_bytes: sample * batch,
+            batch_bytes: sample.saturating_mul(batch),
             pin_memory: self.pin_memory,
             cpu_training: cpu_rest,
         })

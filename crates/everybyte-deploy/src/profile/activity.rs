@@ -87,10 +87,19 @@ fn process_counters(pid: u32) -> Option<Counters> {
                 .and_then(|v| v.trim().parse().ok())
         })
         .unwrap_or(0);
-    let queued = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(0.0, |ns| ns / 1e9);
+    // Every thread's wait: a process computes in its worker threads too.
+    let queued = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0.0, |d| {
+        d.filter_map(Result::ok)
+            .filter_map(|t| {
+                std::fs::read_to_string(t.path().join("schedstat"))
+                    .ok()?
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .sum::<f64>()
+    }) / 1e9;
     Some(Counters {
         user,
         system,
@@ -157,6 +166,75 @@ fn host_cpu() -> Option<[u64; 5]> {
     Some([g(0) + g(1), g(2) + g(5) + g(6), g(4), g(3), total])
 }
 
+/// The programs that only start others.
+const LAUNCHERS: &[&str] = &[
+    "sh",
+    "bash",
+    "dash",
+    "zsh",
+    "env",
+    "timeout",
+    "nohup",
+    "setsid",
+    "stdbuf",
+    "time",
+    "tini",
+    "dumb-init",
+    "su",
+    "sudo",
+    "runuser",
+    "xargs",
+    "torchrun",
+    "accelerate",
+    "deepspeed",
+    "mpirun",
+    "mpiexec",
+    "srun",
+    "uv",
+    "poetry",
+    "pipenv",
+    "conda",
+    "micromamba",
+    "pixi",
+];
+
+/// Whether process `pid` only starts others: a shell, `env`, `timeout`, a container init,
+/// or a training launcher (`torchrun`, `python -m torch.distributed.run`, `accelerate launch`,
+/// `deepspeed`, `mpirun`, `srun`, `uv run`).
+fn launcher(pid: u32) -> bool {
+    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<String> = raw
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let base = |a: &str| a.rsplit('/').next().unwrap_or(a).to_owned();
+    let Some(first) = args.first().map(|a| base(a)) else {
+        return false;
+    };
+    if LAUNCHERS.contains(&first.as_str()) {
+        return true;
+    }
+    if first.starts_with("python") {
+        let modules = [
+            "torch.distributed.run",
+            "torch.distributed.launch",
+            "accelerate.commands.launch",
+            "deepspeed.launcher.runner",
+        ];
+        return match args.get(1).map(String::as_str) {
+            Some("-m") => args.get(2).is_some_and(|m| modules.contains(&m.as_str())),
+            Some(script) => {
+                ["torchrun", "accelerate", "deepspeed"].contains(&base(script).as_str())
+            }
+            None => false,
+        };
+    }
+    false
+}
+
 /// Counters at one instant.
 struct Snapshot {
     t: f64,
@@ -172,6 +250,8 @@ pub struct Activity {
     seen: BTreeMap<u32, Counters>,
     /// Counters when observation began (an attached process has a past).
     base: BTreeMap<u32, Counters>,
+    /// Whether each process seen is a launcher (`sh -c`, `torchrun`, `uv run`…).
+    launchers: BTreeMap<u32, bool>,
     /// Processes found in disk wait, summed over the samples since the last reading.
     waiting: usize,
     samples: usize,
@@ -184,6 +264,7 @@ impl Activity {
             last: None,
             seen: BTreeMap::new(),
             base: BTreeMap::new(),
+            launchers: BTreeMap::new(),
             waiting: 0,
             samples: 0,
             seconds: Vec::new(),
@@ -210,13 +291,40 @@ impl Activity {
         })
     }
 
-    /// Reads the counters of the tree `pids` (the root first) at `t`, and when a previous
-    /// reading exists, adds the second between them. `gpu_util` is the GPUs' utilisation now.
-    pub fn read(&mut self, t: f64, pids: &[u32], gpu_util: Option<f64>) {
-        let processes: BTreeMap<u32, Counters> = pids
+    /// The processes that compute: the root, or below the launchers it starts (`sh -c`,
+    /// `torchrun`, `accelerate launch`, `uv run`…) the process or ranks they run; and the
+    /// launchers passed on the way.
+    fn main_set(&mut self, tree: &[(u32, u32)]) -> (Vec<u32>, Vec<u32>) {
+        let Some(&(root, _)) = tree.first() else {
+            return (Vec::new(), Vec::new());
+        };
+        let mut main = vec![root];
+        let mut passed = Vec::new();
+        while let [one] = main[..] {
+            let is_launcher = *self.launchers.entry(one).or_insert_with(|| launcher(one));
+            let kids: Vec<u32> = tree
+                .iter()
+                .filter(|(p, parent)| *parent == one && *p != one)
+                .map(|(p, _)| *p)
+                .collect();
+            if !is_launcher || kids.is_empty() {
+                break;
+            }
+            passed.push(one);
+            main = kids;
+        }
+        (main, passed)
+    }
+
+    /// Reads the counters of the tree (each process with its parent, the root first) at `t`,
+    /// and when a previous reading exists, adds the second between them. `gpu_util` is the
+    /// GPUs' utilisation now.
+    pub fn read(&mut self, t: f64, tree: &[(u32, u32)], gpu_util: Option<f64>) {
+        let processes: BTreeMap<u32, Counters> = tree
             .iter()
-            .filter_map(|&p| process_counters(p).map(|c| (p, c)))
+            .filter_map(|&(p, _)| process_counters(p).map(|c| (p, c)))
             .collect();
+        let (main, passed) = self.main_set(tree);
         for (p, c) in &processes {
             self.seen.insert(*p, *c);
             if self.last.is_none() {
@@ -232,7 +340,7 @@ impl Activity {
         if let Some(last) = self.last.take() {
             let dt = now.t - last.t;
             if dt > 0.0 {
-                let mut s = second(&last, &now, dt, pids.first().copied(), gpu_util);
+                let mut s = second(&last, &now, dt, (&main, &passed), gpu_util);
                 s.disk_wait = self.waiting as f64 / self.samples.max(1) as f64;
                 self.seconds.push(s);
             }
@@ -248,31 +356,41 @@ impl Default for Activity {
     }
 }
 
-fn second(last: &Snapshot, now: &Snapshot, dt: f64, root: Option<u32>, gpu: Option<f64>) -> Second {
+fn second(
+    last: &Snapshot,
+    now: &Snapshot,
+    dt: f64,
+    (main, passed): (&[u32], &[u32]),
+    gpu: Option<f64>,
+) -> Second {
     // A process new since the last reading contributes all it did (it started in between).
     let delta = |p: &u32, c: &Counters| {
         let c0 = last.processes.get(p).copied().unwrap_or_default();
         (
             (c.user + c.system - c0.user - c0.system).max(0.0),
             c.read.saturating_sub(c0.read),
+            (c.user - c0.user).max(0.0),
+            (c.queued - c0.queued).max(0.0),
         )
     };
-    let (mut cpu, mut main, mut read, mut others, mut workers) = (0.0, 0.0, 0u64, 0.0, 0u32);
-    let (mut main_user, mut main_queued) = (0.0, 0.0);
+    let (mut cpu, mut read, mut others, mut workers) = (0.0, 0u64, 0.0, 0u32);
+    let (mut main_cpu, mut main_user, mut main_queued) = (0.0, 0.0, 0.0);
     for (p, c) in &now.processes {
-        let (dc, dr) = delta(p, c);
+        let (dc, dr, du, dq) = delta(p, c);
         cpu += dc;
         read += dr;
-        if Some(*p) == root {
-            main = dc;
-            let before = last.processes.get(p).copied().unwrap_or_default();
-            main_user = (c.user - before.user).max(0.0);
-            main_queued = (c.queued - before.queued).max(0.0);
-        } else {
+        if main.contains(p) {
+            main_cpu += dc;
+            main_user += du;
+            main_queued += dq;
+        } else if !passed.contains(p) {
             others += dc;
             workers += 1;
         }
     }
+    // Several ranks: each one's mean.
+    let ranks = main.len().max(1) as f64;
+    let (main, main_user, main_queued) = (main_cpu / ranks, main_user / ranks, main_queued / ranks);
     let host = match (last.host, now.host) {
         (Some(a), Some(b)) if b[4] > a[4] => {
             let total = (b[4] - a[4]) as f64;
@@ -671,6 +789,41 @@ mod tests {
     }
 
     #[test]
+    fn launchers_are_passed_to_reach_the_process_that_computes() {
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 5; true"])
+            .spawn()
+            .unwrap();
+        let sh_pid = sh.id();
+        let sleep = (0..100).find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::fs::read_to_string(format!("/proc/{sh_pid}/task/{sh_pid}/children"))
+                .ok()
+                .and_then(|c| c.split_whitespace().next()?.parse::<u32>().ok())
+        });
+        let sh_launches = launcher(sh_pid);
+        let sleep_launches = sleep.map(launcher);
+        if let Some(p) = sleep {
+            let _ = std::process::Command::new("kill")
+                .arg(p.to_string())
+                .status();
+        }
+        let _ = sh.kill();
+        let _ = sh.wait();
+        assert!(sh_launches);
+        assert_eq!(sleep_launches, sleep.map(|_| false));
+        assert!(!launcher(std::process::id()));
+        let mut a = Activity::new();
+        a.launchers.insert(1, true);
+        a.launchers.insert(2, false);
+        // A launcher with one child: the child computes; with several: each rank does.
+        assert_eq!(a.main_set(&[(1, 0), (2, 1), (3, 2)]), (vec![2], vec![1]));
+        assert_eq!(a.main_set(&[(1, 0), (4, 1), (5, 1)]).0, vec![4, 5]);
+        a.launchers.insert(1, false);
+        assert_eq!(a.main_set(&[(1, 0), (2, 1)]), (vec![1], vec![]));
+    }
+
+    #[test]
     fn spans_join_consecutive_seconds() {
         assert_eq!(spans(&[1.0, 2.0, 3.0, 7.0, 8.0]), "0–3 s, 6–8 s");
     }
@@ -679,14 +832,14 @@ mod tests {
     fn counters_of_this_process_and_the_host_are_read() {
         let mut a = Activity::new();
         let me = std::process::id();
-        a.read(0.0, &[me], None);
+        a.read(0.0, &[(me, 0)], None);
         let mut x = 0u64;
         let t0 = std::time::Instant::now();
         while t0.elapsed().as_millis() < 300 {
             x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
         }
         std::hint::black_box(x);
-        a.read(0.3, &[me], None);
+        a.read(0.3, &[(me, 0)], None);
         assert_eq!(a.seconds.len(), 1);
         let s = &a.seconds[0];
         assert!(s.main_cpu_cores > 0.3 && s.main_user_cores > 0.3, "{s:?}");

@@ -30,7 +30,9 @@ pub struct ProfileArgs<'a> {
 fn seconds(value: Option<f64>, flag: &'static str) -> Result<Option<Duration>, Error> {
     match value {
         None => Ok(None),
-        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) if s.is_finite() && s >= 0.0 => Duration::try_from_secs_f64(s)
+            .map(Some)
+            .map_err(|_| Error::Seconds { flag, value: s }),
         Some(s) => Err(Error::Seconds { flag, value: s }),
     }
 }
@@ -56,7 +58,9 @@ impl<'a> ProfileArgs<'a> {
         Ok(ProfileOptions {
             command: self.command,
             pid: self.pid,
-            interval: Duration::from_secs_f64(self.interval),
+            interval: Duration::try_from_secs_f64(self.interval).map_err(|_| Error::Interval {
+                value: self.interval,
+            })?,
             ready,
             after_ready: seconds(self.after_ready, "--after-ready")?,
             timeout: seconds(self.timeout, "--timeout")?,

@@ -56,11 +56,23 @@ fn torch_format(path: &str) -> Option<everybyte_mem::host::Checkpoint> {
         .then(|| everybyte_mem::host::checkpoint_of(Some(std::path::Path::new(path))))
 }
 
-/// The processes of a training container that each load the model (DDP ranks).
+/// The processes of a training container that each load the model: the ranks a launcher
+/// starts (`--nproc_per_node`, or one per GPU under `torchrun`, `accelerate` or `deepspeed`);
+/// one process otherwise, however many GPUs it drives (`device_map="auto"`).
 fn processes(c: &Container) -> u64 {
+    let text = c.command_text();
+    let launched = [
+        "torchrun",
+        "torch.distributed.run",
+        "torch.distributed.launch",
+        "accelerate launch",
+        "deepspeed",
+    ]
+    .iter()
+    .any(|l| text.contains(l));
     c.flag(&["--nproc_per_node", "--nproc-per-node", "--num_processes"])
         .and_then(|v| v.parse::<u64>().ok())
-        .or_else(|| c.gpu_count())
+        .or_else(|| c.gpu_count().filter(|_| launched))
         .unwrap_or(1)
         .max(1)
 }

@@ -88,12 +88,22 @@ fn in_flight(m: &Manifest, c: &Container) -> Option<(u64, String)> {
         "--per-device-train-batch-size",
         "--train_batch_size",
     ])?;
-    let prefetch = num(&["--prefetch_factor", "--prefetch-factor"]).unwrap_or(2);
+    let prefetch = num(&[
+        "--prefetch_factor",
+        "--prefetch-factor",
+        "--dataloader_prefetch_factor",
+        "--dataloader-prefetch-factor",
+    ])
+    .unwrap_or(2);
     let ranks = num(&["--nproc_per_node", "--nproc-per-node", "--num_processes"])
         .or_else(|| c.gpu_count())
         .unwrap_or(1)
         .max(1);
-    let bytes = ranks * workers * prefetch * batch * sample;
+    let bytes = ranks
+        .saturating_mul(workers)
+        .saturating_mul(prefetch)
+        .saturating_mul(batch)
+        .saturating_mul(sample);
     Some((
         bytes,
         format!(
