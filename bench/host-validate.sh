@@ -12,26 +12,9 @@
 # $HOST_CACHE (default bench/.cache/host). It measures: it exits 0 whatever the errors.
 # MEM_BIN=path skips the build.
 cd "$(dirname "$0")/.." || exit 0
-bin=${MEM_BIN:-}
-if [ -z "$bin" ]; then
-  if ! cargo build --release --quiet -p everybyte; then
-    echo "host-validate: the build failed; nothing measured"
-    exit 0
-  fi
-  bin=target/release/everybyte
-fi
-venv=bench/.venv-mem
-req=bench/mem-requirements.txt
-stamp="$venv/.requirements.sha256"
-want=$(sha256sum "$req" | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  if ! { [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"; } ||
-     ! "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$req"; then
-    echo "host-validate: torch could not be installed from $req; nothing measured"
-    exit 0
-  fi
-  echo "$want" > "$stamp"
-fi
+name=host-validate
+# shellcheck source=bench/mem-env.sh
+. bench/mem-env.sh
 cache=${HOST_CACHE:-bench/.cache/host}
 py="$venv/bin/python"
 gib() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1073741824 }'; }

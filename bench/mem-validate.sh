@@ -15,24 +15,7 @@
 # whatever the errors. MEM_BIN=path skips the build; extra arguments go to
 # bench/mem_validate.py (--only gpt2, --json FILE).
 cd "$(dirname "$0")/.." || exit 0
-bin=${MEM_BIN:-}
-if [ -z "$bin" ]; then
-  if ! cargo build --release --quiet -p everybyte; then
-    echo "mem-validate: the build failed; nothing measured"
-    exit 0
-  fi
-  bin=target/release/everybyte
-fi
-venv=bench/.venv-mem
-req=bench/mem-requirements.txt
-stamp="$venv/.requirements.sha256"
-want=$(sha256sum "$req" | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  if ! { [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"; } ||
-     ! "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$req"; then
-    echo "mem-validate: torch could not be installed from $req; nothing measured"
-    exit 0
-  fi
-  echo "$want" > "$stamp"
-fi
+name=mem-validate
+# shellcheck source=bench/mem-env.sh
+. bench/mem-env.sh
 "$venv/bin/python" bench/mem_validate.py "$bin" "$@" 2> >(grep -v -e "Warning" -e "loss_type" >&2) || true

@@ -242,7 +242,7 @@ pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace,
     }
     resume(pid, 0);
     let mut count = Counter::default();
-    let mut live: std::collections::HashSet<libc::pid_t> = std::collections::HashSet::from([pid]);
+    let mut live: std::collections::BTreeSet<libc::pid_t> = std::collections::BTreeSet::from([pid]);
     let (mut exit_code, mut signal) = (None, None);
     while !live.is_empty() {
         let mut st: libc::c_int = 0;
@@ -251,15 +251,11 @@ pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace,
         if tid < 0 {
             break;
         }
-        if libc::WIFEXITED(st) || libc::WIFSIGNALED(st) {
+        if let Some(how) = ended(st) {
             live.remove(&tid);
             count.forget(tid);
             if tid == pid {
-                if libc::WIFEXITED(st) {
-                    exit_code = Some(libc::WEXITSTATUS(st));
-                } else {
-                    signal = Some(libc::WTERMSIG(st));
-                }
+                (exit_code, signal) = how;
             }
             continue;
         }
@@ -291,6 +287,17 @@ pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace,
         signal,
         wall: start.elapsed(),
     })
+}
+
+/// How a tracee ended, from its wait status: (exit code, signal); `None` while it lives.
+fn ended(st: libc::c_int) -> Option<(Option<i32>, Option<i32>)> {
+    if libc::WIFEXITED(st) {
+        Some((Some(libc::WEXITSTATUS(st)), None))
+    } else if libc::WIFSIGNALED(st) {
+        Some((None, Some(libc::WTERMSIG(st))))
+    } else {
+        None
+    }
 }
 
 /// The thread or process a fork, vfork or clone event of `tid` created.
@@ -479,15 +486,11 @@ pub fn attach(pids: &[u32], stop: &std::sync::atomic::AtomicBool) -> Result<Trac
                 }
                 break;
             }
-            if libc::WIFEXITED(st) || libc::WIFSIGNALED(st) {
+            if let Some(how) = ended(st) {
                 live.remove(&tid);
                 count.forget(tid);
                 if tid.cast_unsigned() == root {
-                    if libc::WIFEXITED(st) {
-                        exit_code = Some(libc::WEXITSTATUS(st));
-                    } else {
-                        signal = Some(libc::WTERMSIG(st));
-                    }
+                    (exit_code, signal) = how;
                 }
                 continue;
             }

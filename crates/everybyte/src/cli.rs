@@ -171,7 +171,7 @@ pub struct ProfileArgs {
     pub pid: Option<u32>,
     /// With --pid: observe for this long (30s, 2m, 500ms; plain numbers are seconds)
     /// [default: until the process exits or Ctrl-C].
-    #[arg(long, requires = "pid", value_parser = parse_duration)]
+    #[arg(long, requires = "pid", value_parser = parse_seconds)]
     pub duration: Option<f64>,
     /// Cold start ends when this URL answers 200 (http://HOST:PORT/PATH).
     #[arg(long, conflicts_with = "ready_log")]
@@ -424,24 +424,16 @@ fn parse_size(s: &str) -> Result<u64, String> {
     everybyte_core::bytesize::parse_bytes(s).ok_or_else(|| "not a size (64MiB)".to_owned())
 }
 
-/// Seconds from `30s`, `2m`, `1h`, `500ms` or a plain number of seconds.
-fn parse_duration(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else if let Some(n) = t.strip_suffix('h') {
-        (n, 3600.0)
-    } else {
-        (t, 1.0)
-    };
-    match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * scale),
-        _ => Err("expected a positive duration such as 30s, 2m or 500ms".to_owned()),
-    }
+/// Seconds from `30s`, `2m`, `500ms` or a plain number of seconds (as `bench --duration`).
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    bench::parse_duration(s)
+        .map_err(|e| e.to_string())
+        .map(|d| d.as_secs_f64())
+        .and_then(|v| {
+            (v > 0.0)
+                .then_some(v)
+                .ok_or_else(|| "expected a positive duration such as 30s, 2m or 500ms".to_owned())
+        })
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
