@@ -474,26 +474,7 @@ fn parts(i: &BudgetInput) -> Vec<Component> {
                 "4 bytes/param (mixed precision)".into(),
             );
         }
-        if let Some(act) = activation_bytes(&i.model, i.batch, i.seq, i.recompute) {
-            push(
-                "activations",
-                act as f64,
-                format!(
-                    "batch {} × seq {} × {} layers, recomputation {:?}",
-                    i.batch,
-                    i.seq,
-                    i.model.layers.unwrap_or(0),
-                    i.recompute
-                ),
-            );
-        }
-        if let Some(v) = i.model.vocab {
-            push(
-                "logits (fp32, for the loss)",
-                4.0 * (i.batch * i.seq * v) as f64,
-                format!("batch × seq × vocab {v} × 4 bytes"),
-            );
-        }
+        korthikanti(i, &mut push, "logits (fp32, for the loss)", "");
     } else {
         push(
             "weights",
@@ -696,26 +677,42 @@ fn train_components(
             );
         }
     } else {
-        if let Some(act) = activation_bytes(&i.model, i.batch, i.seq, i.recompute) {
-            push(
-                "activations",
-                act as f64,
-                format!(
-                    "batch {} × seq {} × {} layers, recomputation {:?} (Korthikanti et al.: no implementation known)",
-                    i.batch,
-                    i.seq,
-                    i.model.layers.unwrap_or(0),
-                    i.recompute
-                ),
-            );
-        }
-        if let Some(v) = i.model.vocab {
-            push(
-                "embeddings, head and loss",
-                4.0 * (i.batch * i.seq * v) as f64,
-                format!("batch × seq × vocab {v} × 4 bytes"),
-            );
-        }
+        korthikanti(
+            i,
+            push,
+            "embeddings, head and loss",
+            " (Korthikanti et al.: no implementation known)",
+        );
+    }
+}
+
+/// The activations of Korthikanti et al.'s formula and the fp32 logits the loss keeps, under
+/// the name `head` gives them.
+fn korthikanti(
+    i: &BudgetInput,
+    push: &mut impl FnMut(&'static str, f64, String),
+    head: &'static str,
+    why: &str,
+) {
+    if let Some(act) = activation_bytes(&i.model, i.batch, i.seq, i.recompute) {
+        push(
+            "activations",
+            act as f64,
+            format!(
+                "batch {} × seq {} × {} layers, recomputation {:?}{why}",
+                i.batch,
+                i.seq,
+                i.model.layers.unwrap_or(0),
+                i.recompute
+            ),
+        );
+    }
+    if let Some(v) = i.model.vocab {
+        push(
+            head,
+            4.0 * (i.batch * i.seq * v) as f64,
+            format!("batch × seq × vocab {v} × 4 bytes"),
+        );
     }
 }
 
