@@ -434,24 +434,13 @@ fn parts(i: &BudgetInput) -> Vec<Component> {
             p * w / shard(3),
             format!(
                 "{p:.3e} params × {w} bytes{}",
-                if i.zero_stage >= 3 {
-                    format!(" / {n} GPUs (ZeRO-3)")
-                } else {
-                    String::new()
-                }
+                zero_note(i, 3, "parameters")
             ),
         );
         push(
             "gradients",
             p * g / shard(2),
-            format!(
-                "{g} bytes/param{}",
-                if i.zero_stage >= 2 {
-                    format!(" / {n} GPUs (ZeRO-2)")
-                } else {
-                    String::new()
-                }
-            ),
+            format!("{g} bytes/param{}", zero_note(i, 2, "gradients")),
         );
         let s = i.optimizer.state_bytes();
         push(
@@ -460,11 +449,7 @@ fn parts(i: &BudgetInput) -> Vec<Component> {
             format!(
                 "{:?}: {s} bytes/param{}",
                 i.optimizer,
-                if i.zero_stage >= 1 {
-                    format!(" / {n} GPUs (ZeRO-1)")
-                } else {
-                    String::new()
-                }
+                zero_note(i, 1, "states")
             ),
         );
         if i.mixed_precision {
@@ -507,6 +492,16 @@ fn parts(i: &BudgetInput) -> Vec<Component> {
         "per process".into(),
     );
     c
+}
+
+/// What a note adds when ZeRO `stage` shards `what` over the GPUs: ` / 8 GPUs (ZeRO-2,
+/// gradients)`; nothing below that stage.
+fn zero_note(i: &BudgetInput, stage: u8, what: &str) -> String {
+    if i.zero_stage >= stage {
+        format!(" / {} GPUs (ZeRO-{stage}, {what})", i.gpus.max(1))
+    } else {
+        String::new()
+    }
 }
 
 /// Whether the gradients are allocated for the whole step: DDP's buckets and ZeRO's gradient
@@ -588,13 +583,7 @@ fn train_components(
     let n = i.gpus.max(1) as f64;
     let shard = |stage: u8| if i.zero_stage >= stage { n } else { 1.0 };
     let w = precision.param();
-    let zero = |stage: u8, what: &str| {
-        if i.zero_stage >= stage {
-            format!(" / {n} GPUs (ZeRO-{stage}, {what})")
-        } else {
-            String::new()
-        }
-    };
+    let zero = |stage: u8, what: &str| zero_note(i, stage, what);
     push(
         "weights",
         p * w / shard(3),
