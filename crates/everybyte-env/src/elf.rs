@@ -77,9 +77,12 @@ pub struct DynamicInfo {
     pub version_defs: Vec<String>,
     /// Whether the object has a dynamic section at all (static binaries and objects do not).
     pub is_dynamic: bool,
+    /// Whether it names a program interpreter (`PT_INTERP`): an executable, not a library.
+    pub has_interp: bool,
 }
 
 const SHT_DYNAMIC: u32 = 6;
+const PT_INTERP: u32 = 3;
 const SHT_GNU_VERDEF: u32 = 0x6fff_fffd;
 const SHT_GNU_VERNEED: u32 = 0x6fff_fffe;
 const DT_NULL: u64 = 0;
@@ -210,6 +213,14 @@ pub fn parse_file(path: &std::path::Path) -> std::io::Result<Result<DynamicInfo,
         le,
         c64,
     };
+    if let Ok((phoff, phentsize, phnum)) = program_table(&r)
+        && phoff != 0
+        && phoff < len
+    {
+        let n = u64::from(phentsize) * u64::from(phnum);
+        r.chunks
+            .push((phoff, std::borrow::Cow::Owned(read(phoff, n)?)));
+    }
     let Ok((shoff, shentsize, shnum)) = section_table(&r) else {
         return Ok(parse_with(&r));
     };
@@ -243,7 +254,8 @@ pub fn parse_file(path: &std::path::Path) -> std::io::Result<Result<DynamicInfo,
     Ok(parse_with(&r))
 }
 
-fn ident(data: &[u8]) -> Result<(bool, bool), ElfError> {
+/// (little-endian, 64-bit) from the ELF identification bytes.
+pub(crate) fn ident(data: &[u8]) -> Result<(bool, bool), ElfError> {
     if !is_elf(data) {
         return Err(ElfError::NotElf);
     }
@@ -266,6 +278,30 @@ fn section_table(r: &Reader<'_>) -> Result<(u64, u16, u16), ElfError> {
     } else {
         Ok((u64::from(r.u32(0x20)?), r.u16(0x2e)?, r.u16(0x30)?))
     }
+}
+
+fn program_table(r: &Reader<'_>) -> Result<(u64, u16, u16), ElfError> {
+    if r.c64 {
+        Ok((r.u64(0x20)?, r.u16(0x36)?, r.u16(0x38)?))
+    } else {
+        Ok((u64::from(r.u32(0x1c)?), r.u16(0x2a)?, r.u16(0x2c)?))
+    }
+}
+
+/// Whether a program header names an interpreter. A table that cannot be read counts as none.
+fn has_interp(r: &Reader<'_>) -> bool {
+    let Ok((phoff, phentsize, phnum)) = program_table(r) else {
+        return false;
+    };
+    if phoff == 0 || phentsize < 4 {
+        return false;
+    }
+    (0..u64::from(phnum)).any(|i| {
+        phoff
+            .checked_add(i * u64::from(phentsize))
+            .and_then(|at| r.u32(at).ok())
+            == Some(PT_INTERP)
+    })
 }
 
 fn read_sections(
@@ -320,6 +356,7 @@ fn parse_with(r: &Reader<'_>) -> Result<DynamicInfo, ElfError> {
             machine,
         }),
         elf_type,
+        has_interp: has_interp(r),
         ..DynamicInfo::default()
     };
     if shoff == 0 || shnum == 0 {

@@ -50,16 +50,240 @@ pub struct CheckOptions<'a> {
     pub verify_records: bool,
 }
 
-/// Runs every environment check on one environment; returns findings and context notes.
-pub fn check_environment(
+/// A failure breaks more than the import that meets it: every distribution that requires
+/// the one that owns it (by its active `Requires-Dist`, transitively) imports it in turn.
+/// Adds those imports to the `breaks` of each native error and of each unmet requirement
+/// (whose distribution, and its dependants, fail to import), and to its message.
+fn extend_breaks(
+    findings: &mut [Finding],
+    dists: &[python::dist::Distribution],
+    markers: &MarkerEnv,
+) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let installed = python::check::Installed {
+        distributions: dists,
+        display_root: Path::new(""),
+        env: markers,
+        verify_records: false,
+    };
+    // top-level module → distribution; distribution → the distributions that require it
+    let mut owner: BTreeMap<String, &str> = BTreeMap::new();
+    for d in dists {
+        for t in tops_of(d) {
+            owner.entry(t).or_insert(d.normalized.as_str());
+        }
+    }
+    let mut dependants: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (d, _, dep) in installed.active_requirements() {
+        if let Some(dep) = dep {
+            dependants
+                .entry(dep.normalized.as_str())
+                .or_default()
+                .insert(d.normalized.as_str());
+        }
+    }
+    let tops: BTreeMap<&str, Vec<String>> = dists
+        .iter()
+        .map(|d| (d.normalized.as_str(), tops_of(d)))
+        .collect();
+    // Each top-level package's `__init__`, read once.
+    let inits: BTreeMap<&str, String> = tops
+        .values()
+        .flatten()
+        .filter_map(|t| Some((t.as_str(), init_source(&target_site(dists, t), t)?)))
+        .collect();
+    for f in findings.iter_mut() {
+        // Where the failure starts: the imports a native error names (and the distributions
+        // behind them), or the distribution an unmet requirement leaves without it.
+        let (direct, mut queue): (BTreeSet<String>, Vec<&str>) = match f.code.as_str() {
+            "ENV001" | "ENV002" | "ENV013" => {
+                let Some(serde_json::Value::Array(breaks)) = f.data.get("breaks") else {
+                    continue;
+                };
+                let direct: BTreeSet<String> = breaks
+                    .iter()
+                    .filter_map(|b| b.as_str().map(str::to_owned))
+                    .collect();
+                // Only a module its package imports as it is imported breaks the package's
+                // dependants too; a lazily imported one breaks its own import alone.
+                let owners = direct
+                    .iter()
+                    .filter_map(|b| b.strip_prefix("import "))
+                    .filter(|m| imported_eagerly(&target_site(dists, m), m))
+                    .filter_map(|m| owner.get(m.split('.').next().unwrap_or(m)).copied())
+                    .collect();
+                (direct, owners)
+            }
+            "ENV004" => {
+                let Some(package) = f.data.get("package").and_then(|p| p.as_str()) else {
+                    continue;
+                };
+                let Some(d) = dists.iter().find(|d| d.normalized == package) else {
+                    continue;
+                };
+                (BTreeSet::new(), vec![d.normalized.as_str()])
+            }
+            _ => continue,
+        };
+        // A native error's own distribution is not broken beyond the imports it names.
+        let starts: BTreeSet<&str> = if direct.is_empty() {
+            BTreeSet::new()
+        } else {
+            queue.iter().copied().collect()
+        };
+        let mut seen: BTreeSet<&str> = queue.iter().copied().collect();
+        while let Some(d) = queue.pop() {
+            for &up in dependants.get(d).into_iter().flatten() {
+                if seen.insert(up) {
+                    queue.push(up);
+                }
+            }
+        }
+        // The top-level imports that fail: the package of an eagerly imported module, the
+        // distributions that require a broken one, and the packages whose `__init__` imports
+        // a broken package (functorch imports torch), until nothing more is added.
+        let mut broken: BTreeSet<&str> = direct
+            .iter()
+            .filter_map(|b| b.strip_prefix("import "))
+            .filter(|m| imported_eagerly(&target_site(dists, m), m))
+            .filter_map(|m| m.split('.').next())
+            .collect();
+        for d in seen.iter().filter(|d| !starts.contains(*d)) {
+            broken.extend(tops.get(d).into_iter().flatten().map(String::as_str));
+        }
+        loop {
+            let more: Vec<&str> = inits
+                .iter()
+                .filter(|(t, src)| {
+                    !broken.contains(*t) && broken.iter().any(|b| imports_package(src, b))
+                })
+                .map(|(t, _)| *t)
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            broken.extend(more);
+        }
+        let through: BTreeSet<String> = broken
+            .iter()
+            .map(|t| format!("import {t}"))
+            .filter(|b| !direct.contains(b))
+            .collect();
+        if through.is_empty() {
+            continue;
+        }
+        let through: Vec<String> = through.into_iter().collect();
+        if direct.is_empty() {
+            f.message
+                .push_str(&format!("; breaks {}", crate::load::list_some(&through, 4)));
+        } else {
+            f.message.push_str(&format!(
+                ", and through it {}",
+                crate::load::list_some(&through, 4)
+            ));
+        }
+        let all: Vec<String> = direct.into_iter().chain(through).collect();
+        f.data.insert("breaks".into(), serde_json::json!(all));
+    }
+}
+
+/// The source of a top-level package's `__init__.py` (or of a one-file module).
+fn init_source(site: &Path, top: &str) -> Option<String> {
+    let package = site.join(top).join("__init__.py");
+    let module = site.join(format!("{top}.py"));
+    [package, module].iter().find_map(|p| {
+        let meta = std::fs::metadata(p).ok()?;
+        (meta.len() < 1 << 20)
+            .then(|| std::fs::read_to_string(p).ok())
+            .flatten()
+    })
+}
+
+/// Whether Python source imports `package` at its top level: a line starting `import
+/// package` or `from package` (a whole name: `torch`, not `torchgen`).
+fn imports_package(src: &str, package: &str) -> bool {
+    src.lines().any(|l| {
+        let l = l.trim_end();
+        ["import ", "from "].iter().any(|kw| {
+            l.strip_prefix(kw).is_some_and(|rest| {
+                rest.strip_prefix(package)
+                    .is_some_and(|after| after.is_empty() || after.starts_with(['.', ' ', ',']))
+            })
+        })
+    })
+}
+
+/// The `site-packages` a distribution of the module lives in (the first, when unknown).
+fn target_site(dists: &[python::dist::Distribution], module: &str) -> std::path::PathBuf {
+    let top = module.split('.').next().unwrap_or(module);
+    dists
+        .iter()
+        .find(|d| d.root().join(top).is_dir())
+        .or_else(|| dists.first())
+        .map(|d| d.root().to_path_buf())
+        .unwrap_or_default()
+}
+
+/// Whether importing the top-level package imports `module` too: each package on the way
+/// (`numpy`, `numpy._core`) names the next part in its `__init__.py`. A text match, not an
+/// import graph: it errs towards "eagerly", which only widens what an error says it breaks.
+fn imported_eagerly(site: &Path, module: &str) -> bool {
+    let parts: Vec<&str> = module.split('.').collect();
+    let mut dir = site.to_path_buf();
+    for w in parts.windows(2) {
+        dir.push(w[0]);
+        let Ok(init) = std::fs::read_to_string(dir.join("__init__.py")) else {
+            return false;
+        };
+        if !init.contains(w[1]) {
+            return false;
+        }
+    }
+    true
+}
+
+/// The top-level modules of a distribution: `top_level.txt`, else the first component of
+/// what its `RECORD` installs (packages and single-file modules).
+fn tops_of(d: &python::dist::Distribution) -> Vec<String> {
+    if !d.top_level.is_empty() {
+        return d.top_level.clone();
+    }
+    let mut out: Vec<String> = d
+        .record
+        .iter()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path.as_str();
+            let (first, rest) = p.split_once('/').unwrap_or((p, ""));
+            let name = if rest.is_empty() {
+                first.strip_suffix(".py").or_else(|| {
+                    first
+                        .split_once('.')
+                        .filter(|(_, x)| x.ends_with("so"))
+                        .map(|(n, _)| n)
+                })?
+            } else {
+                first
+            };
+            let ident = !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            (ident && name != "__pycache__").then(|| name.to_owned())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The rules on the distributions of every `site-packages` of the target.
+fn check_distributions(
     target: &Target,
-    options: &CheckOptions<'_>,
-) -> (Vec<Finding>, Vec<ContextItem>) {
-    let display_root = options.display_root;
-    let cfg = resolve::SearchConfig::host();
-    let native = native::check(&target.roots, display_root, &cfg, options.ldd_compatible);
-    let mut findings = native.findings;
-    let markers = marker_env(target);
+    display_root: &Path,
+    markers: &MarkerEnv,
+    verify_records: bool,
+) -> (Vec<Finding>, Vec<python::dist::Distribution>) {
+    let mut findings = Vec::new();
     let mut dists = Vec::new();
     for sp in &target.site_packages {
         match python::dist::scan_site_packages(sp) {
@@ -67,8 +291,8 @@ pub fn check_environment(
                 findings.extend(python::check::check_scan(
                     &scan,
                     display_root,
-                    &markers,
-                    options.verify_records,
+                    markers,
+                    verify_records,
                 ));
                 dists.extend(scan.distributions);
             }
@@ -81,6 +305,49 @@ pub fn check_environment(
             )),
         }
     }
+    (findings, dists)
+}
+
+/// Runs every environment check on one environment; returns findings and context notes.
+pub fn check_environment(
+    target: &Target,
+    options: &CheckOptions<'_>,
+) -> (Vec<Finding>, Vec<ContextItem>) {
+    let display_root = options.display_root;
+    let cfg = resolve::SearchConfig::host();
+    let proc_version = std::fs::read_to_string(NVIDIA_DRIVER_VERSION).ok();
+    // The Python half (the interpreter's markers, the distributions) runs beside the
+    // native half: one waits on a process and reads small files, the other reads objects.
+    let (native, (python_findings, dists, markers)) = std::thread::scope(|scope| {
+        let python_half = scope.spawn(|| {
+            let markers = marker_env(target);
+            let (findings, dists) =
+                check_distributions(target, display_root, &markers, options.verify_records);
+            (findings, dists, markers)
+        });
+        let native = native::check(
+            &native::NativeInput {
+                roots: &target.roots,
+                site_packages: &target.site_packages,
+                python: target.python.as_deref(),
+                python_version: target.python_version.as_deref(),
+                display_root,
+                ldd_compatible: options.ldd_compatible,
+                driver_present: proc_version.is_some(),
+            },
+            &cfg,
+        );
+        let python = python_half.join().unwrap_or_else(|_| {
+            let markers = marker_env(target);
+            let (findings, dists) =
+                check_distributions(target, display_root, &markers, options.verify_records);
+            (findings, dists, markers)
+        });
+        (native, python)
+    });
+    let mut findings = native.findings;
+    findings.extend(python_findings);
+    extend_breaks(&mut findings, &dists, &markers);
     if let Some(lock) = options.lock {
         let shown = lock
             .strip_prefix(display_root)
@@ -102,8 +369,12 @@ pub fn check_environment(
         value: format!("{} ELF objects examined", native.objects.len()),
         line: None,
     }];
-    let proc_version = std::fs::read_to_string(NVIDIA_DRIVER_VERSION).ok();
-    match gpu::check(&target.site_packages, display_root, proc_version.as_deref()) {
+    match gpu::check(
+        &target.site_packages,
+        display_root,
+        proc_version.as_deref(),
+        &native.driver_needs,
+    ) {
         Some(gpu::GpuCheck::Finding(f)) => findings.push(f),
         Some(gpu::GpuCheck::Note(n)) => context.push(ContextItem {
             path: options.display.to_owned(),

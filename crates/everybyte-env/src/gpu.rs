@@ -39,6 +39,10 @@ pub fn cuda_builds(site_packages: &[PathBuf]) -> Vec<CudaBuild> {
             let Some((dist, version)) = stem.split_once('-') else {
                 continue;
             };
+            // `nvidia-cuda-runtime-cu12` up to CUDA 12, `nvidia-cuda-runtime` from 13.
+            let d = dist.to_ascii_lowercase().replace('-', "_");
+            let runtime_wheel =
+                d == "nvidia_cuda_runtime" || d.starts_with("nvidia_cuda_runtime_cu");
             if let Some(cu) = version.split_once("+cu").map(|(_, c)| c) {
                 let digits: String = cu.chars().take_while(char::is_ascii_digit).collect();
                 if digits.len() >= 3
@@ -53,10 +57,7 @@ pub fn cuda_builds(site_packages: &[PathBuf]) -> Vec<CudaBuild> {
                         evidence: e.path(),
                     });
                 }
-            } else if dist
-                .to_ascii_lowercase()
-                .starts_with("nvidia_cuda_runtime_cu")
-            {
+            } else if runtime_wheel {
                 let mut parts = version.split('.');
                 if let (Some(Ok(major)), Some(Ok(minor))) =
                     (parts.next().map(str::parse), parts.next().map(str::parse))
@@ -83,6 +84,8 @@ pub struct GpuStack<'a> {
     pub builds: Vec<CudaBuild>,
     /// Paths in findings are shown relative to it.
     pub display_root: &'a Path,
+    /// (driver library, the object that needs it) that this host lacks.
+    pub driver_needs: &'a [(String, PathBuf)],
 }
 
 impl GpuStack<'_> {
@@ -101,11 +104,9 @@ impl GpuStack<'_> {
     /// What the report's context says when the rule raises nothing: no driver, or a driver
     /// recent enough.
     pub fn note(&self) -> Option<String> {
-        if self.proc_version.is_none() {
-            return Some(
-                "no NVIDIA driver on this machine (/proc/driver/nvidia/version is absent): GPU stack not checked".to_owned(),
-            );
-        }
+        // Without a driver: with GPU libraries, the rule says so (info); without, there is
+        // nothing to check.
+        self.proc_version?;
         let (driver, (dmaj, dmin)) = self.driver()?;
         let build = self.build()?;
         ((build.major, build.minor) <= (dmaj, dmin)).then(|| {
@@ -129,11 +130,13 @@ pub fn check(
     site_packages: &[PathBuf],
     display_root: &Path,
     proc_version: Option<&str>,
+    driver_needs: &[(String, PathBuf)],
 ) -> Option<GpuCheck> {
     let facts = GpuStack {
         proc_version,
         builds: cuda_builds(site_packages),
         display_root,
+        driver_needs,
     };
     let mut findings = Vec::new();
     crate::rules::run_gpu(&facts, &mut findings);
@@ -165,7 +168,7 @@ mod tests {
             cuda_builds(&sp).last().map(|b| (b.major, b.minor)),
             Some((12, 1))
         );
-        let Some(GpuCheck::Finding(f)) = check(&sp, dir.path(), Some(text)) else {
+        let Some(GpuCheck::Finding(f)) = check(&sp, dir.path(), Some(text), &[]) else {
             panic!("expected a finding")
         };
         assert_eq!(f.code, "ENV011");
@@ -179,11 +182,38 @@ mod tests {
         assert_eq!(f.severity, Severity::Error);
         let newer = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n";
         assert!(matches!(
-            check(&sp, dir.path(), Some(newer)),
+            check(&sp, dir.path(), Some(newer), &[]),
             Some(GpuCheck::Note(_))
         ));
+        let needs = [(
+            "libcuda.so.1".to_owned(),
+            dir.path().join("torch/lib/libcaffe2_nvrtc.so"),
+        )];
+        let Some(GpuCheck::Finding(f)) = check(&sp, dir.path(), None, &needs) else {
+            panic!("expected the no-driver finding")
+        };
+        assert_eq!((f.code.as_str(), f.severity), ("ENV011", Severity::Info));
         assert!(
-            matches!(check(&sp, dir.path(), None), Some(GpuCheck::Note(n)) if n.contains("no NVIDIA driver"))
+            f.message.contains("no NVIDIA driver")
+                && f.message.contains("CUDA 12.1")
+                && f.message.contains("libcuda.so.1"),
+            "{}",
+            f.message
+        );
+        // A CPU-only environment on a host without a driver: nothing to say.
+        let cpu = tempfile::tempdir().unwrap();
+        assert!(check(&[cpu.path().to_path_buf()], cpu.path(), None, &[]).is_none());
+    }
+
+    #[test]
+    fn cuda_13_runtime_wheels_have_no_suffix() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("nvidia_cuda_runtime-13.2.86.dist-info")).unwrap();
+        assert_eq!(
+            cuda_builds(&[dir.path().to_path_buf()])
+                .last()
+                .map(|b| (b.major, b.minor)),
+            Some((13, 2))
         );
     }
 }

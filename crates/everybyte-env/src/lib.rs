@@ -8,11 +8,13 @@ pub mod error;
 pub mod gpu;
 pub mod image;
 pub mod ldcache;
+pub mod load;
 pub mod native;
 pub mod python;
 pub mod resolve;
 pub mod rules;
 pub mod snapshot;
+pub mod symbols;
 pub mod target;
 
 pub use audit::audit;

@@ -68,10 +68,16 @@ pub struct Closure {
     pub loaded: Vec<PathBuf>,
 }
 
-/// Parsed objects, shared between threads.
+/// A search: the library's name, the folders searched before the cache (`DT_RPATH` and
+/// `LD_LIBRARY_PATH`), those after it (`DT_RUNPATH`), and the object's class and machine.
+type SearchKey = (String, Vec<PathBuf>, Vec<PathBuf>, bool, u16);
+
+/// Parsed objects and finished searches, shared between threads: the closures of an
+/// environment's objects overlap, and each search is done once.
 #[derive(Default)]
 pub struct InfoCache {
     map: Mutex<HashMap<PathBuf, Option<Arc<DynamicInfo>>>>,
+    found: Mutex<HashMap<SearchKey, Option<PathBuf>>>,
 }
 
 impl InfoCache {
@@ -173,7 +179,7 @@ pub fn closure(root: &Path, cfg: &SearchConfig, infos: &InfoCache) -> Closure {
                 resolved_here.insert(name.clone(), p.clone());
                 continue;
             }
-            let found = find_library(name, &rpath_chain, &runpath, cfg, kind, infos);
+            let found = find_cached(name, &rpath_chain, &runpath, cfg, kind, infos);
             match found {
                 Some((p, child)) => {
                     by_name.insert(name.clone(), p.clone());
@@ -223,6 +229,31 @@ pub fn closure(root: &Path, cfg: &SearchConfig, infos: &InfoCache) -> Closure {
     out.missing = missing.into_iter().collect();
     out.gaps = gaps.into_iter().collect();
     out
+}
+
+/// [`find_library`], each search done once for all the closures of an environment.
+fn find_cached(
+    name: &str,
+    rpath: &[PathBuf],
+    runpath: &[PathBuf],
+    cfg: &SearchConfig,
+    kind: Kind,
+    infos: &InfoCache,
+) -> Option<(PathBuf, Arc<DynamicInfo>)> {
+    let key: SearchKey = (
+        name.to_owned(),
+        rpath.to_vec(),
+        runpath.to_vec(),
+        kind.class64,
+        kind.machine,
+    );
+    let cached = everybyte_core::par::lock(&infos.found).get(&key).cloned();
+    if let Some(p) = cached {
+        return p.and_then(|p| infos.get(&p).map(|i| (p, i)));
+    }
+    let f = find_library(name, rpath, runpath, cfg, kind, infos);
+    everybyte_core::par::lock(&infos.found).insert(key, f.as_ref().map(|(p, _)| p.clone()));
+    f
 }
 
 fn find_library(

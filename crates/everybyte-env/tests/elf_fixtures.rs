@@ -81,7 +81,7 @@ fn build() -> tempfile::TempDir {
             "-shared",
             "-fPIC",
             "-o",
-            "libconsumer.so",
+            "consumer.abi3.so",
             "consumer.c",
             "-L.",
             "-l:libfoo.so.1",
@@ -119,7 +119,7 @@ fn build() -> tempfile::TempDir {
             "-shared",
             "-fPIC",
             "-o",
-            "libusesbar.so",
+            "usesbar.abi3.so",
             "uses_bar.c",
             "-L.",
             "-l:libbar.so.1",
@@ -195,7 +195,7 @@ fn version_gap_missing_library_and_origin_runpath() {
         ld_library_path: Vec::new(),
         ..SearchConfig::host()
     };
-    let report = native::check(&[d.to_path_buf()], d, &cfg, false);
+    let report = native::check(&native::NativeInput::folder(&[d.to_path_buf()], d), &cfg);
 
     let names: BTreeSet<String> = report
         .objects
@@ -205,9 +205,9 @@ fn version_gap_missing_library_and_origin_runpath() {
     for want in [
         "app",
         "lib/libbaz.so.1",
-        "libconsumer.so",
+        "consumer.abi3.so",
         "libfoo.so.1",
-        "libusesbar.so",
+        "usesbar.abi3.so",
         "librpath.so",
     ] {
         assert!(names.contains(want), "{want} not found among {names:?}");
@@ -224,7 +224,8 @@ fn version_gap_missing_library_and_origin_runpath() {
         .find(|f| f.code == "ENV002")
         .unwrap_or_else(|| panic!("no ENV002 in {codes:?}"));
     assert!(
-        gap.message.starts_with("libconsumer.so requires FOO_2.0; "),
+        gap.message
+            .starts_with("consumer.abi3.so requires FOO_2.0; "),
         "{}",
         gap.message
     );
@@ -243,7 +244,7 @@ fn version_gap_missing_library_and_origin_runpath() {
     assert!(
         missing[0]
             .message
-            .starts_with("libbar.so.1 not found, needed by libusesbar.so"),
+            .starts_with("libbar.so.1 not found, needed by usesbar.abi3.so"),
         "{}",
         missing[0].message
     );
@@ -267,7 +268,11 @@ fn native_findings(dir: &tempfile::TempDir) -> Vec<everybyte_core::Finding> {
         ld_library_path: Vec::new(),
         ..SearchConfig::host()
     };
-    native::check(&[dir.path().to_path_buf()], dir.path(), &cfg, false).findings
+    native::check(
+        &native::NativeInput::folder(&[dir.path().to_path_buf()], dir.path()),
+        &cfg,
+    )
+    .findings
 }
 
 /// Objects built without the C library (`-nostdlib`), so that they need no glibc version
@@ -291,7 +296,7 @@ fn unresolved_library(fires: bool) -> tempfile::TempDir {
     shared(d, "libbar.so.1", "bar.c", &["-Wl,-soname,libbar.so.1"]);
     shared(
         d,
-        "libusesbar.so",
+        "usesbar.abi3.so",
         "uses_bar.c",
         &["-L.", "-l:libbar.so.1", "-Wl,-rpath,$ORIGIN"],
     );
@@ -331,7 +336,7 @@ fn symbol_version(fires: bool) -> tempfile::TempDir {
     );
     shared(
         d,
-        "libconsumer.so",
+        "consumer.abi3.so",
         "consumer.c",
         &["-L.", "-l:libfoo.so.1", "-Wl,-rpath,$ORIGIN"],
     );
@@ -365,6 +370,81 @@ fn glibc_summary(fires: bool) -> tempfile::TempDir {
     tmp
 }
 
+/// ENV012: a plugin no entry point loads (triton's plugins, NVSHMEM's transports) whose
+/// library is gone; clean, the only library it needs is its host's, which the extension
+/// module that loads it already provides under that soname.
+fn optional_plugin(fires: bool) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(d, "host.c", "int host_fn(void) { return 1; }\n");
+    write(
+        d,
+        "plug.c",
+        "int host_fn(void);\nint gone_fn(void);\nint plug(void) { return host_fn() + GONE; }\n",
+    );
+    shared(d, "host.abi3.so", "host.c", &["-Wl,-soname,libhost.so"]);
+    std::fs::create_dir(d.join("plugins")).unwrap();
+    let mut args = vec![
+        "-DGONE=0",
+        "-Wl,--allow-shlib-undefined",
+        "-L.",
+        "-l:host.abi3.so",
+    ];
+    if fires {
+        write(d, "gone.c", "int gone_fn(void) { return 2; }\n");
+        shared(d, "libgone.so.1", "gone.c", &["-Wl,-soname,libgone.so.1"]);
+        args = vec![
+            "-DGONE=gone_fn()",
+            "-L.",
+            "-l:host.abi3.so",
+            "-l:libgone.so.1",
+        ];
+    }
+    shared(d, "plugins/libplug.so", "plug.c", &args);
+    // The plugin names its host by soname, not by path: no RUNPATH finds it on disk.
+    if fires {
+        std::fs::remove_file(d.join("libgone.so.1")).unwrap();
+    }
+    tmp
+}
+
+/// ENV013: a program bound to `sym_new` from libsym, then a libsym without it (what an
+/// extension built against another torch meets); clean, the libsym it was built with.
+fn undefined_symbol(fires: bool) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        d,
+        "sym2.c",
+        "int sym_old(void) { return 1; }\nint sym_new(void) { return 2; }\n",
+    );
+    write(d, "sym1.c", "int sym_old(void) { return 1; }\n");
+    write(
+        d,
+        "start.c",
+        "int sym_new(void);\nvoid _start(void) { sym_new(); for (;;) {} }\n",
+    );
+    shared(d, "libsym.so.1", "sym2.c", &["-Wl,-soname,libsym.so.1"]);
+    gcc(
+        d,
+        &[
+            "-nostdlib",
+            "-fPIE",
+            "-pie",
+            "-o",
+            "app",
+            "start.c",
+            "-L.",
+            "-l:libsym.so.1",
+            "-Wl,-rpath,$ORIGIN",
+        ],
+    );
+    if fires {
+        shared(d, "libsym.so.1", "sym1.c", &["-Wl,-soname,libsym.so.1"]);
+    }
+    tmp
+}
+
 /// One test per native rule: its firing fixture raises it, its clean fixture raises nothing.
 macro_rules! native_rule_fixtures {
     ($($name:ident => $code:literal, $build:ident;)*) => {$(
@@ -392,4 +472,6 @@ native_rule_fixtures! {
     env001_unresolved_library => "ENV001", unresolved_library;
     env002_symbol_version_missing => "ENV002", symbol_version;
     env003_glibc_requirement => "ENV003", glibc_summary;
+    env012_optional_plugin_unavailable => "ENV012", optional_plugin;
+    env013_undefined_symbol => "ENV013", undefined_symbol;
 }

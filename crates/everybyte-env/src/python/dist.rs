@@ -234,7 +234,10 @@ pub fn parse_headers(text: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
+        // Only an empty line ends the headers: a line of spaces continues the previous
+        // field (scipy's and pandas' `License` carry whole license texts that way, and
+        // their `Requires-Dist` come after).
+        if line.is_empty() {
             break;
         }
         if line.starts_with([' ', '\t']) {
@@ -345,6 +348,13 @@ mod tests {
         assert_eq!(h[1], ("Name".into(), "foo".into()));
         assert_eq!(h[2].1, "a\nlong summary");
         assert_eq!(h.len(), 5);
+        let h = parse_headers(
+            "Name: scipy\nLicense: Copyright\n        \n        All rights reserved.\nRequires-Dist: numpy<2.3\n\nbody\n",
+        );
+        assert_eq!(
+            h.last(),
+            Some(&("Requires-Dist".into(), "numpy<2.3".into()))
+        );
     }
 
     #[test]

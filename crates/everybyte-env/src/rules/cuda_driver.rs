@@ -13,7 +13,10 @@ everybyte_core::declare_rule! {
     /// (`/proc/driver/nvidia/version`). A newer major version than the driver supports is an
     /// error; a newer minor version is a warning (CUDA's minor-version compatibility runs most
     /// code, but PTX JIT compilation and new APIs fail). Without a driver the check says so
-    /// once and the rest of the audit goes on.
+    /// once (info), with the driver libraries (`libcuda.so.1`, `libnvidia-ml.so.1`) the
+    /// environment's objects need: those come with the driver, never from a wheel, and are
+    /// not reported missing. With a driver, they are resolved against the host's like any
+    /// other library (ENV001).
     /// ## Why it matters
     /// `torch.cuda.is_available()` returns `False`, or the first kernel launch fails with
     /// `CUDA driver version is insufficient`, on a machine whose driver predates the wheel:
@@ -59,6 +62,10 @@ pub fn cuda_for_driver(driver: &str) -> Option<(u32, u32)> {
 /// A finding when the newest CUDA build of the environment is newer than the driver's CUDA:
 /// an error across a major version, a warning within one.
 pub fn check(facts: &GpuStack<'_>, out: &mut Vec<Finding>) {
+    if facts.proc_version.is_none() {
+        no_driver(facts, out);
+        return;
+    }
     let Some((driver, (dmaj, dmin))) = facts.driver() else {
         return;
     };
@@ -94,6 +101,63 @@ pub fn check(facts: &GpuStack<'_>, out: &mut Vec<Finding>) {
     if !major_gap {
         f.severity = Severity::Warning;
     }
+    out.push(f);
+}
+
+/// Without a driver: one info finding, when the environment has GPU libraries at all.
+fn no_driver(facts: &GpuStack<'_>, out: &mut Vec<Finding>) {
+    let build = facts.build();
+    if build.is_none() && facts.driver_needs.is_empty() {
+        return;
+    }
+    let mut what = Vec::new();
+    if let Some(b) = build {
+        what.push(format!("built for CUDA {}.{}", b.major, b.minor));
+    }
+    let libs: std::collections::BTreeSet<&str> =
+        facts.driver_needs.iter().map(|(l, _)| l.as_str()).collect();
+    if let Some((_, first)) = facts.driver_needs.first() {
+        let first = first
+            .strip_prefix(facts.display_root)
+            .unwrap_or(first)
+            .display()
+            .to_string();
+        let objects: std::collections::BTreeSet<&std::path::PathBuf> =
+            facts.driver_needs.iter().map(|(_, o)| o).collect();
+        let more = if objects.len() > 1 {
+            format!(" and {} more", objects.len() - 1)
+        } else {
+            String::new()
+        };
+        what.push(format!(
+            "{} needed by {first}{more}",
+            libs.iter().copied().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let location = build.map_or_else(
+        || facts.display_root.display().to_string(),
+        |b| {
+            b.evidence
+                .strip_prefix(facts.display_root)
+                .unwrap_or(&b.evidence)
+                .display()
+                .to_string()
+        },
+    );
+    let mut f = Finding::new(
+        &CUDA_NEWER_THAN_DRIVER,
+        Location::file(location),
+        format!(
+            "no NVIDIA driver on this host (/proc/driver/nvidia/version is absent): the GPU stack ({}) was not checked against one",
+            what.join("; ")
+        ),
+    )
+    .with_help("run the check where the job runs (on the GPU node, or inside the pod) to compare the CUDA build with the driver; the driver's libraries (libcuda.so.1, libnvidia-ml.so.1) come with the driver, never from a wheel")
+    .with_data("driver_libraries", libs.into_iter().collect::<Vec<_>>());
+    if let Some(b) = build {
+        f = f.with_data("cuda_build", format!("{}.{}", b.major, b.minor));
+    }
+    f.severity = Severity::Info;
     out.push(f);
 }
 

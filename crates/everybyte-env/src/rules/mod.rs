@@ -7,7 +7,9 @@
 
 pub mod cuda_driver;
 pub mod glibc_summary;
+pub mod optional_plugin;
 pub mod symbol_version;
+pub mod undefined_symbol;
 pub mod unresolved_library;
 
 use everybyte_core::{Finding, Rule};
@@ -94,6 +96,14 @@ pub static RULES: &[Entry] = &[
         Judge::Gpu(cuda_driver::check),
     ),
     entry(
+        &optional_plugin::OPTIONAL_PLUGIN_UNAVAILABLE,
+        Judge::Objects(optional_plugin::check),
+    ),
+    entry(
+        &undefined_symbol::UNDEFINED_SYMBOL,
+        Judge::Objects(undefined_symbol::check),
+    ),
+    entry(
         &image::unpinned_base_image::UNPINNED_BASE_IMAGE,
         Judge::Dockerfile(image::unpinned_base_image::check),
     ),
@@ -155,7 +165,8 @@ mod tests {
             codes,
             [
                 "ENV001", "ENV002", "ENV003", "ENV004", "ENV005", "ENV006", "ENV007", "ENV008",
-                "ENV009", "ENV010", "ENV011", "IMG001", "IMG002", "IMG003", "IMG004"
+                "ENV009", "ENV010", "ENV011", "ENV012", "ENV013", "IMG001", "IMG002", "IMG003",
+                "IMG004"
             ]
         );
     }

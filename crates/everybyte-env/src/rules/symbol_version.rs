@@ -10,7 +10,8 @@ use crate::native::Objects;
 
 everybyte_core::declare_rule! {
     /// ## What it checks
-    /// For every library an ELF object loads, the symbol versions the object requires
+    /// For every library an entry point's closure loads (an extension module, a program, a
+    /// library its package loads: see ENV001), the symbol versions each object requires
     /// (`.gnu.version_r`: `GLIBC_2.34`, `GLIBCXX_3.4.30`, `CXXABI_1.3.13`, …) against the
     /// versions the library actually defines (`.gnu.version_d`).
     /// ## Why it matters
@@ -35,7 +36,17 @@ type Gaps = BTreeMap<(PathBuf, PathBuf), Vec<(String, Option<String>)>>;
 /// One finding per (object, provider) pair, naming the newest version the object needs.
 pub fn check(facts: &Objects<'_>, out: &mut Vec<Finding>) {
     let mut gaps: Gaps = BTreeMap::new();
-    for g in facts.closures.iter().flat_map(|c| &c.gaps) {
+    let judged: Vec<&crate::resolve::Closure> = if facts.ldd_compatible {
+        facts.closures.iter().collect()
+    } else {
+        facts
+            .loading
+            .entries
+            .iter()
+            .map(|e| &facts.closures[e.object])
+            .collect()
+    };
+    for g in judged.into_iter().flat_map(|c| &c.gaps) {
         let v = gaps
             .entry((g.object.clone(), g.provider.clone()))
             .or_default();
@@ -60,16 +71,23 @@ pub fn check(facts: &Objects<'_>, out: &mut Vec<Finding>) {
             || "defines no version of that family".to_owned(),
             |n| format!("provides up to {n}"),
         );
+        let breaks = facts.loading.breaks(&object);
+        let breaks_text = if breaks.is_empty() {
+            String::new()
+        } else {
+            format!("; breaks {}", crate::load::list_some(&breaks, 4))
+        };
         out.push(
             Finding::new(
                 &SYMBOL_VERSION_MISSING,
                 Location { detail: Some(".gnu.version_r".into()), ..Location::file(facts.show(&object)) },
-                format!("{obj_name} requires {top}; {} {provides}{more}", provider.display()),
+                format!("{obj_name} requires {top}; {} {provides}{more}{breaks_text}", provider.display()),
             )
             .with_help(format!("objdump -T {} | grep {top} lists the symbols that need it; use a build for this host, or a base image whose library provides {top}", object.display()))
             .with_data("required", top.as_str())
             .with_data("provider", provider.display().to_string())
-            .with_data("missing_versions", versions.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>()),
+            .with_data("missing_versions", versions.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>())
+            .with_data("breaks", breaks),
         );
     }
 }

@@ -88,13 +88,23 @@ fn env_check_finds_a_missing_library() {
         f["path"],
         "lib/python3.11/site-packages/fast/_ext.cpython-311-x86_64-linux-gnu.so"
     );
+    assert_eq!(f["data"]["breaks"], serde_json::json!(["import fast._ext"]));
     assert!(
-        v["context"]
+        f["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("; breaks import fast._ext"),
+        "{}",
+        f["message"]
+    );
+    // A CPU-only environment on a host without a driver: nothing about the GPU stack.
+    assert!(
+        !v["findings"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|c| c["key"] == "GPU"),
-        "the missing driver is said once"
+            .any(|f| f["code"] == "ENV011"),
+        "{v}"
     );
 }
 

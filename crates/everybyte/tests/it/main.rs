@@ -8,6 +8,7 @@ mod cli;
 mod data;
 mod deploy;
 mod env;
+mod env_truth;
 mod fuzz_regressions;
 mod gpu_watch;
 mod hard_faults;

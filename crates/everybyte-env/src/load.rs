@@ -1,0 +1,312 @@
+//! What a program actually loads. `ldd` asks of each file alone whether every `DT_NEEDED`
+//! resolves; a user asks whether their imports and their GPU work. The entry points are what
+//! runs: the importable extension modules (`*.cpython-*.so`, `*.abi3.so`, or a plain `.so`
+//! exporting `PyInit_<name>`), the executables, and the libraries a package is known to load
+//! itself (torch's `_load_global_deps`, jax's CUDA PJRT plugin). Whatever their closures reach
+//! is judged strictly; an object outside every closure is a plugin or an optional backend that
+//! its library `dlopen`s only when that feature is asked for.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::resolve::{Closure, InfoCache};
+use crate::symbols::SymbolCache;
+
+/// How an entry point comes to be loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A Python extension module: `import` opens it.
+    Extension,
+    /// An executable: something runs it.
+    Program,
+    /// A library its package loads by path (`ctypes.CDLL`, a PJRT plugin).
+    PackageLoaded,
+}
+
+/// One entry point.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Index into the environment's objects.
+    pub object: usize,
+    pub kind: EntryKind,
+    /// What loading it amounts to, as a user writes it: `import torch._C`, `bin/ptxas`,
+    /// `import torch (torch/__init__.py loads lib/libtorch_global_deps.so)`.
+    pub what: String,
+    /// The top-level import or program it belongs to: `torch`, `bin/ptxas`.
+    pub top: String,
+    /// The module an extension is imported as (`torch._C`); the top-level otherwise.
+    pub module: String,
+}
+
+impl Entry {
+    /// What fails when it cannot load, as a user types it: `import torch._C` (an
+    /// extension: its package may import it lazily, so the module itself is named),
+    /// `import torch` (a library the package loads as it is imported), `running bin/ptxas`.
+    pub fn breaks_as(&self) -> String {
+        match self.kind {
+            EntryKind::Program => format!("running {}", self.top),
+            EntryKind::Extension => format!("import {}", self.module),
+            EntryKind::PackageLoaded => format!("import {}", self.top),
+        }
+    }
+}
+
+/// A list for a message: `a`, `a and b`, `a, b and 3 more`.
+pub fn list_some(items: &[String], show: usize) -> String {
+    match items.len() {
+        0 => String::new(),
+        1 => items[0].clone(),
+        n if n <= show => format!("{} and {}", items[..n - 1].join(", "), items[n - 1]),
+        n => format!("{} and {} more", items[..show].join(", "), n - show),
+    }
+}
+
+/// Libraries packages load by path, relative to `site-packages` (`*` matches one folder):
+/// the pattern, the top-level import, and who loads it.
+const PACKAGE_LOADED: &[(&str, &str, &str)] = &[
+    (
+        "torch/lib/libtorch_global_deps.so",
+        "torch",
+        "torch/__init__.py loads it with RTLD_GLOBAL (_load_global_deps)",
+    ),
+    (
+        "jax_plugins/*/xla_cuda_plugin.so",
+        "jax",
+        "jax loads it as its CUDA backend (PJRT plugin)",
+    ),
+];
+
+/// The driver's libraries: installed with the NVIDIA driver on the host (or mounted into a
+/// container by the NVIDIA container toolkit), never shipped by a wheel.
+pub fn is_driver_library(name: &str) -> bool {
+    name.starts_with("libcuda.so")
+        || name.starts_with("libnvidia-")
+        || name.starts_with("libnvcuvid.so")
+        || name.starts_with("libcudadebugger.so")
+        || name.starts_with("libnvoptix.so")
+}
+
+/// The entry points of an environment and which objects their closures reach.
+#[derive(Debug, Default)]
+pub struct Loading {
+    pub entries: Vec<Entry>,
+    /// Every path an entry's closure loads (host libraries included) → the entries that
+    /// load it.
+    pub reached: BTreeMap<PathBuf, Vec<usize>>,
+}
+
+impl Loading {
+    /// Whether an entry point's closure loads `path`.
+    pub fn is_reached(&self, path: &Path) -> bool {
+        self.reached.contains_key(path)
+    }
+
+    /// The imports and programs that load `path`, as a user meets them (`import torch._C`,
+    /// `running bin/ptxas`), sorted.
+    pub fn breaks(&self, path: &Path) -> Vec<String> {
+        let all: BTreeSet<String> = self.entries_loading(path).map(Entry::breaks_as).collect();
+        all.into_iter().collect()
+    }
+
+    /// The entries that load `path`.
+    pub fn entries_loading(&self, path: &Path) -> impl Iterator<Item = &Entry> {
+        self.reached
+            .get(path)
+            .into_iter()
+            .flatten()
+            .map(|&e| &self.entries[e])
+    }
+}
+
+/// Finds the entry points among `objects` (with their closures at the same index).
+pub fn entries(
+    objects: &[PathBuf],
+    closures: &[Closure],
+    site_packages: &[PathBuf],
+    python_tag: Option<&str>,
+    infos: &InfoCache,
+    symbols: &SymbolCache,
+) -> Loading {
+    let found: Vec<Option<(EntryKind, String, String, String)>> =
+        everybyte_core::par::map(objects, |obj| {
+            classify(obj, site_packages, python_tag, infos, symbols)
+        });
+    let mut out = Loading::default();
+    for (i, f) in found.into_iter().enumerate() {
+        let Some((kind, what, top, module)) = f else {
+            continue;
+        };
+        let e = out.entries.len();
+        out.entries.push(Entry {
+            object: i,
+            kind,
+            what,
+            top,
+            module,
+        });
+        for p in &closures[i].loaded {
+            out.reached.entry(p.clone()).or_default().push(e);
+        }
+    }
+    out
+}
+
+/// Whether `obj` is an entry point, and as what.
+fn classify(
+    obj: &Path,
+    site_packages: &[PathBuf],
+    python_tag: Option<&str>,
+    infos: &InfoCache,
+    symbols: &SymbolCache,
+) -> Option<(EntryKind, String, String, String)> {
+    let info = infos.get(obj)?;
+    let name = obj.file_name()?.to_string_lossy().into_owned();
+    let base = site_packages.iter().find(|sp| obj.starts_with(sp));
+    let rel = base.and_then(|b| obj.strip_prefix(b).ok());
+    if let Some(rel) = rel {
+        let rel_s = rel.to_string_lossy();
+        for (pattern, top, how) in PACKAGE_LOADED {
+            if glob_one_folder(pattern, &rel_s) {
+                return Some((
+                    EntryKind::PackageLoaded,
+                    format!("import {top} ({how}: {rel_s})"),
+                    (*top).to_owned(),
+                    (*top).to_owned(),
+                ));
+            }
+        }
+    }
+    if let Some(stem) = extension_stem(&name, python_tag) {
+        let exported = |stem: &str| {
+            symbols
+                .get(obj)
+                .is_some_and(|s| s.defines(&format!("PyInit_{stem}")))
+        };
+        // A tagged name is an extension by its name; a plain `.so` only when it exports
+        // the module's init function (`libtorch_cpu.so` is a library, `_linalg.so` a module).
+        let tagged = name.len() > stem.len() + ".so".len();
+        if tagged || exported(stem) {
+            let module = match rel {
+                Some(r) => module_path(r, stem),
+                None => stem.to_owned(),
+            };
+            let top = module.split('.').next().unwrap_or(&module).to_owned();
+            return Some((
+                EntryKind::Extension,
+                format!("import {module}"),
+                top,
+                module,
+            ));
+        }
+    }
+    if info.has_interp || info.elf_type == 2 {
+        let shown = rel.map_or_else(
+            || {
+                obj.parent().and_then(Path::file_name).map_or_else(
+                    || name.clone(),
+                    |d| format!("{}/{name}", d.to_string_lossy()),
+                )
+            },
+            |r| r.to_string_lossy().into_owned(),
+        );
+        return Some((
+            EntryKind::Program,
+            format!("running {shown}"),
+            shown.clone(),
+            shown,
+        ));
+    }
+    None
+}
+
+/// The module name of an extension file: `torch/_C.cpython-311-x86_64-linux-gnu.so` →
+/// `torch._C`.
+fn module_path(rel: &Path, stem: &str) -> String {
+    let mut parts: Vec<String> = rel
+        .parent()
+        .map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    parts.push(stem.to_owned());
+    parts.join(".")
+}
+
+/// The module stem of a file name Python would import as an extension: `X.cpython-311-…so`
+/// (for this interpreter's tag, when known), `X.abi3.so`, or `X.so`, with `X` an identifier.
+fn extension_stem<'a>(name: &'a str, python_tag: Option<&str>) -> Option<&'a str> {
+    let without = name.strip_suffix(".so")?;
+    let (stem, tag) = without.split_once('.').unwrap_or((without, ""));
+    let ident = !stem.is_empty()
+        && !stem.starts_with(|c: char| c.is_ascii_digit())
+        && stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ident {
+        return None;
+    }
+    let ok = match tag {
+        "" | "abi3" => true,
+        t if t.starts_with("cpython-") => python_tag.is_none_or(|want| {
+            t.strip_prefix("cpython-")
+                .is_some_and(|r| r.starts_with(want))
+        }),
+        _ => false,
+    };
+    ok.then_some(stem)
+}
+
+/// `a/*/c.so` against `a/b/c.so`: `*` stands for exactly one folder name.
+fn glob_one_folder(pattern: &str, path: &str) -> bool {
+    let p: Vec<&str> = pattern.split('/').collect();
+    let s: Vec<&str> = path.split('/').collect();
+    p.len() == s.len() && p.iter().zip(&s).all(|(a, b)| *a == "*" || a == b)
+}
+
+/// The CPython tag of a version: `3.11.7` → `311-`.
+pub fn python_tag(version: &str) -> Option<String> {
+    let mut it = version.split('.');
+    let (maj, min) = (it.next()?, it.next()?);
+    (maj.chars().all(|c| c.is_ascii_digit()) && min.chars().all(|c| c.is_ascii_digit()))
+        .then(|| format!("{maj}{min}-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_names() {
+        assert_eq!(
+            extension_stem("_C.cpython-311-x86_64-linux-gnu.so", Some("311-")),
+            Some("_C")
+        );
+        assert_eq!(
+            extension_stem("_C.cpython-310-x86_64-linux-gnu.so", Some("311-")),
+            None
+        );
+        assert_eq!(extension_stem("_rust.abi3.so", Some("311-")), Some("_rust"));
+        assert_eq!(extension_stem("_linalg.so", None), Some("_linalg"));
+        assert_eq!(extension_stem("libcudart.so.13", None), None);
+        assert_eq!(extension_stem("libc10-1a2b3c.so", None), None);
+        assert_eq!(python_tag("3.11.7").as_deref(), Some("311-"));
+    }
+
+    #[test]
+    fn module_paths_and_globs() {
+        assert_eq!(
+            module_path(Path::new("torch/_C.cpython-311-x86_64-linux-gnu.so"), "_C"),
+            "torch._C"
+        );
+        assert!(glob_one_folder(
+            "jax_plugins/*/xla_cuda_plugin.so",
+            "jax_plugins/xla_cuda13/xla_cuda_plugin.so"
+        ));
+        assert!(!glob_one_folder(
+            "jax_plugins/*/xla_cuda_plugin.so",
+            "jax_plugins/xla_cuda_plugin.so"
+        ));
+        assert!(is_driver_library("libcuda.so.1") && is_driver_library("libnvidia-ml.so.1"));
+        assert!(!is_driver_library("libcudart.so.13"));
+    }
+}
