@@ -119,7 +119,10 @@ def fails(venv, what, env, broken_tops, cache):
     else:
         program = site_packages(venv) / what[len("running "):]
         try:
-            p = subprocess.run([str(program), "--version"], capture_output=True, text=True, env=env, timeout=30)
+            # LD_BIND_NOW: every symbol resolved at start, as Python opens extensions; a
+            # lazily bound program would otherwise fail only when it calls the missing one.
+            p = subprocess.run([str(program), "--version"], capture_output=True, text=True,
+                               env=dict(env, LD_BIND_NOW="1"), timeout=30)
             ok = p.returncode != 0 and any(m in p.stderr for m in LOADER_ERRORS)
         except (OSError, subprocess.TimeoutExpired):
             ok = False

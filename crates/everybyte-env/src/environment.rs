@@ -2,6 +2,7 @@
 //! requirements are evaluated in, and every check of the crate run on it (native libraries,
 //! installed distributions, the lock file, the GPU stack).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use everybyte_core::{ContextItem, Finding};
@@ -50,81 +51,113 @@ pub struct CheckOptions<'a> {
     pub verify_records: bool,
 }
 
-/// A failure breaks more than the import that meets it: every distribution that requires
-/// the one that owns it (by its active `Requires-Dist`, transitively) imports it in turn.
-/// Adds those imports to the `breaks` of each native error and of each unmet requirement
-/// (whose distribution, and its dependants, fail to import), and to its message.
-fn extend_breaks(
-    findings: &mut [Finding],
-    dists: &[python::dist::Distribution],
-    markers: &MarkerEnv,
-) {
-    use std::collections::{BTreeMap, BTreeSet};
-    let installed = python::check::Installed {
-        distributions: dists,
-        display_root: Path::new(""),
-        env: markers,
-        verify_records: false,
-    };
-    // top-level module → distribution; distribution → the distributions that require it
-    let mut owner: BTreeMap<String, &str> = BTreeMap::new();
-    for d in dists {
-        for t in tops_of(d) {
-            owner.entry(t).or_insert(d.normalized.as_str());
+/// What is known of how the environment's packages import each other: which distribution
+/// installs each top-level package, which distributions require each one (active
+/// `Requires-Dist`), and each top-level package's `__init__`.
+struct Imports<'a> {
+    dists: &'a [python::dist::Distribution],
+    owner: BTreeMap<String, &'a str>,
+    dependants: BTreeMap<&'a str, BTreeSet<&'a str>>,
+    tops: BTreeMap<&'a str, Vec<String>>,
+    inits: BTreeMap<String, String>,
+}
+
+impl<'a> Imports<'a> {
+    fn new(dists: &'a [python::dist::Distribution], markers: &'a MarkerEnv) -> Imports<'a> {
+        let installed = python::check::Installed {
+            distributions: dists,
+            display_root: Path::new(""),
+            env: markers,
+            verify_records: false,
+        };
+        let mut owner: BTreeMap<String, &str> = BTreeMap::new();
+        for d in dists {
+            for t in tops_of(d) {
+                owner.entry(t).or_insert(d.normalized.as_str());
+            }
+        }
+        let mut dependants: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (d, _, dep) in installed.active_requirements() {
+            if let Some(dep) = dep {
+                dependants
+                    .entry(dep.normalized.as_str())
+                    .or_default()
+                    .insert(d.normalized.as_str());
+            }
+        }
+        let tops: BTreeMap<&str, Vec<String>> = dists
+            .iter()
+            .map(|d| (d.normalized.as_str(), tops_of(d)))
+            .collect();
+        let inits = tops
+            .values()
+            .flatten()
+            .filter_map(|t| {
+                let src = crate::load::module_source(&target_site(dists, t), t)?;
+                Some((t.clone(), src))
+            })
+            .collect();
+        Imports {
+            dists,
+            owner,
+            dependants,
+            tops,
+            inits,
         }
     }
-    let mut dependants: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for (d, _, dep) in installed.active_requirements() {
-        if let Some(dep) = dep {
-            dependants
-                .entry(dep.normalized.as_str())
-                .or_default()
-                .insert(d.normalized.as_str());
-        }
-    }
-    let tops: BTreeMap<&str, Vec<String>> = dists
-        .iter()
-        .map(|d| (d.normalized.as_str(), tops_of(d)))
-        .collect();
-    // Each top-level package's `__init__`, read once.
-    let inits: BTreeMap<&str, String> = tops
-        .values()
-        .flatten()
-        .filter_map(|t| Some((t.as_str(), init_source(&target_site(dists, t), t)?)))
-        .collect();
-    for f in findings.iter_mut() {
-        // Where the failure starts: the imports a native error names (and the distributions
-        // behind them), or the distribution an unmet requirement leaves without it.
-        let (direct, mut queue): (BTreeSet<String>, Vec<&str>) = match f.code.as_str() {
+
+    /// Where a finding's failure starts: the imports a native error names with the
+    /// distributions behind those its package imports eagerly, or the distribution an unmet
+    /// requirement leaves without a package it imports as it is imported.
+    fn start(&self, f: &Finding) -> Option<(BTreeSet<String>, Vec<&'a str>)> {
+        match f.code.as_str() {
             "ENV001" | "ENV002" | "ENV013" => {
-                let Some(serde_json::Value::Array(breaks)) = f.data.get("breaks") else {
-                    continue;
+                let serde_json::Value::Array(breaks) = f.data.get("breaks")? else {
+                    return None;
                 };
                 let direct: BTreeSet<String> = breaks
                     .iter()
                     .filter_map(|b| b.as_str().map(str::to_owned))
                     .collect();
-                // Only a module its package imports as it is imported breaks the package's
-                // dependants too; a lazily imported one breaks its own import alone.
-                let owners = direct
-                    .iter()
-                    .filter_map(|b| b.strip_prefix("import "))
-                    .filter(|m| imported_eagerly(&target_site(dists, m), m))
-                    .filter_map(|m| owner.get(m.split('.').next().unwrap_or(m)).copied())
+                let owners = self
+                    .eager_tops(&direct)
+                    .into_iter()
+                    .filter_map(|t| self.owner.get(t).copied())
                     .collect();
-                (direct, owners)
+                Some((direct, owners))
             }
             "ENV004" => {
-                let Some(package) = f.data.get("package").and_then(|p| p.as_str()) else {
-                    continue;
-                };
-                let Some(d) = dists.iter().find(|d| d.normalized == package) else {
-                    continue;
-                };
-                (BTreeSet::new(), vec![d.normalized.as_str()])
+                let package = f.data.get("package")?.as_str()?;
+                let dependency = f.data.get("dependency")?.as_str()?;
+                let d = self.dists.iter().find(|d| d.normalized == package)?;
+                // torch requires jinja2 but imports it only to generate code: only a package
+                // imported on load breaks the import. Its module name is guessed from the
+                // distribution's, the one thing known of what is absent.
+                let module = dependency.replace('-', "_");
+                tops_of(d)
+                    .iter()
+                    .any(|t| crate::load::imports_on_load(d.root(), t, &module))
+                    .then(|| (BTreeSet::new(), vec![d.normalized.as_str()]))
             }
-            _ => continue,
-        };
+            _ => None,
+        }
+    }
+
+    /// The top-level packages of the modules in `direct` that their package imports as it
+    /// is imported (a lazily imported module breaks its own import alone).
+    fn eager_tops<'s>(&self, direct: &'s BTreeSet<String>) -> BTreeSet<&'s str> {
+        direct
+            .iter()
+            .filter_map(|b| b.strip_prefix("import "))
+            .filter(|m| crate::load::imported_eagerly(&target_site(self.dists, m), m))
+            .filter_map(|m| m.split('.').next())
+            .collect()
+    }
+
+    /// The top-level imports that fail: the packages of the eagerly imported modules, the
+    /// distributions that require a broken one (transitively), and the packages whose
+    /// `__init__` imports a broken package (functorch imports torch), until nothing is added.
+    fn broken(&self, direct: &BTreeSet<String>, mut queue: Vec<&'a str>) -> BTreeSet<String> {
         // A native error's own distribution is not broken beyond the imports it names.
         let starts: BTreeSet<&str> = if direct.is_empty() {
             BTreeSet::new()
@@ -133,38 +166,54 @@ fn extend_breaks(
         };
         let mut seen: BTreeSet<&str> = queue.iter().copied().collect();
         while let Some(d) = queue.pop() {
-            for &up in dependants.get(d).into_iter().flatten() {
+            for &up in self.dependants.get(d).into_iter().flatten() {
                 if seen.insert(up) {
                     queue.push(up);
                 }
             }
         }
-        // The top-level imports that fail: the package of an eagerly imported module, the
-        // distributions that require a broken one, and the packages whose `__init__` imports
-        // a broken package (functorch imports torch), until nothing more is added.
-        let mut broken: BTreeSet<&str> = direct
-            .iter()
-            .filter_map(|b| b.strip_prefix("import "))
-            .filter(|m| imported_eagerly(&target_site(dists, m), m))
-            .filter_map(|m| m.split('.').next())
+        let mut broken: BTreeSet<String> = self
+            .eager_tops(direct)
+            .into_iter()
+            .map(str::to_owned)
             .collect();
         for d in seen.iter().filter(|d| !starts.contains(*d)) {
-            broken.extend(tops.get(d).into_iter().flatten().map(String::as_str));
+            broken.extend(self.tops.get(d).into_iter().flatten().cloned());
         }
         loop {
-            let more: Vec<&str> = inits
+            let more: Vec<String> = self
+                .inits
                 .iter()
                 .filter(|(t, src)| {
-                    !broken.contains(*t) && broken.iter().any(|b| imports_package(src, b))
+                    !broken.contains(*t)
+                        && broken.iter().any(|b| crate::load::imports_package(src, b))
                 })
-                .map(|(t, _)| *t)
+                .map(|(t, _)| t.clone())
                 .collect();
             if more.is_empty() {
-                break;
+                return broken;
             }
             broken.extend(more);
         }
-        let through: BTreeSet<String> = broken
+    }
+}
+
+/// A failure breaks more than the import that meets it: the package that imports the
+/// module, every distribution that requires that one, every package that imports it.
+/// Adds those imports to the `breaks` of each native error and of each unmet requirement,
+/// and to its message.
+fn extend_breaks(
+    findings: &mut [Finding],
+    dists: &[python::dist::Distribution],
+    markers: &MarkerEnv,
+) {
+    let imports = Imports::new(dists, markers);
+    for f in findings.iter_mut() {
+        let Some((direct, queue)) = imports.start(f) else {
+            continue;
+        };
+        let through: Vec<String> = imports
+            .broken(&direct, queue)
             .iter()
             .map(|t| format!("import {t}"))
             .filter(|b| !direct.contains(b))
@@ -172,7 +221,6 @@ fn extend_breaks(
         if through.is_empty() {
             continue;
         }
-        let through: Vec<String> = through.into_iter().collect();
         if direct.is_empty() {
             f.message
                 .push_str(&format!("; breaks {}", crate::load::list_some(&through, 4)));
@@ -187,32 +235,6 @@ fn extend_breaks(
     }
 }
 
-/// The source of a top-level package's `__init__.py` (or of a one-file module).
-fn init_source(site: &Path, top: &str) -> Option<String> {
-    let package = site.join(top).join("__init__.py");
-    let module = site.join(format!("{top}.py"));
-    [package, module].iter().find_map(|p| {
-        let meta = std::fs::metadata(p).ok()?;
-        (meta.len() < 1 << 20)
-            .then(|| std::fs::read_to_string(p).ok())
-            .flatten()
-    })
-}
-
-/// Whether Python source imports `package` at its top level: a line starting `import
-/// package` or `from package` (a whole name: `torch`, not `torchgen`).
-fn imports_package(src: &str, package: &str) -> bool {
-    src.lines().any(|l| {
-        let l = l.trim_end();
-        ["import ", "from "].iter().any(|kw| {
-            l.strip_prefix(kw).is_some_and(|rest| {
-                rest.strip_prefix(package)
-                    .is_some_and(|after| after.is_empty() || after.starts_with(['.', ' ', ',']))
-            })
-        })
-    })
-}
-
 /// The `site-packages` a distribution of the module lives in (the first, when unknown).
 fn target_site(dists: &[python::dist::Distribution], module: &str) -> std::path::PathBuf {
     let top = module.split('.').next().unwrap_or(module);
@@ -222,24 +244,6 @@ fn target_site(dists: &[python::dist::Distribution], module: &str) -> std::path:
         .or_else(|| dists.first())
         .map(|d| d.root().to_path_buf())
         .unwrap_or_default()
-}
-
-/// Whether importing the top-level package imports `module` too: each package on the way
-/// (`numpy`, `numpy._core`) names the next part in its `__init__.py`. A text match, not an
-/// import graph: it errs towards "eagerly", which only widens what an error says it breaks.
-fn imported_eagerly(site: &Path, module: &str) -> bool {
-    let parts: Vec<&str> = module.split('.').collect();
-    let mut dir = site.to_path_buf();
-    for w in parts.windows(2) {
-        dir.push(w[0]);
-        let Ok(init) = std::fs::read_to_string(dir.join("__init__.py")) else {
-            return false;
-        };
-        if !init.contains(w[1]) {
-            return false;
-        }
-    }
-    true
 }
 
 /// The top-level modules of a distribution: `top_level.txt`, else the first component of

@@ -34,7 +34,8 @@ pub struct Entry {
     pub what: String,
     /// The top-level import or program it belongs to: `torch`, `bin/ptxas`.
     pub top: String,
-    /// The module an extension is imported as (`torch._C`); the top-level otherwise.
+    /// The module an extension is imported as (`torch._C`); for a library its package
+    /// loads, what fails without it; the top-level otherwise.
     pub module: String,
 }
 
@@ -46,7 +47,8 @@ impl Entry {
         match self.kind {
             EntryKind::Program => format!("running {}", self.top),
             EntryKind::Extension => format!("import {}", self.module),
-            EntryKind::PackageLoaded => format!("import {}", self.top),
+            EntryKind::PackageLoaded if self.module == self.top => format!("import {}", self.top),
+            EntryKind::PackageLoaded => self.module.clone(),
         }
     }
 }
@@ -62,17 +64,21 @@ pub fn list_some(items: &[String], show: usize) -> String {
 }
 
 /// Libraries packages load by path, relative to `site-packages` (`*` matches one folder):
-/// the pattern, the top-level import, and who loads it.
-const PACKAGE_LOADED: &[(&str, &str, &str)] = &[
+/// the pattern, the top-level import, who loads it, and what fails without it (`None`:
+/// the import itself).
+const PACKAGE_LOADED: &[(&str, &str, &str, Option<&str>)] = &[
     (
         "torch/lib/libtorch_global_deps.so",
         "torch",
         "torch/__init__.py loads it with RTLD_GLOBAL (_load_global_deps)",
+        None,
     ),
     (
         "jax_plugins/*/xla_cuda_plugin.so",
         "jax",
         "jax loads it as its CUDA backend (PJRT plugin)",
+        // jax logs the failure and runs on the CPU: the import works.
+        Some("jax's CUDA backend (jax.devices('gpu'))"),
     ),
 ];
 
@@ -165,13 +171,13 @@ fn classify(
     let rel = base.and_then(|b| obj.strip_prefix(b).ok());
     if let Some(rel) = rel {
         let rel_s = rel.to_string_lossy();
-        for (pattern, top, how) in PACKAGE_LOADED {
+        for (pattern, top, how, fails) in PACKAGE_LOADED {
             if glob_one_folder(pattern, &rel_s) {
                 return Some((
                     EntryKind::PackageLoaded,
                     format!("import {top} ({how}: {rel_s})"),
                     (*top).to_owned(),
-                    (*top).to_owned(),
+                    fails.map_or_else(|| (*top).to_owned(), str::to_owned),
                 ));
             }
         }
@@ -248,8 +254,12 @@ fn extension_stem<'a>(name: &'a str, python_tag: Option<&str>) -> Option<&'a str
     let ok = match tag {
         "" | "abi3" => true,
         t if t.starts_with("cpython-") => python_tag.is_none_or(|want| {
+            // `311-` matches `cpython-311-x86_64-linux-gnu`, and a free-threaded build's
+            // `cpython-313t-…` too.
+            let digits = want.trim_end_matches('-');
             t.strip_prefix("cpython-")
-                .is_some_and(|r| r.starts_with(want))
+                .and_then(|r| r.strip_prefix(digits))
+                .is_some_and(|r| r.starts_with('-') || r.starts_with("t-"))
         }),
         _ => false,
     };
@@ -261,6 +271,121 @@ fn glob_one_folder(pattern: &str, path: &str) -> bool {
     let p: Vec<&str> = pattern.split('/').collect();
     let s: Vec<&str> = path.split('/').collect();
     p.len() == s.len() && p.iter().zip(&s).all(|(a, b)| *a == "*" || a == b)
+}
+
+/// The source of a package's `__init__.py` (or of a one-file module) under `dir`.
+pub fn module_source(dir: &Path, name: &str) -> Option<String> {
+    let package = dir.join(name).join("__init__.py");
+    let module = dir.join(format!("{name}.py"));
+    [package, module].iter().find_map(|p| {
+        let meta = std::fs::metadata(p).ok()?;
+        (meta.len() < 1 << 20)
+            .then(|| std::fs::read_to_string(p).ok())
+            .flatten()
+    })
+}
+
+/// The import statements of Python source (`import …`, `from … import …`), at any
+/// indentation: a `try:` block at module level runs on import too.
+fn import_lines(src: &str) -> impl Iterator<Item = &str> {
+    src.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("import ") || l.starts_with("from "))
+}
+
+/// Whether `word` occurs in `line` as a whole identifier.
+fn has_word(line: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    line.match_indices(word)
+        .any(|(i, _)| !line[..i].ends_with(ident) && !line[i + word.len()..].starts_with(ident))
+}
+
+/// Whether the source imports `package` (a top-level name: `torch`, not `torchgen`).
+pub fn imports_package(src: &str, package: &str) -> bool {
+    import_lines(src).any(|l| line_imports_package(l, package))
+}
+
+fn line_imports_package(l: &str, package: &str) -> bool {
+    let rest = l
+        .strip_prefix("import ")
+        .or_else(|| l.strip_prefix("from "))
+        .unwrap_or("");
+    rest.split(',').any(|part| {
+        part.trim()
+            .strip_prefix(package)
+            .is_some_and(|after| after.is_empty() || after.starts_with(['.', ' ']))
+    })
+}
+
+/// Whether importing the top-level package `top` imports `package` (its `__init__` or a
+/// module it imports says `import package` / `from package …`).
+pub fn imports_on_load(site: &Path, top: &str, package: &str) -> bool {
+    module_source(site, top)
+        .is_some_and(|init| loads(&site.join(top), &init, |l| line_imports_package(l, package)))
+}
+
+/// Whether importing the top-level package runs the import of `module`
+/// (`numpy._core._multiarray_umath`): at each level the package's `__init__` names the next
+/// part in an import statement, or imports a sibling module that does (`numpy._core`
+/// imports `multiarray`, which imports `_multiarray_umath`). Read from import statements,
+/// not executed: one inside a function counts too, so it errs towards "eagerly".
+pub fn imported_eagerly(site: &Path, module: &str) -> bool {
+    let parts: Vec<&str> = module.split('.').collect();
+    let mut dir = site.to_path_buf();
+    for w in parts.windows(2) {
+        let Some(init) = module_source(&dir, w[0]) else {
+            return false;
+        };
+        dir.push(w[0]);
+        if !imports_name(&dir, &init, w[1]) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether a package's `__init__` source imports `name`, directly or through one sibling
+/// module it imports.
+fn imports_name(dir: &Path, init: &str, name: &str) -> bool {
+    loads(dir, init, |l| has_word(l, name))
+}
+
+/// Whether an import statement `wanted` accepts is in a package's `__init__` (source
+/// `init`, folder `dir`) or in one of the modules of the package it imports.
+fn loads(dir: &Path, init: &str, wanted: impl Fn(&str) -> bool) -> bool {
+    if import_lines(init).any(&wanted) {
+        return true;
+    }
+    // Siblings the `__init__` imports: `from . import a, b`, `from .a import …`, and the
+    // absolute `from pkg.a import …`.
+    let absolute = dir
+        .file_name()
+        .map(|n| format!("from {}.", n.to_string_lossy()))
+        .unwrap_or_default();
+    let mut siblings: BTreeSet<String> = BTreeSet::new();
+    let relative = import_lines(init).filter_map(|l| {
+        l.strip_prefix("from .").or_else(|| {
+            l.strip_prefix(absolute.as_str())
+                .filter(|_| !absolute.is_empty())
+        })
+    });
+    for rest in relative {
+        let (module, names) = rest.split_once(" import ").unwrap_or((rest, ""));
+        let module = module.trim();
+        if module.is_empty() {
+            for n in names.split(',') {
+                let n = n.trim().trim_matches(['(', ')']);
+                if let Some(first) = n.split_whitespace().next() {
+                    siblings.insert(first.to_owned());
+                }
+            }
+        } else if let Some(first) = module.split('.').next() {
+            siblings.insert(first.to_owned());
+        }
+    }
+    siblings
+        .iter()
+        .any(|s| module_source(dir, s).is_some_and(|src| import_lines(&src).any(&wanted)))
 }
 
 /// The CPython tag of a version: `3.11.7` → `311-`.
@@ -308,5 +433,46 @@ mod tests {
         ));
         assert!(is_driver_library("libcuda.so.1") && is_driver_library("libnvidia-ml.so.1"));
         assert!(!is_driver_library("libcudart.so.13"));
+    }
+
+    #[test]
+    fn free_threaded_extensions_are_importable_by_their_build() {
+        let tag = python_tag("3.13.1");
+        assert_eq!(
+            extension_stem("_C.cpython-313t-x86_64-linux-gnu.so", tag.as_deref()),
+            Some("_C")
+        );
+        assert_eq!(
+            extension_stem("_C.cpython-3131-x86_64-linux-gnu.so", tag.as_deref()),
+            None
+        );
+    }
+
+    #[test]
+    fn eager_imports_read_from_import_statements() {
+        let site = tempfile::tempdir().unwrap();
+        let w = |p: &str, t: &str| {
+            let p = site.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, t).unwrap();
+        };
+        w(
+            "np/__init__.py",
+            "try:\n    from . import core\nexcept ImportError:\n    raise\n",
+        );
+        w(
+            "np/core/__init__.py",
+            "from . import multiarray\nif not hasattr(multiarray, '_umath'):\n    pass\n",
+        );
+        w("np/core/multiarray.py", "from ._umath import *\n");
+        w(
+            "lazy/__init__.py",
+            "submodules = ['_ext', 'linalg']\ndef __getattr__(n):\n    return n\n",
+        );
+        assert!(imported_eagerly(site.path(), "np.core._umath"));
+        assert!(!imported_eagerly(site.path(), "lazy._ext"));
+        assert!(imports_package("import torch\n", "torch"));
+        assert!(imports_package("from torch.nn import Module\n", "torch"));
+        assert!(!imports_package("import torchgen\n", "torch"));
     }
 }

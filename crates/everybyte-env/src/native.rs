@@ -113,6 +113,8 @@ pub struct Objects<'a> {
     pub interpreter: &'a [PathBuf],
     /// Paths in findings are shown relative to it.
     pub display_root: &'a Path,
+    /// The environment's `site-packages` folders.
+    pub site_packages: &'a [PathBuf],
     pub cfg: &'a SearchConfig,
     /// Every object parsed while resolving, the host's libraries included.
     pub infos: &'a InfoCache,
@@ -199,6 +201,7 @@ pub fn check(input: &NativeInput<'_>, cfg: &SearchConfig) -> NativeReport {
         loading: &loading,
         interpreter: &interpreter,
         display_root: input.display_root,
+        site_packages: input.site_packages,
         cfg,
         infos: &infos,
         symbols: &symbols,

@@ -475,3 +475,70 @@ native_rule_fixtures! {
     env012_optional_plugin_unavailable => "ENV012", optional_plugin;
     env013_undefined_symbol => "ENV013", undefined_symbol;
 }
+
+/// The driver's libraries belong to the host: an extension that needs `libcuda.so.1` is no
+/// error on a host without a driver (the need is handed to ENV011, which says so once), and
+/// an error on one with a driver whose library the loader cannot see (a container started
+/// without the NVIDIA runtime).
+#[test]
+fn driver_libraries_are_the_hosts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(d, "cuda.c", "int cuInit(unsigned f) { return (int)f; }\n");
+    write(
+        d,
+        "ext.c",
+        "int cuInit(unsigned f);\nint use(void) { return cuInit(0); }\n",
+    );
+    std::fs::create_dir(d.join("stub")).unwrap();
+    shared(
+        d,
+        "stub/libcuda.so.1",
+        "cuda.c",
+        &["-Wl,-soname,libcuda.so.1"],
+    );
+    shared(d, "gpu.abi3.so", "ext.c", &["-Lstub", "-l:libcuda.so.1"]);
+    std::fs::remove_dir_all(d.join("stub")).unwrap();
+    let cfg = SearchConfig {
+        ld_library_path: Vec::new(),
+        ..SearchConfig::host()
+    };
+    if cfg.cache.lookup("libcuda.so.1", 62, true).is_some() {
+        return; // this host has a driver: the library resolves
+    }
+    let roots = [d.to_path_buf()];
+    let without = native::check(&native::NativeInput::folder(&roots, d), &cfg);
+    assert!(
+        !without.findings.iter().any(|f| f.code == "ENV001"),
+        "{}",
+        everybyte_test_support::render(&without.findings)
+    );
+    assert_eq!(
+        without.driver_needs,
+        vec![("libcuda.so.1".to_owned(), d.join("gpu.abi3.so"))]
+    );
+    let with = native::check(
+        &native::NativeInput {
+            driver_present: true,
+            ..native::NativeInput::folder(&roots, d)
+        },
+        &cfg,
+    );
+    let f = with
+        .findings
+        .iter()
+        .find(|f| f.code == "ENV001")
+        .expect("ENV001 with a driver loaded");
+    assert!(
+        f.message
+            .starts_with("libcuda.so.1 not found, needed by gpu.abi3.so; breaks import gpu"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.help
+            .as_deref()
+            .unwrap_or("")
+            .contains("NVIDIA container runtime")
+    );
+}

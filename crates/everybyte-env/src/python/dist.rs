@@ -150,7 +150,10 @@ pub fn read_distribution(path: &Path) -> Result<Distribution, MetadataError> {
         .collect();
     let record = if is_dist_info {
         match fs::read(path.join("RECORD")) {
-            Ok(b) => Some(parse_record(&String::from_utf8_lossy(&b))),
+            Ok(b) => Some(match String::from_utf8(b) {
+                Ok(text) => parse_record(&text),
+                Err(e) => parse_record(&String::from_utf8_lossy(e.as_bytes())),
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => {
                 problems.push(format!("RECORD: {e}"));
@@ -293,18 +296,35 @@ pub fn parse_record(text: &str) -> Vec<RecordEntry> {
         if line.trim().is_empty() {
             continue;
         }
-        let fields = split_csv_line(line);
-        let Some(path) = fields.first().filter(|p| !p.is_empty()) else {
-            continue;
+        // Almost every line is `path,algo=digest,size` with no quoting: split it in place;
+        // a quoted path (one with a comma) takes the CSV reader.
+        let quoted;
+        let (path, hash, size) = if line.contains('"') {
+            quoted = split_csv_line(line);
+            (
+                quoted.first().map_or("", String::as_str),
+                quoted.get(1).map_or("", String::as_str),
+                quoted.get(2).map_or("", String::as_str),
+            )
+        } else {
+            let mut it = line.rsplitn(3, ',');
+            let (c, b, a) = (it.next(), it.next(), it.next());
+            match (a, b, c) {
+                (Some(a), Some(b), Some(c)) => (a, b, c),
+                (None, Some(b), Some(c)) => (b, c, ""),
+                _ => (line, "", ""),
+            }
         };
-        let hash = fields
-            .get(1)
-            .and_then(|h| h.split_once('='))
+        if path.is_empty() {
+            continue;
+        }
+        let hash = hash
+            .split_once('=')
             .filter(|(a, d)| !a.is_empty() && !d.is_empty())
             .map(|(a, d)| (a.to_ascii_lowercase(), d.to_owned()));
-        let size = fields.get(2).and_then(|s| s.trim().parse().ok());
+        let size = size.trim().parse().ok();
         out.push(RecordEntry {
-            path: path.clone(),
+            path: path.to_owned(),
             hash,
             size,
         });

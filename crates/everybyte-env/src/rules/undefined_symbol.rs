@@ -23,7 +23,7 @@ everybyte_core::declare_rule! {
     /// renamed or removed function in a vendored library fails the same way.
     /// ## Example
     /// ```text
-    /// site-packages/myext/_C.cpython-311-x86_64-linux-gnu.so  error  ENV013  _C.cpython-311-x86_64-linux-gnu.so needs 3 symbols no library it loads defines: _ZN3c106detail14torchCheckFailEPKcS2_jS2_, …; breaks import myext
+    /// site-packages/myext/_C.cpython-311-x86_64-linux-gnu.so  error  ENV013  _C.cpython-311-x86_64-linux-gnu.so needs 3 symbols no library it loads defines: _ZN3c1010ThreadPool9main_loopEm, _ZN3c106detail14torchCheckFailEPKcS2_jS2_ and 1 more; breaks import myext._C, and through it import myext
     /// ```
     /// ## Fix
     /// Install the build of the extension made for the versions installed here (for torch
@@ -93,11 +93,15 @@ fn undefined_in_scope(facts: &Objects<'_>, object: &Path) -> Option<Vec<String>>
         }
         scope.extend(&c.loaded);
     }
-    let providers: Vec<_> = scope
-        .iter()
-        .filter(|p| p.as_path() != object)
-        .filter_map(|p| facts.symbols.get(p))
-        .collect();
+    // A provider whose definitions cannot be read (no section headers, a table cut short)
+    // might define anything: the object is not judged.
+    let mut providers = Vec::new();
+    for p in scope.iter().filter(|p| p.as_path() != object) {
+        match facts.symbols.get(p) {
+            Some(s) if s.is_known() => providers.push(s),
+            _ => return None,
+        }
+    }
     let missing: Vec<String> = syms
         .undefined
         .iter()

@@ -26,13 +26,65 @@ everybyte_core::declare_rule! {
     /// environment has thousands.
     /// ## Example
     /// ```text
-    /// site-packages/torch/lib/libtorch_cuda.so  error  ENV001  libcudart.so.12 not found, needed by torch/lib/libtorch_cuda.so and 3 more; breaks import torch
+    /// site-packages/torch/lib/libtorch_cuda.so  error  ENV001  libcudart.so.12 not found, needed by torch/lib/libtorch_cuda.so and 3 more; breaks import torch._C, and through it import torch and import functorch
     /// ```
     /// ## Fix
     /// Install the package that ships the library (for CUDA libraries, the `nvidia-*-cu12`
     /// wheels that match the framework), or make the loader find it (`LD_LIBRARY_PATH`, or an
     /// `ldconfig` entry). `ldd OBJECT` shows the same gap for one object.
     pub static UNRESOLVED_LIBRARY = { code: "ENV001", name: "unresolved-library", severity: Error, summary: "A shared library an ELF object needs cannot be found" };
+}
+
+/// Every soname (and file name) the entry points' closures load → the top-level packages
+/// whose entries load it.
+fn preloaded<'a>(facts: &'a Objects<'_>) -> BTreeMap<String, BTreeSet<&'a str>> {
+    let mut out: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for (path, entries) in &facts.loading.reached {
+        let tops = entries
+            .iter()
+            .map(|&e| facts.loading.entries[e].top.as_str());
+        let mut names: Vec<String> = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .into_iter()
+            .collect();
+        if let Some(s) = facts.infos.get(path).and_then(|i| i.soname.clone()) {
+            names.push(s);
+        }
+        for n in names {
+            out.entry(n).or_default().extend(tops.clone());
+        }
+    }
+    out
+}
+
+/// Whether `name`, missing from the closure of `objects[object]` (an entry point), is
+/// loaded before it by the package it belongs to: a torch extension built with
+/// `torch.utils.cpp_extension` names `libc10.so` without a path to find it, and loads because
+/// its package imports torch first. The loader matches the soname of what is already loaded.
+fn loaded_first(
+    facts: &Objects<'_>,
+    preloaded: &BTreeMap<String, BTreeSet<&str>>,
+    object: usize,
+    name: &str,
+) -> bool {
+    let Some(by) = preloaded.get(name) else {
+        return false;
+    };
+    let path = &facts.objects[object];
+    let Some(site) = facts.site_packages.iter().find(|sp| path.starts_with(sp)) else {
+        return false;
+    };
+    facts
+        .loading
+        .entries
+        .iter()
+        .filter(|e| e.object == object)
+        .any(|e| {
+            by.iter().any(|provider| {
+                *provider != e.top && crate::load::imports_on_load(site, &e.top, provider)
+            })
+        })
 }
 
 /// One finding per missing library an entry point's closure needs (an import, a program, a
@@ -48,9 +100,17 @@ pub fn check(facts: &Objects<'_>, out: &mut Vec<Finding>) {
     } else {
         facts.loading.entries.iter().map(|e| e.object).collect()
     };
+    let preloaded = if facts.ldd_compatible {
+        BTreeMap::new()
+    } else {
+        preloaded(facts)
+    };
     for i in judged {
         for m in &facts.closures[i].missing {
-            if !facts.ldd_compatible && facts.is_absent_driver_library(&m.name) {
+            if !facts.ldd_compatible
+                && (facts.is_absent_driver_library(&m.name)
+                    || loaded_first(facts, &preloaded, i, &m.name))
+            {
                 continue;
             }
             let v = missing.entry(m.name.as_str()).or_default();

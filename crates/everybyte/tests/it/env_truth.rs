@@ -184,6 +184,108 @@ fn clean_venv_every_import_works_and_no_error() {
     judge(|_| Vec::new(), &[]);
 }
 
+/// A real (if empty) extension module, written against the stable ABI without Python's
+/// headers: `PyInit_<name>` calls `call` and returns a module from `PyModule_Create2`.
+fn extension_source(name: &str, call: &str) -> String {
+    format!(
+        "typedef struct {{ long refcnt; void *type; void *init; long index; void *copy; }} Base;\n\
+         typedef struct {{ Base base; const char *name; const char *doc; long size; void *methods, *slots, *traverse, *clear, *free; }} Def;\n\
+         extern void *PyModule_Create2(Def *, int);\n\
+         {call_decl}\n\
+         static Def def = {{{{1, 0, 0, 0, 0}}, \"{name}\", 0, -1, 0, 0, 0, 0, 0}};\n\
+         void *PyInit_{name}(void) {{ {call_stmt} return PyModule_Create2(&def, 1013); }}\n",
+        call_decl = if call.is_empty() {
+            String::new()
+        } else {
+            format!("int {call}(void);")
+        },
+        call_stmt = if call.is_empty() {
+            String::new()
+        } else {
+            format!("{call}();")
+        },
+    )
+}
+
+#[test]
+fn extension_relying_on_what_its_package_loads_first_is_no_error() {
+    // `hostpkg._core` ships libhost.so and finds it by RUNPATH; `plug._ext`, built as
+    // torch.utils.cpp_extension builds extensions, names libhost.so with no path to it and
+    // loads because `plug` imports hostpkg first: the loader matches the soname.
+    judge(
+        |venv| {
+            let python = venv.join("bin/python");
+            let suffix = run(Command::new(&python).args([
+                "-c",
+                "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))",
+            ]));
+            let suffix = String::from_utf8_lossy(&suffix.stdout).trim().to_owned();
+            let site = site_packages(venv);
+            let host = site.join("hostpkg");
+            let plug = site.join("plug");
+            std::fs::create_dir(&host).unwrap();
+            std::fs::create_dir(&plug).unwrap();
+            std::fs::write(host.join("__init__.py"), "from . import _core\n").unwrap();
+            std::fs::write(
+                plug.join("__init__.py"),
+                "import hostpkg\nfrom . import _ext\n",
+            )
+            .unwrap();
+            std::fs::write(host.join("host.c"), "int host_fn(void) { return 1; }\n").unwrap();
+            std::fs::write(host.join("core.c"), extension_source("_core", "host_fn")).unwrap();
+            std::fs::write(plug.join("ext.c"), extension_source("_ext", "host_fn")).unwrap();
+            gcc(
+                &host,
+                &[
+                    "-shared",
+                    "-fPIC",
+                    "-o",
+                    "libhost.so",
+                    "-Wl,-soname,libhost.so",
+                    "host.c",
+                ],
+            );
+            gcc(
+                &host,
+                &[
+                    "-shared",
+                    "-fPIC",
+                    "-o",
+                    &format!("_core{suffix}"),
+                    "core.c",
+                    "-L.",
+                    "-lhost",
+                    "-Wl,-rpath,$ORIGIN",
+                ],
+            );
+            gcc(
+                &plug,
+                &[
+                    "-shared",
+                    "-fPIC",
+                    "-o",
+                    &format!("_ext{suffix}"),
+                    "ext.c",
+                    "-L../hostpkg",
+                    "-lhost",
+                ],
+            );
+            for (name, top) in [("hostpkg", "hostpkg"), ("plug", "plug")] {
+                let info = site.join(format!("{name}-1.0.dist-info"));
+                std::fs::create_dir(&info).unwrap();
+                std::fs::write(
+                    info.join("METADATA"),
+                    format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"),
+                )
+                .unwrap();
+                std::fs::write(info.join("top_level.txt"), format!("{top}\n")).unwrap();
+            }
+            Vec::new()
+        },
+        &[],
+    );
+}
+
 #[test]
 fn removed_vendored_library_names_the_import() {
     judge(

@@ -1,6 +1,7 @@
 //! ENV007: two distributions install the same file.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use everybyte_core::{Finding, Related};
@@ -45,14 +46,24 @@ fn ignored_for_conflicts(path: &str) -> bool {
 pub fn check(facts: &Installed<'_>, out: &mut Vec<Finding>) {
     type Owner<'a> = (usize, Option<&'a (String, String)>);
     let dists = facts.distributions;
+    // The first owner of every path in a hash map (tens of thousands of paths in a torch
+    // environment); only the paths listed twice go to the ordered map that is reported.
+    let mut first: HashMap<&str, Owner<'_>> = HashMap::new();
     let mut owners: BTreeMap<&str, Vec<Owner<'_>>> = BTreeMap::new();
     for (i, d) in dists.iter().enumerate() {
         for e in d.record.iter().flatten() {
-            if !ignored_for_conflicts(&e.path) {
-                owners
+            if ignored_for_conflicts(&e.path) {
+                continue;
+            }
+            let owner = (i, e.hash.as_ref());
+            match first.entry(e.path.as_str()) {
+                Entry::Vacant(v) => {
+                    v.insert(owner);
+                }
+                Entry::Occupied(o) => owners
                     .entry(e.path.as_str())
-                    .or_default()
-                    .push((i, e.hash.as_ref()));
+                    .or_insert_with(|| vec![*o.get()])
+                    .push(owner),
             }
         }
     }
