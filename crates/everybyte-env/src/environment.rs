@@ -24,15 +24,46 @@ pub fn env_target(venv: Option<&Path>, python: Option<&Path>) -> Result<Target, 
     }
 }
 
-/// The marker environment of the target: asked of its interpreter, or read from `pyvenv.cfg`
-/// and this host.
+/// The marker environment of the target: for a CPython environment on Linux whose full
+/// version is known (`pyvenv.cfg`), read from this host as CPython itself reads it (`uname`,
+/// `/proc/sys/kernel`), which saves starting the interpreter (a tenth of a second on a large
+/// environment); otherwise asked of its interpreter, or read from `pyvenv.cfg` and this host.
 pub fn marker_env(target: &Target) -> MarkerEnv {
+    if let Some(version) = target.python_version.as_deref()
+        && cfg!(target_os = "linux")
+        && is_final_release(version)
+        && !target.site_packages.is_empty()
+        && target.site_packages.iter().all(|sp| is_cpython_layout(sp))
+    {
+        return MarkerEnv::for_current_host(version);
+    }
     target
         .python
         .as_deref()
         .and_then(|p| MarkerEnv::from_interpreter(p).ok())
         .unwrap_or_else(|| {
             MarkerEnv::for_current_host(target.python_version.as_deref().unwrap_or("3"))
+        })
+}
+
+/// `3.11.7`: three numbers, no pre-release (which `pyvenv.cfg` does not record).
+fn is_final_release(version: &str) -> bool {
+    let parts: Vec<&str> = version.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// `…/lib/python3.11/site-packages`: CPython's layout (PyPy's is `lib/pypy3.10`).
+fn is_cpython_layout(site_packages: &Path) -> bool {
+    site_packages
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| {
+            n.to_string_lossy()
+                .strip_prefix("python3.")
+                .is_some_and(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_digit()))
         })
 }
 

@@ -319,9 +319,110 @@ fn line_imports_package(l: &str, package: &str) -> bool {
 
 /// Whether importing the top-level package `top` imports `package` (its `__init__` or a
 /// module it imports says `import package` / `from package …`).
+///
+/// Follows the package's own modules as they import each other on load (import statements
+/// at the top level or one block deep, such as a `try:`; not those in function bodies), up
+/// to 300 files: `pandas` → `pandas.compat` → `pandas.compat.numpy` → `import numpy`.
 pub fn imports_on_load(site: &Path, top: &str, package: &str) -> bool {
-    module_source(site, top)
-        .is_some_and(|init| loads(&site.join(top), &init, |l| line_imports_package(l, package)))
+    let mut queue: Vec<String> = vec![top.to_owned()];
+    let mut seen: BTreeSet<String> = queue.iter().cloned().collect();
+    while let Some(module) = queue.pop() {
+        if seen.len() > 300 {
+            return false;
+        }
+        let path: Vec<&str> = module.split('.').collect();
+        let (dir, name) = match path.split_last() {
+            Some((name, parents)) => (
+                parents.iter().fold(site.to_path_buf(), |d, p| d.join(p)),
+                *name,
+            ),
+            None => continue,
+        };
+        let Some(src) = module_source(&dir, name) else {
+            continue;
+        };
+        let is_package = dir.join(name).join("__init__.py").is_file();
+        // The package a relative import is relative to.
+        let base: Vec<&str> = if is_package {
+            path.clone()
+        } else {
+            path[..path.len() - 1].to_vec()
+        };
+        let mut in_def = false;
+        for line in src.lines() {
+            let l = line.trim();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            if !line.starts_with([' ', '\t']) {
+                // A function body runs when called, not on import.
+                in_def = l.starts_with("def ") || l.starts_with("async def ");
+            }
+            if in_def || !shallow(line) {
+                continue;
+            }
+            if !(l.starts_with("import ") || l.starts_with("from ")) {
+                continue;
+            }
+            if line_imports_package(l, package) {
+                return true;
+            }
+            for m in own_modules(l, top, &base) {
+                if seen.insert(m.clone()) {
+                    queue.push(m);
+                }
+            }
+        }
+    }
+    false
+}
+
+/// A line at the top level of a module or one block below it (four spaces or a tab).
+fn shallow(line: &str) -> bool {
+    let indent = line.len() - line.trim_start().len();
+    indent <= 4 && !line.starts_with("\t\t")
+}
+
+/// The modules of package `top` an import statement names: `from .a import b` (relative to
+/// `base`), `from top.a.b import c`, `import top.a`; `from . import a, b` names `a` and `b`.
+fn own_modules(line: &str, top: &str, base: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(rest) = line.strip_prefix("from ") {
+        let (module, names) = rest.split_once(" import ").unwrap_or((rest, ""));
+        let module = module.trim();
+        let dots = module.chars().take_while(|&c| c == '.').count();
+        let absolute = if dots > 0 {
+            let keep = base.len().saturating_sub(dots - 1);
+            let mut parts: Vec<&str> = base[..keep].to_vec();
+            parts.extend(module[dots..].split('.').filter(|p| !p.is_empty()));
+            parts.join(".")
+        } else if module == top || module.starts_with(&format!("{top}.")) {
+            module.to_owned()
+        } else {
+            return out;
+        };
+        if absolute.is_empty() {
+            return out;
+        }
+        out.push(absolute.clone());
+        // `from pkg import a, b` may name submodules.
+        for n in names.trim().trim_matches(['(', ')']).split(',') {
+            if let Some(n) = n.split_whitespace().next()
+                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !n.is_empty()
+            {
+                out.push(format!("{absolute}.{n}"));
+            }
+        }
+    } else if let Some(rest) = line.strip_prefix("import ") {
+        for part in rest.split(',') {
+            let m = part.split_whitespace().next().unwrap_or("");
+            if m == top || m.starts_with(&format!("{top}.")) {
+                out.push(m.to_owned());
+            }
+        }
+    }
+    out
 }
 
 /// Whether importing the top-level package runs the import of `module`
@@ -474,5 +575,20 @@ mod tests {
         assert!(imports_package("import torch\n", "torch"));
         assert!(imports_package("from torch.nn import Module\n", "torch"));
         assert!(!imports_package("import torchgen\n", "torch"));
+        // pandas → pandas.compat → pandas.compat.numpy → numpy, through absolute and
+        // relative imports; an import inside a function does not count.
+        w("pd/__init__.py", "from pd.compat import is_dev\n");
+        w("pd/compat/__init__.py", "from .np import is_dev\n");
+        w(
+            "pd/compat/np.py",
+            "try:\n    import numpy as np\nexcept ImportError:\n    raise\n",
+        );
+        w("tr/__init__.py", "from . import gen\n");
+        w(
+            "tr/gen.py",
+            "def render():\n    import jinja2\n    if True:\n        import jinja2\n",
+        );
+        assert!(imports_on_load(site.path(), "pd", "numpy"));
+        assert!(!imports_on_load(site.path(), "tr", "jinja2"));
     }
 }
