@@ -395,6 +395,17 @@ fn cstr_bytes(strs: &[u8], off: u32) -> Result<&[u8], ElfError> {
     Ok(&rest[..end])
 }
 
+/// An integer from its bytes in the file's byte order.
+macro_rules! endian {
+    ($le:expr, $t:ty, $a:expr) => {
+        if $le {
+            <$t>::from_le_bytes($a)
+        } else {
+            <$t>::from_be_bytes($a)
+        }
+    };
+}
+
 struct Bytes<'a> {
     b: &'a [u8],
     le: bool,
@@ -413,27 +424,15 @@ impl Bytes<'_> {
     }
     fn u16(&self, off: u64) -> Result<u16, ElfError> {
         let a = self.get(off)?;
-        Ok(if self.le {
-            u16::from_le_bytes(a)
-        } else {
-            u16::from_be_bytes(a)
-        })
+        Ok(endian!(self.le, u16, a))
     }
     fn u32(&self, off: u64) -> Result<u32, ElfError> {
         let a = self.get(off)?;
-        Ok(if self.le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        })
+        Ok(endian!(self.le, u32, a))
     }
     fn u64(&self, off: u64) -> Result<u64, ElfError> {
         let a = self.get(off)?;
-        Ok(if self.le {
-            u64::from_le_bytes(a)
-        } else {
-            u64::from_be_bytes(a)
-        })
+        Ok(endian!(self.le, u64, a))
     }
 }
 

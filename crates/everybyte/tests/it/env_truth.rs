@@ -184,6 +184,27 @@ fn clean_venv_every_import_works_and_no_error() {
     judge(|_| Vec::new(), &[]);
 }
 
+/// The file-name suffix of this interpreter's extension modules.
+fn ext_suffix(venv: &Path) -> String {
+    let out = run(Command::new(venv.join("bin/python")).args([
+        "-c",
+        "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))",
+    ]));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The metadata of an installed distribution `name` whose one package is `name`.
+fn dist_info(site: &Path, name: &str) {
+    let info = site.join(format!("{name}-1.0.dist-info"));
+    std::fs::create_dir(&info).unwrap();
+    std::fs::write(
+        info.join("METADATA"),
+        format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"),
+    )
+    .unwrap();
+    std::fs::write(info.join("top_level.txt"), format!("{name}\n")).unwrap();
+}
+
 /// A real (if empty) extension module, written against the stable ABI without Python's
 /// headers: `PyInit_<name>` calls `call` and returns a module from `PyModule_Create2`.
 fn extension_source(name: &str, call: &str) -> String {
@@ -214,12 +235,7 @@ fn extension_relying_on_what_its_package_loads_first_is_no_error() {
     // loads because `plug` imports hostpkg first: the loader matches the soname.
     judge(
         |venv| {
-            let python = venv.join("bin/python");
-            let suffix = run(Command::new(&python).args([
-                "-c",
-                "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))",
-            ]));
-            let suffix = String::from_utf8_lossy(&suffix.stdout).trim().to_owned();
+            let suffix = ext_suffix(venv);
             let site = site_packages(venv);
             let host = site.join("hostpkg");
             let plug = site.join("plug");
@@ -270,16 +286,8 @@ fn extension_relying_on_what_its_package_loads_first_is_no_error() {
                     "-lhost",
                 ],
             );
-            for (name, top) in [("hostpkg", "hostpkg"), ("plug", "plug")] {
-                let info = site.join(format!("{name}-1.0.dist-info"));
-                std::fs::create_dir(&info).unwrap();
-                std::fs::write(
-                    info.join("METADATA"),
-                    format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"),
-                )
-                .unwrap();
-                std::fs::write(info.join("top_level.txt"), format!("{top}\n")).unwrap();
-            }
+            dist_info(&site, "hostpkg");
+            dist_info(&site, "plug");
             Vec::new()
         },
         &[],
@@ -351,12 +359,7 @@ fn extension_built_against_another_library_names_the_import() {
         |venv| {
             // `probe._C` calls probe_new from the libprobe it was built with; the libprobe
             // installed next to it is another release, without that function.
-            let python = venv.join("bin/python");
-            let suffix = run(Command::new(&python).args([
-                "-c",
-                "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))",
-            ]));
-            let suffix = String::from_utf8_lossy(&suffix.stdout).trim().to_owned();
+            let suffix = ext_suffix(venv);
             let site = site_packages(venv);
             let pkg = site.join("probe");
             std::fs::create_dir(&pkg).unwrap();
@@ -407,14 +410,7 @@ fn extension_built_against_another_library_names_the_import() {
                     "old.c",
                 ],
             );
-            let info = site.join("probe-1.0.dist-info");
-            std::fs::create_dir(&info).unwrap();
-            std::fs::write(
-                info.join("METADATA"),
-                "Metadata-Version: 2.1\nName: probe\nVersion: 1.0\n",
-            )
-            .unwrap();
-            std::fs::write(info.join("top_level.txt"), "probe\n").unwrap();
+            dist_info(&site, "probe");
             Vec::new()
         },
         &["probe"],
