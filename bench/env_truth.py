@@ -275,7 +275,7 @@ def main():
             unscored = []
             for i, f in enumerate(errors):
                 checkable = [w for w in names_of(f) if w.startswith(("import ", "running "))]
-                if not checkable:
+                if names_of(f) and not checkable:
                     # Names a feature no import shows (jax's CUDA backend without a GPU).
                     unscored.append(f)
                     verdict[i] = True
