@@ -9,8 +9,8 @@ pub mod cuda_driver;
 pub mod glibc_summary;
 pub mod optional_plugin;
 pub mod symbol_version;
-pub mod undefined_symbol;
 pub mod unresolved_library;
+pub mod unresolved_symbol;
 
 use everybyte_core::{Finding, Rule};
 
@@ -100,8 +100,8 @@ pub static RULES: &[Entry] = &[
         Judge::Objects(optional_plugin::check),
     ),
     entry(
-        &undefined_symbol::UNDEFINED_SYMBOL,
-        Judge::Objects(undefined_symbol::check),
+        &unresolved_symbol::UNRESOLVED_SYMBOL,
+        Judge::Objects(unresolved_symbol::check),
     ),
     entry(
         &image::unpinned_base_image::UNPINNED_BASE_IMAGE,

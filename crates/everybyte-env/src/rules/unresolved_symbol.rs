@@ -30,7 +30,7 @@ everybyte_core::declare_rule! {
     /// extensions, the release built against this torch; `pip install --force-reinstall
     /// --no-deps PKG`), or rebuild it from source against them. `nm -D --undefined-only
     /// OBJECT | c++filt` lists what it needs.
-    pub static UNDEFINED_SYMBOL = { code: "ENV013", name: "undefined-symbol", severity: Error, summary: "An object an import loads needs a symbol that nothing it loads defines" };
+    pub static UNRESOLVED_SYMBOL = { code: "ENV013", name: "unresolved-symbol", severity: Error, summary: "An object an import loads needs a symbol that nothing it loads defines" };
 }
 
 /// One finding per object with symbols nothing in its scope defines.
@@ -57,7 +57,7 @@ pub fn check(facts: &Objects<'_>, out: &mut Vec<Finding>) {
         let plural = if n == 1 { "symbol" } else { "symbols" };
         out.push(
             Finding::new(
-                &UNDEFINED_SYMBOL,
+                &UNRESOLVED_SYMBOL,
                 Location { detail: Some(".dynsym".into()), ..Location::file(facts.show(&object)) },
                 format!("{obj_name} needs {n} {plural} no library it loads defines: {}{breaks_text}", list_some(&names, 2)),
             )
