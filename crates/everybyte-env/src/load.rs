@@ -29,9 +29,6 @@ pub struct Entry {
     /// Index into the environment's objects.
     pub object: usize,
     pub kind: EntryKind,
-    /// What loading it amounts to, as a user writes it: `import torch._C`, `bin/ptxas`,
-    /// `import torch (torch/__init__.py loads lib/libtorch_global_deps.so)`.
-    pub what: String,
     /// The top-level import or program it belongs to: `torch`, `bin/ptxas`.
     pub top: String,
     /// The module an extension is imported as (`torch._C`); for a library its package
@@ -64,20 +61,15 @@ pub fn list_some(items: &[String], show: usize) -> String {
 }
 
 /// Libraries packages load by path, relative to `site-packages` (`*` matches one folder):
-/// the pattern, the top-level import, who loads it, and what fails without it (`None`:
-/// the import itself).
-const PACKAGE_LOADED: &[(&str, &str, &str, Option<&str>)] = &[
-    (
-        "torch/lib/libtorch_global_deps.so",
-        "torch",
-        "torch/__init__.py loads it with RTLD_GLOBAL (_load_global_deps)",
-        None,
-    ),
+/// the pattern, the top-level import, and what fails without it (`None`: the import itself).
+const PACKAGE_LOADED: &[(&str, &str, Option<&str>)] = &[
+    // torch/__init__.py loads it with RTLD_GLOBAL (`_load_global_deps`).
+    ("torch/lib/libtorch_global_deps.so", "torch", None),
+    // jax loads it as its CUDA backend (a PJRT plugin); without it, jax logs the failure and
+    // runs on the CPU: the import works.
     (
         "jax_plugins/*/xla_cuda_plugin.so",
         "jax",
-        "jax loads it as its CUDA backend (PJRT plugin)",
-        // jax logs the failure and runs on the CPU: the import works.
         Some("jax's CUDA backend (jax.devices('gpu'))"),
     ),
 ];
@@ -133,20 +125,19 @@ pub fn entries(
     infos: &InfoCache,
     symbols: &SymbolCache,
 ) -> Loading {
-    let found: Vec<Option<(EntryKind, String, String, String)>> =
+    let found: Vec<Option<(EntryKind, String, String)>> =
         everybyte_core::par::map(objects, |obj| {
             classify(obj, site_packages, python_tag, infos, symbols)
         });
     let mut out = Loading::default();
     for (i, f) in found.into_iter().enumerate() {
-        let Some((kind, what, top, module)) = f else {
+        let Some((kind, top, module)) = f else {
             continue;
         };
         let e = out.entries.len();
         out.entries.push(Entry {
             object: i,
             kind,
-            what,
             top,
             module,
         });
@@ -164,18 +155,17 @@ fn classify(
     python_tag: Option<&str>,
     infos: &InfoCache,
     symbols: &SymbolCache,
-) -> Option<(EntryKind, String, String, String)> {
+) -> Option<(EntryKind, String, String)> {
     let info = infos.get(obj)?;
     let name = obj.file_name()?.to_string_lossy().into_owned();
     let base = site_packages.iter().find(|sp| obj.starts_with(sp));
     let rel = base.and_then(|b| obj.strip_prefix(b).ok());
     if let Some(rel) = rel {
         let rel_s = rel.to_string_lossy();
-        for (pattern, top, how, fails) in PACKAGE_LOADED {
+        for (pattern, top, fails) in PACKAGE_LOADED {
             if glob_one_folder(pattern, &rel_s) {
                 return Some((
                     EntryKind::PackageLoaded,
-                    format!("import {top} ({how}: {rel_s})"),
                     (*top).to_owned(),
                     fails.map_or_else(|| (*top).to_owned(), str::to_owned),
                 ));
@@ -197,12 +187,7 @@ fn classify(
                 None => stem.to_owned(),
             };
             let top = module.split('.').next().unwrap_or(&module).to_owned();
-            return Some((
-                EntryKind::Extension,
-                format!("import {module}"),
-                top,
-                module,
-            ));
+            return Some((EntryKind::Extension, top, module));
         }
     }
     if info.has_interp || info.elf_type == 2 {
@@ -215,12 +200,7 @@ fn classify(
             },
             |r| r.to_string_lossy().into_owned(),
         );
-        return Some((
-            EntryKind::Program,
-            format!("running {shown}"),
-            shown.clone(),
-            shown,
-        ));
+        return Some((EntryKind::Program, shown.clone(), shown));
     }
     None
 }
