@@ -2,7 +2,9 @@
 # `everybyte env check` against a shell loop of `ldd` over every shared object (and
 # `pip check`), and `env snapshot`'s BLAKE3 hashing against `b3sum`, on the same venv in one
 # run. The venv holds heavy binary wheels (bench/env-requirements.txt, hash-locked); one
-# vendored library is removed so that both tools have a "not found" to agree on.
+# vendored library is removed so that both tools have a "not found" to agree on. Then the same
+# on a real GPU stack (torch with its CUDA 13 wheels, bench/env-stacks/torch-cu13.txt), and
+# RECORD verification of that venv against sha256sum and openssl on every core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/out
