@@ -165,8 +165,10 @@ impl<'a> Imports<'a> {
                 // imported on load breaks the import. Its module name is guessed from the
                 // distribution's, the one thing known of what is absent.
                 let module = dependency.replace('-', "_");
-                tops_of(d)
-                    .iter()
+                self.tops
+                    .get(d.normalized.as_str())
+                    .into_iter()
+                    .flatten()
                     .any(|t| crate::load::imports_on_load(d.root(), t, &module))
                     .then(|| (BTreeSet::new(), vec![d.normalized.as_str()]))
             }

@@ -1,6 +1,7 @@
 //! The native half of `env check`: find every ELF object under the environment's roots,
 //! walk each one's closure on all cores, and turn what is missing into findings.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -131,6 +132,29 @@ impl Objects<'_> {
     pub fn show(&self, p: &Path) -> String {
         p.strip_prefix(self.display_root)
             .map_or_else(|_| p.display().to_string(), |r| r.display().to_string())
+    }
+
+    /// Every soname (and file name) the entry points' closures load → the top-level packages
+    /// whose entries load it.
+    pub fn loaded_names(&self) -> BTreeMap<String, BTreeSet<&str>> {
+        let mut out: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+        for (path, entries) in &self.loading.reached {
+            let tops = entries
+                .iter()
+                .map(|&e| self.loading.entries[e].top.as_str());
+            let mut names: Vec<String> = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .into_iter()
+                .collect();
+            if let Some(s) = self.infos.get(path).and_then(|i| i.soname.clone()) {
+                names.push(s);
+            }
+            for n in names {
+                out.entry(n).or_default().extend(tops.clone());
+            }
+        }
+        out
     }
 
     /// Whether a missing library is the driver's, on a host without a driver: not an error

@@ -1,6 +1,6 @@
 //! ENV012: a plugin no import loads cannot load here; the feature it provides is unavailable.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use everybyte_core::{Finding, Location};
@@ -184,15 +184,7 @@ pub fn check(facts: &Objects<'_>, out: &mut Vec<Finding>) {
 fn lacking(facts: &Objects<'_>) -> BTreeMap<PathBuf, BTreeMap<PathBuf, Lacks>> {
     // Names the entry points' closures already provide: a plugin loaded into that process
     // finds them by soname, as the loader does.
-    let mut provided: HashSet<String> = HashSet::new();
-    for p in facts.loading.reached.keys() {
-        if let Some(n) = p.file_name() {
-            provided.insert(n.to_string_lossy().into_owned());
-        }
-        if let Some(s) = facts.infos.get(p).and_then(|i| i.soname.clone()) {
-            provided.insert(s);
-        }
-    }
+    let provided = facts.loaded_names();
     let mut by_folder: BTreeMap<PathBuf, BTreeMap<PathBuf, Lacks>> = BTreeMap::new();
     for (obj, c) in facts.objects.iter().zip(facts.closures) {
         if facts.loading.is_reached(obj) {
@@ -203,7 +195,7 @@ fn lacking(facts: &Objects<'_>) -> BTreeMap<PathBuf, BTreeMap<PathBuf, Lacks>> {
             // What an entry point also loads was judged there (ENV001).
             if facts.loading.is_reached(&m.needed_by)
                 || facts.is_absent_driver_library(&m.name)
-                || provided.contains(&m.name)
+                || provided.contains_key(&m.name)
             {
                 continue;
             }

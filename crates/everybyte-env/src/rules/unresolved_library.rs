@@ -35,29 +35,6 @@ everybyte_core::declare_rule! {
     pub static UNRESOLVED_LIBRARY = { code: "ENV001", name: "unresolved-library", severity: Error, summary: "A shared library an ELF object needs cannot be found" };
 }
 
-/// Every soname (and file name) the entry points' closures load → the top-level packages
-/// whose entries load it.
-fn preloaded<'a>(facts: &'a Objects<'_>) -> BTreeMap<String, BTreeSet<&'a str>> {
-    let mut out: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
-    for (path, entries) in &facts.loading.reached {
-        let tops = entries
-            .iter()
-            .map(|&e| facts.loading.entries[e].top.as_str());
-        let mut names: Vec<String> = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .into_iter()
-            .collect();
-        if let Some(s) = facts.infos.get(path).and_then(|i| i.soname.clone()) {
-            names.push(s);
-        }
-        for n in names {
-            out.entry(n).or_default().extend(tops.clone());
-        }
-    }
-    out
-}
-
 /// Whether `name`, missing from the closure of `objects[object]` (an entry point), is
 /// loaded before it by the package it belongs to: a torch extension built with
 /// `torch.utils.cpp_extension` names `libc10.so` without a path to find it, and loads because
@@ -103,7 +80,7 @@ pub fn check(facts: &Objects<'_>, out: &mut Vec<Finding>) {
     let preloaded = if facts.ldd_compatible {
         BTreeMap::new()
     } else {
-        preloaded(facts)
+        facts.loaded_names()
     };
     for i in judged {
         for m in &facts.closures[i].missing {
