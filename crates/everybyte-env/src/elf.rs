@@ -96,9 +96,9 @@ pub fn is_elf(head: &[u8]) -> bool {
     head.starts_with(b"\x7fELF")
 }
 
-/// Byte ranges of a file: the whole file, or the few ranges a sparse read fetched.
+/// An object's bytes, read in its byte order and class.
 struct Reader<'a> {
-    chunks: Vec<(u64, std::borrow::Cow<'a, [u8]>)>,
+    data: &'a [u8],
     le: bool,
     c64: bool,
 }
@@ -108,15 +108,11 @@ impl Reader<'_> {
         let end = off
             .checked_add(len)
             .ok_or(ElfError::Malformed("offset overflow"))?;
-        for (start, data) in &self.chunks {
-            let chunk_end = start + data.len() as u64;
-            if off >= *start && end <= chunk_end {
-                let a = usize::try_from(off - start).map_err(|_| ElfError::Malformed("offset"))?;
-                let b = usize::try_from(end - start).map_err(|_| ElfError::Malformed("offset"))?;
-                return Ok(&data[a..b]);
-            }
-        }
-        Err(ElfError::Malformed("offset beyond end of file"))
+        let a = usize::try_from(off).map_err(|_| ElfError::Malformed("offset"))?;
+        let b = usize::try_from(end).map_err(|_| ElfError::Malformed("offset"))?;
+        self.data
+            .get(a..b)
+            .ok_or(ElfError::Malformed("offset beyond end of file"))
     }
     fn u16(&self, off: u64) -> Result<u16, ElfError> {
         let b = self.bytes(off, 2)?;
@@ -154,16 +150,12 @@ impl Reader<'_> {
         }
     }
     fn cstr(&self, off: u64) -> Result<String, ElfError> {
-        for (start, data) in &self.chunks {
-            if off >= *start && off < start + data.len() as u64 {
-                let a = usize::try_from(off - start)
-                    .map_err(|_| ElfError::Malformed("string offset"))?;
-                let rest = &data[a..];
-                let end = memchr_zero(rest).ok_or(ElfError::Malformed("unterminated string"))?;
-                return Ok(String::from_utf8_lossy(&rest[..end]).into_owned());
-            }
-        }
-        Err(ElfError::Malformed("string beyond end of file"))
+        let rest = usize::try_from(off)
+            .ok()
+            .and_then(|a| self.data.get(a..))
+            .ok_or(ElfError::Malformed("string beyond end of file"))?;
+        let end = memchr_zero(rest).ok_or(ElfError::Malformed("unterminated string"))?;
+        Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
     }
 }
 
@@ -183,75 +175,8 @@ struct Section {
 /// Reads the dynamic-linking facts of an ELF object from its bytes.
 pub fn parse(data: &[u8]) -> Result<DynamicInfo, ElfError> {
     let (le, c64) = ident(data)?;
-    let r = Reader {
-        chunks: vec![(0, std::borrow::Cow::Borrowed(data))],
-        le,
-        c64,
-    };
+    let r = Reader { data, le, c64 };
     parse_with(&r)
-}
-
-/// Reads only the parts of the file that matter (header, section headers, the dynamic and
-/// version sections and their string tables): a 1 GiB `libtorch_cuda.so` costs a few reads.
-pub fn parse_file(path: &std::path::Path) -> std::io::Result<Result<DynamicInfo, ElfError>> {
-    use std::os::unix::fs::FileExt;
-    let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    let read = |off: u64, n: u64| -> std::io::Result<Vec<u8>> {
-        let n = n.min(len.saturating_sub(off));
-        let mut buf = vec![0u8; usize::try_from(n).unwrap_or(0)];
-        file.read_exact_at(&mut buf, off)?;
-        Ok(buf)
-    };
-    let head = read(0, 64)?;
-    let (le, c64) = match ident(&head) {
-        Ok(x) => x,
-        Err(e) => return Ok(Err(e)),
-    };
-    let mut r = Reader {
-        chunks: vec![(0, std::borrow::Cow::Owned(head))],
-        le,
-        c64,
-    };
-    if let Ok((phoff, phentsize, phnum)) = program_table(&r)
-        && phoff != 0
-        && phoff < len
-    {
-        let n = u64::from(phentsize) * u64::from(phnum);
-        r.chunks
-            .push((phoff, std::borrow::Cow::Owned(read(phoff, n)?)));
-    }
-    let Ok((shoff, shentsize, shnum)) = section_table(&r) else {
-        return Ok(parse_with(&r));
-    };
-    if shoff == 0 || shnum == 0 || shoff >= len {
-        return Ok(parse_with(&r));
-    }
-    let table_len = u64::from(shentsize) * u64::from(shnum);
-    r.chunks
-        .push((shoff, std::borrow::Cow::Owned(read(shoff, table_len)?)));
-    let Ok(sections) = read_sections(&r, shoff, shentsize, shnum) else {
-        return Ok(parse_with(&r));
-    };
-    let mut wanted: Vec<usize> = Vec::new();
-    for (i, s) in sections.iter().enumerate() {
-        if matches!(s.kind, SHT_DYNAMIC | SHT_GNU_VERDEF | SHT_GNU_VERNEED) {
-            wanted.push(i);
-            wanted.push(s.link as usize);
-        }
-    }
-    wanted.sort_unstable();
-    wanted.dedup();
-    for i in wanted {
-        if let Some(s) = sections.get(i)
-            && s.offset < len
-            && s.size <= 256 << 20
-        {
-            r.chunks
-                .push((s.offset, std::borrow::Cow::Owned(read(s.offset, s.size)?)));
-        }
-    }
-    Ok(parse_with(&r))
 }
 
 /// (little-endian, 64-bit) from the ELF identification bytes.

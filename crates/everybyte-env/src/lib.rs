@@ -9,6 +9,7 @@ pub mod gpu;
 pub mod image;
 pub mod ldcache;
 pub mod load;
+pub mod mapped;
 pub mod native;
 pub mod python;
 pub mod resolve;

@@ -202,7 +202,7 @@ impl<'a> NativeInput<'a> {
 pub fn check(input: &NativeInput<'_>, cfg: &SearchConfig) -> NativeReport {
     let objects = find_objects(input.roots);
     let infos = InfoCache::default();
-    let symbols = SymbolCache::default();
+    let symbols = SymbolCache::sharing(&infos.files);
     let closures: Vec<Closure> =
         everybyte_core::par::map(&objects, |obj| resolve::closure(obj, cfg, &infos));
     let tag = input.python_version.and_then(load::python_tag);

@@ -76,6 +76,8 @@ type SearchKey = (String, Vec<PathBuf>, Vec<PathBuf>, bool, u16);
 /// environment's objects overlap, and each search is done once.
 #[derive(Default)]
 pub struct InfoCache {
+    /// The objects' bytes, shared with the symbol tables read from them.
+    pub files: Arc<crate::mapped::Files>,
     map: Mutex<HashMap<PathBuf, Option<Arc<DynamicInfo>>>>,
     found: Mutex<HashMap<SearchKey, Option<PathBuf>>>,
 }
@@ -85,10 +87,11 @@ impl InfoCache {
         if let Some(v) = everybyte_core::par::lock(&self.map).get(path) {
             return v.clone();
         }
-        let parsed = match elf::parse_file(path) {
-            Ok(Ok(info)) => Some(Arc::new(info)),
-            _ => None,
-        };
+        let parsed = self
+            .files
+            .get(path)
+            .and_then(|bytes| elf::parse(&bytes).ok())
+            .map(Arc::new);
         everybyte_core::par::lock(&self.map).insert(path.to_owned(), parsed.clone());
         parsed
     }

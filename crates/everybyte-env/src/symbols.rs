@@ -4,11 +4,12 @@
 //! object in the load's scope, or the import fails with `undefined symbol: …`.
 
 use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::FileExt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::elf::ElfError;
+use crate::mapped::{FileBytes, Files};
 
 const SHT_DYNSYM: u32 = 11;
 const SHT_HASH: u32 = 5;
@@ -31,8 +32,10 @@ pub struct Symbols {
     lookup: Lookup,
     le: bool,
     c64: bool,
-    syms: Vec<u8>,
-    strs: Vec<u8>,
+    /// The file's bytes, and where its `.dynsym` and `.dynstr` lie in them.
+    data: Arc<FileBytes>,
+    syms: Range<usize>,
+    strs: Range<usize>,
     ent: u64,
 }
 
@@ -57,6 +60,14 @@ enum Lookup {
 }
 
 impl Symbols {
+    fn syms(&self) -> &[u8] {
+        self.data.get(self.syms.clone()).unwrap_or_default()
+    }
+
+    fn strs(&self) -> &[u8] {
+        self.data.get(self.strs.clone()).unwrap_or_default()
+    }
+
     /// Whether its definitions can be looked up at all (it has a dynamic symbol table).
     pub fn is_known(&self) -> bool {
         !matches!(self.lookup, Lookup::None)
@@ -141,11 +152,11 @@ impl Symbols {
             return Ok(out);
         }
         // Entry 0 is the null symbol.
-        for k in 1..self.syms.len() as u64 / self.ent {
-            let (name_off, info, other, shndx) =
-                entry(&self.syms, k * self.ent, self.c64, self.le)?;
+        let (syms, strs) = (self.syms(), self.strs());
+        for k in 1..syms.len() as u64 / self.ent {
+            let (name_off, info, other, shndx) = entry(syms, k * self.ent, self.c64, self.le)?;
             if wanted(info, other, shndx) {
-                let name = cstr_bytes(&self.strs, name_off)?;
+                let name = cstr_bytes(strs, name_off)?;
                 if !name.is_empty() {
                     out.push(name);
                 }
@@ -156,11 +167,11 @@ impl Symbols {
 
     /// Whether symbol `i` is an exported definition named `name`.
     fn defined_at(&self, i: u32, name: &[u8]) -> bool {
-        match entry(&self.syms, u64::from(i) * self.ent, self.c64, self.le) {
+        match entry(self.syms(), u64::from(i) * self.ent, self.c64, self.le) {
             Ok((name_off, info, other, shndx)) => {
                 shndx != SHN_UNDEF
                     && exported(info, other)
-                    && cstr_bytes(&self.strs, name_off).is_ok_and(|n| n == name)
+                    && cstr_bytes(self.strs(), name_off).is_ok_and(|n| n == name)
             }
             Err(_) => false,
         }
@@ -207,38 +218,31 @@ fn sysv_hash(name: &[u8]) -> u32 {
 /// allocated.
 const MAX_TABLE: u64 = 512 << 20;
 
-/// Reads the dynamic symbols of the file at `path`: only its header, section headers,
-/// `.dynsym` and `.dynstr` are read.
+/// Reads the dynamic symbols of the file at `path` through a read-only mapping: only the
+/// pages of its header, section headers and the tables looked at are touched.
 pub fn read(path: &Path) -> std::io::Result<Result<Symbols, ElfError>> {
-    let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    let read = |off: u64, n: u64| -> std::io::Result<Vec<u8>> {
-        let n = n.min(len.saturating_sub(off)).min(MAX_TABLE);
-        let mut buf = vec![0u8; usize::try_from(n).unwrap_or(0)];
-        file.read_exact_at(&mut buf, off)?;
-        Ok(buf)
-    };
-    let head = read(0, 64)?;
-    Ok(parse(&head, &read))
+    Ok(parse(&Arc::new(crate::mapped::map(path)?)))
 }
 
 /// [`read`] on bytes already in memory.
 pub fn parse_bytes(data: &[u8]) -> Result<Symbols, ElfError> {
-    let read = |off: u64, n: u64| -> std::io::Result<Vec<u8>> {
-        let a = usize::try_from(off).unwrap_or(usize::MAX).min(data.len());
-        let b = a
-            .saturating_add(usize::try_from(n.min(MAX_TABLE)).unwrap_or(usize::MAX))
-            .min(data.len());
-        Ok(data[a..b].to_vec())
-    };
-    let head = read(0, 64).unwrap_or_default();
-    parse(&head, &read)
+    parse(&Arc::new(FileBytes::Owned(data.to_vec())))
 }
 
-fn parse(
-    head: &[u8],
-    read: &dyn Fn(u64, u64) -> std::io::Result<Vec<u8>>,
-) -> Result<Symbols, ElfError> {
+/// The range of `n` bytes from `off`, cut at the end of the file; a hostile size is refused,
+/// not trusted.
+fn span(len: usize, off: u64, n: u64) -> Range<usize> {
+    let a = usize::try_from(off).unwrap_or(usize::MAX).min(len);
+    let b = a
+        .saturating_add(usize::try_from(n.min(MAX_TABLE)).unwrap_or(usize::MAX))
+        .min(len);
+    a..b
+}
+
+fn parse(data: &Arc<FileBytes>) -> Result<Symbols, ElfError> {
+    let bytes: &[u8] = data;
+    let read = |off: u64, n: u64| -> &[u8] { &bytes[span(bytes.len(), off, n)] };
+    let head = read(0, 64);
     let (le, c64) = crate::elf::ident(head)?;
     let h = Bytes { b: head, le };
     let (shoff, shentsize, shnum) = if c64 {
@@ -250,8 +254,8 @@ fn parse(
     if shoff == 0 || shnum == 0 || u64::from(shentsize) < min_ent {
         return Ok(Symbols::default());
     }
-    let table = read(shoff, u64::from(shentsize) * u64::from(shnum)).map_err(io_malformed)?;
-    let t = Bytes { b: &table, le };
+    let table = read(shoff, u64::from(shentsize) * u64::from(shnum));
+    let t = Bytes { b: table, le };
     // (offset, size, link) of a section header
     let section = |i: u64| -> Result<(u32, u64, u64, u32, u64), ElfError> {
         let base = i * u64::from(shentsize);
@@ -276,6 +280,7 @@ fn parse(
     let mut out = Symbols {
         le,
         c64,
+        data: Arc::clone(data),
         ..Symbols::default()
     };
     let mut dynsym_index = None;
@@ -289,8 +294,8 @@ fn parse(
                 if size > MAX_TABLE || str_size > MAX_TABLE {
                     return Err(ElfError::Malformed("symbol table size"));
                 }
-                out.syms = read(off, size).map_err(io_malformed)?;
-                out.strs = read(str_off, str_size).map_err(io_malformed)?;
+                out.syms = span(bytes.len(), off, size);
+                out.strs = span(bytes.len(), str_off, str_size);
                 out.ent = if entsize == 0 {
                     if c64 { 24 } else { 16 }
                 } else {
@@ -321,9 +326,8 @@ fn parse(
         if u64::from(link) != dynsym_index || size > MAX_TABLE {
             continue;
         }
-        let data = read(off, size).map_err(io_malformed)?;
         // A table cut short is skipped: the next one, or the set below, answers.
-        if let Ok(Some(lookup)) = decode_hash(kind, &data, c64, le) {
+        if let Ok(Some(lookup)) = decode_hash(kind, read(off, size), c64, le) {
             out.lookup = lookup;
             return Ok(out);
         }
@@ -378,10 +382,6 @@ fn decode_hash(kind: u32, data: &[u8], c64: bool, le: bool) -> Result<Option<Loo
         buckets,
         chains,
     }))
-}
-
-fn io_malformed(_: std::io::Error) -> ElfError {
-    ElfError::Malformed("section beyond end of file")
 }
 
 fn cstr_bytes(strs: &[u8], off: u32) -> Result<&[u8], ElfError> {
@@ -439,18 +439,30 @@ impl Bytes<'_> {
 /// Symbol tables read once and shared between threads; an unreadable one is `None`.
 #[derive(Default)]
 pub struct SymbolCache {
+    files: Arc<Files>,
     map: Mutex<HashMap<PathBuf, Option<Arc<Symbols>>>>,
 }
 
 impl SymbolCache {
+    /// A cache that reads the files `files` has mapped (those of an [`InfoCache`]).
+    ///
+    /// [`InfoCache`]: crate::resolve::InfoCache
+    pub fn sharing(files: &Arc<Files>) -> SymbolCache {
+        SymbolCache {
+            files: Arc::clone(files),
+            map: Mutex::default(),
+        }
+    }
+
     pub fn get(&self, path: &Path) -> Option<Arc<Symbols>> {
         if let Some(v) = everybyte_core::par::lock(&self.map).get(path) {
             return v.clone();
         }
-        let parsed = match read(path) {
-            Ok(Ok(s)) => Some(Arc::new(s)),
-            _ => None,
-        };
+        let parsed = self
+            .files
+            .get(path)
+            .and_then(|bytes| parse(&bytes).ok())
+            .map(Arc::new);
         everybyte_core::par::lock(&self.map).insert(path.to_owned(), parsed.clone());
         parsed
     }
