@@ -9,12 +9,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use crate::error::EngineError;
-pub use crate::onnx::{LibraryNotFound, OnnxEngine, find_library, init, runtime_version};
+pub use crate::onnx::{
+    Device, Exec, LibraryNotFound, OnnxEngine, find_library, init, runtime_version,
+};
 use crate::repo::ModelSettings;
 use crate::tensor::{DataType, Tensor};
 
-/// A loaded model that runs batches; the server's worker thread owns it.
-pub trait Engine: Send + 'static {
+/// A loaded model that runs batches; the model's runner threads share it, and may run it
+/// at the same time.
+pub trait Engine: Send + Sync + 'static {
     /// What the model is: its inputs and outputs (validation and metadata), and its batching
     /// (`max_batch` 0 unless batching along dimension 0 is proven safe).
     fn info(&self) -> &Arc<ModelInfo>;
@@ -22,7 +25,7 @@ pub trait Engine: Send + 'static {
     /// Runs the model on `inputs` (one per model input, in model order, already validated;
     /// the first dimension the batch of every request concatenated) and returns every output,
     /// in the order of [`ModelInfo::outputs`].
-    fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, EngineError>;
+    fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>, EngineError>;
 }
 
 /// One input or output of a model. `shape` holds -1 for a dynamic dimension.

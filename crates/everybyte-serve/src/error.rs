@@ -127,6 +127,8 @@ pub enum RepoError {
     },
     #[error("{}: queue must be between 1 and {max} requests", dir.display())]
     Queue { dir: PathBuf, max: usize },
+    #[error("{}: {why}", path.display())]
+    Plan { path: PathBuf, why: String },
     #[error("{}: a batching delay of {micros} µs is over the {max_seconds} s this server allows", dir.display())]
     Delay {
         dir: PathBuf,
@@ -166,12 +168,16 @@ pub enum LoadError {
         library: PathBuf,
         error: ort::LoadDynamicError,
     },
-    #[error("ONNX Runtime thread pool: {0}")]
-    ThreadPool(ort::Error),
     #[error("ONNX Runtime environment: {0}")]
     Environment(ort::Error),
     #[error("{}: ONNX Runtime cannot load it: {error}", path.display())]
     Model { path: PathBuf, error: ort::Error },
+    #[error("{}: cannot run on {device}: {error}", path.display())]
+    Device {
+        path: PathBuf,
+        device: String,
+        error: ort::Error,
+    },
     #[error("{}: {kind} {name} is a {ty}, not a tensor; only tensor inputs and outputs can be served", path.display())]
     NotTensor {
         path: PathBuf,
@@ -260,6 +266,14 @@ pub enum ServeError {
     Library(#[from] crate::onnx::LibraryNotFound),
     #[error(transparent)]
     Load(#[from] LoadError),
+    #[error("--device {device}: {why}; looked at: {}", looked.join("; "))]
+    NoGpu {
+        device: String,
+        why: String,
+        looked: Vec<String>,
+    },
+    #[error("model {model}: {why}")]
+    Plan { model: String, why: String },
     #[error("model {model}: cannot start its worker thread")]
     Worker {
         model: String,

@@ -34,7 +34,7 @@ fn tensor_meta(v: &[IoSpec]) -> Vec<proto::model_metadata_response::TensorMetada
         .collect()
 }
 
-fn config(info: &ModelInfo) -> proto::ModelConfig {
+fn config(info: &ModelInfo, plan: Option<&crate::plan::Chosen>) -> proto::ModelConfig {
     let dims = |s: &IoSpec| info.config_dims(s);
     proto::ModelConfig {
         name: info.name.clone(),
@@ -71,6 +71,29 @@ fn config(info: &ModelInfo) -> proto::ModelConfig {
             max_queue_delay_microseconds: info.settings.max_delay.as_micros() as u64,
             ..Default::default()
         }),
+        instance_group: plan
+            .map(|p| {
+                let (kind, gpus) = match p.device {
+                    crate::onnx::Device::Cpu => (proto::model_instance_group::Kind::Cpu, vec![]),
+                    crate::onnx::Device::Cuda(n) => {
+                        (proto::model_instance_group::Kind::Gpu, vec![n])
+                    }
+                };
+                proto::ModelInstanceGroup {
+                    name: info.name.clone(),
+                    count: i32::try_from(p.plan.runs).unwrap_or(i32::MAX),
+                    gpus,
+                    kind: kind.into(),
+                }
+            })
+            .into_iter()
+            .collect(),
+        parameters: plan
+            .map(crate::plan::parameters)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, proto::ModelParameter { string_value: v }))
+            .collect(),
     }
 }
 
@@ -338,7 +361,7 @@ impl GrpcInferenceService for Service {
             .model(&r.name, Some(&r.version))
             .map_err(|e| status(&e))?;
         Ok(Response::new(proto::ModelConfigResponse {
-            config: Some(config(&m.info)),
+            config: Some(config(&m.info, m.plan.as_deref())),
         }))
     }
 

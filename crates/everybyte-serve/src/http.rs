@@ -157,7 +157,7 @@ fn readiness(s: &Server, m: &str, v: Option<&str>) -> Response {
 
 /// The model configuration in Triton's JSON form: the dims exclude the batch dimension when
 /// the model batches (`max_batch_size` > 0), as Triton writes them.
-pub fn config_json(info: &ModelInfo) -> Value {
+pub fn config_json(info: &ModelInfo, plan: Option<&crate::plan::Chosen>) -> Value {
     let dims = |s: &IoSpec| info.config_dims(s);
     let io = |v: &[crate::engine::IoSpec]| -> Vec<Value> {
         v.iter()
@@ -179,6 +179,20 @@ pub fn config_json(info: &ModelInfo) -> Value {
             "default_queue_policy": { "max_queue_size": info.settings.queue },
         });
     }
+    if let Some(p) = plan {
+        let (kind, gpus) = match p.device {
+            crate::onnx::Device::Cpu => ("KIND_CPU", json!([])),
+            crate::onnx::Device::Cuda(n) => ("KIND_GPU", json!([n])),
+        };
+        c["instance_group"] = json!([{
+            "name": info.name, "kind": kind, "count": p.plan.runs, "gpus": gpus,
+        }]);
+        c["parameters"] = crate::plan::parameters(p)
+            .into_iter()
+            .map(|(k, v)| (k, json!({ "string_value": v })))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
     c
 }
 
@@ -192,7 +206,7 @@ async fn model_config_v(State(s): State<Shared>, Path((m, v)): Path<(String, Str
 
 fn config(s: &Server, m: &str, v: Option<&str>) -> Response {
     match s.model(m, v) {
-        Ok(model) => axum::Json(config_json(&model.info)).into_response(),
+        Ok(model) => axum::Json(config_json(&model.info, model.plan.as_deref())).into_response(),
         Err(e) => error(&e),
     }
 }
@@ -209,6 +223,7 @@ fn stats_json(model: &Model) -> Value {
         "last_inference": s.last_inference_ms,
         "inference_count": s.inference_count,
         "execution_count": s.execution_count,
+        "plan": model.plan.as_ref().map(|p| p.to_json()),
         "inference_stats": {
             "success": timing(s.success),
             "fail": timing(s.fail),

@@ -5,11 +5,13 @@
 pub mod bench;
 pub mod engine;
 pub mod error;
+pub mod gpu;
 pub mod grpc;
 pub mod http;
 pub mod log;
 pub mod metrics;
 pub mod onnx;
+pub mod plan;
 pub mod repo;
 pub mod serve;
 pub mod server;

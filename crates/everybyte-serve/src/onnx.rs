@@ -3,10 +3,12 @@
 //! whose lengths ONNX Runtime itself reports.
 #![allow(unsafe_code)]
 
+use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use ort::AsPointer;
 use ort::memory::Allocator;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
@@ -113,30 +115,74 @@ pub fn find_library(
     Err(LibraryNotFound(tried))
 }
 
-/// Loads the library and creates the process's one ONNX Runtime environment, with a global
-/// compute pool of `threads` threads shared by every model. `spin`: idle pool threads spin
-/// briefly before sleeping (ONNX Runtime's default): more throughput and a faster first
-/// request after a pause, at the cost of CPU time other processes could use.
-pub fn init(
-    library: &Path,
-    threads: usize,
-    spin: bool,
-) -> Result<ort::environment::Environment, LoadError> {
+/// Loads the library and creates the process's one ONNX Runtime environment. Each model's
+/// session has its own compute pool, sized by its execution plan ([`crate::plan`]).
+pub fn init(library: &Path) -> Result<ort::environment::Environment, LoadError> {
     let builder = ort::init_from(library).map_err(|error| LoadError::Library {
         library: library.to_path_buf(),
         error,
     })?;
-    let pool = ort::environment::GlobalThreadPoolOptions::default()
-        .with_intra_threads(threads)
-        .and_then(|p| p.with_inter_threads(1))
-        .and_then(|p| p.with_spin_control(spin))
-        .map_err(LoadError::ThreadPool)?;
     builder
         .with_name("everybyte")
         .with_telemetry(false)
-        .with_global_thread_pool(pool)
         .build()
         .map_err(LoadError::Environment)
+}
+
+/// Where a model runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    Cpu,
+    /// ONNX Runtime's CUDA execution provider on GPU `N`.
+    Cuda(i32),
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Device, String> {
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" | "gpu" => Ok(Device::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse::<i32>().ok())
+                .filter(|n| *n >= 0)
+                .map(Device::Cuda)
+                .ok_or_else(|| format!("{s:?}: expected cpu, cuda or cuda:N")),
+        }
+    }
+}
+
+/// How one session computes: the threads of its intra-op pool (the calling thread counts as
+/// one), whether idle pool threads spin before sleeping, the device, and on a GPU the cap on
+/// its memory arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exec {
+    pub threads: usize,
+    pub spin: bool,
+    pub device: Device,
+    /// `gpu_mem_limit` of the CUDA arena, in bytes; 0: ONNX Runtime's default (no cap).
+    pub gpu_mem_limit: usize,
+}
+
+impl Default for Exec {
+    fn default() -> Self {
+        Exec {
+            threads: 1,
+            spin: true,
+            device: Device::Cpu,
+            gpu_mem_limit: 0,
+        }
+    }
 }
 
 /// The ONNX Runtime version, from the library's file name (`libonnxruntime.so.1.32.0`).
@@ -264,10 +310,51 @@ fn batchable(
     Ok(())
 }
 
-/// A model loaded into ONNX Runtime: the session (one copy of the weights) and what it is.
+/// A session for `entry` that computes as `exec` says.
+fn session(
+    env: &ort::environment::Environment,
+    entry: &ModelEntry,
+    exec: Exec,
+) -> Result<Session, LoadError> {
+    let fail = |error: ort::Error| LoadError::Model {
+        path: entry.path.clone(),
+        error,
+    };
+    let mut builder = Session::builder(env)
+        .map_err(fail)?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| fail(e.into()))?
+        .with_intra_threads(exec.threads.max(1))
+        .map_err(|e| fail(e.into()))?
+        .with_inter_threads(1)
+        .map_err(|e| fail(e.into()))?
+        .with_intra_op_spinning(exec.spin)
+        .map_err(|e| fail(e.into()))?;
+    if let Device::Cuda(id) = exec.device {
+        let mut cuda = ort::ep::CUDA::default().with_device_id(id);
+        if exec.gpu_mem_limit > 0 {
+            cuda = cuda.with_memory_limit(exec.gpu_mem_limit);
+        }
+        builder = builder
+            .with_execution_providers([cuda.build().error_on_failure()])
+            .map_err(|e| LoadError::Device {
+                path: entry.path.clone(),
+                device: exec.device.to_string(),
+                error: e.into(),
+            })?;
+    }
+    builder.commit_from_file(&entry.path).map_err(fail)
+}
+
+/// A model loaded into ONNX Runtime: the session (one copy of the weights), what it is, and
+/// how it computes. Runs may be concurrent: ONNX Runtime documents `Run` on one session as
+/// safe to call from several threads, each with its own inputs and outputs.
 pub struct OnnxEngine {
     session: Session,
     pub info: Arc<ModelInfo>,
+    pub exec: Exec,
+    input_names: Vec<CString>,
+    output_names: Vec<CString>,
 }
 
 impl OnnxEngine {
@@ -275,16 +362,9 @@ impl OnnxEngine {
     pub fn load(
         env: &ort::environment::Environment,
         entry: &ModelEntry,
+        exec: Exec,
     ) -> Result<OnnxEngine, LoadError> {
-        let fail = |error: ort::Error| LoadError::Model {
-            path: entry.path.clone(),
-            error,
-        };
-        let mut builder = Session::builder(env)
-            .map_err(fail)?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| fail(e.into()))?;
-        let session = builder.commit_from_file(&entry.path).map_err(fail)?;
+        let session = session(env, entry, exec)?;
         let mut ins = Vec::new();
         for i in session.inputs() {
             ins.push(spec(&entry.path, "input", i.name(), i.dtype())?);
@@ -318,9 +398,17 @@ impl OnnxEngine {
             settings: entry.settings.clone(),
             warmup: Warmup::NotRun,
         };
+        let names = |v: &[IoSpec]| -> Vec<CString> {
+            v.iter()
+                .map(|s| CString::new(s.name.as_str()).unwrap_or_default())
+                .collect()
+        };
         let mut engine = OnnxEngine {
+            input_names: names(&info.inputs),
+            output_names: names(&info.outputs),
             session,
             info: Arc::new(info.clone()),
+            exec,
         };
         // Warm up, and where the model batches, prove it: two rows in, two rows out of
         // every output.
@@ -359,10 +447,10 @@ impl OnnxEngine {
     }
 
     /// Runs the model on `inputs` (one per model input, in order, already validated) and
-    /// returns every output.
-    pub fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, EngineError> {
+    /// returns every output. Safe to call from several threads at once.
+    pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>, EngineError> {
         let allocator = Allocator::default();
-        let mut values: Vec<(String, DynValue)> = Vec::with_capacity(inputs.len());
+        let mut values: Vec<DynValue> = Vec::with_capacity(inputs.len());
         for t in inputs {
             let ty = element_type(t.datatype).ok_or_else(|| EngineError::BytesInput {
                 input: t.name.clone(),
@@ -387,17 +475,64 @@ impl OnnxEngine {
                 // `t.data` holds exactly `len` bytes; the buffers are distinct.
                 unsafe { std::ptr::copy_nonoverlapping(t.data.as_ptr(), dst, len) };
             }
-            values.push((t.name.clone(), tensor.into_dyn()));
+            values.push(tensor.into_dyn());
         }
-        let mut outputs = self.session.run(values).map_err(EngineError::Runtime)?;
+        if values.len() != self.input_names.len() {
+            return Err(EngineError::Other(format!(
+                "{} inputs given, the model takes {}",
+                values.len(),
+                self.input_names.len()
+            )));
+        }
+        let in_names: Vec<*const std::ffi::c_char> =
+            self.input_names.iter().map(|n| n.as_ptr()).collect();
+        let out_names: Vec<*const std::ffi::c_char> =
+            self.output_names.iter().map(|n| n.as_ptr()).collect();
+        let in_values: Vec<*const ort::sys::OrtValue> = values.iter().map(AsPointer::ptr).collect();
+        let mut out_values: Vec<*mut ort::sys::OrtValue> =
+            vec![std::ptr::null_mut(); out_names.len()];
+        let api = ort::api();
+        // SAFETY: the session lives as long as `self`; every pointer array holds as many
+        // entries as its length says, the names are NUL-terminated and outlive the call, and
+        // ONNX Runtime fills `out_values` with values this function then owns.
+        let status = unsafe {
+            (api.Run)(
+                self.session.ptr().cast_mut(),
+                std::ptr::null(),
+                in_names.as_ptr(),
+                in_values.as_ptr(),
+                in_values.len(),
+                out_names.as_ptr(),
+                out_names.len(),
+                out_values.as_mut_ptr(),
+            )
+        };
+        // Outputs are owned from here on, so that an error below still releases them.
+        let owned: Vec<Option<DynValue>> = out_values
+            .iter()
+            .map(|&p| {
+                // SAFETY: a non-null output is a value ONNX Runtime created for this call,
+                // with the default CPU allocator.
+                std::ptr::NonNull::new(p)
+                    .map(|p| unsafe { DynValue::from_ptr(p, Some(&allocator)) })
+            })
+            .collect();
+        if !status.0.is_null() {
+            // SAFETY: a non-null status carries a message until it is released, once, here.
+            let message = unsafe {
+                let m = std::ffi::CStr::from_ptr((api.GetErrorMessage)(status.0))
+                    .to_string_lossy()
+                    .into_owned();
+                (api.ReleaseStatus)(status.0);
+                m
+            };
+            return Err(EngineError::Runtime(ort::Error::new(message)));
+        }
         let mut result = Vec::with_capacity(self.info.outputs.len());
-        for spec in &self.info.outputs {
-            let value =
-                outputs
-                    .remove(spec.name.as_str())
-                    .ok_or_else(|| EngineError::MissingOutput {
-                        output: spec.name.clone(),
-                    })?;
+        for (spec, value) in self.info.outputs.iter().zip(owned) {
+            let value = value.ok_or_else(|| EngineError::MissingOutput {
+                output: spec.name.clone(),
+            })?;
             let tensor =
                 value
                     .downcast::<DynTensorValueType>()
@@ -430,7 +565,7 @@ impl Engine for OnnxEngine {
         &self.info
     }
 
-    fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, EngineError> {
+    fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>, EngineError> {
         OnnxEngine::run(self, inputs)
     }
 }

@@ -19,6 +19,15 @@ pub struct ModelSettings {
     /// Requests waiting at most; beyond it the server answers 503 / UNAVAILABLE at once.
     pub queue: usize,
     pub preferred: Vec<usize>,
+    /// Parts of the execution plan fixed for this model ([`crate::plan`]); `max_batch` above
+    /// pins the batch limit.
+    pub threads: Option<usize>,
+    pub runs: Option<usize>,
+    pub spin: Option<bool>,
+    /// Where the model runs; `None`: the server's `--device`.
+    pub device: Option<crate::onnx::Device>,
+    /// Input shapes to plan with (batch dimension included), by input name.
+    pub plan_shapes: std::collections::BTreeMap<String, Vec<i64>>,
 }
 
 pub const DEFAULT_MAX_BATCH: usize = 8;
@@ -26,6 +35,7 @@ pub const DEFAULT_QUEUE: usize = 256;
 const MAX_QUEUE: usize = 100_000;
 const MAX_BATCH: usize = 4096;
 const MAX_DELAY: Duration = Duration::from_secs(10);
+const MAX_THREADS: usize = 1024;
 
 impl Default for ModelSettings {
     fn default() -> Self {
@@ -34,6 +44,11 @@ impl Default for ModelSettings {
             max_delay: Duration::ZERO,
             queue: DEFAULT_QUEUE,
             preferred: Vec::new(),
+            threads: None,
+            runs: None,
+            spin: None,
+            device: None,
+            plan_shapes: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -54,6 +69,11 @@ struct TomlSettings {
     max_delay_us: Option<u64>,
     queue: Option<usize>,
     preferred_batch: Option<Vec<usize>>,
+    threads: Option<usize>,
+    runs: Option<usize>,
+    spin: Option<bool>,
+    device: Option<String>,
+    plan_shape: Option<std::collections::BTreeMap<String, Vec<i64>>>,
 }
 
 /// Scans a repository. Each model directory holds numbered versions; the highest with a
@@ -143,6 +163,35 @@ fn settings_for(dir: &Path) -> Result<ModelSettings, RepoError> {
         }
         if let Some(p) = t.preferred_batch {
             s.preferred = p;
+        }
+        for (key, n) in [("threads", t.threads), ("runs", t.runs)] {
+            if n == Some(0) || n.is_some_and(|n| n > MAX_THREADS) {
+                return Err(RepoError::Plan {
+                    path: toml_path.clone(),
+                    why: format!("{key} must be 1 to {MAX_THREADS}"),
+                });
+            }
+        }
+        s.threads = t.threads;
+        s.runs = t.runs;
+        s.spin = t.spin;
+        if let Some(d) = t.device {
+            s.device = Some(d.parse().map_err(|why| RepoError::Plan {
+                path: toml_path.clone(),
+                why: format!("device {why}"),
+            })?);
+        }
+        if let Some(shapes) = t.plan_shape {
+            if let Some((name, _)) = shapes
+                .iter()
+                .find(|(_, d)| d.is_empty() || d.iter().any(|&x| !(1..=1 << 20).contains(&x)))
+            {
+                return Err(RepoError::Plan {
+                    path: toml_path.clone(),
+                    why: format!("plan-shape {name}: dimensions must be 1 to 1048576"),
+                });
+            }
+            s.plan_shapes = shapes;
         }
     }
     if s.queue == 0 || s.queue > MAX_QUEUE {

@@ -13,15 +13,26 @@ use serde_json::json;
 use crate::engine::Warmup;
 use crate::error::ServeError;
 use crate::log::log;
-use crate::onnx::{self, OnnxEngine};
+use crate::onnx::{self, Exec, OnnxEngine};
+use crate::plan;
 use crate::server::{Model, Server};
 
 pub struct ServeOptions {
     pub repository: PathBuf,
     pub http: SocketAddr,
     pub grpc: SocketAddr,
-    /// Threads of the compute pool shared by all models (0: one per core).
-    pub threads: usize,
+    /// Intra-op threads of one run, for every model (pins that part of the plan).
+    pub threads: Option<usize>,
+    /// Concurrent runs of each model (pins that part of the plan).
+    pub runs: Option<usize>,
+    /// Time given to measuring each model's execution plan; zero: the fixed default plan.
+    pub plan_seconds: f64,
+    /// Input shapes to plan with, by input name, for every model that has the input.
+    pub plan_shapes: std::collections::BTreeMap<String, Vec<i64>>,
+    /// Where models run unless their configuration says otherwise.
+    pub device: crate::onnx::Device,
+    /// Cap on each model's CUDA memory arena, in bytes (0: none).
+    pub gpu_mem_limit: usize,
     pub ort_library: Option<PathBuf>,
     /// `[serve] ort-library` of the configuration, resolved.
     pub configured_library: Option<PathBuf>,
@@ -29,8 +40,8 @@ pub struct ServeOptions {
     pub request_limit: usize,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub drain: Duration,
-    /// Let idle compute threads spin before sleeping.
-    pub spin: bool,
+    /// Whether idle compute threads spin before sleeping (pins that part of the plan).
+    pub spin: Option<bool>,
 }
 
 async fn shutdown_signal(mut term: tokio::signal::unix::Signal) -> &'static str {
@@ -47,27 +58,23 @@ pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
         opts.ort_library.as_deref(),
         opts.configured_library.as_deref(),
     )?;
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let threads = if opts.threads == 0 {
-        cores
-    } else {
-        opts.threads
-    };
-    let env = onnx::init(&library, threads, opts.spin)?;
+    let env = onnx::init(&library)?;
+    let cores = crate::plan::cores();
     log(
         "info",
         "runtime",
         &[
             ("library", library.display().to_string().into()),
             ("onnxruntime", onnx::runtime_version(&library).into()),
-            ("threads", threads.into()),
-            ("spin", opts.spin.into()),
+            ("cores", cores.usable.into()),
+            ("affinity_cores", cores.affinity.into()),
+            ("cpu_quota", json!(cores.quota)),
         ],
     );
     let mut models = BTreeMap::new();
     for entry in &entries {
         let t = Instant::now();
-        let engine = OnnxEngine::load(&env, entry)?;
+        let (engine, chosen) = load_planned(&env, entry, opts, &library, cores)?;
         let info = Arc::clone(&engine.info);
         let warm = &info.warmup;
         log(
@@ -77,6 +84,7 @@ pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
                 ("model", info.name.clone().into()),
                 ("version", info.version.clone().into()),
                 ("path", info.path.display().to_string().into()),
+                ("device", engine.inner.exec.device.to_string().into()),
                 ("inputs", info.inputs.len().into()),
                 ("outputs", info.outputs.len().into()),
                 ("max_batch", info.max_batch.into()),
@@ -90,12 +98,17 @@ pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
                 ("queue", info.settings.queue.into()),
                 ("load_ms", (t.elapsed().as_millis() as u64).into()),
                 ("warmup", json!(warm.to_string())),
+                ("plan", chosen.to_json()),
             ],
         );
-        let model = Model::start(engine).map_err(|source| ServeError::Worker {
-            model: info.name.clone(),
-            source,
-        })?;
+        let runs = chosen.plan.runs;
+        let model =
+            Model::start_planned(engine, runs, Some(Arc::new(chosen))).map_err(|source| {
+                ServeError::Worker {
+                    model: info.name.clone(),
+                    source,
+                }
+            })?;
         models.insert(info.name.clone(), model);
     }
     let server = Arc::new(Server {
@@ -105,7 +118,7 @@ pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
         runtime_version: onnx::runtime_version(&library),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores.max(2))
+        .worker_threads(cores.usable.max(2))
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
@@ -127,6 +140,102 @@ pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
     server.stop(matches!(result, Ok(true)));
     log("info", "stopped", &[]);
     result.map(|_| ())
+}
+
+/// Loads one model and decides its execution plan: measured within the time budget unless
+/// planning is off or every part is pinned; on a GPU, one run of the batches the model allows.
+fn load_planned(
+    env: &ort::environment::Environment,
+    entry: &crate::repo::ModelEntry,
+    opts: &ServeOptions,
+    library: &std::path::Path,
+    cores: plan::Cores,
+) -> Result<(plan::Planned<OnnxEngine>, plan::Chosen), ServeError> {
+    let set = &entry.settings;
+    let device = set.device.unwrap_or(opts.device);
+    if let onnx::Device::Cuda(_) = device {
+        crate::gpu::check(library, device)?;
+    }
+    let pins = plan::Pins {
+        threads: set.threads.or(opts.threads),
+        runs: set.runs.or(opts.runs),
+        max_batch: set.max_batch,
+        spin: set.spin.or(opts.spin),
+    };
+    let exec = |threads: usize, spin: bool| Exec {
+        threads,
+        spin,
+        device,
+        gpu_mem_limit: opts.gpu_mem_limit,
+    };
+    let mut shapes = opts.plan_shapes.clone();
+    shapes.extend(set.plan_shapes.clone());
+    let on_gpu = device != onnx::Device::Cpu;
+    let first = OnnxEngine::load(
+        env,
+        entry,
+        exec(
+            pins.threads
+                .unwrap_or(if on_gpu { 1 } else { cores.usable }),
+            pins.spin.unwrap_or(!on_gpu),
+        ),
+    )?;
+    let info = Arc::clone(&first.info);
+    let why_fixed = if on_gpu {
+        Some(format!(
+            "on {device} the plan is one run of the batches the model allows"
+        ))
+    } else if info.warmup != Warmup::Ok {
+        Some("the warm-up inference failed".to_owned())
+    } else {
+        None
+    };
+    let (chosen, engine) = if why_fixed.is_some() || opts.plan_seconds <= 0.0 || pins.all() {
+        let mut pins = pins;
+        if on_gpu {
+            pins.threads = Some(1);
+            pins.runs = Some(pins.runs.unwrap_or(1));
+            pins.spin = Some(false);
+        }
+        let chosen = plan::fixed(&info, &pins, cores, device, why_fixed);
+        let engine =
+            if chosen.plan.threads == first.exec.threads && chosen.plan.spin == first.exec.spin {
+                Arc::new(first)
+            } else {
+                Arc::new(OnnxEngine::load(
+                    env,
+                    entry,
+                    exec(chosen.plan.threads, chosen.plan.spin),
+                )?)
+            };
+        (chosen, engine)
+    } else {
+        drop(first);
+        let build = |threads: usize, spin: bool| {
+            OnnxEngine::load(env, entry, exec(threads, spin)).map_err(|e| e.to_string())
+        };
+        plan::search(&plan::Search {
+            info: Arc::clone(&info),
+            pins,
+            cores,
+            shapes: &shapes,
+            budget: Duration::from_secs_f64(opts.plan_seconds),
+            build: &build,
+        })
+        .map_err(|why| ServeError::Plan {
+            model: entry.name.clone(),
+            why,
+        })?
+    };
+    let mut planned = (*engine.info).clone();
+    planned.max_batch = chosen.plan.max_batch;
+    Ok((
+        plan::Planned {
+            inner: engine,
+            info: Arc::new(planned),
+        },
+        chosen,
+    ))
 }
 
 async fn listen(

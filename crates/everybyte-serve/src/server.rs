@@ -33,7 +33,9 @@ pub struct Model {
     tx: Mutex<Option<SyncSender<Job>>>,
     depth: Arc<AtomicUsize>,
     pub stats: Arc<Mutex<Stats>>,
-    worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// How the model computes, and how that was decided.
+    pub plan: Option<Arc<crate::plan::Chosen>>,
+    runners: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 /// All models, readiness, and the shutdown switch.
@@ -45,24 +47,42 @@ pub struct Server {
 }
 
 impl Model {
-    /// Starts the model's worker thread, which owns the engine.
-    pub fn start<E: Engine>(engine: E) -> std::io::Result<Arc<Model>> {
+    /// Starts the model's runner threads (one per concurrent run, at least one), which
+    /// share the engine and the queue.
+    pub fn start<E: Engine>(engine: E, runs: usize) -> std::io::Result<Arc<Model>> {
+        Self::start_planned(engine, runs, None)
+    }
+
+    /// [`Model::start`], keeping the plan the runs come from for the model's configuration
+    /// and statistics.
+    pub fn start_planned<E: Engine>(
+        engine: E,
+        runs: usize,
+        plan: Option<Arc<crate::plan::Chosen>>,
+    ) -> std::io::Result<Arc<Model>> {
         let info = Arc::clone(engine.info());
         let (tx, rx) = std::sync::mpsc::sync_channel(info.settings.queue);
+        let queue = Arc::new(Mutex::new(rx));
+        let engine = Arc::new(engine);
         let depth = Arc::new(AtomicUsize::new(0));
         let stats = Arc::new(Mutex::new(Stats::default()));
-        let worker = {
+        let mut runners = Vec::new();
+        for i in 0..runs.max(1) {
+            let (engine, queue) = (Arc::clone(&engine), Arc::clone(&queue));
             let (depth, stats) = (Arc::clone(&depth), Arc::clone(&stats));
-            std::thread::Builder::new()
-                .name(format!("model-{}", info.name))
-                .spawn(move || worker(engine, &rx, &depth, &stats))?
-        };
+            runners.push(
+                std::thread::Builder::new()
+                    .name(format!("model-{}-{i}", info.name))
+                    .spawn(move || worker(&*engine, &queue, &depth, &stats))?,
+            );
+        }
         Ok(Arc::new(Model {
             info,
             tx: Mutex::new(Some(tx)),
             depth,
             stats,
-            worker: Mutex::new(Some(worker)),
+            plan,
+            runners: Mutex::new(runners),
         }))
     }
 
@@ -71,14 +91,14 @@ impl Model {
         self.depth.load(Ordering::Relaxed)
     }
 
-    /// Closes the queue; with `wait`, waits for the worker to finish what it holds.
+    /// Closes the queue; with `wait`, waits for the runners to finish what they hold.
     pub fn stop(&self, wait: bool) {
         everybyte_core::par::lock(&self.tx).take();
-        if let Some(h) = everybyte_core::par::lock(&self.worker)
-            .take()
-            .filter(|_| wait)
-        {
-            let _ = h.join();
+        let runners = std::mem::take(&mut *everybyte_core::par::lock(&self.runners));
+        if wait {
+            for h in runners {
+                let _ = h.join();
+            }
         }
     }
 

@@ -1,6 +1,8 @@
-//! The model's queue and its worker thread: requests wait in a bounded queue, the worker
-//! forms batches of compatible requests (up to the model's max batch, waiting at most its max
-//! delay), runs them on the engine, splits the outputs back and answers each request.
+//! The model's queue and its runner threads: requests wait in a bounded queue; a runner takes
+//! the queue, forms a batch of compatible requests (up to the model's max batch, waiting at
+//! most its max delay), lets the queue go to the next runner, runs the batch on the engine,
+//! splits the outputs back and answers each request. With several runners (the plan's
+//! concurrent runs, [`crate::plan`]), one forms a batch while others compute.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
@@ -34,16 +36,17 @@ fn compatible(a: &Job, b: &Job) -> bool {
         .all(|(x, y)| x.shape.get(1..) == y.shape.get(1..))
 }
 
-/// The worker thread's loop: returns when the queue is closed and empty.
+/// A runner thread's loop: returns when the queue is closed and empty.
 pub(crate) fn worker<E: Engine>(
-    mut engine: E,
-    rx: &Receiver<Job>,
+    engine: &E,
+    queue: &Mutex<Receiver<Job>>,
     depth: &AtomicUsize,
     stats: &Mutex<Stats>,
 ) {
     let info = Arc::clone(engine.info());
     let mut carry: Option<Job> = None;
     loop {
+        let rx = everybyte_core::par::lock(queue);
         let first = match carry.take() {
             Some(j) => j,
             None => match rx.recv() {
@@ -87,7 +90,8 @@ pub(crate) fn worker<E: Engine>(
                 }
             }
         }
-        execute(&mut engine, jobs, rows, stats);
+        drop(rx);
+        execute(engine, jobs, rows, stats);
     }
 }
 
@@ -141,7 +145,7 @@ fn split(outputs: &[Tensor], jobs: &[Job], rows: usize) -> Result<Vec<Vec<Tensor
     Ok(per_job)
 }
 
-fn execute<E: Engine>(engine: &mut E, jobs: Vec<Job>, rows: usize, stats: &Mutex<Stats>) {
+fn execute<E: Engine>(engine: &E, jobs: Vec<Job>, rows: usize, stats: &Mutex<Stats>) {
     let started = Instant::now();
     let queue_times: Vec<Duration> = jobs
         .iter()

@@ -24,6 +24,8 @@ struct Doubler {
     batches: Arc<Mutex<Vec<usize>>>,
     /// Batches started so far, for a test to wait on.
     started: Arc<Mutex<usize>>,
+    /// Runs in progress now, and the most ever at once.
+    in_flight: Arc<Mutex<(usize, usize)>>,
 }
 
 impl Engine for Doubler {
@@ -31,7 +33,20 @@ impl Engine for Doubler {
         &self.info
     }
 
-    fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, EngineError> {
+    fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>, EngineError> {
+        {
+            let mut f = self.in_flight.lock().unwrap();
+            f.0 += 1;
+            f.1 = f.1.max(f.0);
+        }
+        let out = self.double(inputs);
+        self.in_flight.lock().unwrap().0 -= 1;
+        out
+    }
+}
+
+impl Doubler {
+    fn double(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>, EngineError> {
         let x = inputs
             .first()
             .ok_or_else(|| EngineError::Other("no input".into()))?;
@@ -57,9 +72,14 @@ struct Fake {
     model: Arc<Model>,
     batches: Arc<Mutex<Vec<usize>>>,
     started: Arc<Mutex<usize>>,
+    in_flight: Arc<Mutex<(usize, usize)>>,
 }
 
 fn fake(max_batch: usize, settings: ModelSettings, delay: Duration) -> Fake {
+    fake_runs(max_batch, settings, delay, 1)
+}
+
+fn fake_runs(max_batch: usize, settings: ModelSettings, delay: Duration, runs: usize) -> Fake {
     let spec = |name: &str| IoSpec {
         name: name.into(),
         datatype: DataType::F32,
@@ -78,25 +98,28 @@ fn fake(max_batch: usize, settings: ModelSettings, delay: Duration) -> Fake {
     };
     let batches = Arc::new(Mutex::new(Vec::new()));
     let started = Arc::new(Mutex::new(0));
+    let in_flight = Arc::new(Mutex::new((0, 0)));
     let engine = Doubler {
         info: Arc::new(info),
         delay,
         batches: Arc::clone(&batches),
         started: Arc::clone(&started),
+        in_flight: Arc::clone(&in_flight),
     };
     Fake {
-        model: Model::start(engine).unwrap(),
+        model: Model::start(engine, runs).unwrap(),
         batches,
         started,
+        in_flight,
     }
 }
 
 fn settings(queue: usize, max_delay: Duration, preferred: &[usize]) -> ModelSettings {
     ModelSettings {
-        max_batch: None,
         max_delay,
         queue,
         preferred: preferred.to_vec(),
+        ..ModelSettings::default()
     }
 }
 
@@ -158,6 +181,33 @@ async fn concurrent_requests_form_one_batch_and_each_gets_its_rows_back() {
     assert_eq!(stats.execution_count, 1);
     assert_eq!(stats.inference_count, 4);
     f.model.stop(true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_plan_of_several_runs_computes_requests_at_once_on_one_engine() {
+    for runs in [1, 3] {
+        let f = fake_runs(
+            0,
+            settings(16, Duration::ZERO, &[]),
+            Duration::from_millis(150),
+            runs,
+        );
+        let mut tasks = Vec::new();
+        for i in 0..3 {
+            let m = Arc::clone(&f.model);
+            tasks.push(tokio::spawn(
+                async move { m.infer(request(1, i as f32)).await },
+            ));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            let out = t.await.unwrap().unwrap();
+            assert_eq!(floats(&out[0]), [2.0 * i as f32, 2.0 * i as f32 + 2.0]);
+        }
+        // Each run takes 150 ms and the three requests are sent together: one runner takes
+        // them in turn, three take them at once.
+        assert_eq!(f.in_flight.lock().unwrap().1, runs, "runs {runs}");
+        f.model.stop(true);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -211,9 +211,29 @@ pub struct ServeArgs {
     /// Address of the gRPC endpoint.
     #[arg(long, default_value = "127.0.0.1:8001")]
     pub grpc: std::net::SocketAddr,
-    /// Compute threads shared by all models (0: one per core).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
+    /// Intra-op threads of one run of a model [default: measured per model at start].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// Runs of one model at once, each on its own thread, sharing the weights [default:
+    /// measured per model at start].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub runs: Option<u16>,
+    /// Time each model's execution plan (threads × concurrent runs × batch limit × spinning)
+    /// is measured for at start; 0: the fixed default (one run on every core).
+    #[arg(long, default_value_t = 3.0, value_name = "SECONDS")]
+    pub plan_seconds: f64,
+    /// The shape of an input to plan with, batch dimension included (input_ids=1,128);
+    /// dynamic dimensions not given are 16.
+    #[arg(long, value_name = "NAME=D1,D2,…")]
+    pub plan_shape: Vec<String>,
+    /// Where models run: cpu, cuda or cuda:N (ONNX Runtime's CUDA execution provider, from
+    /// the onnxruntime-gpu package). A model's everybyte.toml may say otherwise.
+    #[arg(long, default_value = "cpu")]
+    pub device: everybyte_serve::onnx::Device,
+    /// Cap on each model's GPU memory arena (gpu_mem_limit), so that models cannot starve
+    /// each other.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub gpu_mem_limit: Option<u64>,
     /// The ONNX Runtime library [default: ORT_DYLIB_PATH, else the onnxruntime package of
     /// the active Python environment].
     #[arg(long, value_name = "FILE")]
@@ -225,7 +245,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 30)]
     pub drain_seconds: u64,
     /// Compute threads sleep as soon as they are idle instead of spinning briefly: less CPU
-    /// taken from other processes, slower first requests after a pause.
+    /// taken from other processes, slower first requests after a pause [default: measured].
     #[arg(long)]
     pub no_spin: bool,
 }
