@@ -3,7 +3,11 @@ one onnxruntime InferenceSession per model created at import (so each uvicorn wo
 own copy), a synchronous endpoint run in Starlette's thread pool. It speaks the JSON form of the
 KServe v2 infer endpoint so the same load generator drives it and `everybyte serve`.
 
-    MODEL_REPOSITORY=DIR uvicorn app:app --workers N
+    MODEL_REPOSITORY=DIR ORT_THREADS=T uvicorn app:app --workers N
+
+ORT_PROVIDERS (comma-separated, default CPUExecutionProvider) picks the execution providers;
+ORT_THREADS sets each session's intra-op threads (onnxruntime's default: one per core, which
+makes two workers on two cores fight); the benchmark tries 1 and 2.
 """
 
 import os
@@ -20,8 +24,12 @@ NAMES = {"tensor(float)": "FP32", "tensor(double)": "FP64", "tensor(int64)": "IN
          "tensor(int32)": "INT32", "tensor(uint8)": "UINT8", "tensor(int8)": "INT8",
          "tensor(bool)": "BOOL"}
 
+options = ort.SessionOptions()
+if os.environ.get("ORT_THREADS"):
+    options.intra_op_num_threads = int(os.environ["ORT_THREADS"])
+providers = os.environ.get("ORT_PROVIDERS", "CPUExecutionProvider").split(",")
 sessions = {
-    name: ort.InferenceSession(os.path.join(REPO, name, "1", "model.onnx"))
+    name: ort.InferenceSession(os.path.join(REPO, name, "1", "model.onnx"), options, providers=providers)
     for name in sorted(os.listdir(REPO))
 }
 

@@ -46,6 +46,10 @@ pub struct ModelInfo {
     pub outputs: Vec<IoSpec>,
     /// Largest batch formed along dimension 0; 0: each request runs alone.
     pub max_batch: usize,
+    /// Largest batch the runners form from queued requests: the execution plan's
+    /// ([`crate::plan`]), `max_batch` until one is chosen. Requests are accepted up to
+    /// `max_batch` rows whatever it is.
+    pub batch_limit: usize,
     /// Why batching is off, when the model's shapes forbid it.
     pub unbatchable: Option<String>,
     pub settings: ModelSettings,

@@ -361,7 +361,7 @@ impl GrpcInferenceService for Service {
             .model(&r.name, Some(&r.version))
             .map_err(|e| status(&e))?;
         Ok(Response::new(proto::ModelConfigResponse {
-            config: Some(config(&m.info, m.plan.as_deref())),
+            config: Some(config(&m.info, m.plan().as_deref())),
         }))
     }
 

@@ -206,7 +206,7 @@ async fn model_config_v(State(s): State<Shared>, Path((m, v)): Path<(String, Str
 
 fn config(s: &Server, m: &str, v: Option<&str>) -> Response {
     match s.model(m, v) {
-        Ok(model) => axum::Json(config_json(&model.info, model.plan.as_deref())).into_response(),
+        Ok(model) => axum::Json(config_json(&model.info, model.plan().as_deref())).into_response(),
         Err(e) => error(&e),
     }
 }
@@ -223,7 +223,7 @@ fn stats_json(model: &Model) -> Value {
         "last_inference": s.last_inference_ms,
         "inference_count": s.inference_count,
         "execution_count": s.execution_count,
-        "plan": model.plan.as_ref().map(|p| p.to_json()),
+        "plan": model.plan().map(|p| p.to_json()),
         "inference_stats": {
             "success": timing(s.success),
             "fail": timing(s.fail),

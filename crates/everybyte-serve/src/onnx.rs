@@ -394,6 +394,7 @@ impl OnnxEngine {
             inputs: ins.into_iter().map(|(s, _)| s).collect(),
             outputs: outs.into_iter().map(|(s, _)| s).collect(),
             max_batch,
+            batch_limit: max_batch,
             unbatchable,
             settings: entry.settings.clone(),
             warmup: Warmup::NotRun,
@@ -428,6 +429,7 @@ impl OnnxEngine {
                         });
                     }
                     info.max_batch = 0;
+                    info.batch_limit = 0;
                     info.unbatchable = Some(why);
                 }
                 info.warmup = Warmup::Ok;
@@ -436,6 +438,7 @@ impl OnnxEngine {
                 // Batching was never proven: only what the configuration asks for stays on.
                 if entry.settings.max_batch.is_none() && info.max_batch > 0 {
                     info.max_batch = 0;
+                    info.batch_limit = 0;
                     info.unbatchable =
                         Some("the warm-up inference failed, so batching was not proven".into());
                 }

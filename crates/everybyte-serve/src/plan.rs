@@ -134,7 +134,7 @@ pub fn parameters(c: &Chosen) -> BTreeMap<String, String> {
     [
         ("intra_op_thread_count", c.plan.threads.to_string()),
         ("concurrent_runs", c.plan.runs.to_string()),
-        ("max_batch", c.plan.max_batch.to_string()),
+        ("batch_limit", c.plan.max_batch.to_string()),
         ("allow_spinning", u8::from(c.plan.spin).to_string()),
         ("cores", c.cores.usable.to_string()),
         ("device", c.device.to_string()),
@@ -317,14 +317,14 @@ pub struct Search<'a, E> {
     pub pins: Pins,
     pub cores: Cores,
     /// Shapes of the inputs to plan with (batch dimension included), by input name;
-    /// unnamed dynamic dimensions are 16.
+    /// unnamed dynamic dimensions are 128.
     pub shapes: &'a BTreeMap<String, Vec<i64>>,
     pub budget: Duration,
     pub build: &'a dyn Fn(usize, bool) -> Result<E, String>,
 }
 
 /// The inputs of a batch of `rows` rows (each input's batch dimension `rows`; others from
-/// `shapes`, else 16 where dynamic), zero-filled.
+/// `shapes`, else 128 where dynamic, as `everybyte bench` fills them), zero-filled.
 pub fn inputs(info: &ModelInfo, rows: usize, shapes: &BTreeMap<String, Vec<i64>>) -> Vec<Tensor> {
     let rows = i64::try_from(rows.max(1)).unwrap_or(1);
     info.inputs
@@ -340,7 +340,7 @@ pub fn inputs(info: &ModelInfo, rows: usize, shapes: &BTreeMap<String, Vec<i64>>
                     (false, 0, _) if info.max_batch > 0 => rows,
                     (false, _, Some(g)) => g[i].max(1),
                     (false, 0, None) => 1,
-                    (false, _, None) => 16,
+                    (false, _, None) => 128,
                 })
                 .collect();
             let n =
@@ -456,7 +456,7 @@ fn open_loop<E: Engine>(
     for_time: Duration,
 ) -> Result<f64, String> {
     let mut planned = info.clone();
-    planned.max_batch = plan.max_batch;
+    planned.batch_limit = plan.max_batch;
     let model = Model::start(
         Planned {
             inner: Arc::clone(engine),
@@ -507,6 +507,25 @@ fn open_loop<E: Engine>(
     Ok(l[i].as_secs_f64() * 1e3)
 }
 
+/// The sessions built for the trials, one per (threads, spin).
+struct Sessions<'a, E> {
+    build: &'a dyn Fn(usize, bool) -> Result<E, String>,
+    map: BTreeMap<(usize, bool), Arc<E>>,
+}
+
+impl<E> Sessions<'_, E> {
+    fn get(&mut self, threads: usize, spin: bool) -> Result<Arc<E>, String> {
+        // A pool of one thread never spins: one session serves both settings.
+        let key = (threads, spin || threads == 1);
+        if let Some(e) = self.map.get(&key) {
+            return Ok(Arc::clone(e));
+        }
+        let e = Arc::new((self.build)(threads, key.1)?);
+        self.map.insert(key, Arc::clone(&e));
+        Ok(e)
+    }
+}
+
 /// Searches the plans of one model (see the module's note) and returns the chosen plan, its
 /// engine (the session built for its threads and spin) and the trials.
 pub fn search<E: Engine>(s: &Search<'_, E>) -> Result<(Chosen, Arc<E>), String> {
@@ -519,21 +538,14 @@ pub fn search<E: Engine>(s: &Search<'_, E>) -> Result<(Chosen, Arc<E>), String> 
     let slots = pairs.len() + batch_choices.len() + 4;
     let slice =
         (s.budget.mul_f64(0.6) / u32::try_from(slots).unwrap_or(1)).max(Duration::from_millis(40));
-    let mut engines: BTreeMap<(usize, bool), Arc<E>> = BTreeMap::new();
-    let mut engine = |t: usize, spin: bool| -> Result<Arc<E>, String> {
-        // A pool of one thread never spins: one session serves both settings.
-        let key = (t, spin || t == 1);
-        if let Some(e) = engines.get(&key) {
-            return Ok(Arc::clone(e));
-        }
-        let e = Arc::new((s.build)(t, key.1)?);
-        engines.insert(key, Arc::clone(&e));
-        Ok(e)
+    let mut sessions = Sessions {
+        build: s.build,
+        map: BTreeMap::new(),
     };
     let mut trials: Vec<Trial> = Vec::new();
     // A batch-1 run under a millisecond: leave a core to the transport.
     if cores >= 2 && s.pins.threads.is_none() && s.pins.runs.is_none() {
-        let e = engine(1, spin0)?;
+        let e = sessions.get(1, spin0)?;
         let probe = Plan {
             threads: 1,
             runs: 1,
@@ -570,7 +582,7 @@ pub fn search<E: Engine>(s: &Search<'_, E>) -> Result<(Chosen, Arc<E>), String> 
             max_batch: mid,
             spin: spin0,
         };
-        let e = engine(t, spin0)?;
+        let e = sessions.get(t, spin0)?;
         measure(&e, plan, &mut trials)?;
     }
     let in_pairs = |p: &Plan| pairs.contains(&(p.threads, p.runs));
@@ -586,7 +598,7 @@ pub fn search<E: Engine>(s: &Search<'_, E>) -> Result<(Chosen, Arc<E>), String> 
             max_batch: b,
             ..best_pair
         };
-        let e = engine(plan.threads, plan.spin)?;
+        let e = sessions.get(plan.threads, plan.spin)?;
         measure(&e, plan, &mut trials)?;
     }
     let mut best = best_of(&trials).ok_or("no plan could be measured")?;
@@ -596,14 +608,18 @@ pub fn search<E: Engine>(s: &Search<'_, E>) -> Result<(Chosen, Arc<E>), String> 
             spin: !best.spin,
             ..best
         };
-        let e = engine(plan.threads, plan.spin)?;
+        let e = sessions.get(plan.threads, plan.spin)?;
         measure(&e, plan, &mut trials)?;
         best = best_of(&trials).ok_or("no plan could be measured")?;
     }
     // 4. latency at half load among the plans within 10% of the best throughput.
     let left = s.budget.saturating_sub(started.elapsed());
-    best = at_half_load(s, &mut trials, best, left, &mut engine)?;
-    let chosen_engine = engine(best.threads, best.spin)?;
+    best = at_half_load(s, &mut trials, best, left, &mut sessions)?;
+    // A fresh session for the plan: the trial sessions' arenas grew to the largest batch
+    // tried, and an arena does not shrink.
+    drop(sessions);
+    release_freed_memory();
+    let chosen_engine = Arc::new((s.build)(best.threads, best.spin)?);
     Ok((
         Chosen {
             plan: best,
@@ -650,7 +666,7 @@ fn at_half_load<E: Engine>(
     trials: &mut [Trial],
     best: Plan,
     left: Duration,
-    engine: &mut dyn FnMut(usize, bool) -> Result<Arc<E>, String>,
+    sessions: &mut Sessions<'_, E>,
 ) -> Result<Plan, String> {
     let top = trials
         .iter()
@@ -668,7 +684,7 @@ fn at_half_load<E: Engine>(
         .clamp(Duration::from_millis(200), Duration::from_secs(2));
     for &i in &finalists {
         let plan = trials[i].plan;
-        let e = engine(plan.threads, plan.spin)?;
+        let e = sessions.get(plan.threads, plan.spin)?;
         trials[i].half_load_p99_ms = Some(open_loop(&e, &s.info, plan, s.shapes, top / 2.0, each)?);
     }
     let lowest = finalists
@@ -683,6 +699,17 @@ fn at_half_load<E: Engine>(
                 .is_some_and(|p| p <= 1.5 * lowest + 1.0)
         })
         .map_or(best, |&i| trials[i].plan))
+}
+
+/// Gives the memory of the sessions planning built and dropped back to the system: glibc keeps
+/// freed heap for reuse, and a model's trial sessions are as large as the model.
+#[allow(unsafe_code)]
+pub fn release_freed_memory() {
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it takes no pointer.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// The plan without measurement: every pinned part, the rest the fixed default (one run of

@@ -17,6 +17,7 @@ use crate::onnx::{self, Exec, OnnxEngine};
 use crate::plan;
 use crate::server::{Model, Server};
 
+#[derive(Clone)]
 pub struct ServeOptions {
     pub repository: PathBuf,
     pub http: SocketAddr,
@@ -71,10 +72,67 @@ pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
             ("cpu_quota", json!(cores.quota)),
         ],
     );
+    let models = load_all(&env, &entries, opts, &library, cores)?;
+    plan::release_freed_memory();
+    let server = Arc::new(Server {
+        models,
+        ready: AtomicBool::new(false),
+        request_limit: opts.request_limit,
+        runtime_version: onnx::runtime_version(&library),
+    });
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = watch_cores(
+        Arc::clone(&server),
+        Replan {
+            env,
+            entries,
+            opts: opts.clone(),
+            library: library.clone(),
+        },
+        cores,
+        Arc::clone(&done),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores.usable.max(2))
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    let result = rt.block_on(async {
+        let http = listen("--http", opts.http).await?;
+        let grpc = listen("--grpc", opts.grpc).await?;
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(ServeError::Signal)?;
+        run(
+            Arc::clone(&server),
+            http,
+            grpc,
+            opts.drain,
+            shutdown_signal(term),
+        )
+        .await
+    });
+    done.store(true, Ordering::Relaxed);
+    if let Some(w) = watcher {
+        let _ = w.join();
+    }
+    // After a drain that ran out of time, queued work is abandoned, not waited for.
+    server.stop(matches!(result, Ok(true)));
+    log("info", "stopped", &[]);
+    result.map(|_| ())
+}
+
+/// Loads every model, decides its plan and starts its runners.
+fn load_all(
+    env: &ort::environment::Environment,
+    entries: &[crate::repo::ModelEntry],
+    opts: &ServeOptions,
+    library: &std::path::Path,
+    cores: plan::Cores,
+) -> Result<BTreeMap<String, Arc<Model>>, ServeError> {
     let mut models = BTreeMap::new();
-    for entry in &entries {
+    for entry in entries {
         let t = Instant::now();
-        let (engine, chosen) = load_planned(&env, entry, opts, &library, cores)?;
+        let (engine, chosen) = load_planned(env, entry, opts, library, cores)?;
         let info = Arc::clone(&engine.info);
         let warm = &info.warmup;
         log(
@@ -111,35 +169,7 @@ pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
             })?;
         models.insert(info.name.clone(), model);
     }
-    let server = Arc::new(Server {
-        models,
-        ready: AtomicBool::new(false),
-        request_limit: opts.request_limit,
-        runtime_version: onnx::runtime_version(&library),
-    });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores.usable.max(2))
-        .enable_all()
-        .build()
-        .map_err(ServeError::Runtime)?;
-    let result = rt.block_on(async {
-        let http = listen("--http", opts.http).await?;
-        let grpc = listen("--grpc", opts.grpc).await?;
-        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(ServeError::Signal)?;
-        run(
-            Arc::clone(&server),
-            http,
-            grpc,
-            opts.drain,
-            shutdown_signal(term),
-        )
-        .await
-    });
-    // After a drain that ran out of time, queued work is abandoned, not waited for.
-    server.stop(matches!(result, Ok(true)));
-    log("info", "stopped", &[]);
-    result.map(|_| ())
+    Ok(models)
 }
 
 /// Loads one model and decides its execution plan: measured within the time budget unless
@@ -228,7 +258,7 @@ fn load_planned(
         })?
     };
     let mut planned = (*engine.info).clone();
-    planned.max_batch = chosen.plan.max_batch;
+    planned.batch_limit = chosen.plan.max_batch;
     Ok((
         plan::Planned {
             inner: engine,
@@ -236,6 +266,88 @@ fn load_planned(
         },
         chosen,
     ))
+}
+
+/// What re-planning a model needs.
+struct Replan {
+    env: ort::environment::Environment,
+    entries: Vec<crate::repo::ModelEntry>,
+    opts: ServeOptions,
+    library: PathBuf,
+}
+
+/// Every few seconds, reads the usable cores (affinity and cgroup quota); when they change,
+/// measures each model's plan again on the new cores and swaps its runners, requests keeping
+/// their place in the queue. Models on a GPU keep theirs.
+fn watch_cores(
+    server: Arc<Server>,
+    r: Replan,
+    mut cores: plan::Cores,
+    done: Arc<AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("cores-watch".into())
+        .spawn(move || {
+            let every = Duration::from_secs(2);
+            let mut last = Instant::now();
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+                if last.elapsed() < every {
+                    continue;
+                }
+                last = Instant::now();
+                let now = plan::cores();
+                if now.usable == cores.usable {
+                    continue;
+                }
+                log(
+                    "info",
+                    "cores_changed",
+                    &[
+                        ("from", cores.usable.into()),
+                        ("to", now.usable.into()),
+                        ("affinity_cores", now.affinity.into()),
+                        ("cpu_quota", json!(now.quota)),
+                    ],
+                );
+                cores = now;
+                for entry in &r.entries {
+                    let Some(model) = server.models.get(&entry.name) else {
+                        continue;
+                    };
+                    if model.plan().is_some_and(|p| p.device != onnx::Device::Cpu) {
+                        continue;
+                    }
+                    let replanned = load_planned(&r.env, entry, &r.opts, &r.library, cores)
+                        .map_err(|e| e.to_string())
+                        .and_then(|(engine, chosen)| {
+                            let json = chosen.to_json();
+                            model
+                                .replace(engine, chosen.plan.runs, Some(Arc::new(chosen)))
+                                .map(|()| json)
+                                .map_err(|e| e.to_string())
+                        });
+                    plan::release_freed_memory();
+                    match replanned {
+                        Ok(plan) => log(
+                            "info",
+                            "model_replanned",
+                            &[("model", entry.name.clone().into()), ("plan", plan)],
+                        ),
+                        Err(e) => log(
+                            "warn",
+                            "replan_failed",
+                            &[
+                                ("model", entry.name.clone().into()),
+                                ("error", e.into()),
+                                ("kept", "the previous plan".into()),
+                            ],
+                        ),
+                    }
+                }
+            }
+        })
+        .ok()
 }
 
 async fn listen(

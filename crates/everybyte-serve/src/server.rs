@@ -34,7 +34,10 @@ pub struct Model {
     depth: Arc<AtomicUsize>,
     pub stats: Arc<Mutex<Stats>>,
     /// How the model computes, and how that was decided.
-    pub plan: Option<Arc<crate::plan::Chosen>>,
+    plan: Mutex<Option<Arc<crate::plan::Chosen>>>,
+    queue: Arc<Mutex<std::sync::mpsc::Receiver<Job>>>,
+    /// Bumped when the runners are replaced: the old ones finish their batch and leave.
+    generation: Arc<std::sync::atomic::AtomicU64>,
     runners: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -62,28 +65,52 @@ impl Model {
     ) -> std::io::Result<Arc<Model>> {
         let info = Arc::clone(engine.info());
         let (tx, rx) = std::sync::mpsc::sync_channel(info.settings.queue);
-        let queue = Arc::new(Mutex::new(rx));
-        let engine = Arc::new(engine);
-        let depth = Arc::new(AtomicUsize::new(0));
-        let stats = Arc::new(Mutex::new(Stats::default()));
-        let mut runners = Vec::new();
-        for i in 0..runs.max(1) {
-            let (engine, queue) = (Arc::clone(&engine), Arc::clone(&queue));
-            let (depth, stats) = (Arc::clone(&depth), Arc::clone(&stats));
-            runners.push(
-                std::thread::Builder::new()
-                    .name(format!("model-{}-{i}", info.name))
-                    .spawn(move || worker(&*engine, &queue, &depth, &stats))?,
-            );
-        }
-        Ok(Arc::new(Model {
+        let model = Arc::new(Model {
             info,
             tx: Mutex::new(Some(tx)),
-            depth,
-            stats,
-            plan,
-            runners: Mutex::new(runners),
-        }))
+            depth: Arc::new(AtomicUsize::new(0)),
+            stats: Arc::new(Mutex::new(Stats::default())),
+            plan: Mutex::new(None),
+            queue: Arc::new(Mutex::new(rx)),
+            generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            runners: Mutex::new(Vec::new()),
+        });
+        model.replace(engine, runs, plan)?;
+        Ok(model)
+    }
+
+    /// Puts `runs` runners of `engine` on the model's queue in place of the current ones,
+    /// which finish the batch they hold (or the next one they take) and leave. Requests keep
+    /// their place in the queue.
+    pub fn replace<E: Engine>(
+        &self,
+        engine: E,
+        runs: usize,
+        plan: Option<Arc<crate::plan::Chosen>>,
+    ) -> std::io::Result<()> {
+        let engine = Arc::new(engine);
+        let mine = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut fresh = Vec::new();
+        for i in 0..runs.max(1) {
+            let (engine, queue) = (Arc::clone(&engine), Arc::clone(&self.queue));
+            let (depth, stats) = (Arc::clone(&self.depth), Arc::clone(&self.stats));
+            let generation = Arc::clone(&self.generation);
+            fresh.push(
+                std::thread::Builder::new()
+                    .name(format!("model-{}-{i}", self.info.name))
+                    .spawn(move || worker(&*engine, &queue, &depth, &stats, &generation, mine))?,
+            );
+        }
+        *everybyte_core::par::lock(&self.plan) = plan;
+        let old = std::mem::replace(&mut *everybyte_core::par::lock(&self.runners), fresh);
+        // The old runners leave on their own; nobody waits for them here.
+        drop(old);
+        Ok(())
+    }
+
+    /// The plan the model runs with now.
+    pub fn plan(&self) -> Option<Arc<crate::plan::Chosen>> {
+        everybyte_core::par::lock(&self.plan).clone()
     }
 
     /// Requests waiting in the queue now.

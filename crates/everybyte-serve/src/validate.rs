@@ -133,6 +133,7 @@ mod tests {
                 shape: vec![-1, 4],
             }],
             max_batch,
+            batch_limit: max_batch,
             unbatchable: None,
             settings: ModelSettings::default(),
             warmup: crate::engine::Warmup::Ok,

@@ -4,7 +4,7 @@
 //! splits the outputs back and answers each request. With several runners (the plan's
 //! concurrent runs, [`crate::plan`]), one forms a batch while others compute.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,16 +36,22 @@ fn compatible(a: &Job, b: &Job) -> bool {
         .all(|(x, y)| x.shape.get(1..) == y.shape.get(1..))
 }
 
-/// A runner thread's loop: returns when the queue is closed and empty.
+/// A runner thread's loop: returns when the queue is closed and empty, or when the model's
+/// runners were replaced (`generation` is no longer `mine`) and it holds no request.
 pub(crate) fn worker<E: Engine>(
     engine: &E,
     queue: &Mutex<Receiver<Job>>,
     depth: &AtomicUsize,
     stats: &Mutex<Stats>,
+    generation: &AtomicU64,
+    mine: u64,
 ) {
     let info = Arc::clone(engine.info());
     let mut carry: Option<Job> = None;
     loop {
+        if carry.is_none() && generation.load(Ordering::SeqCst) != mine {
+            return;
+        }
         let rx = everybyte_core::par::lock(queue);
         let first = match carry.take() {
             Some(j) => j,
@@ -59,15 +65,20 @@ pub(crate) fn worker<E: Engine>(
         };
         let mut rows = first.rows;
         let mut jobs = vec![first];
-        if info.max_batch > 0 {
+        let limit = if info.max_batch > 0 {
+            info.batch_limit
+        } else {
+            0
+        };
+        if limit > 0 {
             let target = info
                 .settings
                 .preferred
                 .iter()
                 .copied()
-                .filter(|&p| p <= info.max_batch)
+                .filter(|&p| p <= limit)
                 .max()
-                .unwrap_or(info.max_batch);
+                .unwrap_or(limit);
             let deadline = jobs[0]
                 .enqueued
                 .checked_add(info.settings.max_delay)
@@ -81,7 +92,7 @@ pub(crate) fn worker<E: Engine>(
                 };
                 let Some(j) = next else { break };
                 depth.fetch_sub(1, Ordering::Relaxed);
-                if compatible(&jobs[0], &j) && rows + j.rows <= info.max_batch {
+                if compatible(&jobs[0], &j) && rows + j.rows <= limit {
                     rows += j.rows;
                     jobs.push(j);
                 } else {

@@ -92,6 +92,7 @@ fn fake_runs(max_batch: usize, settings: ModelSettings, delay: Duration, runs: u
         inputs: vec![spec("x")],
         outputs: vec![spec("y")],
         max_batch,
+        batch_limit: max_batch,
         unbatchable: None,
         settings,
         warmup: everybyte_serve::engine::Warmup::Ok,

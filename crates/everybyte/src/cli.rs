@@ -223,7 +223,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 3.0, value_name = "SECONDS")]
     pub plan_seconds: f64,
     /// The shape of an input to plan with, batch dimension included (input_ids=1,128);
-    /// dynamic dimensions not given are 16.
+    /// dynamic dimensions not given are 128, as `everybyte bench` fills them.
     #[arg(long, value_name = "NAME=D1,D2,…")]
     pub plan_shape: Vec<String>,
     /// Where models run: cpu, cuda or cuda:N (ONNX Runtime's CUDA execution provider, from

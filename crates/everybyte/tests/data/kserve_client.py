@@ -2,7 +2,7 @@
 checks every answer against onnxruntime run in this process on the same model files.
 
 usage: python kserve_client.py MODE HTTP_ADDR GRPC_ADDR REPOSITORY
-MODE: conformance | batching | overload | inflight
+MODE: conformance | batching | overload | inflight | plan | answers
 Prints one line per check; exits non-zero on the first failure.
 """
 
@@ -200,4 +200,34 @@ def inflight():
     check(codes == [200] * 4, f"requests in flight at SIGTERM completed: {codes}")
 
 
-{"conformance": conformance, "batching": batching, "overload": overload, "inflight": inflight}[MODE]()
+def plan():
+    # The execution plan, as Triton's clients read a configuration: concurrent runs as the
+    # instance count, the rest as parameters; the same over both transports. Each model's
+    # answers stay onnxruntime's whatever the plan.
+    for name in ("minilm", "silero"):
+        h = httpclient.InferenceServerClient(HTTP).get_model_config(name)
+        g = grpcclient.InferenceServerClient(GRPC).get_model_config(name, as_json=True)["config"]
+        hp = {k: v["string_value"] for k, v in h["parameters"].items()}
+        gp = {k: v["string_value"] for k, v in g["parameters"].items()}
+        check(hp == gp, f"{name}: the plan's parameters agree over http and grpc: {hp}")
+        check(h["instance_group"][0]["count"] == g["instance_group"][0]["count"] == int(hp["concurrent_runs"]),
+              f"{name}: instances = concurrent runs = {hp['concurrent_runs']}")
+        check(g["instance_group"][0]["kind"] == "KIND_CPU", f"{name}: instance kind {g['instance_group'][0]['kind']}")
+        print(f"plan {name} " + " ".join(f"{k}={hp[k]}" for k in sorted(hp)), flush=True)
+    answers()
+
+
+def answers():
+    # 16 MiniLM requests, 8 in flight: each answer is onnxruntime's.
+    meta = json.loads(urllib.request.urlopen(f"http://{HTTP}/v2/models/minilm").read())
+    want = session("minilm").run(None, inputs_for("minilm", meta, rows=1))
+    with cf.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: post("minilm", inputs_for("minilm", meta, rows=1)), range(16)))
+    for c, b in results:
+        check(c == 200, f"concurrent request answered {c}")
+        out = next(o for o in b["outputs"] if o["name"] == "461")
+        close(np.array(out["data"], np.float32).reshape(out["shape"]), want[3], "a concurrent run's answer")
+
+
+{"conformance": conformance, "batching": batching, "overload": overload, "inflight": inflight,
+ "plan": plan, "answers": answers}[MODE]()

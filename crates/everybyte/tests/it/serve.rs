@@ -2,6 +2,7 @@
 //! `tritonclient` (data/kserve_client.py) and by raw sockets, and compared with onnxruntime
 //! in Python. scripts/test prepares the environment (.venv/serve) from hashed lock files.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -39,10 +40,19 @@ struct Server {
     http: String,
     grpc: String,
     log: mpsc::Receiver<String>,
+    /// The log lines up to `ready`.
+    seen: Vec<String>,
 }
 
 impl Server {
     fn start(env: &Env, repo: &Path, extra: &[&str]) -> Server {
+        // Planning is measured in its own test; the others start quickly.
+        let mut args = vec!["--plan-seconds", "0.3"];
+        args.extend_from_slice(extra);
+        Self::start_logged(env, repo, &args)
+    }
+
+    fn start_logged(env: &Env, repo: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_everybyte"))
             .arg("serve")
             .arg(repo)
@@ -69,6 +79,7 @@ impl Server {
             http: String::new(),
             grpc: String::new(),
             log: rx,
+            seen: Vec::new(),
         };
         loop {
             let line = server
@@ -76,6 +87,7 @@ impl Server {
                 .recv_timeout(Duration::from_mins(1))
                 .expect("the server logs `ready` within a minute");
             let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            server.seen.push(line);
             if v["event"] == "ready" {
                 v["http"].as_str().unwrap().clone_into(&mut server.http);
                 v["grpc"].as_str().unwrap().clone_into(&mut server.grpc);
@@ -351,6 +363,160 @@ fn sigterm_drains_requests_in_flight_then_exits() {
     );
     assert!(log.iter().any(|l| l.contains("\"stopped\"")), "{log:?}");
     assert!(TcpStream::connect(&server.http).is_err());
+}
+
+/// The `model_loaded` log line of `model`, read from the server's log up to `ready`.
+fn loaded_lines(log: &[String]) -> BTreeMap<String, serde_json::Value> {
+    log.iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "model_loaded")
+        .map(|v| (v["model"].as_str().unwrap_or_default().to_owned(), v))
+        .collect()
+}
+
+#[test]
+fn each_model_gets_a_measured_or_pinned_plan_that_clients_can_read() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    // minilm: measured; silero: every part pinned in its everybyte.toml.
+    let repo = repo_with(&env, dir.path(), "minilm", "");
+    let version = repo.join("silero/1");
+    std::fs::create_dir_all(&version).unwrap();
+    std::os::unix::fs::symlink(
+        env.models.join("silero/1/model.onnx"),
+        version.join("model.onnx"),
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("silero/everybyte.toml"),
+        "threads = 1\nruns = 2\nspin = false\nmax-batch = 0\n",
+    )
+    .unwrap();
+    let server = Server::start_logged(&env, &repo, &["--plan-seconds", "1"]);
+    let loaded = loaded_lines(&server.seen);
+    let m = &loaded["minilm"]["plan"];
+    assert_eq!(m["chosen_by"], "measurement", "{m}");
+    let cores = m["cores"].as_u64().unwrap();
+    let (t, r) = (m["threads"].as_u64().unwrap(), m["runs"].as_u64().unwrap());
+    assert!(
+        t * r <= cores && t * r * 2 >= cores.saturating_sub(1),
+        "{m}"
+    );
+    let trials = m["trials"].as_array().unwrap();
+    assert!(trials.len() >= 3, "{m}");
+    assert!(
+        trials
+            .iter()
+            .all(|x| x["throughput"].as_f64().unwrap() > 0.0),
+        "{m}"
+    );
+    // The winner is no slower than 0.9× the fastest trial (the half-load latency may pick a
+    // plan within 10% of it).
+    let fastest = trials
+        .iter()
+        .map(|x| x["throughput"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(m["throughput"].as_f64().unwrap() >= 0.9 * fastest, "{m}");
+    let s = &loaded["silero"]["plan"];
+    assert_eq!(s["chosen_by"], "configuration", "{s}");
+    assert_eq!(
+        (s["threads"].as_u64(), s["runs"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(s["spin"], false);
+    let out = server.client(&env, "plan", &repo);
+    assert_client(&out);
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        so.contains("plan silero") && so.contains("concurrent_runs=2"),
+        "{so}"
+    );
+    let (code, stats) = server.get("/v2/models/minilm/stats");
+    assert_eq!(code, 200);
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["model_stats"][0]["plan"]["chosen_by"], "measurement");
+}
+
+#[test]
+fn given_fewer_cores_the_server_plans_again_and_keeps_answering() {
+    let env = env();
+    let before = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let two_or_more = before
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .is_some_and(|l| l.contains('-') || l.contains(','));
+    if !two_or_more || Command::new("taskset").arg("-V").output().is_err() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with(&env, dir.path(), "minilm", "");
+    let server = Server::start(&env, &repo, &[]);
+    let first = loaded_lines(&server.seen)["minilm"]["plan"]["cores"].clone();
+    assert!(first.as_u64().unwrap() >= 2, "{first}");
+    // The container's CPU set shrinks to one core under the running server.
+    let pid = server.child.id().to_string();
+    let out = Command::new("taskset")
+        .args(["-a", "-p", "-c", "0", &pid])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
+    let replanned = loop {
+        let line = server
+            .log
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("the server logs model_replanned after its cores change");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if v["event"] == "model_replanned" {
+            break v;
+        }
+    };
+    let plan = &replanned["plan"];
+    assert_eq!(plan["cores"], 1, "{plan}");
+    assert_eq!(
+        (plan["threads"].as_u64(), plan["runs"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let (code, stats) = server.get("/v2/models/minilm/stats");
+    assert_eq!(code, 200);
+    assert!(stats.contains("\"cores\":1"), "{stats}");
+    assert_client(&server.client(&env, "answers", &env.models));
+}
+
+#[test]
+fn a_gpu_device_without_a_cuda_runtime_fails_at_start_naming_what_it_looked_for() {
+    let env = env();
+    let out = Command::new(env!("CARGO_BIN_EXE_everybyte"))
+        .arg("serve")
+        .arg(&env.models)
+        .args([
+            "--device",
+            "cuda:0",
+            "--http",
+            "127.0.0.1:0",
+            "--grpc",
+            "127.0.0.1:0",
+        ])
+        .env("ORT_DYLIB_PATH", &env.library)
+        .output()
+        .unwrap();
+    let se = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{se}");
+    assert!(se.contains("--device cuda:0"), "{se}");
+    assert!(se.contains("libonnxruntime_providers_cuda.so"), "{se}");
+    assert!(se.contains("onnxruntime-gpu"), "{se}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_everybyte"))
+        .arg("serve")
+        .arg(&env.models)
+        .args(["--device", "tpu"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected cpu, cuda or cuda:N"));
 }
 
 #[test]
