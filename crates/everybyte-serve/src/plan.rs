@@ -507,6 +507,27 @@ fn open_loop<E: Engine>(
     Ok(l[i].as_secs_f64() * 1e3)
 }
 
+/// One single-threaded run of one row (or one request, when the model does not batch),
+/// where the threads and runs are free to choose and there are two cores or more.
+fn transport_probe<E: Engine>(
+    s: &Search<'_, E>,
+    sessions: &mut Sessions<'_, E>,
+    spin: bool,
+    slice: Duration,
+) -> Result<Option<Trial>, String> {
+    if s.cores.usable < 2 || s.pins.threads.is_some() || s.pins.runs.is_some() {
+        return Ok(None);
+    }
+    let e = sessions.get(1, spin)?;
+    let probe = Plan {
+        threads: 1,
+        runs: 1,
+        max_batch: usize::from(s.info.max_batch > 0),
+        spin,
+    };
+    closed_loop(&*e, &s.info, probe, s.shapes, slice).map(Some)
+}
+
 /// The sessions built for the trials, one per (threads, spin).
 struct Sessions<'a, E> {
     build: &'a dyn Fn(usize, bool) -> Result<E, String>,
@@ -531,7 +552,6 @@ impl<E> Sessions<'_, E> {
 pub fn search<E: Engine>(s: &Search<'_, E>) -> Result<(Chosen, Arc<E>), String> {
     let started = Instant::now();
     let cores = s.cores.usable;
-    let batchable = s.info.max_batch > 0;
     let (batch_choices, mid) = batch_choices(s);
     let spin0 = s.pins.spin.unwrap_or(true);
     let mut pairs = shapes_of(cores, &s.pins);
@@ -544,15 +564,7 @@ pub fn search<E: Engine>(s: &Search<'_, E>) -> Result<(Chosen, Arc<E>), String> 
     };
     let mut trials: Vec<Trial> = Vec::new();
     // A batch-1 run under a millisecond: leave a core to the transport.
-    if cores >= 2 && s.pins.threads.is_none() && s.pins.runs.is_none() {
-        let e = sessions.get(1, spin0)?;
-        let probe = Plan {
-            threads: 1,
-            runs: 1,
-            max_batch: usize::from(batchable),
-            spin: spin0,
-        };
-        let t = closed_loop(&*e, &s.info, probe, s.shapes, slice)?;
+    if let Some(t) = transport_probe(s, &mut sessions, spin0, slice)? {
         if t.run_p50_ms < 1.0 {
             pairs = shapes_of(cores - 1, &s.pins);
             if !pairs.contains(&(1, 1)) {
@@ -561,6 +573,8 @@ pub fn search<E: Engine>(s: &Search<'_, E>) -> Result<(Chosen, Arc<E>), String> 
         }
         trials.push(t);
     }
+    // The budget: once spent, no new trial starts (the first one always runs).
+    let spent = |trials: &[Trial]| !trials.is_empty() && started.elapsed() >= s.budget;
     let measure = |e: &Arc<E>, plan: Plan, trials: &mut Vec<Trial>| -> Result<(), String> {
         if trials.iter().any(|t| t.plan == plan) {
             return Ok(());
@@ -582,6 +596,9 @@ pub fn search<E: Engine>(s: &Search<'_, E>) -> Result<(Chosen, Arc<E>), String> 
             max_batch: mid,
             spin: spin0,
         };
+        if spent(&trials) {
+            break;
+        }
         let e = sessions.get(t, spin0)?;
         measure(&e, plan, &mut trials)?;
     }
@@ -592,18 +609,28 @@ pub fn search<E: Engine>(s: &Search<'_, E>) -> Result<(Chosen, Arc<E>), String> 
         .max_by(|a, b| a.throughput.total_cmp(&b.throughput))
         .map(|t| t.plan)
         .ok_or("no plan could be measured")?;
-    // 2. the batch limit.
+    // 2. the batch limit; a batch whose two runs (estimated from the middle one's) would
+    // overrun the budget is not tried.
+    let mid_run = trials
+        .iter()
+        .find(|t| t.plan == best_pair)
+        .map_or(0.0, |t| t.run_p50_ms);
     for &b in &batch_choices {
         let plan = Plan {
             max_batch: b,
             ..best_pair
         };
+        let estimate =
+            Duration::from_secs_f64(2.0 * mid_run / 1e3 * b.max(1) as f64 / mid.max(1) as f64);
+        if spent(&trials) || started.elapsed() + estimate > s.budget {
+            continue;
+        }
         let e = sessions.get(plan.threads, plan.spin)?;
         measure(&e, plan, &mut trials)?;
     }
     let mut best = best_of(&trials).ok_or("no plan could be measured")?;
     // 3. spinning.
-    if s.pins.spin.is_none() && best.threads > 1 {
+    if s.pins.spin.is_none() && best.threads > 1 && !spent(&trials) {
         let plan = Plan {
             spin: !best.spin,
             ..best
@@ -676,12 +703,15 @@ fn at_half_load<E: Engine>(
         .filter(|&i| trials[i].throughput >= 0.9 * top)
         .collect();
     finalists.sort_by(|&a, &b| trials[b].throughput.total_cmp(&trials[a].throughput));
-    finalists.truncate(3);
+    // Each run sends at least 20 requests: as many finalists as the budget left allows.
+    let need = Duration::from_secs_f64(20.0 / (top / 2.0).max(1.0));
+    let fit = (left.as_secs_f64() / need.as_secs_f64().max(1e-3)) as usize;
+    finalists.truncate(fit.min(3));
     if finalists.len() < 2 {
         return Ok(best);
     }
     let each = (left / u32::try_from(finalists.len()).unwrap_or(1))
-        .clamp(Duration::from_millis(200), Duration::from_secs(2));
+        .clamp(need, Duration::from_secs(2).max(need));
     for &i in &finalists {
         let plan = trials[i].plan;
         let e = sessions.get(plan.threads, plan.spin)?;
