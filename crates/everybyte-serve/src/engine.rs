@@ -90,6 +90,16 @@ impl ModelInfo {
 
 /// Zero-filled inputs: dynamic dimensions become `rows` (the first) or 16.
 pub fn warmup_inputs(info: &ModelInfo, rows: i64) -> Vec<Tensor> {
+    zero_inputs(info, |_, i, d| match (d >= 0, i) {
+        (true, _) => d,
+        (false, 0) => rows,
+        (false, _) => 16,
+    })
+}
+
+/// Zero-filled inputs, each dimension `dim(input, index, declared)` (declared: -1 where
+/// dynamic).
+pub fn zero_inputs(info: &ModelInfo, dim: impl Fn(&IoSpec, usize, i64) -> i64) -> Vec<Tensor> {
     info.inputs
         .iter()
         .map(|s| {
@@ -97,11 +107,7 @@ pub fn warmup_inputs(info: &ModelInfo, rows: i64) -> Vec<Tensor> {
                 .shape
                 .iter()
                 .enumerate()
-                .map(|(i, &d)| match (d >= 0, i) {
-                    (true, _) => d,
-                    (false, 0) => rows,
-                    (false, _) => 16,
-                })
+                .map(|(i, &d)| dim(s, i, d))
                 .collect();
             let n =
                 crate::tensor::element_count(&shape).unwrap_or(0) * s.datatype.size().unwrap_or(1);

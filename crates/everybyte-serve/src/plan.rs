@@ -24,7 +24,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::engine::{Engine, ModelInfo};
@@ -327,32 +326,16 @@ pub struct Search<'a, E> {
 /// `shapes`, else 128 where dynamic, as `everybyte bench` fills them), zero-filled.
 pub fn inputs(info: &ModelInfo, rows: usize, shapes: &BTreeMap<String, Vec<i64>>) -> Vec<Tensor> {
     let rows = i64::try_from(rows.max(1)).unwrap_or(1);
-    info.inputs
-        .iter()
-        .map(|s| {
-            let given = shapes.get(&s.name).filter(|g| g.len() == s.shape.len());
-            let shape: Vec<i64> = s
-                .shape
-                .iter()
-                .enumerate()
-                .map(|(i, &d)| match (d >= 0, i, given) {
-                    (true, _, _) => d,
-                    (false, 0, _) if info.max_batch > 0 => rows,
-                    (false, _, Some(g)) => g[i].max(1),
-                    (false, 0, None) => 1,
-                    (false, _, None) => 128,
-                })
-                .collect();
-            let n =
-                crate::tensor::element_count(&shape).unwrap_or(0) * s.datatype.size().unwrap_or(1);
-            Tensor {
-                name: s.name.clone(),
-                datatype: s.datatype,
-                shape,
-                data: Bytes::from(vec![0u8; n]),
-            }
-        })
-        .collect()
+    crate::engine::zero_inputs(info, |s, i, d| {
+        let given = shapes.get(&s.name).filter(|g| g.len() == s.shape.len());
+        match (d >= 0, i, given) {
+            (true, _, _) => d,
+            (false, 0, _) if info.max_batch > 0 => rows,
+            (false, _, Some(g)) => g[i].max(1),
+            (false, 0, None) => 1,
+            (false, _, None) => 128,
+        }
+    })
 }
 
 /// Powers of two up to `n`, and `n`.
