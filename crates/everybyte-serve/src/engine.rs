@@ -44,7 +44,8 @@ pub struct ModelInfo {
     pub path: PathBuf,
     pub inputs: Vec<IoSpec>,
     pub outputs: Vec<IoSpec>,
-    /// Largest batch formed along dimension 0; 0: each request runs alone.
+    /// Most rows one request may carry along dimension 0 (Triton's `max_batch_size`); 0: the
+    /// model does not batch, and each request runs alone.
     pub max_batch: usize,
     /// Largest batch the runners form from queued requests: the execution plan's
     /// ([`crate::plan`]), `max_batch` until one is chosen. Requests are accepted up to

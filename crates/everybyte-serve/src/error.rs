@@ -266,8 +266,11 @@ pub enum ServeError {
     Library(#[from] crate::onnx::LibraryNotFound),
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("--device {device}: {why}; looked at: {}", looked.join("; "))]
+    #[error("model {model}: {from} {device}: {why}; looked at: {}", looked.join("; "))]
     NoGpu {
+        model: String,
+        /// Where the device was asked for: `--device`, or the model's `everybyte.toml`.
+        from: &'static str,
         device: String,
         why: String,
         looked: Vec<String>,

@@ -24,12 +24,20 @@ const DRIVER_DIRS: &[&str] = &[
     "/usr/lib/wsl/lib",
 ];
 
-/// Checks that `device` can be used with the ONNX Runtime at `library`.
-pub fn check(library: &Path, device: Device) -> Result<(), ServeError> {
+/// Checks that `device` can be used with the ONNX Runtime at `library` for `model`, which
+/// asked for it through `from` (`--device`, or its `everybyte.toml`).
+pub fn check(
+    library: &Path,
+    device: Device,
+    model: &str,
+    from: &'static str,
+) -> Result<(), ServeError> {
     let Device::Cuda(index) = device else {
         return Ok(());
     };
     let fail = |why: String, looked: Vec<String>| ServeError::NoGpu {
+        model: model.to_owned(),
+        from,
         device: device.to_string(),
         why,
         looked,
@@ -232,11 +240,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lib = dir.path().join("libonnxruntime.so.1.23.2");
         std::fs::write(&lib, b"").unwrap();
-        let e = check(&lib, Device::Cuda(0)).unwrap_err().to_string();
-        assert!(e.starts_with("--device cuda:0: "), "{e}");
+        let e = check(&lib, Device::Cuda(0), "m", "--device")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("model m: --device cuda:0: "), "{e}");
         assert!(e.contains("onnxruntime-gpu"), "{e}");
         assert!(e.contains("libonnxruntime_providers_cuda.so"), "{e}");
-        assert!(check(&lib, Device::Cpu).is_ok());
+        assert!(check(&lib, Device::Cpu, "m", "--device").is_ok());
     }
 
     #[test]
@@ -267,7 +277,9 @@ mod tests {
         let lib = dir.path().join("libonnxruntime.so.1.23.2");
         std::fs::write(&lib, b"").unwrap();
         std::fs::write(dir.path().join("libonnxruntime_providers_cuda.so"), b"").unwrap();
-        let e = check(&lib, Device::Cuda(1)).unwrap_err().to_string();
+        let e = check(&lib, Device::Cuda(1), "m", "device in its everybyte.toml:")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no NVIDIA driver"), "{e}");
         assert!(e.contains("/proc/driver/nvidia/version"), "{e}");
     }

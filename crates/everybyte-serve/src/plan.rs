@@ -197,6 +197,27 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// The most elements a planning input may hold (a 512 MiB INT64 tensor).
+pub const MAX_PLAN_ELEMENTS: i64 = 1 << 26;
+
+/// Checks a planning shape: every dimension at least 1, the product at most
+/// [`MAX_PLAN_ELEMENTS`]. The error names the input.
+pub fn check_shape(name: &str, dims: &[i64]) -> Result<(), String> {
+    if dims.is_empty() || dims.iter().any(|&d| d < 1) {
+        return Err(format!("plan shape {name}: dimensions must be 1 or more"));
+    }
+    let product = dims
+        .iter()
+        .try_fold(1i64, |a, &d| a.checked_mul(d))
+        .filter(|&p| p <= MAX_PLAN_ELEMENTS);
+    if product.is_none() {
+        return Err(format!(
+            "plan shape {name}: {dims:?} holds more than {MAX_PLAN_ELEMENTS} elements"
+        ));
+    }
+    Ok(())
+}
+
 /// The usable cores: the affinity mask (`/proc/self/status`), capped by the cgroup's quota.
 pub fn cores() -> Cores {
     let fallback = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -474,20 +495,26 @@ fn open_loop<E: Engine>(
         }
         let mut out = Vec::with_capacity(n);
         for t in tasks {
-            if let Ok(Ok(d)) = t.await {
-                out.push(d);
-            }
+            // A refused request (the queue full) counts as never answered.
+            out.push(match t.await {
+                Ok(Ok(d)) => d,
+                _ => Duration::MAX,
+            });
         }
         out
     });
     model.stop(true);
     if latencies.is_empty() {
-        return Err("no request of the half-load run succeeded".into());
+        return Err("no request of the half-load run was sent".into());
     }
     let mut l = latencies;
     l.sort();
     let i = ((l.len() as f64 - 1.0) * 0.99).round() as usize;
-    Ok(l[i].as_secs_f64() * 1e3)
+    Ok(if l[i] == Duration::MAX {
+        f64::INFINITY
+    } else {
+        l[i].as_secs_f64() * 1e3
+    })
 }
 
 /// One single-threaded run of one row (or one request, when the model does not batch),
@@ -594,17 +621,16 @@ pub fn search<E: Engine>(s: &Search<'_, E>) -> Result<(Chosen, Arc<E>), String> 
         .ok_or("no plan could be measured")?;
     // 2. the batch limit; a batch whose two runs (estimated from the middle one's) would
     // overrun the budget is not tried.
-    let mid_run = trials
+    let (mid_run, mid_rows) = trials
         .iter()
         .find(|t| t.plan == best_pair)
-        .map_or(0.0, |t| t.run_p50_ms);
+        .map_or((0.0, 1), |t| (t.run_p50_ms, t.plan.max_batch.max(1)));
     for &b in &batch_choices {
         let plan = Plan {
             max_batch: b,
             ..best_pair
         };
-        let estimate =
-            Duration::from_secs_f64(2.0 * mid_run / 1e3 * b.max(1) as f64 / mid.max(1) as f64);
+        let estimate = trial_time(mid_run, mid_rows, b, slice);
         if spent(&trials) || started.elapsed() + estimate > s.budget {
             continue;
         }
@@ -644,17 +670,21 @@ pub fn search<E: Engine>(s: &Search<'_, E>) -> Result<(Chosen, Arc<E>), String> 
     ))
 }
 
+/// How long a trial at batch `b` should take, from a run of `rows` rows taking `run_ms`: a
+/// warm-up run and at least two timed ones, or the slice if longer.
+fn trial_time(run_ms: f64, rows: usize, b: usize, slice: Duration) -> Duration {
+    Duration::from_secs_f64(
+        (3.0 * run_ms / 1e3 * b.max(1) as f64 / rows.max(1) as f64).clamp(0.0, 3600.0),
+    )
+    .max(slice)
+}
+
 /// The batch limits to try, and the one the first stage uses: none when the model does not
 /// batch; the pinned one; else 1 and powers of two up to the configured limit (32 when none).
 fn batch_choices<E>(s: &Search<'_, E>) -> (Vec<usize>, usize) {
-    let cap = s
-        .pins
-        .max_batch
-        .unwrap_or(if s.info.settings.max_batch.is_some() {
-            s.info.max_batch
-        } else {
-            32
-        });
+    // A configured max-batch is a pin; otherwise batches of up to 32 rows are tried (each
+    // request still carries at most the model's max_batch rows).
+    let cap = s.pins.max_batch.unwrap_or(32);
     let choices = match (s.info.max_batch > 0, s.pins.max_batch) {
         (false, _) => vec![0],
         (true, Some(b)) => vec![b],
@@ -775,6 +805,16 @@ mod tests {
         assert_eq!(usable(4, Some(0.1)), 1);
         let c = cores();
         assert!(c.usable >= 1 && c.usable <= c.affinity);
+    }
+
+    #[test]
+    fn planning_shapes_are_bounded_and_named() {
+        assert!(check_shape("input_ids", &[1, 128]).is_ok());
+        let e = check_shape("x", &[1_048_576, 1_048_576]).unwrap_err();
+        assert!(e.contains("plan shape x") && e.contains("more than"), "{e}");
+        assert!(check_shape("x", &[i64::MAX, 2]).is_err());
+        assert!(check_shape("x", &[0, 3]).unwrap_err().contains("1 or more"));
+        assert!(check_shape("x", &[]).is_err());
     }
 
     #[test]

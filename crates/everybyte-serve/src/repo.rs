@@ -182,14 +182,11 @@ fn settings_for(dir: &Path) -> Result<ModelSettings, RepoError> {
             })?);
         }
         if let Some(shapes) = t.plan_shape {
-            if let Some((name, _)) = shapes
-                .iter()
-                .find(|(_, d)| d.is_empty() || d.iter().any(|&x| !(1..=1 << 20).contains(&x)))
-            {
-                return Err(RepoError::Plan {
+            for (name, dims) in &shapes {
+                crate::plan::check_shape(name, dims).map_err(|why| RepoError::Plan {
                     path: toml_path.clone(),
-                    why: format!("plan-shape {name}: dimensions must be 1 to 1048576"),
-                });
+                    why,
+                })?;
             }
             s.plan_shapes = shapes;
         }

@@ -121,6 +121,29 @@ pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
     result.map(|_| ())
 }
 
+/// A planning shape given for an input of the model must have the input's rank.
+fn check_ranks(
+    info: &crate::engine::ModelInfo,
+    shapes: &BTreeMap<String, Vec<i64>>,
+) -> Result<(), ServeError> {
+    for (name, dims) in shapes {
+        if let Some(input) = info.inputs.iter().find(|i| &i.name == name)
+            && input.shape.len() != dims.len()
+        {
+            return Err(ServeError::Plan {
+                model: info.name.clone(),
+                why: format!(
+                    "plan shape {name}: {dims:?} has {} dimensions, the input has {} ({:?})",
+                    dims.len(),
+                    input.shape.len(),
+                    input.shape
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Loads every model, decides its plan and starts its runners.
 fn load_all(
     env: &ort::environment::Environment,
@@ -183,15 +206,27 @@ fn load_planned(
 ) -> Result<(plan::Planned<OnnxEngine>, plan::Chosen), ServeError> {
     let set = &entry.settings;
     let device = set.device.unwrap_or(opts.device);
-    if let onnx::Device::Cuda(_) = device {
-        crate::gpu::check(library, device)?;
+    let on_gpu = device != onnx::Device::Cpu;
+    if on_gpu {
+        let from = if set.device.is_some() {
+            "device in its everybyte.toml:"
+        } else {
+            "--device"
+        };
+        crate::gpu::check(library, device, &entry.name, from)?;
     }
-    let pins = plan::Pins {
+    let mut pins = plan::Pins {
         threads: set.threads.or(opts.threads),
         runs: set.runs.or(opts.runs),
         max_batch: set.max_batch,
         spin: set.spin.or(opts.spin),
     };
+    if on_gpu {
+        // The GPU computes; one CPU thread feeds it, without spinning.
+        pins.threads = Some(1);
+        pins.runs = Some(pins.runs.unwrap_or(1));
+        pins.spin = Some(false);
+    }
     let exec = |threads: usize, spin: bool| Exec {
         threads,
         spin,
@@ -200,7 +235,6 @@ fn load_planned(
     };
     let mut shapes = opts.plan_shapes.clone();
     shapes.extend(set.plan_shapes.clone());
-    let on_gpu = device != onnx::Device::Cpu;
     let first = OnnxEngine::load(
         env,
         entry,
@@ -211,6 +245,7 @@ fn load_planned(
         ),
     )?;
     let info = Arc::clone(&first.info);
+    check_ranks(&info, &shapes)?;
     let why_fixed = if on_gpu {
         Some(format!(
             "on {device} the plan is one run of the batches the model allows"
@@ -221,12 +256,6 @@ fn load_planned(
         None
     };
     let (chosen, engine) = if why_fixed.is_some() || opts.plan_seconds <= 0.0 || pins.all() {
-        let mut pins = pins;
-        if on_gpu {
-            pins.threads = Some(1);
-            pins.runs = Some(pins.runs.unwrap_or(1));
-            pins.spin = Some(false);
-        }
         let chosen = plan::fixed(&info, &pins, cores, device, why_fixed);
         let engine =
             if chosen.plan.threads == first.exec.threads && chosen.plan.spin == first.exec.spin {
@@ -312,6 +341,9 @@ fn watch_cores(
                 );
                 cores = now;
                 for entry in &r.entries {
+                    if done.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let Some(model) = server.models.get(&entry.name) else {
                         continue;
                     };

@@ -39,6 +39,8 @@ pub struct Model {
     /// Bumped when the runners are replaced: the old ones finish their batch and leave.
     generation: Arc<std::sync::atomic::AtomicU64>,
     runners: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Runners replaced and maybe still finishing a batch.
+    retired: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 /// All models, readiness, and the shutdown switch.
@@ -74,6 +76,7 @@ impl Model {
             queue: Arc::new(Mutex::new(rx)),
             generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             runners: Mutex::new(Vec::new()),
+            retired: Mutex::new(Vec::new()),
         });
         model.replace(engine, runs, plan)?;
         Ok(model)
@@ -89,22 +92,45 @@ impl Model {
         plan: Option<Arc<crate::plan::Chosen>>,
     ) -> std::io::Result<()> {
         let engine = Arc::new(engine);
-        let mine = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        // The new runners work beside the old ones until the generation moves on, which
+        // happens only once at least one of them runs: a model is never left without any.
+        let mine = self.generation.load(Ordering::SeqCst) + 1;
         let mut fresh = Vec::new();
+        let mut failed = None;
         for i in 0..runs.max(1) {
             let (engine, queue) = (Arc::clone(&engine), Arc::clone(&self.queue));
             let (depth, stats) = (Arc::clone(&self.depth), Arc::clone(&self.stats));
             let generation = Arc::clone(&self.generation);
-            fresh.push(
-                std::thread::Builder::new()
-                    .name(format!("model-{}-{i}", self.info.name))
-                    .spawn(move || worker(&*engine, &queue, &depth, &stats, &generation, mine))?,
-            );
+            match std::thread::Builder::new()
+                .name(format!("model-{}-{i}", self.info.name))
+                .spawn(move || worker(&*engine, &queue, &depth, &stats, &generation, mine))
+            {
+                Ok(h) => fresh.push(h),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
+        if fresh.is_empty() {
+            return Err(failed.unwrap_or_else(|| std::io::Error::other("no runner started")));
+        }
+        self.generation.store(mine, Ordering::SeqCst);
         *everybyte_core::par::lock(&self.plan) = plan;
         let old = std::mem::replace(&mut *everybyte_core::par::lock(&self.runners), fresh);
-        // The old runners leave on their own; nobody waits for them here.
-        drop(old);
+        // The old runners finish what they hold and leave; `stop` waits for them too.
+        everybyte_core::par::lock(&self.retired).extend(old);
+        if let Some(e) = failed {
+            log(
+                "warn",
+                "runners_short",
+                &[
+                    ("model", self.info.name.clone().into()),
+                    ("wanted", runs.into()),
+                    ("error", e.to_string().into()),
+                ],
+            );
+        }
         Ok(())
     }
 
@@ -121,7 +147,8 @@ impl Model {
     /// Closes the queue; with `wait`, waits for the runners to finish what they hold.
     pub fn stop(&self, wait: bool) {
         everybyte_core::par::lock(&self.tx).take();
-        let runners = std::mem::take(&mut *everybyte_core::par::lock(&self.runners));
+        let mut runners = std::mem::take(&mut *everybyte_core::par::lock(&self.runners));
+        runners.append(&mut everybyte_core::par::lock(&self.retired));
         if wait {
             for h in runners {
                 let _ = h.join();

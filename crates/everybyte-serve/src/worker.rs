@@ -5,7 +5,7 @@
 //! concurrent runs, [`crate::plan`]), one forms a batch while others compute.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,8 @@ fn compatible(a: &Job, b: &Job) -> bool {
 }
 
 /// A runner thread's loop: returns when the queue is closed and empty, or when the model's
-/// runners were replaced (`generation` is no longer `mine`) and it holds no request.
+/// runners were replaced (a newer `generation` than `mine` exists): it then answers the
+/// request it holds, takes no other, and leaves.
 pub(crate) fn worker<E: Engine>(
     engine: &E,
     queue: &Mutex<Receiver<Job>>,
@@ -48,19 +49,29 @@ pub(crate) fn worker<E: Engine>(
 ) {
     let info = Arc::clone(engine.info());
     let mut carry: Option<Job> = None;
+    let retired = || generation.load(Ordering::SeqCst) > mine;
     loop {
-        if carry.is_none() && generation.load(Ordering::SeqCst) != mine {
+        if retired() {
+            if let Some(j) = carry.take() {
+                let rows = j.rows;
+                execute(engine, vec![j], rows, stats);
+            }
             return;
         }
         let rx = everybyte_core::par::lock(queue);
         let first = match carry.take() {
             Some(j) => j,
-            None => match rx.recv() {
-                Ok(j) => {
-                    depth.fetch_sub(1, Ordering::Relaxed);
-                    j
+            // Woken now and then to see whether it was replaced.
+            None => loop {
+                match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                    Ok(j) => {
+                        depth.fetch_sub(1, Ordering::Relaxed);
+                        break j;
+                    }
+                    Err(RecvTimeoutError::Timeout) if retired() => return,
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
                 }
-                Err(_) => return,
             },
         };
         let mut rows = first.rows;

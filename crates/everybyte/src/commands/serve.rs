@@ -44,8 +44,8 @@ fn plan_shapes(args: &[String]) -> Result<std::collections::BTreeMap<String, Vec
     let mut out = std::collections::BTreeMap::new();
     for a in args {
         let (name, dims) = everybyte_serve::bench::parse_shape(a)?;
-        if dims.is_empty() || dims.iter().any(|&d| !(1..=1 << 20).contains(&d)) {
-            bail!("--plan-shape {a}: dimensions must be 1 to 1048576");
+        if let Err(why) = everybyte_serve::plan::check_shape(&name, &dims) {
+            bail!("--{why}");
         }
         out.insert(name, dims);
     }
