@@ -58,7 +58,25 @@ pub(crate) fn worker<E: Engine>(
             }
             return;
         }
-        let rx = everybyte_core::par::lock(queue);
+        // A runner holding a request that did not fit its last batch must not wait for the
+        // queue: another runner may hold it, idle, until the next request comes. It takes
+        // the queue if it is free, and otherwise runs that request alone.
+        let rx = match (carry.take(), queue.try_lock()) {
+            (Some(j), Err(std::sync::TryLockError::WouldBlock)) => {
+                let rows = j.rows;
+                execute(engine, vec![j], rows, stats);
+                continue;
+            }
+            (c, Ok(g)) => {
+                carry = c;
+                g
+            }
+            (c, Err(std::sync::TryLockError::Poisoned(p))) => {
+                carry = c;
+                p.into_inner()
+            }
+            (None, Err(std::sync::TryLockError::WouldBlock)) => everybyte_core::par::lock(queue),
+        };
         let first = match carry.take() {
             Some(j) => j,
             // Woken now and then to see whether it was replaced.

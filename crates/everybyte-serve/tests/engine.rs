@@ -212,6 +212,32 @@ async fn a_plan_of_several_runs_computes_requests_at_once_on_one_engine() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_that_does_not_fit_a_batch_is_answered_while_another_runner_waits_idle() {
+    // Batches of at most 2 rows: a 1-row request, then a 2-row one that does not fit with it.
+    // The runner that formed the first batch holds the second; the other runner waits on the
+    // empty queue. The held request must still be answered.
+    let f = fake_runs(
+        2,
+        settings(16, Duration::from_millis(200), &[]),
+        Duration::from_millis(20),
+        2,
+    );
+    let m = Arc::clone(&f.model);
+    let first = tokio::spawn(async move { m.infer(request(1, 0.0)).await });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let m = Arc::clone(&f.model);
+    let second = tokio::spawn(async move { m.infer(request(2, 10.0)).await });
+    let done = tokio::time::timeout(Duration::from_secs(10), async {
+        (first.await.unwrap(), second.await.unwrap())
+    })
+    .await
+    .expect("both requests are answered without a third arriving");
+    assert_eq!(floats(&done.0.unwrap()[0]), [0.0, 2.0]);
+    assert_eq!(floats(&done.1.unwrap()[0]), [20.0, 22.0, 24.0, 26.0]);
+    f.model.stop(true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_takes_rows_up_to_the_max_batch() {
     // Three requests of 3 rows with a max batch of 8: two fit together, the third waits.
     let f = fake(8, settings(16, Duration::from_secs(1), &[]), Duration::ZERO);
