@@ -170,19 +170,7 @@ fn preload(library: &Path, provider: &Path, dirs: &[PathBuf]) -> Result<(), (Str
     }
     // cuDNN is opened by name when a convolution first runs.
     for d in &wheels {
-        if let Ok(entries) = std::fs::read_dir(d) {
-            let mut cudnn: Vec<PathBuf> = entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("libcudnn.so."))
-                })
-                .collect();
-            cudnn.sort();
-            load.extend(cudnn);
-        }
+        load.extend(crate::onnx::files_starting(d, "libcudnn.so."));
     }
     // The runtime, then cuBLASLt before cuBLAS: each loaded before what needs it.
     let rank = |p: &PathBuf| {

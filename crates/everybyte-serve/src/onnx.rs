@@ -27,20 +27,26 @@ use crate::tensor::{DataType, Tensor};
 )]
 pub struct LibraryNotFound(pub Vec<String>);
 
-fn library_in(dir: &Path) -> Option<PathBuf> {
-    let capi = dir.join("onnxruntime/capi");
-    let mut found: Vec<PathBuf> = std::fs::read_dir(&capi)
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+/// The files in `dir` whose names start with `prefix`, sorted; none when it cannot be read.
+pub(crate) fn files_starting(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(prefix))
+                })
+                .collect()
         })
-        .collect();
+        .unwrap_or_default();
     found.sort();
-    found.pop()
+    found
+}
+
+fn library_in(dir: &Path) -> Option<PathBuf> {
+    files_starting(&dir.join("onnxruntime/capi"), "libonnxruntime.so").pop()
 }
 
 /// Finds `libonnxruntime.so`: the explicit path, `ORT_DYLIB_PATH`, the configured path, the
