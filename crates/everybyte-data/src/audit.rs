@@ -37,7 +37,7 @@ pub fn audit(input: &Audit, report: &mut Report) -> Result<(), DataError> {
     let shards = total.div_ceil(limit);
     let opts = ScanOptions {
         max_pixels: options.max_pixels,
-        shard: (shards > 1).then_some((1, shards)),
+        shard: (shards > 1).then_some((0, shards)),
         ..ScanOptions::default()
     };
     let scan = scan_files(&project.root, data_files, &opts);

@@ -10,6 +10,7 @@ pub mod decode;
 pub mod error;
 pub mod facts;
 pub mod image;
+pub mod job;
 pub mod manifest;
 pub mod pack;
 pub mod rules;

@@ -204,7 +204,9 @@ fn hash_all(paths: &[PathBuf]) -> Vec<(u64, Option<String>)> {
 }
 
 /// Joins shard manifests into one: the union of their files, sorted; the same path in two
-/// shards with different content is an error naming both.
+/// shards with different content is an error naming both. Duplicates (DATA013) are counted
+/// again over the union, as one scan of every file counts them: two copies in two shards are
+/// a group no shard saw.
 pub fn merge(parts: &[Manifest]) -> Result<Manifest, DataError> {
     let mut files: BTreeMap<String, FileRecord> = BTreeMap::new();
     let mut summary = ManifestSummary::default();
@@ -220,6 +222,22 @@ pub fn merge(parts: &[Manifest]) -> Result<Manifest, DataError> {
             }
             files.insert(f.path.clone(), f.clone());
         }
+    }
+    let code = crate::rules::duplicate_files::DUPLICATE_FILES.code;
+    let mut hashes: Vec<&str> = files
+        .values()
+        .filter(|f| f.size > 0 && !f.blake3.is_empty())
+        .map(|f| f.blake3.as_str())
+        .collect();
+    hashes.sort_unstable();
+    let groups = hashes
+        .chunk_by(|a, b| a == b)
+        .filter(|g| g.len() > 1)
+        .count() as u64;
+    if groups > 0 {
+        summary.findings_by_rule.insert(code.to_owned(), groups);
+    } else {
+        summary.findings_by_rule.remove(code);
     }
     Ok(Manifest {
         version: 1,

@@ -299,7 +299,7 @@ pub enum ServeError {
 /// Why a `--duration`, `--shape` or `--fill` argument of `everybyte bench` is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    #[error("{input}: not a duration (10s, 500ms, 2m)")]
+    #[error("{input}: not a duration (10s, 500ms, 2m, 1h)")]
     Duration { input: String },
     #[error("--shape {input}: expected NAME=D1,D2,…")]
     ShapeForm { input: String },

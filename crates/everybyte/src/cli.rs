@@ -373,6 +373,12 @@ pub enum DataCommand {
     Scan(DataScanArgs),
     /// Join the manifests of `scan --shard K/N` runs into one.
     Merge(DataMergeArgs),
+    /// Walk a dataset once and write its file listing, for `scan --files` (each shard then
+    /// reads its part of the listing instead of walking the tree).
+    List(DataListArgs),
+    /// Write a Kubernetes Indexed Job that scans a dataset in N shards, and the Job that
+    /// merges their manifests.
+    Job(DataJobArgs),
     /// Pack a numeric CSV/TSV, or an image folder (ROOT/CLASS/IMAGE), into one .safetensors file.
     Pack(DataPackArgs),
     /// Re-check a dataset against a manifest: changed, missing and new files (exit 1 on any).
@@ -387,9 +393,14 @@ pub struct DataScanArgs {
     /// Also write a manifest (path, size, mtime, BLAKE3) to FILE, atomically.
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
-    /// Scan only shard K of N (1-based), chosen by a hash of each path.
+    /// Scan only shard K of N, chosen by a hash of each path. K counts from 0 to N-1, as a
+    /// Kubernetes Indexed Job numbers its pods: `--shard $JOB_COMPLETION_INDEX/N`.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<(u64, u64)>,
+    /// Scan the files of this listing (from `data list`), relative to the one folder given,
+    /// instead of walking it; with `--shard`, only that shard's part is kept.
+    #[arg(long, value_name = "FILE")]
+    pub files: Option<PathBuf>,
     /// Images with more pixels than this are reported (DATA004) [default: data.max-pixels
     /// in the configuration, or 89478485].
     #[arg(long)]
@@ -404,11 +415,80 @@ pub struct DataScanArgs {
 #[derive(Debug, Args)]
 pub struct DataMergeArgs {
     /// Shard manifests.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "shards")]
     pub manifests: Vec<PathBuf>,
+    /// Merge DIR/shard-0.json … DIR/shard-(N-1).json (what `data job` writes) instead.
+    #[arg(long, value_name = "N", requires = "dir", conflicts_with = "manifests")]
+    pub shards: Option<u64>,
+    /// The folder of the shard manifests, with `--shards`.
+    #[arg(long, value_name = "DIR", requires = "shards")]
+    pub dir: Option<PathBuf>,
+    /// With `--shards`: wait up to this long (`30s`, `2h`) for every shard's manifest to
+    /// appear, as the merge step of a Job whose shards are still running does.
+    #[arg(long, value_name = "DURATION", value_parser = parse_seconds)]
+    pub wait: Option<f64>,
     /// The merged manifest (written atomically).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DataListArgs {
+    /// The dataset's folder.
+    pub path: PathBuf,
+    /// The listing to write (atomically).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DataJobArgs {
+    /// How many shards (the Job's completions), each a pod scanning 1/N of the files.
+    #[arg(long, value_name = "N")]
+    pub shards: u64,
+    /// How many pods run at once [default: N, at most 32].
+    #[arg(long, value_name = "P")]
+    pub parallelism: Option<u64>,
+    /// The container image, with everybyte on its PATH (pinned by digest, or a version tag).
+    #[arg(long)]
+    pub image: String,
+    /// The dataset's folder inside the pod.
+    #[arg(long, value_name = "PATH_IN_POD")]
+    pub data: String,
+    /// The PersistentVolumeClaim holding the dataset, mounted read-only at `--data`.
+    #[arg(long, value_name = "CLAIM")]
+    pub volume: Option<String>,
+    /// The PersistentVolumeClaim the manifests are written to (ReadWriteMany), mounted at
+    /// `--out` [default: none; `--out` is then on the node, which only suits one node].
+    #[arg(long, value_name = "CLAIM")]
+    pub out_volume: Option<String>,
+    /// Where the shard manifests and the merged one go, inside the pods [default: /everybyte
+    /// on `--out-volume`, or DATA/.everybyte on `--volume` (hidden: the scan skips it)].
+    #[arg(long, value_name = "PATH_IN_POD")]
+    pub out: Option<String>,
+    /// A listing from `data list`, at this path inside the pods: each shard reads its part
+    /// of it instead of walking the tree.
+    #[arg(long, value_name = "PATH_IN_POD")]
+    pub files: Option<String>,
+    /// The listing on this machine, for the number of files each shard gets (its header).
+    #[arg(long, value_name = "FILE")]
+    pub list: Option<PathBuf>,
+    /// Scan this folder here (a sample of the dataset, or all of it) to measure the scan's
+    /// memory per file; the pods' requests and limits come from it.
+    #[arg(long, value_name = "DIR")]
+    pub measure: Option<PathBuf>,
+    /// The number of files in the dataset, when no `--list` says it.
+    #[arg(long, value_name = "COUNT")]
+    pub total_files: Option<u64>,
+    /// CPUs per pod (the scan uses every core it is given).
+    #[arg(long, default_value_t = 2)]
+    pub cpus: u64,
+    /// The Job's name (the merge Job is NAME-merge).
+    #[arg(long, default_value = "everybyte-data-scan")]
+    pub name: String,
+    /// Write the manifests to FILE instead of standard output (atomically).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -457,7 +537,9 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
-    let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 3/8")?;
+    let (k, n) = s
+        .split_once('/')
+        .ok_or("expected K/N, e.g. 3/8 (K from 0 to N-1)")?;
     let k: u64 = k
         .trim()
         .parse()
@@ -466,8 +548,10 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{n}` is not a number"))?;
-    if n == 0 || k == 0 || k > n {
-        return Err(format!("shard {k}/{n}: need 1 <= K <= N"));
+    if n == 0 || k >= n {
+        return Err(format!(
+            "shard {k}/{n}: K counts from 0 to N-1 (as JOB_COMPLETION_INDEX does), so need 0 <= K < N"
+        ));
     }
     Ok((k, n))
 }

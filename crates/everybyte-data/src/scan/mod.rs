@@ -21,6 +21,7 @@ mod file;
 mod hash;
 mod images;
 mod kind;
+mod listing;
 mod read;
 mod shard;
 mod tables;
@@ -28,6 +29,7 @@ mod walk;
 
 pub(crate) use hash::blake3_file;
 pub use kind::{Kind, by_extension, sniff};
+pub use listing::{listed_count, read_list, write_list};
 pub use shard::shard_of;
 pub use walk::{Rel, list_files};
 
@@ -36,7 +38,8 @@ pub use walk::{Rel, list_files};
 pub struct ScanOptions {
     /// Images above this many pixels are reported (DATA004).
     pub max_pixels: u64,
-    /// Scan only shard K of N (1-based), chosen by a hash of the relative path.
+    /// Scan only shard K of N (K from 0 to N-1, as a Kubernetes Indexed Job numbers its pods),
+    /// chosen by a hash of the relative path.
     pub shard: Option<(u64, u64)>,
     /// Decode every image fully (a real decoder), for the corruptions only decoding finds.
     pub decode: bool,
@@ -136,15 +139,14 @@ pub struct ScanReport {
     pub summary: Summary,
 }
 
-/// Scans files (walking folders) on all cores.
-/// [`scan`], with `show` given the progress line (see [`Progress::line`]) five times a second
-/// while it runs, and once more with an empty line when it is done.
-pub fn scan_showing(
-    paths: &[PathBuf],
-    root: &Path,
+/// Runs `run` (a [`scan`] or a [`scan_listed`]) with `show` given the progress line (see
+/// [`Progress::line`]) five times a second while it runs, and once more with an empty line
+/// when it is done.
+pub fn scan_showing<R: Send>(
+    run: impl FnOnce(&ScanOptions) -> R + Send,
     opts: &ScanOptions,
     show: &(dyn Fn(&str) + Sync),
-) -> ScanReport {
+) -> R {
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
     let progress = std::sync::Arc::new(Progress::default());
     let opts = ScanOptions {
@@ -161,12 +163,13 @@ pub fn scan_showing(
             }
             show("");
         });
-        let r = scan(paths, root, &opts);
+        let r = run(&opts);
         done.store(true, Relaxed);
         r
     })
 }
 
+/// Scans files (walking folders) on all cores.
 pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
     let started = std::time::Instant::now();
     let (files, errors) = list_files(paths, root, opts.shard);
@@ -183,12 +186,30 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
     report
 }
 
+/// Scans the files of a listing written by `data list` ([`write_list`]), relative to `root`:
+/// with `opts.shard`, only that shard's paths are kept as the listing streams by, and no
+/// folder is walked.
+pub fn scan_listed(root: &Path, list: &Path, opts: &ScanOptions) -> std::io::Result<ScanReport> {
+    let started = std::time::Instant::now();
+    let files = read_list(list, opts.shard)?;
+    let mut report = scan_files(
+        root,
+        files,
+        &ScanOptions {
+            shard: None,
+            ..opts.clone()
+        },
+    );
+    report.summary.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
 /// Scans files already listed relative to `root`, such as the files a project walk found;
 /// `opts.shard` keeps only that shard of them.
 pub fn scan_files(root: &Path, mut files: Vec<Rel>, opts: &ScanOptions) -> ScanReport {
     let started = std::time::Instant::now();
     if let Some((k, n)) = opts.shard {
-        files.retain(|rel| shard_of(rel.as_bytes(), n) == k - 1);
+        files.retain(|rel| shard_of(rel.as_bytes(), n) == k);
     }
     if let Some(p) = &opts.progress {
         p.total_files.store(files.len() as u64, Ordering::Relaxed);

@@ -54,7 +54,7 @@ pub fn list_files(
     root: &Path,
     shard: Option<(u64, u64)>,
 ) -> (Vec<Rel>, Vec<Finding>) {
-    let keep = |rel: &OsStr| shard.is_none_or(|(k, n)| shard_of(rel.as_bytes(), n) == k - 1);
+    let keep = |rel: &OsStr| shard.is_none_or(|(k, n)| shard_of(rel.as_bytes(), n) == k);
     let mut runs: Vec<Vec<Rel>> = Vec::new();
     let mut given = Vec::new();
     let mut errors = Vec::new();

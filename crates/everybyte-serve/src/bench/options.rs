@@ -55,6 +55,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
         (n, 1.0)
     } else if let Some(n) = t.strip_suffix('m') {
         (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
     } else {
         (t, 1.0)
     };
@@ -108,7 +110,7 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_mins(2));
         assert_eq!(
             parse_duration("10x").unwrap_err().to_string(),
-            "10x: not a duration (10s, 500ms, 2m)"
+            "10x: not a duration (10s, 500ms, 2m, 1h)"
         );
     }
 }

@@ -187,7 +187,7 @@ fn scan_manifest_verify_and_merge() {
     );
 
     // Three shards cover every file exactly once; merged, they equal the whole manifest.
-    for k in 1..=3 {
+    for k in 0..3 {
         let out = dir
             .command()
             .args([
@@ -210,9 +210,9 @@ fn scan_manifest_verify_and_merge() {
         .args([
             "data",
             "merge",
+            "s0.json",
             "s1.json",
             "s2.json",
-            "s3.json",
             "-o",
             "merged.json",
         ])
@@ -237,7 +237,7 @@ fn scan_manifest_verify_and_merge() {
     assert_eq!(merged["summary"]["findings_by_rule"]["DATA001"], 1);
     let bad = dir
         .command()
-        .args(["data", "scan", "ds", "--shard", "4/3"])
+        .args(["data", "scan", "ds", "--shard", "3/3"])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
@@ -276,4 +276,119 @@ fn audit_samples_large_datasets() {
             .contains("of 40 data files scanned"),
         "{note}"
     );
+}
+
+/// The `args:` of the container of the `doc`-th Job of a `data job` stream, with
+/// `$(JOB_COMPLETION_INDEX)` expanded as the kubelet expands it from the pod's environment.
+fn job_args(yaml: &str, doc: usize, index: Option<u64>) -> Vec<String> {
+    let part = yaml.split("\n---\n").nth(doc).unwrap();
+    let line = part
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("args: "))
+        .unwrap();
+    let args: Vec<String> = serde_json::from_str(line).unwrap();
+    args.into_iter()
+        .map(|a| match index {
+            Some(i) => a.replace("$(JOB_COMPLETION_INDEX)", &i.to_string()),
+            None => a,
+        })
+        .collect()
+}
+
+#[test]
+fn an_indexed_job_simulated_merges_to_the_unsharded_manifest() {
+    let dir = Dir::new();
+    for i in 0..60 {
+        dir.create(
+            &format!("ds/c{}/r{i:02}.csv", i % 3),
+            format!("x,y\n{i},{}\n", i * 2),
+        );
+    }
+    // Copies that land in different shards: only the merge sees them as one group.
+    for i in 0..4 {
+        dir.create(&format!("ds/copies/same{i}.txt"), "the same bytes\n");
+    }
+    dir.create("ds/c0/bad.csv", "x\n1\nnan\n");
+    dir.create("ds/c1/empty.jpg", "");
+    let data = dir.path().join("ds");
+    let data = data.to_str().unwrap();
+    let whole = dir
+        .command()
+        .args([
+            "data",
+            "scan",
+            data,
+            "--manifest",
+            "whole.json",
+            "--fail-on",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let list = dir
+        .command()
+        .args(["data", "list", data, "-o", "files.lst"])
+        .output()
+        .unwrap();
+    assert!(list.status.success(), "{}", stderr(&list));
+    let out_dir = dir.path().join("out");
+    let n = 4u64;
+    let job = dir
+        .command()
+        .args(["data", "job", "--shards", &n.to_string(), "--image"])
+        .arg("ghcr.io/acme/everybyte:0.1.0")
+        .args([
+            "--data",
+            data,
+            "--volume",
+            "dataset",
+            "--out-volume",
+            "results",
+        ])
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("--files")
+        .arg(dir.path().join("files.lst"))
+        .args(["--list", "files.lst", "--measure", data, "-o", "job.yaml"])
+        .output()
+        .unwrap();
+    assert!(job.status.success(), "{}", stderr(&job));
+    let yaml = std::fs::read_to_string(dir.path().join("job.yaml")).unwrap();
+    let linted = dir
+        .command()
+        .args(["deploy", "lint", "job.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(linted.status.code(), Some(0), "{}", stdout(&linted));
+    // The merge Job starts with the shards: it waits for their manifests.
+    let mut merge = dir
+        .command()
+        .args(job_args(&yaml, 1, None))
+        .spawn()
+        .unwrap();
+    for k in 0..n {
+        let out = dir
+            .command()
+            .args(job_args(&yaml, 0, Some(k)))
+            .env("JOB_COMPLETION_INDEX", k.to_string())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "shard {k}: {}", stderr(&out));
+    }
+    assert!(merge.wait().unwrap().success());
+    let merged = std::fs::read_to_string(out_dir.join("manifest.json")).unwrap();
+    let whole = std::fs::read_to_string(dir.path().join("whole.json")).unwrap();
+    assert_eq!(merged, whole);
+    let v: serde_json::Value = serde_json::from_str(&merged).unwrap();
+    assert_eq!(v["summary"]["findings_by_rule"]["DATA013"], 1, "{merged}");
+    assert_eq!(v["summary"]["files"], 66);
+    // Shard K of N counts from 0, as the Job does; N of N is not a shard.
+    let bad = dir
+        .command()
+        .args(["data", "scan", data, "--shard", "4/4"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("0 <= K < N"), "{}", stderr(&bad));
 }
