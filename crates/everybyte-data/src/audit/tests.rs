@@ -90,3 +90,47 @@ fn a_large_dataset_is_sampled_and_says_so() {
     let report = run(&project, &config);
     assert!(report.context.is_empty() && report.findings.is_empty());
 }
+
+#[test]
+fn documentation_pictures_are_not_a_dataset() {
+    let bad_crc = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("resources/fixtures/DATA003/fires/bad_crc.png"),
+    )
+    .unwrap();
+    let (_tmp, project) = project(&[
+        ("README.md", b"![demo](assets/demo.png)\n<img src=\"./docs/arch.png\">\n![x](https://github.com/o/r/raw/main/paper/fig1.png?raw=true)\n"),
+        ("assets/demo.png", &bad_crc),
+        ("assets/more/other.png", &bad_crc),
+        ("docs/arch.png", &bad_crc),
+        ("paper/fig1.png", &bad_crc),
+        ("examples/README.md", b"see the pictures\n"),
+        ("examples/images/sample.png", &bad_crc),
+        // Not beside a README, and linked by no document: data.
+        ("data/images/cat.png", &bad_crc),
+        ("data/train/assets/x.png", &bad_crc),
+    ]);
+    let report = run(&project, &Config::default());
+    let paths: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "DATA003")
+        .map(|f| f.location.path.as_str())
+        .collect();
+    assert_eq!(paths, ["data/images/cat.png", "data/train/assets/x.png"]);
+}
+
+#[test]
+fn links_resolve_from_the_documents_folder() {
+    assert_eq!(
+        resolve("docs", "../assets/a.png").as_deref(),
+        Some("assets/a.png")
+    );
+    assert_eq!(
+        resolve("docs", "/assets/a.png").as_deref(),
+        Some("assets/a.png")
+    );
+    assert_eq!(resolve("", "./a.png#x").as_deref(), Some("a.png"));
+    assert_eq!(resolve("", "../a.png"), None);
+    let links = image_links(b"<img src='x/Y.PNG' width=3> see fig.png.\n[a](b.jpgx) c.jpeg");
+    assert_eq!(links, ["x/Y.PNG", "fig.png", "c.jpeg"]);
+}

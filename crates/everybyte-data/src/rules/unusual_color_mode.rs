@@ -6,7 +6,8 @@ everybyte_core::declare_rule! {
     /// ## What it checks
     /// The colour mode of every image (RGB, grayscale, CMYK, YCCK, palette, RGBA, 16-bit),
     /// summarised per scan: the modes other than the dominant one are reported with their counts
-    /// and examples.
+    /// and examples. An outlier needs a population to stand out from: the scan must hold at
+    /// least 20 images, so three pictures of a README are not a dataset with a minority mode.
     /// ## Why it matters
     /// A pipeline written for 3-channel 8-bit RGB breaks on a 4-channel CMYK or a 1-channel
     /// grayscale image (a shape mismatch when batching), or, worse, converts it with the wrong
@@ -21,11 +22,18 @@ everybyte_core::declare_rule! {
     pub static UNUSUAL_COLOR_MODE = { code: "DATA005", name: "unusual-color-mode", severity: Warning, summary: "Some images use a colour mode the rest of the dataset does not" };
 }
 
+/// The fewest images a scan needs before one colour mode is "the dataset's" and another an
+/// outlier.
+pub const MIN_POPULATION: usize = 20;
+
 /// Every colour mode other than the dataset's dominant one.
 pub fn check(facts: &Facts, out: &mut Vec<Finding>) {
     let Fact::ColorModes(modes) = &facts.fact else {
         return;
     };
+    if modes.total < MIN_POPULATION {
+        return;
+    }
     let Some(dominant) = modes.groups.get(modes.dominant) else {
         return;
     };

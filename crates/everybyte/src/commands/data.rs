@@ -155,6 +155,10 @@ fn list(args: &DataListArgs) -> Result<ExitCode> {
     for e in &errors {
         eprintln!("everybyte: {}: {}", e.location.path, e.message);
     }
+    if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("{}: cannot create the folder", parent.display()))?;
+    }
     everybyte_core::write_atomic(&args.output, |w| {
         let mut w = io::BufWriter::new(w);
         everybyte_data::scan::write_list(&mut w, &files)?;
