@@ -50,6 +50,59 @@ pub enum Fact {
     ColorModes(ColorModes),
     /// The files of the scan grouped by content hash (each group in path order).
     SameContent(Vec<Vec<String>>),
+    /// A compressed stream, record file, tar shard or columnar file that breaks.
+    Container(ContainerFault),
+    /// Fields most records of a file have and some lack.
+    Fields(FieldGaps),
+    /// Sample keys a WebDataset shard holds more than once.
+    DuplicateKeys(DuplicateKeys),
+}
+
+/// The keys a shard holds twice: members of one sample apart from each other, or one member
+/// written twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DuplicateKeys {
+    pub count: u64,
+    /// The first few, as `key` or `key.ext`.
+    pub examples: Vec<String>,
+}
+
+/// Where a container file breaks: a stream cut short, a checksum that fails, a header that
+/// does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerFault {
+    /// `gzip`, `zstd`, `TFRecord`, `tar`, `Parquet`, `Arrow IPC`.
+    pub format: &'static str,
+    /// What is wrong, with the record or member and the byte where it is known.
+    pub message: String,
+    /// The line of the content where it broke (a compressed table), for the location.
+    pub line: Option<u64>,
+}
+
+/// Records (lines, `tf.train.Example`s, a shard's samples) that lack a field most of the
+/// file's records have.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldGaps {
+    /// What a record is: `line`, `record`, `sample`.
+    pub unit: &'static str,
+    /// What a field is: `key`, `feature`, `member`.
+    pub field: &'static str,
+    /// The records read.
+    pub records: u64,
+    pub gaps: Vec<FieldGap>,
+}
+
+/// One field, and the records without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldGap {
+    pub name: String,
+    /// The records that have it.
+    pub present: u64,
+    pub missing: u64,
+    /// The first record without it, as the finding names it (`line 4`, `sample n01_0003`).
+    pub first: String,
+    /// Its line, where records are lines.
+    pub line: Option<u64>,
 }
 
 /// A file's size and what it is.

@@ -6,9 +6,11 @@
 
 pub mod array;
 pub mod audit;
+pub mod compress;
 pub mod decode;
 pub mod error;
 pub mod facts;
+pub mod fields;
 pub mod image;
 pub mod job;
 pub mod manifest;
@@ -16,6 +18,8 @@ pub mod pack;
 pub mod rules;
 pub mod scan;
 pub mod table;
+pub mod tar;
+pub mod tfrecord;
 
 pub use audit::audit;
 pub use error::DataError;

@@ -78,6 +78,10 @@ pub struct TableScan {
     pub bom: bool,
     pub crlf_lines: u64,
     pub lf_lines: u64,
+    /// JSON Lines: the keys some objects lack.
+    pub key_gaps: Option<crate::facts::FieldGaps>,
+    /// JSON Lines: the last line read.
+    pub last_line: u64,
 }
 
 fn classify(col: &mut Column, raw: &[u8], line: u64) {
@@ -652,6 +656,7 @@ pub fn scan_jsonl<R: Read>(reader: R) -> io::Result<TableScan> {
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut buf = Vec::new();
     let mut line = 0u64;
+    let mut keys = crate::fields::FieldTracker::default();
     loop {
         buf.clear();
         if r.read_until(b'\n', &mut buf)? == 0 {
@@ -673,6 +678,7 @@ pub fn scan_jsonl<R: Read>(reader: R) -> io::Result<TableScan> {
             continue;
         };
         for (k, v) in obj {
+            keys.field(&k);
             let i = *index.entry(k.clone()).or_insert_with(|| {
                 out.columns.push(Column {
                     name: k,
@@ -694,7 +700,10 @@ pub fn scan_jsonl<R: Read>(reader: R) -> io::Result<TableScan> {
                 other => classify(col, other.to_string().as_bytes(), line),
             }
         }
+        keys.end_record(|| (format!("line {line}"), Some(line)));
     }
+    out.key_gaps = Some(keys.gaps("line", "key"));
+    out.last_line = line;
     Ok(out)
 }
 
@@ -710,5 +719,22 @@ mod jsonl_tests {
         assert_eq!((a.nan.count, a.nan.first_line, a.inf.count), (1, 2, 1));
         let b = &t.columns[1];
         assert_eq!((b.na.count, b.empty.count), (1, 1));
+        assert_eq!(t.key_gaps.unwrap().gaps, []);
+    }
+
+    #[test]
+    fn keys_some_objects_lack() {
+        let text = "{\"a\": 1}\n{\"a\": 2, \"b\": 1}\n\n{\"b\": 3}\n{\"a\": 4, \"b\": 5}\n";
+        let gaps = super::scan_jsonl(text.as_bytes())
+            .unwrap()
+            .key_gaps
+            .unwrap();
+        assert_eq!(gaps.records, 4);
+        let got: Vec<(&str, u64, u64, Option<u64>)> = gaps
+            .gaps
+            .iter()
+            .map(|g| (g.name.as_str(), g.present, g.missing, g.line))
+            .collect();
+        assert_eq!(got, [("a", 3, 1, Some(4)), ("b", 3, 1, Some(1))]);
     }
 }

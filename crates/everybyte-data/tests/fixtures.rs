@@ -48,6 +48,9 @@ everybyte_test_support::rule_fixtures! {
     data011_corrupt_array => "DATA011",
     data012_nonfinite_array => "DATA012",
     data013_duplicate_files => "DATA013",
+    data014_corrupt_container => "DATA014",
+    data015_missing_field => "DATA015",
+    data016_duplicate_sample_key => "DATA016",
 }
 
 /// Every rule of the table has a generated test above.
@@ -66,7 +69,7 @@ fn every_rule_has_its_fixtures() {
     }
     assert_eq!(
         everybyte_data::rules().count(),
-        13,
+        16,
         "add the new rule's line above"
     );
 }
@@ -86,7 +89,7 @@ fn specific_diagnoses() {
     has("DATA003", "no_iend.png");
     has("DATA003", "GIF: no trailer byte");
     has("DATA004", "40000x40000");
-    has("DATA005", "1 of 4 images are grayscale");
+    has("DATA005", "1 of 21 images are grayscale");
     has(
         "DATA006",
         "1 NaN (first at line 3), 2 inf (first at line 4)",

@@ -8,12 +8,15 @@ use crate::facts::Facts;
 use crate::table::Seen;
 
 pub mod corrupt_array;
+pub mod corrupt_container;
 pub mod corrupt_image;
 pub mod duplicate_files;
+pub mod duplicate_sample_key;
 pub mod empty_file;
 pub mod extension_mismatch;
 pub mod image_too_large;
 pub mod missing_cells;
+pub mod missing_field;
 pub mod nonfinite_array;
 pub mod nonfinite_cells;
 pub mod ragged_rows;
@@ -40,6 +43,18 @@ pub static RULES: &[Check<Facts>] = &[
     Check {
         rule: &image_too_large::IMAGE_TOO_LARGE,
         check: image_too_large::check,
+    },
+    Check {
+        rule: &corrupt_container::CORRUPT_CONTAINER,
+        check: corrupt_container::check,
+    },
+    Check {
+        rule: &missing_field::MISSING_FIELD,
+        check: missing_field::check,
+    },
+    Check {
+        rule: &duplicate_sample_key::DUPLICATE_SAMPLE_KEY,
+        check: duplicate_sample_key::check,
     },
     Check {
         rule: &text_encoding::TEXT_ENCODING,

@@ -16,6 +16,22 @@ fn count_from(path: &Path, offset: u64, dtype: Dtype, elements: u64) -> std::io:
     array::count_nonfinite(f, dtype, elements)
 }
 
+/// The NaN/inf count of an `.npy` array, its dtype named as NumPy names it.
+pub(crate) fn npy_count(h: &array::Npy, counts: NonFinite) -> NonFiniteCount {
+    let dtype = match h.descr.trim_start_matches(['<', '>', '|', '=']) {
+        "f2" => "float16",
+        "f4" => "float32",
+        "f8" => "float64",
+        other => other,
+    };
+    NonFiniteCount {
+        tensor: None,
+        dtype: dtype.to_owned(),
+        elements: h.elements,
+        counts,
+    }
+}
+
 /// Checks an `.npy` file of `size` bytes.
 pub(crate) fn check_npy(path: &Path, size: u64, facts: &mut Facts, findings: &mut Vec<Finding>) {
     let mut head = vec![0u8; 1 << 16];
@@ -28,18 +44,7 @@ pub(crate) fn check_npy(path: &Path, size: u64, facts: &mut Facts, findings: &mu
         Err(e) => a.fault = Some(ArrayFault::Npy(e)),
         Ok(h) => {
             if let Ok(counts) = count_from(path, h.data_offset, h.dtype, h.elements) {
-                let dtype = match h.descr.trim_start_matches(['<', '>', '|', '=']) {
-                    "f2" => "float16",
-                    "f4" => "float32",
-                    "f8" => "float64",
-                    other => other,
-                };
-                a.nonfinite.push(NonFiniteCount {
-                    tensor: None,
-                    dtype: dtype.to_owned(),
-                    elements: h.elements,
-                    counts,
-                });
+                a.nonfinite.push(npy_count(&h, counts));
             }
         }
     }

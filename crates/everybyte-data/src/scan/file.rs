@@ -8,7 +8,9 @@ use std::path::Path;
 use everybyte_core::Finding;
 
 use super::read::{FolderCache, MAX_IMAGE_BYTES, read_on};
-use super::{FileRecord, Kind, ScanOptions, arrays, by_extension, hash, images, sniff, tables};
+use super::{
+    FileRecord, Kind, ScanOptions, arrays, by_extension, hash, images, records, sniff, tables,
+};
 use crate::facts::{Fact, Facts, FileFacts};
 
 /// What the scan of one file adds to its thread's partial report.
@@ -251,17 +253,9 @@ fn pass(
         }
         Kind::Npy => arrays::check_npy(path, size, facts, &mut out.findings),
         Kind::Safetensors => arrays::check_safetensors(path, size, facts, &mut out.findings),
-        Kind::Csv | Kind::Tsv => {
-            let delim = if kind == Kind::Tsv { b'\t' } else { b',' };
-            match crate::table::scan_file(path, delim) {
-                Ok(t) => tables::judge(t, facts, &mut out.findings),
-                Err(e) => out.unreadable(&facts.rel, &e),
-            }
-        }
-        Kind::Jsonl => match std::fs::File::open(path).and_then(crate::table::scan_jsonl) {
-            Ok(t) => tables::judge(t, facts, &mut out.findings),
-            Err(e) => out.unreadable(&facts.rel, &e),
-        },
+        Kind::Csv | Kind::Tsv | Kind::Jsonl => tables::check(kind, path, facts, out),
+        Kind::TfRecord => records::check_tfrecord(path, facts, out),
+        Kind::Tar => records::check_tar(path, size, facts, out),
         Kind::Other => {}
     }
 }

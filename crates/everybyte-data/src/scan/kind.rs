@@ -16,12 +16,15 @@ pub enum Kind {
     Csv,
     Tsv,
     Jsonl,
+    TfRecord,
+    /// A tar archive (a WebDataset shard), plain or gzip-compressed.
+    Tar,
     Other,
 }
 
 impl Kind {
     /// Every kind, in declaration order (`kind as usize` indexes it).
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Jpeg,
         Kind::Png,
         Kind::Gif,
@@ -32,6 +35,8 @@ impl Kind {
         Kind::Csv,
         Kind::Tsv,
         Kind::Jsonl,
+        Kind::TfRecord,
+        Kind::Tar,
         Kind::Other,
     ];
 
@@ -47,6 +52,8 @@ impl Kind {
             Kind::Csv => "CSV",
             Kind::Tsv => "TSV",
             Kind::Jsonl => "JSON Lines",
+            Kind::TfRecord => "TFRecord",
+            Kind::Tar => "tar",
             Kind::Other => "other",
         }
     }
@@ -67,12 +74,27 @@ pub fn sniff(head: &[u8]) -> Option<Kind> {
         Kind::Npy
     } else if head.len() > 9 && head[8] == b'{' && head[..8].iter().rev().take(4).all(|b| *b == 0) {
         Kind::Safetensors
+    } else if crate::tfrecord::sniff(head) {
+        Kind::TfRecord
     } else {
         return None;
     })
 }
 
 pub fn by_extension(name: &str) -> Option<Kind> {
+    // `a.jsonl.gz`, `b.csv.zst`: a table under a compression suffix.
+    if let Some(inner) = crate::compress::inner_name(name) {
+        return by_extension_plain(inner).filter(|k| {
+            matches!(
+                k,
+                Kind::Csv | Kind::Tsv | Kind::Jsonl | Kind::TfRecord | Kind::Tar
+            )
+        });
+    }
+    by_extension_plain(name)
+}
+
+fn by_extension_plain(name: &str) -> Option<Kind> {
     // The extension is the text after the last dot of the file name, at most 11 bytes long
     // ("safetensors"); it is lowered on the stack, as this runs once per file.
     let b = name.as_bytes();
@@ -99,6 +121,8 @@ pub fn by_extension(name: &str) -> Option<Kind> {
         b"csv" => Kind::Csv,
         b"tsv" | b"tab" => Kind::Tsv,
         b"jsonl" | b"ndjson" => Kind::Jsonl,
+        b"tfrecord" | b"tfrecords" | b"tfr" => Kind::TfRecord,
+        b"tar" | b"tgz" => Kind::Tar,
         _ => return None,
     })
 }

@@ -23,6 +23,7 @@ mod images;
 mod kind;
 mod listing;
 mod read;
+mod records;
 mod shard;
 mod tables;
 mod walk;
