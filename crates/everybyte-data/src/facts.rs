@@ -56,6 +56,18 @@ pub enum Fact {
     Fields(FieldGaps),
     /// Sample keys a WebDataset shard holds more than once.
     DuplicateKeys(DuplicateKeys),
+    /// A Parquet file's statistics that contradict its data, described.
+    Statistics(Vec<String>),
+    /// The columns whose type differs between the columnar files of one folder.
+    SchemaDrift(Vec<ColumnDrift>),
+}
+
+/// One column's types across a folder's files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDrift {
+    pub column: String,
+    /// Each type, with the number of files that have it and the first of them.
+    pub types: Vec<(String, usize, String)>,
 }
 
 /// The keys a shard holds twice: members of one sample apart from each other, or one member

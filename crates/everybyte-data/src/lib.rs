@@ -6,6 +6,7 @@
 
 pub mod array;
 pub mod audit;
+pub mod columnar;
 pub mod compress;
 pub mod decode;
 pub mod error;

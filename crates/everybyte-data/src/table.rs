@@ -13,7 +13,7 @@ pub struct Seen {
 }
 
 impl Seen {
-    fn add(&mut self, line: u64) {
+    pub(crate) fn add(&mut self, line: u64) {
         if self.count == 0 {
             self.first_line = line;
         }
@@ -35,6 +35,9 @@ pub struct Column {
     pub na: Seen,
     pub not_int: Seen,
     pub not_float: Seen,
+    /// Counted by row of a columnar file (Parquet, Arrow), not by line of a text one: `na`
+    /// then holds the column's nulls.
+    pub by_row: bool,
 }
 
 impl Column {

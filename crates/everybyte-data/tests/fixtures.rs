@@ -51,6 +51,8 @@ everybyte_test_support::rule_fixtures! {
     data014_corrupt_container => "DATA014",
     data015_missing_field => "DATA015",
     data016_duplicate_sample_key => "DATA016",
+    data017_statistics_mismatch => "DATA017",
+    data018_schema_drift => "DATA018",
 }
 
 /// Every rule of the table has a generated test above.
@@ -69,7 +71,7 @@ fn every_rule_has_its_fixtures() {
     }
     assert_eq!(
         everybyte_data::rules().count(),
-        16,
+        18,
         "add the new rule's line above"
     );
 }

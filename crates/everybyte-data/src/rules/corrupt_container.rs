@@ -9,7 +9,9 @@ everybyte_core::declare_rule! {
     /// TFRecord files record by record (the length's and the data's masked CRC-32C, a file
     /// cut inside a record); WebDataset tar shards header by header (the header checksum, a
     /// member cut short, the end-of-archive blocks), and a shard's `.json` and `.cls` members
-    /// that do not parse as what their extension says.
+    /// that do not parse as what their extension says; Parquet files (the `PAR1` magic at both
+    /// ends, a footer length past the file, the footer, every page, and the page CRCs where the
+    /// writer wrote them) and Arrow IPC files and streams (schema, record batches, buffers).
     /// ## Why it matters
     /// A shard cut short by an interrupted upload or a full disk reads fine up to the break, so
     /// the job runs for hours and dies when a worker reaches it (`DataLossError: corrupted
@@ -24,7 +26,7 @@ everybyte_core::declare_rule! {
     /// Copy or regenerate the shard from its source and compare checksums (`everybyte data
     /// scan --manifest`, then `data verify` where it is used); write shards to a temporary name
     /// and rename them when complete.
-    pub static CORRUPT_CONTAINER = { code: "DATA014", name: "corrupt-container", severity: Error, summary: "A compressed stream, TFRecord file or tar shard is cut short, fails its checksums or holds a member that does not parse" };
+    pub static CORRUPT_CONTAINER = { code: "DATA014", name: "corrupt-container", severity: Error, summary: "A compressed stream, TFRecord, tar, Parquet or Arrow file is cut short, fails its checksums or holds what does not parse" };
 }
 
 /// A container that breaks.

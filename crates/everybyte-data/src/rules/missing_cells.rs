@@ -5,7 +5,9 @@ use crate::facts::{Fact, Facts};
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// Empty cells and NA-like markers (`NA`, `N/A`, `null`, `NULL`, `None`, `nil`, `-`) per
-    /// column, with the count and the first line.
+    /// column, with the count and the first line; in Parquet and Arrow files, the nulls of
+    /// numeric columns (a null in an optional text column is what its schema allows), with
+    /// the first row.
     /// ## Why it matters
     /// pandas turns them into NaN (a numeric column) or leaves strings like `"N/A"` (an object
     /// column), and `torch.tensor` then fails or trains on NaN.
@@ -24,9 +26,15 @@ pub fn check(facts: &Facts, out: &mut Vec<Finding>) {
     let Fact::Column(c) = &facts.fact else {
         return;
     };
-    if let Some((text, first)) = super::counts(&[(c.empty, "empty"), (c.na, "NA-like")]) {
+    // A columnar file's nulls matter where the column is a number (a feature, a label): a
+    // null in an optional text column is what the schema allows.
+    if c.by_row && !matches!(c.inferred(), "int" | "float") {
+        return;
+    }
+    let na = if c.by_row { "null" } else { "NA-like" };
+    if let Some((text, first)) = super::counts(c, &[(c.empty, "empty"), (c.na, na)]) {
         out.push(
-            Finding::new(&MISSING_CELLS, facts.line(first), format!("column `{}` ({}): {text}", c.name, c.inferred()))
+            Finding::new(&MISSING_CELLS, super::column_at(facts, c, first), format!("column `{}` ({}): {text}", c.name, c.inferred()))
                 .with_help("fill or drop them explicitly before training, and make the export write one missing-value marker")
                 .with_data("column", c.name.as_str())
                 .with_data("empty", c.empty.count)

@@ -20,6 +20,8 @@ pub mod missing_field;
 pub mod nonfinite_array;
 pub mod nonfinite_cells;
 pub mod ragged_rows;
+pub mod schema_drift;
+pub mod statistics_mismatch;
 pub mod text_encoding;
 pub mod unparsable_cells;
 pub mod unusual_color_mode;
@@ -57,6 +59,10 @@ pub static RULES: &[Check<Facts>] = &[
         check: duplicate_sample_key::check,
     },
     Check {
+        rule: &statistics_mismatch::STATISTICS_MISMATCH,
+        check: statistics_mismatch::check,
+    },
+    Check {
         rule: &text_encoding::TEXT_ENCODING,
         check: text_encoding::check,
     },
@@ -89,6 +95,10 @@ pub static RULES: &[Check<Facts>] = &[
         check: unusual_color_mode::check,
     },
     Check {
+        rule: &schema_drift::SCHEMA_DRIFT,
+        check: schema_drift::check,
+    },
+    Check {
         rule: &duplicate_files::DUPLICATE_FILES,
         check: duplicate_files::check,
     },
@@ -104,14 +114,24 @@ pub fn judge(facts: &Facts, out: &mut Vec<Finding>) {
     Check::run_all(RULES, facts, out);
 }
 
-/// `"1 NaN (first at line 43), 2 inf (first at line 88)"` and the earliest of those lines, or
-/// `None` when every count is zero.
-fn counts(parts: &[(Seen, &str)]) -> Option<(String, u64)> {
+/// `"1 NaN (first at line 43), 2 inf (first at line 88)"` (rows, for a columnar file) and the
+/// earliest of those lines, or `None` when every count is zero.
+fn counts(c: &crate::table::Column, parts: &[(Seen, &str)]) -> Option<(String, u64)> {
+    let unit = if c.by_row { "row" } else { "line" };
     let present: Vec<&(Seen, &str)> = parts.iter().filter(|(s, _)| s.count > 0).collect();
     let first = present.iter().map(|(s, _)| s.first_line).min()?;
     let text: Vec<String> = present
         .iter()
-        .map(|(s, what)| format!("{} {what} (first at line {})", s.count, s.first_line))
+        .map(|(s, what)| format!("{} {what} (first at {unit} {})", s.count, s.first_line))
         .collect();
     Some((text.join(", "), first))
+}
+
+/// Where a column's finding points: the line of a text table, the file of a columnar one.
+fn column_at(facts: &Facts, c: &crate::table::Column, first: u64) -> everybyte_core::Location {
+    if c.by_row {
+        facts.at()
+    } else {
+        facts.line(first)
+    }
 }

@@ -6,7 +6,9 @@ everybyte_core::declare_rule! {
     /// ## What it checks
     /// CSV and TSV files column by column: cells that read as `NaN`/`nan` or
     /// `inf`/`-inf`/`Infinity` in columns that are numeric, with the count and the first line of
-    /// each.
+    /// each. JSON Lines the same way (Python's `NaN`/`Infinity` tokens); Parquet and Arrow
+    /// float columns from their data (not their statistics, which leave NaN out), with the
+    /// first row.
     /// ## Why it matters
     /// One NaN in a feature or a target makes the loss NaN, and from then on every gradient; the
     /// run keeps spending GPU hours on a model that learns nothing.
@@ -29,11 +31,11 @@ pub fn check(facts: &Facts, out: &mut Vec<Finding>) {
     if !matches!(ty, "int" | "float") {
         return;
     }
-    if let Some((text, first)) = super::counts(&[(c.nan, "NaN"), (c.inf, "inf")]) {
+    if let Some((text, first)) = super::counts(c, &[(c.nan, "NaN"), (c.inf, "inf")]) {
         out.push(
             Finding::new(
                 &NONFINITE_CELLS,
-                facts.line(first),
+                super::column_at(facts, c, first),
                 format!("column `{}` ({ty}): {text}", c.name),
             )
             .with_help("fix the source, or drop or fill these rows before training")

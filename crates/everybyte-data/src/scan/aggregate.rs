@@ -28,6 +28,8 @@ pub(crate) struct Joined {
     pub keys: Vec<(u64, u32, usize)>,
     /// The records of the files read (paths not yet filled in), in listing order.
     pub records: Vec<(usize, FileRecord)>,
+    /// The schemas of the columnar files, by file index.
+    pub schemas: Vec<(usize, Vec<(String, String)>)>,
 }
 
 /// Scans `files` on all cores and joins what the threads found.
@@ -60,8 +62,10 @@ pub(crate) fn scan_all(root: &Path, files: &[Rel], opts: &ScanOptions) -> Joined
         modes: BTreeMap::new(),
         keys: Vec::new(),
         records: Vec::new(),
+        schemas: Vec::new(),
     };
     for mut part in partials {
+        out.schemas.append(&mut part.schemas);
         out.files += part.files;
         out.bytes += part.bytes;
         out.findings.append(&mut part.findings);
@@ -79,6 +83,7 @@ pub(crate) fn scan_all(root: &Path, files: &[Rel], opts: &ScanOptions) -> Joined
     }
     // Each thread's records are sorted, so this stable sort only merges the runs.
     out.records.sort_by_key(|(i, _)| *i);
+    out.schemas.sort_by_key(|(i, _)| *i);
     out
 }
 
@@ -99,6 +104,7 @@ struct Partial {
     kinds: [u64; Kind::ALL.len()],
     modes: Modes,
     keys: Vec<(u64, u32, usize)>,
+    schemas: Vec<(usize, Vec<(String, String)>)>,
     /// Files and bytes done but not yet added to the shared progress counters.
     unreported: (u64, u64),
 }
@@ -117,12 +123,16 @@ impl Partial {
             kinds: [0; Kind::ALL.len()],
             modes: BTreeMap::new(),
             keys: Vec::new(),
+            schemas: Vec::new(),
             unreported: (0, 0),
         }
     }
 
     fn add(&mut self, i: usize, r: FileResult, progress: Option<&Progress>) {
         self.findings.extend(r.findings);
+        if let Some(s) = r.schema {
+            self.schemas.push((i, s));
+        }
         self.kinds[r.kind as usize] += 1;
         if let Some(m) = r.mode {
             self.modes.entry(m).or_default().push(i);

@@ -97,3 +97,64 @@ fn same_content(
     }
     by_hash.into_values().collect()
 }
+
+/// The columns whose type differs between the columnar files of one folder (a dataset's
+/// shards sit side by side: `data/train-00000-of-00008.parquet`, …).
+pub(crate) fn judge_schemas(
+    files: &[Rel],
+    schemas: &[(usize, Vec<(String, String)>)],
+    findings: &mut Vec<Finding>,
+) {
+    // folder → column → type → (files with it, the first of them)
+    type Types = BTreeMap<String, (usize, String)>;
+    let mut folders: BTreeMap<String, BTreeMap<String, Types>> = BTreeMap::new();
+    for (i, schema) in schemas {
+        let rel = shown(&files[*i]);
+        // Parquet and Arrow name types differently: each format's files are compared apart.
+        let ext = rel
+            .rsplit_once('.')
+            .map_or("", |(_, e)| e)
+            .to_ascii_lowercase();
+        let format = if matches!(ext.as_str(), "parquet" | "parq" | "pq") {
+            ""
+        } else {
+            " (Arrow)"
+        };
+        let folder = format!("{}{format}", rel.rsplit_once('/').map_or("", |(d, _)| d));
+        let columns = folders.entry(folder).or_default();
+        for (name, ty) in schema {
+            let e = columns
+                .entry(name.clone())
+                .or_default()
+                .entry(ty.clone())
+                .or_insert((0, rel.clone()));
+            e.0 += 1;
+        }
+    }
+    let mut facts = Facts {
+        rel: String::new(),
+        fact: Fact::Nothing,
+    };
+    for (folder, columns) in folders {
+        let drift: Vec<crate::facts::ColumnDrift> = columns
+            .into_iter()
+            .filter(|(_, types)| types.len() > 1)
+            .map(|(column, types)| crate::facts::ColumnDrift {
+                column,
+                types: types
+                    .into_iter()
+                    .map(|(ty, (n, first))| (ty, n, first))
+                    .collect(),
+            })
+            .collect();
+        if drift.is_empty() {
+            continue;
+        }
+        facts.rel = match folder.strip_suffix(" (Arrow)").unwrap_or(&folder) {
+            "" => ".".to_owned(),
+            f => f.to_owned(),
+        };
+        facts.fact = Fact::SchemaDrift(drift);
+        crate::rules::judge(&facts, findings);
+    }
+}

@@ -9,7 +9,8 @@ use everybyte_core::Finding;
 
 use super::read::{FolderCache, MAX_IMAGE_BYTES, read_on};
 use super::{
-    FileRecord, Kind, ScanOptions, arrays, by_extension, hash, images, records, sniff, tables,
+    FileRecord, Kind, ScanOptions, arrays, by_extension, columns, hash, images, records, sniff,
+    tables,
 };
 use crate::facts::{Fact, Facts, FileFacts};
 
@@ -22,6 +23,8 @@ pub(crate) struct FileResult {
     pub key: Option<(u64, u32)>,
     pub kind: Kind,
     pub findings: Vec<Finding>,
+    /// A columnar file's columns and their types.
+    pub schema: Option<Vec<(String, String)>>,
 }
 
 impl FileResult {
@@ -62,6 +65,7 @@ pub(crate) fn check_file(
         kind: Kind::Other,
         findings: Vec::new(),
         mode: None,
+        schema: None,
     };
     let ext_kind = by_extension(rel);
     let Opened {
@@ -256,6 +260,7 @@ fn pass(
         Kind::Csv | Kind::Tsv | Kind::Jsonl => tables::check(kind, path, facts, out),
         Kind::TfRecord => records::check_tfrecord(path, facts, out),
         Kind::Tar => records::check_tar(path, size, facts, out),
+        Kind::Parquet | Kind::Arrow => columns::check(kind, path, facts, out),
         Kind::Other => {}
     }
 }

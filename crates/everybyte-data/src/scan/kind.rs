@@ -17,6 +17,10 @@ pub enum Kind {
     Tsv,
     Jsonl,
     TfRecord,
+    Parquet,
+    /// Arrow IPC, the file format (`ARROW1`) or the stream format (Hugging Face `datasets`'
+    /// cache files).
+    Arrow,
     /// A tar archive (a WebDataset shard), plain or gzip-compressed.
     Tar,
     Other,
@@ -24,7 +28,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in declaration order (`kind as usize` indexes it).
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Jpeg,
         Kind::Png,
         Kind::Gif,
@@ -36,6 +40,8 @@ impl Kind {
         Kind::Tsv,
         Kind::Jsonl,
         Kind::TfRecord,
+        Kind::Parquet,
+        Kind::Arrow,
         Kind::Tar,
         Kind::Other,
     ];
@@ -53,6 +59,8 @@ impl Kind {
             Kind::Tsv => "TSV",
             Kind::Jsonl => "JSON Lines",
             Kind::TfRecord => "TFRecord",
+            Kind::Parquet => "Parquet",
+            Kind::Arrow => "Arrow IPC",
             Kind::Tar => "tar",
             Kind::Other => "other",
         }
@@ -74,6 +82,10 @@ pub fn sniff(head: &[u8]) -> Option<Kind> {
         Kind::Npy
     } else if head.len() > 9 && head[8] == b'{' && head[..8].iter().rev().take(4).all(|b| *b == 0) {
         Kind::Safetensors
+    } else if head.starts_with(b"PAR1") {
+        Kind::Parquet
+    } else if head.starts_with(b"ARROW1") {
+        Kind::Arrow
     } else if crate::tfrecord::sniff(head) {
         Kind::TfRecord
     } else {
@@ -122,6 +134,8 @@ fn by_extension_plain(name: &str) -> Option<Kind> {
         b"tsv" | b"tab" => Kind::Tsv,
         b"jsonl" | b"ndjson" => Kind::Jsonl,
         b"tfrecord" | b"tfrecords" | b"tfr" => Kind::TfRecord,
+        b"parquet" | b"parq" | b"pq" => Kind::Parquet,
+        b"arrow" | b"arrows" | b"feather" | b"ipc" => Kind::Arrow,
         b"tar" | b"tgz" => Kind::Tar,
         _ => return None,
     })

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 mod aggregate;
 mod arrays;
+mod columns;
 mod dataset;
 mod file;
 mod hash;
@@ -233,6 +234,7 @@ pub fn scan_files(root: &Path, mut files: Vec<Rel>, opts: &ScanOptions) -> ScanR
         &joined.records,
         &mut report.findings,
     );
+    dataset::judge_schemas(&files, &joined.schemas, &mut report.findings);
     report.files = joined
         .records
         .into_iter()
