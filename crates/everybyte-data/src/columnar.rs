@@ -496,4 +496,3 @@ fn arrow_column(array: &dyn arrow_array::Array, base: u64, col: &mut Column) {
         _ => {}
     }
 }
-

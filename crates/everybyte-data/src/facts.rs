@@ -60,6 +60,21 @@ pub enum Fact {
     Statistics(Vec<String>),
     /// The columns whose type differs between the columnar files of one folder.
     SchemaDrift(Vec<ColumnDrift>),
+    /// A `datasets.save_to_disk` folder whose metadata disagrees with its Arrow files.
+    SavedDataset(SavedDataset),
+}
+
+/// What a saved dataset's `state.json` and `dataset_info.json` say that its files do not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SavedDataset {
+    /// The `state.json`, as findings show it.
+    pub folder: String,
+    /// Data files `state.json` lists that are not there.
+    pub missing: Vec<String>,
+    /// The split, the rows `dataset_info.json` gives it, and the rows its files hold.
+    pub rows: Option<(String, u64, u64)>,
+    /// The `dataset_info.json`, as findings show it.
+    pub info: String,
 }
 
 /// One column's types across a folder's files.

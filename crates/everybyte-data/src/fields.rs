@@ -23,13 +23,18 @@ pub struct FieldTracker {
     last: Vec<u64>,
     /// Per field: the records without it and the first of them.
     missing: Vec<(u64, Option<Label>)>,
+    /// The field after the last one noted: records usually hold their fields in one order,
+    /// so the next name is tried there before it is hashed.
+    cursor: usize,
 }
 
 impl FieldTracker {
     /// Notes that the record being read has the field `name`.
     pub fn field(&mut self, name: &str) {
         let current = self.records + 1;
-        let i = if let Some(&i) = self.index.get(name) {
+        let i = if self.names.get(self.cursor).is_some_and(|n| n == name) {
+            self.cursor
+        } else if let Some(&i) = self.index.get(name) {
             i
         } else {
             let i = self.names.len();
@@ -42,11 +47,13 @@ impl FieldTracker {
             i
         };
         self.last[i] = current;
+        self.cursor = i + 1;
     }
 
     /// Ends the record being read; `label` names it, called only when it is needed.
     pub fn end_record(&mut self, label: impl FnOnce() -> Label) {
         self.records += 1;
+        self.cursor = 0;
         let now = self.records;
         let needed = self.first.is_none()
             || self

@@ -49,8 +49,9 @@ pub fn scan<R: Read>(mut r: R) -> io::Result<TfScan> {
         ..TfScan::default()
     };
     let mut offset: u64 = 0;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut piece = vec![0u8; 256 << 10];
+    let buf: &mut Vec<u8> = &mut Vec::new();
+    // Allocated on the first record too large to keep whole.
+    let mut piece = Vec::new();
     loop {
         let index = out.records + out.bad_data;
         let mut header = [0u8; 12];
@@ -74,25 +75,36 @@ pub fn scan<R: Read>(mut r: R) -> io::Result<TfScan> {
             ));
             break;
         }
-        // The data, through the checksum in pieces; kept whole when small enough to parse.
+        // The data: read whole when small enough to parse (one copy, then its checksum),
+        // else through the checksum in pieces.
         let keep = len <= MAX_PARSED;
-        buf.clear();
         let mut crc = 0u32;
-        let mut left = len;
-        while left > 0 {
-            let want = usize::try_from(left.min(piece.len() as u64)).unwrap_or(piece.len());
-            let n = read_full(&mut r, &mut piece[..want])?;
-            crc = crc32c::crc32c_append(crc, &piece[..n]);
-            if keep {
-                buf.extend_from_slice(&piece[..n]);
-            }
-            left -= n as u64;
-            if n < want {
+        if keep {
+            let n = usize::try_from(len).unwrap_or(usize::MAX);
+            buf.resize(n, 0);
+            let got = read_full(&mut r, buf)?;
+            if got < n {
                 out.stopped = Some(format!(
-                    "record {index} (byte {offset}): the file ends {} bytes into a {len}-byte record (cut short)",
-                    len - left
+                    "record {index} (byte {offset}): the file ends {got} bytes into a {len}-byte record (cut short)"
                 ));
                 return Ok(out);
+            }
+            crc = crc32c::crc32c(buf);
+        } else {
+            piece.resize(256 << 10, 0);
+            let mut left = len;
+            while left > 0 {
+                let want = usize::try_from(left.min(piece.len() as u64)).unwrap_or(piece.len());
+                let n = read_full(&mut r, &mut piece[..want])?;
+                crc = crc32c::crc32c_append(crc, &piece[..n]);
+                left -= n as u64;
+                if n < want {
+                    out.stopped = Some(format!(
+                        "record {index} (byte {offset}): the file ends {} bytes into a {len}-byte record (cut short)",
+                        len - left
+                    ));
+                    return Ok(out);
+                }
             }
         }
         let mut tail = [0u8; 4];
@@ -107,16 +119,14 @@ pub fn scan<R: Read>(mut r: R) -> io::Result<TfScan> {
         if u32::from_le_bytes(tail) == masked {
             out.records += 1;
             match (&mut out.features, keep) {
-                (Some(t), true) => match example_features(&buf) {
-                    Some(names) => {
-                        for n in names {
-                            t.field(&String::from_utf8_lossy(n));
-                        }
+                (Some(t), true) => {
+                    if example_features(buf, |name| t.field(name)) {
                         t.end_record(|| (format!("record {index}"), None));
+                    } else {
+                        // Not an Example: the records are something else; no feature names.
+                        out.features = None;
                     }
-                    // Not an Example: the records are something else; no feature names.
-                    None => out.features = None,
-                },
+                }
                 (Some(_), false) => out.features = None,
                 (None, _) => {}
             }
@@ -157,53 +167,60 @@ fn varint(b: &[u8], at: &mut usize) -> Option<u64> {
     None
 }
 
-/// The fields of a protobuf message: (field number, the bytes of a length-delimited value).
-/// Other wire types are skipped; `None` when the bytes are not a message.
-fn fields(b: &[u8]) -> Option<Vec<(u64, &[u8])>> {
+/// Calls `each` with every field of a protobuf message: its number and, for a
+/// length-delimited value, its bytes (other wire types are skipped, with empty bytes). `false`
+/// when the bytes are not a message or `each` refuses a field.
+fn for_each_field(b: &[u8], mut each: impl FnMut(u64, &[u8]) -> bool) -> bool {
     let mut at = 0;
-    let mut out = Vec::new();
     while at < b.len() {
-        let key = varint(b, &mut at)?;
-        match key & 7 {
-            0 => {
-                varint(b, &mut at)?;
-            }
-            1 => at = at.checked_add(8).filter(|&e| e <= b.len())?,
-            5 => at = at.checked_add(4).filter(|&e| e <= b.len())?,
-            2 => {
-                let len = usize::try_from(varint(b, &mut at)?).ok()?;
-                let end = at.checked_add(len).filter(|&e| e <= b.len())?;
-                out.push((key >> 3, &b[at..end]));
-                at = end;
-            }
-            _ => return None,
+        let Some(key) = varint(b, &mut at) else {
+            return false;
+        };
+        let next = match key & 7 {
+            0 => varint(b, &mut at).map(|_| at),
+            1 => at.checked_add(8),
+            5 => at.checked_add(4),
+            2 => varint(b, &mut at)
+                .and_then(|len| usize::try_from(len).ok())
+                .and_then(|len| at.checked_add(len)),
+            _ => None,
+        };
+        let Some(end) = next.filter(|&e| e <= b.len()) else {
+            return false;
+        };
+        let value = if key & 7 == 2 { &b[at..end] } else { &[][..] };
+        if !each(key >> 3, value) {
+            return false;
         }
+        at = end;
     }
-    Some(out)
+    true
 }
 
-/// The feature names of a serialized `tf.train.Example` (`Example.features` = 1,
-/// `Features.feature` = 1, a map whose entries hold the name as field 1), or `None` when the
-/// record is not one.
-pub fn example_features(record: &[u8]) -> Option<Vec<&[u8]>> {
-    let top = fields(record)?;
-    let mut names = Vec::new();
-    let mut any = false;
-    for (n, features) in top {
-        if n != 1 {
-            return None;
-        }
-        any = true;
-        for (m, entry) in fields(features)? {
-            if m != 1 {
-                return None;
-            }
-            let name = fields(entry)?.into_iter().find(|(k, _)| *k == 1)?.1;
-            std::str::from_utf8(name).ok()?;
-            names.push(name);
-        }
-    }
-    (any || record.is_empty()).then_some(names)
+/// Calls `name` with each feature name of a serialized `tf.train.Example`
+/// (`Example.features` = 1, `Features.feature` = 1, a map whose entries hold the name as
+/// field 1), without allocating; `false` when the record is not an Example.
+pub fn example_features(record: &[u8], mut name: impl FnMut(&str)) -> bool {
+    for_each_field(record, |n, features| {
+        n == 1
+            && for_each_field(features, |m, entry| {
+                let mut found = false;
+                m == 1
+                    && for_each_field(entry, |k, key| {
+                        if k == 1 {
+                            match std::str::from_utf8(key) {
+                                Ok(s) => {
+                                    name(s);
+                                    found = true;
+                                }
+                                Err(_) => return false,
+                            }
+                        }
+                        true
+                    })
+                    && found
+            })
+    })
 }
 
 #[cfg(test)]

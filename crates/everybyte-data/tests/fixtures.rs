@@ -53,6 +53,7 @@ everybyte_test_support::rule_fixtures! {
     data016_duplicate_sample_key => "DATA016",
     data017_statistics_mismatch => "DATA017",
     data018_schema_drift => "DATA018",
+    data019_saved_dataset_mismatch => "DATA019",
 }
 
 /// Every rule of the table has a generated test above.
@@ -71,7 +72,7 @@ fn every_rule_has_its_fixtures() {
     }
     assert_eq!(
         everybyte_data::rules().count(),
-        18,
+        19,
         "add the new rule's line above"
     );
 }

@@ -20,6 +20,7 @@ pub mod missing_field;
 pub mod nonfinite_array;
 pub mod nonfinite_cells;
 pub mod ragged_rows;
+pub mod saved_dataset_mismatch;
 pub mod schema_drift;
 pub mod statistics_mismatch;
 pub mod text_encoding;
@@ -97,6 +98,10 @@ pub static RULES: &[Check<Facts>] = &[
     Check {
         rule: &schema_drift::SCHEMA_DRIFT,
         check: schema_drift::check,
+    },
+    Check {
+        rule: &saved_dataset_mismatch::SAVED_DATASET_MISMATCH,
+        check: saved_dataset_mismatch::check,
     },
     Check {
         rule: &duplicate_files::DUPLICATE_FILES,

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use everybyte_core::Finding;
 
-use super::file::{FileResult, check_file};
+use super::file::{Columnar, FileResult, check_file};
 use super::read::FolderCache;
 use super::{FileRecord, Kind, Progress, Rel, ScanOptions};
 use crate::facts::Facts;
@@ -29,7 +29,7 @@ pub(crate) struct Joined {
     /// The records of the files read (paths not yet filled in), in listing order.
     pub records: Vec<(usize, FileRecord)>,
     /// The schemas of the columnar files, by file index.
-    pub schemas: Vec<(usize, Vec<(String, String)>)>,
+    pub schemas: Vec<(usize, Columnar)>,
 }
 
 /// Scans `files` on all cores and joins what the threads found.
@@ -104,7 +104,7 @@ struct Partial {
     kinds: [u64; Kind::ALL.len()],
     modes: Modes,
     keys: Vec<(u64, u32, usize)>,
-    schemas: Vec<(usize, Vec<(String, String)>)>,
+    schemas: Vec<(usize, Columnar)>,
     /// Files and bytes done but not yet added to the shared progress counters.
     unreported: (u64, u64),
 }

@@ -39,6 +39,9 @@ pub(crate) fn check(kind: Kind, path: &Path, facts: &mut Facts, out: &mut FileRe
         crate::rules::judge(facts, &mut out.findings);
     }
     if !scan.schema.is_empty() {
-        out.schema = Some(scan.schema);
+        out.schema = Some(super::file::Columnar {
+            schema: scan.schema,
+            rows: scan.rows,
+        });
     }
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use everybyte_core::Finding;
 
 use super::aggregate::Modes;
+use super::file::Columnar;
 use super::walk::shown;
 use super::{FileRecord, Rel, hash};
 use crate::facts::{ColorModes, Fact, Facts, ModeGroup};
@@ -102,13 +103,13 @@ fn same_content(
 /// shards sit side by side: `data/train-00000-of-00008.parquet`, …).
 pub(crate) fn judge_schemas(
     files: &[Rel],
-    schemas: &[(usize, Vec<(String, String)>)],
+    schemas: &[(usize, Columnar)],
     findings: &mut Vec<Finding>,
 ) {
     // folder → column → type → (files with it, the first of them)
     type Types = BTreeMap<String, (usize, String)>;
     let mut folders: BTreeMap<String, BTreeMap<String, Types>> = BTreeMap::new();
-    for (i, schema) in schemas {
+    for (i, Columnar { schema, .. }) in schemas {
         let rel = shown(&files[*i]);
         // Parquet and Arrow name types differently: each format's files are compared apart.
         let ext = rel
@@ -157,4 +158,95 @@ pub(crate) fn judge_schemas(
         facts.fact = Fact::SchemaDrift(drift);
         crate::rules::judge(&facts, findings);
     }
+}
+
+/// The folders `datasets.save_to_disk` wrote (Arrow files beside a `state.json` and a
+/// `dataset_info.json`): the data files `state.json` lists must be there, and the rows of the
+/// split must be the `num_examples` that `dataset_info.json` gives it (checked when this scan
+/// read every listed file, as a shard may not have).
+pub(crate) fn judge_saved_datasets(
+    root: &Path,
+    files: &[Rel],
+    columnar: &[(usize, Columnar)],
+    findings: &mut Vec<Finding>,
+) {
+    // folder → file name → rows
+    let mut folders: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for (i, c) in columnar {
+        let rel = shown(&files[*i]);
+        let (folder, name) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
+        // `datasets` names its files `data-00000-of-00001.arrow`, in lower case.
+        if std::path::Path::new(name)
+            .extension()
+            .is_some_and(|e| e == "arrow")
+        {
+            folders
+                .entry(folder.to_owned())
+                .or_default()
+                .insert(name.to_owned(), c.rows);
+        }
+    }
+    for (folder, rows) in folders {
+        let dir = root.join(&folder);
+        let Some(state) = read_json(&dir.join("state.json")) else {
+            continue;
+        };
+        let listed: Vec<String> = state["_data_files"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f["filename"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let at = |name: &str| {
+            if folder.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{folder}/{name}")
+            }
+        };
+        let missing: Vec<String> = listed
+            .iter()
+            .filter(|f| !dir.join(f).is_file())
+            .cloned()
+            .collect();
+        let mut fact = crate::facts::SavedDataset {
+            folder: at("state.json"),
+            missing,
+            ..Default::default()
+        };
+        let split = state["_split"].as_str().unwrap_or_default().to_owned();
+        let info = read_json(&dir.join("dataset_info.json"));
+        let expected = info
+            .as_ref()
+            .and_then(|i| i["splits"][split.as_str()]["num_examples"].as_u64());
+        if let Some(expected) = expected
+            && fact.missing.is_empty()
+            && listed.iter().all(|f| rows.contains_key(f))
+        {
+            let have: u64 = listed.iter().filter_map(|f| rows.get(f)).sum();
+            if have != expected {
+                fact.rows = Some((split, expected, have));
+                fact.info = at("dataset_info.json");
+            }
+        }
+        if fact.missing.is_empty() && fact.rows.is_none() {
+            continue;
+        }
+        let facts = Facts {
+            rel: fact.folder.clone(),
+            fact: Fact::SavedDataset(fact),
+        };
+        crate::rules::judge(&facts, findings);
+    }
+}
+
+/// A small JSON file, or `None` when it is missing, too large or not JSON.
+fn read_json(path: &Path) -> Option<serde_json::Value> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.len() > 16 << 20 {
+        return None;
+    }
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }

@@ -45,8 +45,9 @@ pub struct ScanOptions {
     pub shard: Option<(u64, u64)>,
     /// Decode every image fully (a real decoder), for the corruptions only decoding finds.
     pub decode: bool,
-    /// Hash every file with BLAKE3 (for a manifest). Without it, duplicates are found with a
-    /// CRC-32 and size first, and only the candidates are hashed.
+    /// Hash every file with BLAKE3 (for a manifest). Without it, duplicate candidates are
+    /// found by size and a CRC-32 (of the whole of a small file, of the first and last 64 KiB
+    /// of a large one), and only the candidates are hashed.
     pub hash: bool,
     /// Updated as files are done, for a progress display.
     pub progress: Option<std::sync::Arc<Progress>>,
@@ -235,6 +236,7 @@ pub fn scan_files(root: &Path, mut files: Vec<Rel>, opts: &ScanOptions) -> ScanR
         &mut report.findings,
     );
     dataset::judge_schemas(&files, &joined.schemas, &mut report.findings);
+    dataset::judge_saved_datasets(root, &files, &joined.schemas, &mut report.findings);
     report.files = joined
         .records
         .into_iter()
