@@ -110,6 +110,21 @@ pub fn open(file: std::fs::File) -> io::Result<(Box<dyn Read>, Option<Codec>, Br
     Ok((Box::new(fused), codec, slot))
 }
 
+/// Reads until `buf` is full or the stream ends; returns the bytes read (fewer than `buf`
+/// holds: the stream ended).
+pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
 /// The extension under a compression suffix: `jsonl` for `a.jsonl.gz`; `None` when the name
 /// has no compression suffix.
 pub fn inner_name(name: &str) -> Option<&str> {

@@ -7,6 +7,8 @@
 
 use std::io::{self, Read};
 
+use crate::compress::read_full;
+
 /// What the walk found wrong with the archive itself; it stops there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TarBreak {
@@ -195,19 +197,6 @@ fn number(b: &[u8]) -> Option<u64> {
         return Some(v);
     }
     octal(b)
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Reads and drops `n` bytes; returns how many there were.

@@ -9,6 +9,8 @@
 
 use std::io::{self, Read};
 
+use crate::compress::read_full;
+
 use crate::fields::FieldTracker;
 
 /// TensorFlow's mask over a CRC-32C (a checksum of data that holds checksums).
@@ -137,20 +139,6 @@ pub fn scan<R: Read>(mut r: R) -> io::Result<TfScan> {
         offset += 12 + len + 4;
     }
     Ok(out)
-}
-
-/// Reads until `buf` is full or the stream ends; returns the bytes read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// A protobuf varint at `*at`.

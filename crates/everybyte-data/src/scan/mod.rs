@@ -176,15 +176,24 @@ pub fn scan_showing<R: Send>(
 pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
     let started = std::time::Instant::now();
     let (files, errors) = list_files(paths, root, opts.shard);
-    let mut report = scan_files(
-        root,
-        files,
-        &ScanOptions {
-            shard: None,
-            ..opts.clone()
-        },
-    );
+    let mut report = scan_selected(root, files, opts, started);
     report.findings.splice(0..0, errors);
+    report
+}
+
+/// [`scan_files`] of files already cut to `opts.shard`, timed from `started` (the listing
+/// included).
+fn scan_selected(
+    root: &Path,
+    files: Vec<Rel>,
+    opts: &ScanOptions,
+    started: std::time::Instant,
+) -> ScanReport {
+    let opts = ScanOptions {
+        shard: None,
+        ..opts.clone()
+    };
+    let mut report = scan_files(root, files, &opts);
     report.summary.seconds = started.elapsed().as_secs_f64();
     report
 }
@@ -195,16 +204,7 @@ pub fn scan(paths: &[PathBuf], root: &Path, opts: &ScanOptions) -> ScanReport {
 pub fn scan_listed(root: &Path, list: &Path, opts: &ScanOptions) -> std::io::Result<ScanReport> {
     let started = std::time::Instant::now();
     let files = read_list(list, opts.shard)?;
-    let mut report = scan_files(
-        root,
-        files,
-        &ScanOptions {
-            shard: None,
-            ..opts.clone()
-        },
-    );
-    report.summary.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
+    Ok(scan_selected(root, files, opts, started))
 }
 
 /// Scans files already listed relative to `root`, such as the files a project walk found;
