@@ -85,7 +85,13 @@ pub fn scan_parquet(path: &Path) -> std::io::Result<ColumnarScan> {
                 )
             });
             match read {
-                Ok(seen) => {
+                Ok(mut seen) => {
+                    // An unsigned column's values come back as signed integers: its minimum
+                    // and maximum are not compared.
+                    if is_unsigned(&descr) {
+                        seen.min = None;
+                        seen.max = None;
+                    }
                     if let Some(s) = chunk.statistics() {
                         check_statistics(s, &seen, &col.name, g, &mut out.stats);
                     }
@@ -335,6 +341,15 @@ fn check_statistics(
     }
 }
 
+fn is_unsigned(c: &parquet::schema::types::ColumnDescriptor) -> bool {
+    use parquet::basic::ConvertedType as C;
+    matches!(c.logical_type_ref(), Some(LogicalType::Integer(i)) if !i.is_signed)
+        || matches!(
+            c.converted_type(),
+            C::UINT_8 | C::UINT_16 | C::UINT_32 | C::UINT_64
+        )
+}
+
 /// A column's type as a finding names it: the logical type where there is one.
 fn parquet_type(c: &parquet::schema::types::ColumnDescriptor) -> String {
     let logical = match c.logical_type_ref() {
@@ -379,6 +394,10 @@ pub fn scan_arrow(path: &Path) -> std::io::Result<ColumnarScan> {
     let batches: Box<
         dyn Iterator<Item = Result<arrow_array::RecordBatch, arrow_schema::ArrowError>>,
     > = if n == 6 && &head == b"ARROW1" {
+        if let Some(fault) = arrow_footer_fault(&file)? {
+            out.fault = Some(fault);
+            return Ok(out);
+        }
         match arrow_ipc::reader::FileReader::try_new(file, None) {
             Ok(r) => {
                 arrow_schema_of(&r.schema(), &mut out);
@@ -418,6 +437,58 @@ pub fn scan_arrow(path: &Path) -> std::io::Result<ColumnarScan> {
         out.rows += batch.num_rows() as u64;
     }
     Ok(out)
+}
+
+/// An Arrow file's footer checked before a reader trusts it: every block's offset and lengths
+/// inside the file (the reader unwraps them).
+fn arrow_footer_fault(file: &File) -> std::io::Result<Option<String>> {
+    let len = file.metadata()?.len();
+    if len < 18 {
+        return Ok(Some(format!(
+            "the file is {len} bytes: too short for Arrow's magic and footer (cut short)"
+        )));
+    }
+    let mut tail = [0u8; 10];
+    file.read_exact_at(&mut tail, len - 10)?;
+    if &tail[4..] != b"ARROW1" {
+        return Ok(Some(
+            "the file does not end with the magic `ARROW1`: cut short, and the footer (the schema and every batch's place) is lost with its end"
+                .to_owned(),
+        ));
+    }
+    let footer_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if footer_len + 18 > len {
+        return Ok(Some(format!(
+            "the footer's length ({footer_len} bytes) reaches past the start of a {len}-byte file"
+        )));
+    }
+    let mut footer = vec![0u8; usize::try_from(footer_len).unwrap_or(0)];
+    file.read_exact_at(&mut footer, len - 10 - footer_len)?;
+    let footer = match arrow_ipc::root_as_footer(&footer) {
+        Ok(f) => f,
+        Err(e) => return Ok(Some(format!("the footer does not parse: {e}"))),
+    };
+    let blocks = footer
+        .recordBatches()
+        .into_iter()
+        .flatten()
+        .chain(footer.dictionaries().into_iter().flatten());
+    for b in blocks {
+        let end = u64::try_from(b.offset())
+            .ok()
+            .zip(u64::try_from(b.metaDataLength()).ok())
+            .zip(u64::try_from(b.bodyLength()).ok())
+            .and_then(|((o, m), l)| o.checked_add(m)?.checked_add(l));
+        if end.is_none_or(|e| e > len) {
+            return Ok(Some(format!(
+                "the footer places a block at byte {} ({} + {} bytes), outside the {len}-byte file",
+                b.offset(),
+                b.metaDataLength(),
+                b.bodyLength()
+            )));
+        }
+    }
+    Ok(None)
 }
 
 fn arrow_schema_of(schema: &arrow_schema::SchemaRef, out: &mut ColumnarScan) {

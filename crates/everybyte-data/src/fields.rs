@@ -11,8 +11,15 @@ use crate::facts::{FieldGap, FieldGaps};
 /// records are lines.
 pub type Label = (String, Option<u64>);
 
+/// The most distinct fields followed: a file whose records each have their own keys (a JSON
+/// object used as a map) has no fields that "most records have", and following them all
+/// would cost fields × records.
+pub const MAX_FIELDS: usize = 1024;
+
 #[derive(Debug, Default)]
 pub struct FieldTracker {
+    /// More than [`MAX_FIELDS`] distinct fields were seen: nothing is followed any more.
+    gave_up: bool,
     /// Records ended so far.
     records: u64,
     /// The first record's label: every record before a field's first appearance lacked it.
@@ -31,12 +38,19 @@ pub struct FieldTracker {
 impl FieldTracker {
     /// Notes that the record being read has the field `name`.
     pub fn field(&mut self, name: &str) {
+        if self.gave_up {
+            return;
+        }
         let current = self.records + 1;
         let i = if self.names.get(self.cursor).is_some_and(|n| n == name) {
             self.cursor
         } else if let Some(&i) = self.index.get(name) {
             i
         } else {
+            if self.names.len() >= MAX_FIELDS {
+                self.give_up();
+                return;
+            }
             let i = self.names.len();
             self.index.insert(name.to_owned(), i);
             self.names.push(name.to_owned());
@@ -75,6 +89,14 @@ impl FieldTracker {
         }
     }
 
+    fn give_up(&mut self) {
+        self.gave_up = true;
+        self.index = HashMap::new();
+        self.names = Vec::new();
+        self.last = Vec::new();
+        self.missing = Vec::new();
+    }
+
     pub fn records(&self) -> u64 {
         self.records
     }
@@ -109,6 +131,16 @@ impl FieldTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_that_each_have_their_own_fields_are_not_followed() {
+        let mut t = FieldTracker::default();
+        for i in 0..(MAX_FIELDS + 10) {
+            t.field(&format!("key{i}"));
+            t.end_record(|| (format!("line {i}"), None));
+        }
+        assert_eq!(t.gaps("line", "key").gaps, []);
+    }
 
     #[test]
     fn a_field_first_seen_late_was_missing_from_the_first_record() {

@@ -60,15 +60,15 @@ pub fn memory(measured: Option<Measured>, files: Option<u64>) -> Memory {
             "not measured (pass --measure DIR): 128 MiB and 2 KiB per file assumed".to_owned(),
         ),
     };
-    let need = base + per_file.saturating_mul(files.unwrap_or(0));
-    let request = need.max(FLOOR).div_ceil(64 << 20) * (64 << 20);
+    let need = base.saturating_add(per_file.saturating_mul(files.unwrap_or(0)));
+    let request = need.max(FLOOR).div_ceil(64 << 20).saturating_mul(64 << 20);
     let how = match files {
         Some(n) => format!("{how}; {n} files a shard"),
         None => format!("{how}; files a shard not known (pass --list or --total-files)"),
     };
     Memory {
         request,
-        limit: request * 2,
+        limit: request.saturating_mul(2),
         how,
     }
 }
@@ -104,10 +104,15 @@ pub struct JobSpec {
     /// The claim mounted at `out` (or, without one, `out` is on `volume`, mounted writable).
     pub out_volume: Option<String>,
     pub out: String,
+    /// This run's folder under `out` (`NAME-TIME`): the merge waits for this run's manifests,
+    /// never for an earlier run's left on the volume.
+    pub run: String,
     /// A listing at this path in the pods.
     pub files: Option<String>,
     pub cpus: u64,
     pub memory: Memory,
+    /// The merge Job's memory: it holds every shard's records at once.
+    pub merge_memory: Memory,
 }
 
 /// Why the Jobs cannot be written as asked.
@@ -148,6 +153,9 @@ impl JobSpec {
         if !name_ok {
             return Err(JobError::Name(self.name.clone()));
         }
+        if self.run.is_empty() || self.run.contains('/') {
+            return Err(JobError::Name(self.run.clone()));
+        }
         if !(1..=100_000).contains(&self.shards) {
             return Err(JobError::Shards(self.shards));
         }
@@ -180,6 +188,11 @@ impl JobSpec {
         Ok(())
     }
 
+    /// Where this run's manifests go, in the pods.
+    pub fn run_dir(&self) -> String {
+        format!("{}/{}", self.out.trim_end_matches('/'), self.run)
+    }
+
     /// The two Jobs as one YAML stream, after a comment that says how to run them.
     pub fn render(&self) -> Result<String, JobError> {
         self.validate()?;
@@ -193,7 +206,7 @@ impl JobSpec {
              # Run: kubectl apply -f THIS_FILE && kubectl wait --for=condition=complete --timeout=24h job/{name}-merge",
             data = self.data,
             name = self.name,
-            out = self.out,
+            out = self.run_dir(),
             how = self.memory.how,
         );
         self.scan_job(&mut y);
@@ -211,7 +224,7 @@ impl JobSpec {
             "--shard".to_owned(),
             format!("$(JOB_COMPLETION_INDEX)/{n}"),
             "--manifest".to_owned(),
-            format!("{}/shard-$(JOB_COMPLETION_INDEX).json", self.out),
+            format!("{}/shard-$(JOB_COMPLETION_INDEX).json", self.run_dir()),
             // A shard's findings are the dataset's, merged later: the pod itself succeeded.
             "--fail-on".to_owned(),
             "never".to_owned(),
@@ -252,11 +265,11 @@ impl JobSpec {
             "--shards".to_owned(),
             n.to_string(),
             "--dir".to_owned(),
-            self.out.clone(),
+            self.run_dir(),
             "--wait".to_owned(),
             "24h".to_owned(),
             "-o".to_owned(),
-            format!("{}/manifest.json", self.out),
+            format!("{}/manifest.json", self.run_dir()),
         ];
         let _ = write!(
             y,
@@ -281,8 +294,11 @@ impl JobSpec {
     fn pod(&self, y: &mut String, container: &str, args: &[String], merge: bool) {
         let quoted: Vec<String> = args.iter().map(|a| quote(a)).collect();
         let (cpu, memory, limit) = if merge {
-            // The merge holds every record once: the shards' memory, without their buffers.
-            ("1".to_owned(), self.memory.request, self.memory.limit)
+            (
+                "1".to_owned(),
+                self.merge_memory.request,
+                self.merge_memory.limit,
+            )
         } else {
             (
                 self.cpus.to_string(),
@@ -404,9 +420,11 @@ mod tests {
             volume: Some("imagenet".into()),
             out_volume: Some("scan-results".into()),
             out: "/everybyte".into(),
+            run: "scan-imagenet-20261207-101500".into(),
             files: Some("/everybyte/files.lst".into()),
             cpus: 2,
             memory: memory(None, Some(files_per_shard(1_000_000, 8))),
+            merge_memory: memory(None, Some(2_000_000)),
         }
     }
 
@@ -419,9 +437,9 @@ mod tests {
             "parallelism: 4",
             "backoffLimitPerIndex: 2",
             "\"$(JOB_COMPLETION_INDEX)/8\"",
-            "\"/everybyte/shard-$(JOB_COMPLETION_INDEX).json\"",
+            "\"/everybyte/scan-imagenet-20261207-101500/shard-$(JOB_COMPLETION_INDEX).json\"",
             "\"--files\", \"/everybyte/files.lst\"",
-            "\"--shards\", \"8\", \"--dir\", \"/everybyte\"",
+            "\"--shards\", \"8\", \"--dir\", \"/everybyte/scan-imagenet-20261207-101500\"",
             "name: scan-imagenet-merge",
             "claimName: \"imagenet\"\n            readOnly: true",
         ] {

@@ -28,6 +28,12 @@ pub struct Member<'a> {
 /// The most bytes of one member kept whole for its checks.
 pub const MAX_MEMBER: u64 = 512 << 20;
 
+/// The most bytes a GNU long name or a pax header may hold.
+const MAX_META: u64 = 1 << 20;
+
+/// Sizes above this are a corrupted field, not a member (2^62 bytes).
+const MAX_SIZE: u64 = 1 << 62;
+
 /// Walks the archive `r`, calling `each` for every regular member in order. Returns the
 /// number of members and what broke the walk, if anything did.
 pub fn walk<R: Read>(
@@ -39,6 +45,7 @@ pub fn walk<R: Read>(
     let mut members = 0u64;
     let mut long_name: Option<String> = None;
     let mut pax_path: Option<String> = None;
+    let mut pax_size: Option<u64> = None;
     let mut header = [0u8; 512];
     let brk = |message: String| Some(TarBreak { message });
     loop {
@@ -75,6 +82,11 @@ pub fn walk<R: Read>(
             Err(message) => return Ok((members, brk(message))),
         };
         let typeflag = header[156];
+        // A pax header's `size` (for members of 8 GiB and more) overrides the field.
+        let size = pax_size.take().unwrap_or(size);
+        if let Err(message) = size_fits(size, typeflag, offset) {
+            return Ok((members, brk(message)));
+        }
         let name = long_name
             .take()
             .or_else(|| pax_path.take())
@@ -82,12 +94,13 @@ pub fn walk<R: Read>(
         let data_at = offset + 512;
         let padded = size.div_ceil(512) * 512;
         let regular = matches!(typeflag, b'0' | 0 | b'7');
-        let keep = size <= MAX_MEMBER && (regular || matches!(typeflag, b'L' | b'x'));
+        let meta = matches!(typeflag, b'L' | b'x');
+        let keep = size <= MAX_MEMBER && (regular || meta);
         buf.clear();
+        // Read as the bytes come, never allocated ahead from the size field: a header that
+        // claims 512 MiB in a 1 KiB file costs 1 KiB.
         let read = if keep {
-            let n = usize::try_from(size).unwrap_or(usize::MAX);
-            buf.resize(n, 0);
-            read_full(&mut r, buf)? as u64
+            (&mut r).take(size).read_to_end(buf)? as u64
         } else {
             skip(&mut r, size)?
         };
@@ -108,7 +121,10 @@ pub fn walk<R: Read>(
                         .to_owned(),
                 );
             }
-            b'x' => pax_path = pax_record(buf, "path"),
+            b'x' => {
+                pax_path = pax_record(buf, "path");
+                pax_size = pax_record(buf, "size").and_then(|s| s.parse().ok());
+            }
             _ if regular => {
                 members += 1;
                 each(Member {
@@ -138,6 +154,22 @@ fn size_of(header: &[u8; 512], offset: u64) -> Result<u64, String> {
         .ok_or_else(|| format!("the header at byte {offset} has no readable size field"))
 }
 
+/// A size no file system holds, or a long-name or pax header larger than any: a corrupted
+/// header, described.
+fn size_fits(size: u64, typeflag: u8, offset: u64) -> Result<(), String> {
+    if size > MAX_SIZE {
+        return Err(format!(
+            "the header at byte {offset} gives a size of {size} bytes, more than any file system holds"
+        ));
+    }
+    if matches!(typeflag, b'L' | b'x') && size > MAX_META {
+        return Err(format!(
+            "the long-name or pax header at byte {offset} claims {size} bytes (at most {MAX_META} are read): a corrupted header"
+        ));
+    }
+    Ok(())
+}
+
 /// The member's name: the ustar prefix, a slash and the name field.
 fn header_name(h: &[u8; 512]) -> String {
     let field = |b: &[u8]| {
@@ -145,7 +177,8 @@ fn header_name(h: &[u8; 512]) -> String {
         String::from_utf8_lossy(&b[..end]).into_owned()
     };
     let name = field(&h[..100]);
-    if &h[257..262] == b"ustar" {
+    // POSIX ustar (`ustar\0`) has a name prefix; GNU tar's `ustar  ` keeps times there.
+    if h[257..263] == *b"ustar\0" {
         let prefix = field(&h[345..500]);
         if !prefix.is_empty() {
             return format!("{prefix}/{name}");
@@ -286,6 +319,25 @@ mod tests {
         let (got, b) = names(&bad);
         assert_eq!(got.len(), 1);
         assert!(b.unwrap().message.contains("fails its checksum"));
+    }
+
+    #[test]
+    fn a_size_field_is_not_trusted_for_memory() {
+        // 500 MiB claimed, 100 bytes there: cut short, and the buffer holds what was read.
+        let mut a = header("big.jpg", 500 << 20, b'0').to_vec();
+        a.extend([1u8; 100]);
+        let mut buf = Vec::new();
+        let (_, b) = walk(&a[..], &mut buf, |_| {}).unwrap();
+        assert!(b.unwrap().message.contains("100 of its 524288000 bytes"));
+        assert!(buf.capacity() < 1 << 20, "{}", buf.capacity());
+        // A base-256 size of 2^64-1: a corrupted header, not an overflow.
+        let mut h = header("x", 0, b'0');
+        h[124..136].copy_from_slice(&[0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        h[148..156].copy_from_slice(b"        ");
+        let (sum, _) = checksums(&h);
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        let (_, b) = walk(&h[..], &mut Vec::new(), |_| {}).unwrap();
+        assert!(b.unwrap().message.contains("more than any file system holds"));
     }
 
     #[test]

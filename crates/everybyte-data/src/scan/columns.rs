@@ -10,13 +10,31 @@ use crate::facts::{ContainerFault, Fact, Facts};
 
 /// Reads and judges a columnar file.
 pub(crate) fn check(kind: Kind, path: &Path, facts: &mut Facts, out: &mut FileResult) {
-    let (format, read) = match kind {
-        Kind::Parquet => ("Parquet", crate::columnar::scan_parquet(path)),
-        _ => ("Arrow IPC", crate::columnar::scan_arrow(path)),
+    let format = if kind == Kind::Parquet {
+        "Parquet"
+    } else {
+        "Arrow IPC"
     };
+    // The readers are other projects' code over hostile bytes: a panic in one is this file's
+    // fault, reported, not the end of the scan.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match kind {
+        Kind::Parquet => crate::columnar::scan_parquet(path),
+        _ => crate::columnar::scan_arrow(path),
+    }));
     let scan = match read {
-        Ok(s) => s,
-        Err(e) => return out.unreadable(&facts.rel, &e),
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return out.unreadable(&facts.rel, &e),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            crate::columnar::ColumnarScan {
+                fault: Some(format!("the {format} reader gave up on the file: {why}")),
+                ..Default::default()
+            }
+        }
     };
     if let Some(fault) = scan.fault {
         facts.fact = Fact::Container(ContainerFault {

@@ -223,6 +223,7 @@ pub(crate) fn judge_saved_datasets(
             .and_then(|i| i["splits"][split.as_str()]["num_examples"].as_u64());
         if let Some(expected) = expected
             && fact.missing.is_empty()
+            && !listed.is_empty()
             && listed.iter().all(|f| rows.contains_key(f))
         {
             let have: u64 = listed.iter().filter_map(|f| rows.get(f)).sum();

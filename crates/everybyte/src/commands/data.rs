@@ -211,9 +211,12 @@ fn job(args: &DataJobArgs) -> Result<ExitCode> {
                 format!("{}/.everybyte", args.data.trim_end_matches('/'))
             }
         }),
+        run: format!("{}-{}", args.name, run_stamp()),
         files: args.files.clone(),
         cpus: args.cpus,
         memory: memory(measured, per_shard),
+        // The merge holds every shard's records, and a copy of them as it joins them.
+        merge_memory: memory(measured, total.map(|t| t.saturating_mul(2))),
     };
     let yaml = spec.render()?;
     match &args.output {
@@ -225,6 +228,36 @@ fn job(args: &DataJobArgs) -> Result<ExitCode> {
         None => io::Write::write_all(&mut io::stdout().lock(), yaml.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC, naming a run's folder.
+fn run_stamp() -> String {
+    stamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+}
+
+/// `YYYYMMDD-HHMMSS` of `secs` after the epoch, in UTC.
+fn stamp(secs: u64) -> String {
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days.cast_signed() + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 /// Scans `dir` here, with a manifest's hashing, and measures the resident memory before the
@@ -287,4 +320,14 @@ fn verify(args: &DataVerifyArgs) -> Result<ExitCode> {
     let diffs = manifest::verify(&m, &root);
     manifest::write_differences(&mut io::stdout().lock(), &m, &diffs)?;
     Ok(exit(diffs.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stamps_are_utc_civil_dates() {
+        assert_eq!(super::stamp(0), "19700101-000000");
+        assert_eq!(super::stamp(1_796_643_296), "20261207-113456");
+        assert_eq!(super::stamp(951_868_799), "20000229-235959");
+    }
 }

@@ -377,7 +377,15 @@ fn an_indexed_job_simulated_merges_to_the_unsharded_manifest() {
         assert!(out.status.success(), "shard {k}: {}", stderr(&out));
     }
     assert!(merge.wait().unwrap().success());
-    let merged = std::fs::read_to_string(out_dir.join("manifest.json")).unwrap();
+    // The run's folder, from the merge's `-o`.
+    let merge_args = job_args(&yaml, 1, None);
+    let merged_path = &merge_args[merge_args.iter().position(|a| a == "-o").unwrap() + 1];
+    assert!(merged_path.starts_with(out_dir.to_str().unwrap()));
+    assert!(
+        merged_path.contains("/everybyte-data-scan-20"),
+        "{merged_path}"
+    );
+    let merged = std::fs::read_to_string(merged_path).unwrap();
     let whole = std::fs::read_to_string(dir.path().join("whole.json")).unwrap();
     assert_eq!(merged, whole);
     let v: serde_json::Value = serde_json::from_str(&merged).unwrap();
