@@ -41,9 +41,14 @@ pub fn scan_parquet(path: &Path) -> std::io::Result<ColumnarScan> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
     let mut out = ColumnarScan::default();
-    if let Some(fault) = parquet_frame(&file, len)? {
-        out.fault = Some(fault);
-        return Ok(out);
+    match parquet_frame(&file, len)? {
+        Frame::Plain => {}
+        // An encrypted footer (`PARE`) is read with keys this scan does not have: not a fault.
+        Frame::Encrypted => return Ok(out),
+        Frame::Fault(fault) => {
+            out.fault = Some(fault);
+            return Ok(out);
+        }
     }
     let reader = match SerializedFileReader::new(file) {
         Ok(r) => r,
@@ -75,15 +80,29 @@ pub fn scan_parquet(path: &Path) -> std::io::Result<ColumnarScan> {
         for (i, col) in out.columns.iter_mut().enumerate() {
             let descr = schema.column(i);
             let chunk = rg.metadata().column(i);
-            let read = rg.get_column_reader(i).and_then(|r| {
-                read_column(
-                    r,
-                    descr.max_def_level(),
-                    descr.max_rep_level(),
-                    row_base,
-                    col,
-                )
-            });
+            // Integers are numbers unless their logical type makes them dates, times or
+            // decimals.
+            let plain_int = matches!(
+                descr.logical_type_ref(),
+                None | Some(LogicalType::Integer(_))
+            ) && !matches!(
+                descr.converted_type(),
+                parquet::basic::ConvertedType::DATE
+                    | parquet::basic::ConvertedType::DECIMAL
+                    | parquet::basic::ConvertedType::TIME_MILLIS
+                    | parquet::basic::ConvertedType::TIME_MICROS
+                    | parquet::basic::ConvertedType::TIMESTAMP_MILLIS
+                    | parquet::basic::ConvertedType::TIMESTAMP_MICROS
+            );
+            let levels = Levels {
+                max_def: descr.max_def_level(),
+                max_rep: descr.max_rep_level(),
+                row_base,
+                plain_int,
+            };
+            let read = rg
+                .get_column_reader(i)
+                .and_then(|r| read_column(r, &levels, col));
             match read {
                 Ok(mut seen) => {
                     // An unsigned column's values come back as signed integers: its minimum
@@ -111,10 +130,18 @@ pub fn scan_parquet(path: &Path) -> std::io::Result<ColumnarScan> {
     Ok(out)
 }
 
+/// What the ends of a Parquet file say.
+enum Frame {
+    Plain,
+    /// Parquet Modular Encryption's encrypted footer (`PARE`).
+    Encrypted,
+    Fault(String),
+}
+
 /// The magic at both ends and the footer's length, before any reader trusts them.
-fn parquet_frame(file: &File, len: u64) -> std::io::Result<Option<String>> {
+fn parquet_frame(file: &File, len: u64) -> std::io::Result<Frame> {
     if len < 12 {
-        return Ok(Some(format!(
+        return Ok(Frame::Fault(format!(
             "the file is {len} bytes: too short for Parquet's magic and footer (cut short)"
         )));
     }
@@ -122,24 +149,27 @@ fn parquet_frame(file: &File, len: u64) -> std::io::Result<Option<String>> {
     file.read_exact_at(&mut head, 0)?;
     let mut tail = [0u8; 8];
     file.read_exact_at(&mut tail, len - 8)?;
+    if &head == b"PARE" && &tail[4..] == b"PARE" {
+        return Ok(Frame::Encrypted);
+    }
     if &head != b"PAR1" {
-        return Ok(Some(
+        return Ok(Frame::Fault(
             "the file does not start with the magic `PAR1`".to_owned(),
         ));
     }
     if &tail[4..] != b"PAR1" {
-        return Ok(Some(
+        return Ok(Frame::Fault(
             "the file does not end with the magic `PAR1`: cut short, and the footer (the schema and every row group's place) is lost with its end"
                 .to_owned(),
         ));
     }
     let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
     if footer + 12 > len {
-        return Ok(Some(format!(
+        return Ok(Frame::Fault(format!(
             "the footer's length ({footer} bytes) reaches past the start of a {len}-byte file"
         )));
     }
-    Ok(None)
+    Ok(Frame::Plain)
 }
 
 /// What a column chunk's data holds, for its statistics.
@@ -153,54 +183,48 @@ struct Seen {
     max: Option<f64>,
 }
 
-fn read_column(
-    r: ColumnReader,
-    max_def: i16,
-    max_rep: i16,
-    row_base: u64,
-    col: &mut Column,
-) -> parquet::errors::Result<Seen> {
+fn read_column(r: ColumnReader, ctx: &Levels, col: &mut Column) -> parquet::errors::Result<Seen> {
     let mut seen = Seen {
-        nulls_counted: max_rep == 0,
+        nulls_counted: ctx.max_rep == 0,
         ..Seen::default()
     };
-    let ctx = Levels {
-        max_def,
-        max_rep,
-        row_base,
-    };
+    let int_ok = ctx.plain_int;
     match r {
         ColumnReader::FloatColumnReader(mut r) => {
-            read_values(&mut r, &ctx, col, &mut seen, |v, row, col, seen| {
+            read_values(&mut r, ctx, col, &mut seen, |v, row, col, seen| {
                 float(f64::from(*v), row, col, seen);
             })
         }
         ColumnReader::DoubleColumnReader(mut r) => {
-            read_values(&mut r, &ctx, col, &mut seen, |v, row, col, seen| {
+            read_values(&mut r, ctx, col, &mut seen, |v, row, col, seen| {
                 float(*v, row, col, seen);
             })
         }
         ColumnReader::Int32ColumnReader(mut r) => {
-            read_values(&mut r, &ctx, col, &mut seen, |v, _, col, seen| {
-                int(f64::from(*v), col, seen);
+            read_values(&mut r, ctx, col, &mut seen, |v, _, col, seen| {
+                if int_ok {
+                    int(f64::from(*v), col, seen);
+                }
             })
         }
         ColumnReader::Int64ColumnReader(mut r) => {
-            read_values(&mut r, &ctx, col, &mut seen, |v, _, col, seen| {
-                int(*v as f64, col, seen);
+            read_values(&mut r, ctx, col, &mut seen, |v, _, col, seen| {
+                if int_ok {
+                    int(*v as f64, col, seen);
+                }
             })
         }
         ColumnReader::BoolColumnReader(mut r) => {
-            read_values(&mut r, &ctx, col, &mut seen, |_, _, _, _| {})
+            read_values(&mut r, ctx, col, &mut seen, |_, _, _, _| {})
         }
         ColumnReader::Int96ColumnReader(mut r) => {
-            read_values(&mut r, &ctx, col, &mut seen, |_, _, _, _| {})
+            read_values(&mut r, ctx, col, &mut seen, |_, _, _, _| {})
         }
         ColumnReader::ByteArrayColumnReader(mut r) => {
-            read_values(&mut r, &ctx, col, &mut seen, |_, _, _, _| {})
+            read_values(&mut r, ctx, col, &mut seen, |_, _, _, _| {})
         }
         ColumnReader::FixedLenByteArrayColumnReader(mut r) => {
-            read_values(&mut r, &ctx, col, &mut seen, |_, _, _, _| {})
+            read_values(&mut r, ctx, col, &mut seen, |_, _, _, _| {})
         }
     }?;
     Ok(seen)
@@ -233,6 +257,8 @@ struct Levels {
     max_def: i16,
     max_rep: i16,
     row_base: u64,
+    /// An integer column that holds numbers (not dates, times or decimals).
+    plain_int: bool,
 }
 
 /// Reads a column chunk through in batches, calling `each` on every value with its row.

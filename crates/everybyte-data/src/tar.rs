@@ -332,12 +332,18 @@ mod tests {
         assert!(buf.capacity() < 1 << 20, "{}", buf.capacity());
         // A base-256 size of 2^64-1: a corrupted header, not an overflow.
         let mut h = header("x", 0, b'0');
-        h[124..136].copy_from_slice(&[0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        h[124..136].copy_from_slice(&[
+            0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ]);
         h[148..156].copy_from_slice(b"        ");
         let (sum, _) = checksums(&h);
         h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
         let (_, b) = walk(&h[..], &mut Vec::new(), |_| {}).unwrap();
-        assert!(b.unwrap().message.contains("more than any file system holds"));
+        assert!(
+            b.unwrap()
+                .message
+                .contains("more than any file system holds")
+        );
     }
 
     #[test]

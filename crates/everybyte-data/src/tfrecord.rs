@@ -293,7 +293,11 @@ mod tests {
         claim.extend(masked_crc(&len).to_le_bytes());
         claim.extend([0u8; 4]);
         let s = scan(&claim[..]).unwrap();
-        assert!(s.stopped.unwrap().contains("ends 4 bytes into a 62914560-byte record"));
+        assert!(
+            s.stopped
+                .unwrap()
+                .contains("ends 4 bytes into a 62914560-byte record")
+        );
 
         // Records that are not Examples: no feature names.
         let raw = [record(b"\xff\xff"), record(b"plain")].concat();

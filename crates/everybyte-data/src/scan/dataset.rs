@@ -99,8 +99,9 @@ fn same_content(
     by_hash.into_values().collect()
 }
 
-/// The columns whose type differs between the columnar files of one folder (a dataset's
-/// shards sit side by side: `data/train-00000-of-00008.parquet`, …).
+/// The columns whose type differs between the columnar files of one dataset: the files of one
+/// folder with the same column names (a dataset's shards sit side by side,
+/// `data/train-00000-of-00008.parquet`, …; unrelated tables in one folder have other columns).
 pub(crate) fn judge_schemas(
     files: &[Rel],
     schemas: &[(usize, Columnar)],
@@ -121,7 +122,13 @@ pub(crate) fn judge_schemas(
         } else {
             " (Arrow)"
         };
-        let folder = format!("{}{format}", rel.rsplit_once('/').map_or("", |(d, _)| d));
+        let mut names: Vec<&str> = schema.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        let folder = format!(
+            "{}{format}\0{}",
+            rel.rsplit_once('/').map_or("", |(d, _)| d),
+            names.join("\0")
+        );
         let columns = folders.entry(folder).or_default();
         for (name, ty) in schema {
             let e = columns
@@ -151,7 +158,8 @@ pub(crate) fn judge_schemas(
         if drift.is_empty() {
             continue;
         }
-        facts.rel = match folder.strip_suffix(" (Arrow)").unwrap_or(&folder) {
+        let folder = folder.split('\0').next().unwrap_or_default();
+        facts.rel = match folder.strip_suffix(" (Arrow)").unwrap_or(folder) {
             "" => ".".to_owned(),
             f => f.to_owned(),
         };
