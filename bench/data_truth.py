@@ -59,8 +59,10 @@ def label(corpus, out):
                 continue
             for field, col in zip(table.schema, table.columns):
                 t = field.type
-                if pa.types.is_floating(t) and not pa.types.is_float16(t):
+                if pa.types.is_floating(t):
                     import pyarrow.compute as pc
+                    if pa.types.is_float16(t):  # no NaN kernel for halves: widen them
+                        col = col.cast(pa.float32())
                     if (pc.sum(pc.is_nan(col)).as_py() or 0) + (pc.sum(pc.is_inf(col)).as_py() or 0):
                         codes.append("DATA006")
                 if (pa.types.is_integer(t) or pa.types.is_floating(t)) and col.null_count:
@@ -105,6 +107,9 @@ def score(labels, scan):
         tp = fp = fn = 0
         wrong = []
         for rel, exp in expected.items():
+            # A file pyarrow refuses has no content to label: only DATA014 is scored on it.
+            if "DATA014" in exp and rule != "DATA014":
+                continue
             got = rule in found.get(rel, set())
             if rule == "DATA018":
                 # A drift finding names one odd file of the group: any file of an expected

@@ -63,6 +63,7 @@ pub fn scan_parquet(path: &Path) -> std::io::Result<ColumnarScan> {
         out.columns.push(Column {
             name: c.path().string(),
             by_row: true,
+            declared: Some(declared(c)),
             ..Column::default()
         });
         out.schema.push((c.path().string(), parquet_type(c)));
@@ -82,23 +83,16 @@ pub fn scan_parquet(path: &Path) -> std::io::Result<ColumnarScan> {
             let chunk = rg.metadata().column(i);
             // Integers are numbers unless their logical type makes them dates, times or
             // decimals.
-            let plain_int = matches!(
-                descr.logical_type_ref(),
-                None | Some(LogicalType::Integer(_))
-            ) && !matches!(
-                descr.converted_type(),
-                parquet::basic::ConvertedType::DATE
-                    | parquet::basic::ConvertedType::DECIMAL
-                    | parquet::basic::ConvertedType::TIME_MILLIS
-                    | parquet::basic::ConvertedType::TIME_MICROS
-                    | parquet::basic::ConvertedType::TIMESTAMP_MILLIS
-                    | parquet::basic::ConvertedType::TIMESTAMP_MICROS
-            );
+            let plain_int = declared(&descr) == "int";
             let levels = Levels {
                 max_def: descr.max_def_level(),
                 max_rep: descr.max_rep_level(),
                 row_base,
                 plain_int,
+                // A field inside a struct is null when its parent is: its nulls are the
+                // parent's, not a numeric column's.
+                top_level: descr.path().parts().len() == 1,
+                float16: matches!(descr.logical_type_ref(), Some(LogicalType::Float16)),
             };
             let read = rg
                 .get_column_reader(i)
@@ -224,10 +218,56 @@ fn read_column(r: ColumnReader, ctx: &Levels, col: &mut Column) -> parquet::erro
             read_values(&mut r, ctx, col, &mut seen, |_, _, _, _| {})
         }
         ColumnReader::FixedLenByteArrayColumnReader(mut r) => {
-            read_values(&mut r, ctx, col, &mut seen, |_, _, _, _| {})
+            let half = ctx.float16;
+            read_values(&mut r, ctx, col, &mut seen, |v, row, col, seen| {
+                if half && let [lo, hi] = v.data() {
+                    float(f16_to_f64(u16::from_le_bytes([*lo, *hi])), row, col, seen);
+                }
+            })
         }
     }?;
     Ok(seen)
+}
+
+/// An IEEE half float's value.
+fn f16_to_f64(h: u16) -> f64 {
+    let sign = if h >> 15 == 1 { -1.0 } else { 1.0 };
+    let exp = i32::from((h >> 10) & 0x1f);
+    let frac = f64::from(h & 0x3ff);
+    sign * match exp {
+        0 => frac * 2f64.powi(-24),
+        31 if frac == 0.0 => f64::INFINITY,
+        31 => f64::NAN,
+        e => (1.0 + frac / 1024.0) * 2f64.powi(e - 15),
+    }
+}
+
+/// The type a Parquet column declares, as a table's column is typed: `int` for integers that
+/// are numbers, `float` for floating point, `string` for everything else.
+fn declared(c: &parquet::schema::types::ColumnDescriptor) -> &'static str {
+    match c.physical_type() {
+        PhysicalType::FLOAT | PhysicalType::DOUBLE => "float",
+        PhysicalType::FIXED_LEN_BYTE_ARRAY
+            if matches!(c.logical_type_ref(), Some(LogicalType::Float16)) =>
+        {
+            "float"
+        }
+        PhysicalType::INT32 | PhysicalType::INT64
+            if matches!(c.logical_type_ref(), None | Some(LogicalType::Integer(_)))
+                && !matches!(
+                    c.converted_type(),
+                    parquet::basic::ConvertedType::DATE
+                        | parquet::basic::ConvertedType::DECIMAL
+                        | parquet::basic::ConvertedType::TIME_MILLIS
+                        | parquet::basic::ConvertedType::TIME_MICROS
+                        | parquet::basic::ConvertedType::TIMESTAMP_MILLIS
+                        | parquet::basic::ConvertedType::TIMESTAMP_MICROS
+                ) =>
+        {
+            "int"
+        }
+        _ => "string",
+    }
 }
 
 fn float(v: f64, row: u64, col: &mut Column, seen: &mut Seen) {
@@ -259,6 +299,9 @@ struct Levels {
     row_base: u64,
     /// An integer column that holds numbers (not dates, times or decimals).
     plain_int: bool,
+    top_level: bool,
+    /// Half floats, stored as 2-byte fixed-length byte arrays.
+    float16: bool,
 }
 
 /// Reads a column chunk through in batches, calling `each` on every value with its row.
@@ -306,7 +349,9 @@ fn read_values<T: DataType>(
                         each(v, row + k as u64, col, seen);
                     }
                 } else {
-                    col.na.add(row + k as u64);
+                    if l.top_level {
+                        col.na.add(row + k as u64);
+                    }
                     seen.nulls += 1;
                 }
             }
@@ -519,9 +564,17 @@ fn arrow_footer_fault(file: &File) -> std::io::Result<Option<String>> {
 
 fn arrow_schema_of(schema: &arrow_schema::SchemaRef, out: &mut ColumnarScan) {
     for f in schema.fields() {
+        let t = f.data_type();
         out.columns.push(Column {
             name: f.name().clone(),
             by_row: true,
+            declared: Some(if t.is_floating() {
+                "float"
+            } else if t.is_integer() {
+                "int"
+            } else {
+                "string"
+            }),
             ..Column::default()
         });
         out.schema

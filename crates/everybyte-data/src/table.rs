@@ -38,11 +38,17 @@ pub struct Column {
     /// Counted by row of a columnar file (Parquet, Arrow), not by line of a text one: `na`
     /// then holds the column's nulls.
     pub by_row: bool,
+    /// The type a columnar file declares (`int`, `float`, `string`): it is the column's type,
+    /// whatever its values (all nulls, say).
+    pub declared: Option<&'static str>,
 }
 
 impl Column {
     /// `int`, `float` or `string`: numeric when at least 80% of present values parse.
     pub fn inferred(&self) -> &'static str {
+        if let Some(t) = self.declared {
+            return t;
+        }
         let present = self.values - self.empty.count - self.na.count;
         if present == 0 {
             return "empty";
