@@ -239,25 +239,15 @@ fn run_stamp() -> String {
     )
 }
 
-/// `YYYYMMDD-HHMMSS` of `secs` after the epoch, in UTC.
+/// `YYYYMMDD-HHMMSS` of `secs` after the epoch, in UTC (from the `2024/01/02 03:04:05.000`
+/// that `gpu watch` writes).
 fn stamp(secs: u64) -> String {
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days.cast_signed() + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    let t = everybyte_mem::gpulog::format_time(secs as f64);
+    t.chars()
+        .take(19)
+        .filter(|c| !matches!(c, '/' | ':'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
 }
 
 /// Scans `dir` here, with a manifest's hashing, and measures the resident memory before the
