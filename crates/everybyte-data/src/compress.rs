@@ -4,7 +4,7 @@
 //! there, the content before it is judged, and the break is kept to be reported (DATA014).
 
 use std::cell::RefCell;
-use std::io::{self, BufRead, Read};
+use std::io::{self, Read};
 use std::rc::Rc;
 
 /// How a stream is compressed, from its first bytes.
@@ -89,17 +89,21 @@ fn describe(codec: Codec, e: &io::Error) -> String {
 }
 
 /// `file` as the stream it holds: decompressed (every member of a multi-member gzip, every
-/// frame of a zstd file) when its first bytes name a codec, as is otherwise. The slot is
-/// filled if the compressed stream breaks. Memory: the decoder's window (32 KiB for gzip, up
-/// to the frame's window, 8 MiB by default, for zstd) and a 256 KiB read buffer.
+/// frame of a zstd file) when its first bytes name a codec, the file itself (unbuffered: the
+/// caller buffers as its format needs) otherwise. The slot is filled if the compressed stream
+/// breaks. Memory: the decoder's window (32 KiB for gzip, up to the frame's window, 8 MiB by
+/// default, for zstd) and a 256 KiB read buffer under it.
 pub fn open(file: std::fs::File) -> io::Result<(Box<dyn Read>, Option<Codec>, BreakSlot)> {
-    let mut r = io::BufReader::with_capacity(256 << 10, file);
-    let codec = Codec::of(r.fill_buf()?);
+    use std::os::unix::fs::FileExt;
+    let mut head = [0u8; 4];
+    let n = file.read_at(&mut head, 0)?;
+    let codec = Codec::of(&head[..n]);
     let slot: BreakSlot = Rc::default();
+    let r = io::BufReader::with_capacity(256 << 10, file);
     let inner: Box<dyn Read> = match codec {
         Some(Codec::Gzip) => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
         Some(Codec::Zstd) => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
-        None => return Ok((Box::new(r), None, slot)),
+        None => return Ok((Box::new(r.into_inner()), None, slot)),
     };
     let fused = Fused {
         inner,

@@ -34,7 +34,7 @@ pub(crate) fn check_tfrecord(path: &Path, facts: &mut Facts, out: &mut FileResul
         Ok(o) => o,
         Err(e) => return out.unreadable(&facts.rel, &e),
     };
-    let s = match crate::tfrecord::scan(reader) {
+    let s = match crate::tfrecord::scan(std::io::BufReader::with_capacity(256 << 10, reader)) {
         Ok(s) => s,
         Err(e) => return out.unreadable(&facts.rel, &e),
     };
@@ -82,6 +82,7 @@ pub(crate) fn check_tar(path: &Path, _size: u64, facts: &mut Facts, out: &mut Fi
         fact: Fact::Nothing,
     };
     let mut buf = Vec::new();
+    let reader = std::io::BufReader::with_capacity(256 << 10, reader);
     let walked = crate::tar::walk(reader, &mut buf, |m| {
         let (key, ext) = crate::tar::key_and_extension(m.name);
         samples.member(key, ext);
