@@ -21,7 +21,8 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (`::error file=…`).
     Github,
-    /// One self-contained HTML page: findings by area with filters, rule explanations, charts.
+    /// One self-contained HTML page: a summary, the findings by file with their source lines
+    /// and charts, filters kept in the URL, the rules' explanations.
     Html,
 }
 
@@ -32,6 +33,9 @@ pub struct RenderOptions {
     pub tool_version: &'static str,
     /// The absolute project root, used as SARIF's `%SRCROOT%`.
     pub root_uri: Option<String>,
+    /// The directory findings' paths are relative to, from which the HTML report quotes the
+    /// lines around each finding.
+    pub root: Option<std::path::PathBuf>,
 }
 
 /// Renders `report` to `output` (atomically: a temporary file, then a rename) or, when there

@@ -619,62 +619,74 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
     ))
 }
 
+/// The time axis of a profile's charts.
+const SINCE_START: everybyte_core::chart::Axis = everybyte_core::chart::Axis {
+    label: "time since start",
+    scale: everybyte_core::chart::Scale::Seconds,
+};
+
 /// Memory over time with the peak, the steady state and the cold start marked.
 pub fn figure(r: &Record, name: &str) -> everybyte_core::chart::Figure {
-    use everybyte_core::chart::{Figure, Mark, Series, lines};
-    let mib = 1024.0 * 1024.0;
+    use everybyte_core::chart::{Axis, Figure, Mark, Scale, Series, format_value, lines};
+    let bytes = |f: &dyn Fn(&Sample) -> u64| -> Vec<(f64, f64)> {
+        r.samples.iter().map(|s| (s.t, f(s) as f64)).collect()
+    };
     let mut series = vec![
         Series {
             name: "RSS".into(),
-            points: r
-                .samples
-                .iter()
-                .map(|s| (s.t, s.rss_bytes as f64 / mib))
-                .collect(),
+            points: bytes(&|s| s.rss_bytes),
         },
         Series {
             name: "PSS".into(),
-            points: r
-                .samples
-                .iter()
-                .map(|s| (s.t, s.pss_bytes as f64 / mib))
-                .collect(),
+            points: bytes(&|s| s.pss_bytes),
         },
     ];
     if r.peak_gpu_bytes.is_some() {
         series.push(Series {
             name: "GPU".into(),
-            points: r
-                .samples
-                .iter()
-                .map(|s| (s.t, s.gpu_bytes as f64 / mib))
-                .collect(),
+            points: bytes(&|s| s.gpu_bytes),
         });
     }
     let mut marks = vec![
         Mark::X(
             r.peak_at_seconds,
-            format!("peak {:.0} MiB", r.peak() as f64 / mib),
+            format!("peak {}", format_value(r.peak() as f64, Scale::Bytes)),
         ),
         Mark::Y(
-            r.steady_bytes as f64 / mib,
-            format!("steady {:.0} MiB", r.steady_bytes as f64 / mib),
+            r.steady_bytes as f64,
+            format!(
+                "steady {}",
+                format_value(r.steady_bytes as f64, Scale::Bytes)
+            ),
         ),
     ];
     if let Some(c) = r.cold_start_seconds {
-        marks.push(Mark::X(c, format!("ready at {c:.1} s")));
+        marks.push(Mark::X(
+            c,
+            format!("ready at {}", format_value(c, Scale::Seconds)),
+        ));
     }
     let title = format!("{name}: memory of the process tree");
     Figure {
-        svg: lines(&title, "seconds", "MiB", &series, &marks),
+        svg: lines(
+            &title,
+            &SINCE_START,
+            &Axis {
+                label: "memory",
+                scale: Scale::Bytes,
+            },
+            &series,
+            &marks,
+        ),
         title,
+        path: Some(name.to_owned()),
     }
 }
 
 /// Disk, CPU and GPU utilisation on one time axis (in percent, as `iostat` and `top` print
 /// them: a process using two cores is at 200%), with the input-bound seconds marked.
 pub fn activity_figure(r: &Record, name: &str) -> Option<everybyte_core::chart::Figure> {
-    use everybyte_core::chart::{Figure, Mark, Series, lines};
+    use everybyte_core::chart::{Axis, Figure, Mark, Scale, Series, lines};
     if r.seconds.is_empty() {
         return None;
     }
@@ -738,8 +750,18 @@ pub fn activity_figure(r: &Record, name: &str) -> Option<everybyte_core::chart::
         .collect();
     let title = format!("{name}: disk, CPU and GPU each second");
     Some(Figure {
-        svg: lines(&title, "seconds", "% busy", &series, &marks),
+        svg: lines(
+            &title,
+            &SINCE_START,
+            &Axis {
+                label: "busy",
+                scale: Scale::Percent,
+            },
+            &series,
+            &marks,
+        ),
         title,
+        path: Some(name.to_owned()),
     })
 }
 

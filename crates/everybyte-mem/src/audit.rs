@@ -33,6 +33,7 @@ pub fn audit(input: &Audit<'_>, report: &mut Report) -> Result<(), Error> {
         if let Some(s) = snap {
             report.figures.push(Figure {
                 title: format!("{}: allocator segment map", f.rel),
+                path: Some(f.rel.clone()),
                 svg: crate::svg::segment_map_svg(&s),
             });
         }

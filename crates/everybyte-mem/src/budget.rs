@@ -330,21 +330,21 @@ pub fn activation_bytes(m: &ModelShape, batch: u64, seq: u64, recompute: Recompu
 impl Budget {
     /// The components as one stacked bar against the card, the buffer kept free marked.
     pub fn figure(&self, title: &str, buffer: f64) -> everybyte_core::chart::Figure {
-        let gib = 1024.0 * 1024.0 * 1024.0;
         let parts: Vec<(String, f64)> = self
             .components
             .iter()
             .filter(|c| c.bytes > 0)
-            .map(|c| (c.name.to_owned(), c.bytes as f64 / gib))
+            .map(|c| (c.name.to_owned(), c.bytes as f64))
             .collect();
         everybyte_core::chart::Figure {
             title: title.to_owned(),
+            path: None,
             svg: everybyte_core::chart::stacked(
                 title,
                 &parts,
-                self.capacity.map(|c| c as f64 / gib),
+                self.capacity.map(|c| c as f64),
                 buffer,
-                "GiB",
+                everybyte_core::chart::Scale::Bytes,
             ),
         }
     }

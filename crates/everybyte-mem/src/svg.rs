@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use everybyte_core::bytesize::Bytes;
-use everybyte_core::chart::escape;
+use everybyte_core::chart::{FONT, escape, shorten, text_width};
 
 use crate::snapshot::{BlockState, SnapshotReport};
 
@@ -18,10 +18,11 @@ const TOP: f64 = 56.0;
 /// Segments drawn; the rest are summed in one line below the map.
 pub const MAX_SEGMENTS: usize = 400;
 
-const ALLOCATED: &str = "#2f5d9e";
-const PENDING: &str = "#e69f00";
-const SPLIT_FREE: &str = "#d55e00";
-const FREE: &str = "#c8c8c8";
+// Okabe–Ito colours, apart for colour-blind readers; releasable free memory in grey.
+const ALLOCATED: &str = "#0072B2";
+const PENDING: &str = "#E69F00";
+const SPLIT_FREE: &str = "#D55E00";
+const FREE: &str = "#BBBBBB";
 
 /// (colour, label) of a block, given whether its segment holds any active block.
 fn style(state: BlockState, segment_active: bool) -> (&'static str, &'static str) {
@@ -43,14 +44,27 @@ pub fn segment_map_svg(report: &SnapshotReport) -> String {
     let largest = order
         .first()
         .map_or(1, |&i| report.segments[i].total_size.max(1));
-    let bar = WIDTH - LABEL - 10.0;
+    // The address column is as wide as its widest label.
+    let label_w = order
+        .iter()
+        .take(shown)
+        .map(|&i| {
+            let seg = &report.segments[i];
+            text_width(
+                &format!("0x{:x} {}", seg.address, Bytes(seg.total_size)),
+                11.0,
+            )
+        })
+        .fold(LABEL - 8.0, f64::max)
+        + 8.0;
+    let bar = WIDTH - label_w - 10.0;
     let rows = shown.max(1) as f64;
     let height = TOP + rows * (ROW + GAP) + 40.0;
     let t = &report.totals;
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="sans-serif" font-size="11" role="img">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="{FONT}" font-size="11" fill="currentColor" role="img">"#
     );
     let _ = write!(
         s,
@@ -61,14 +75,19 @@ pub fn segment_map_svg(report: &SnapshotReport) -> String {
         Bytes(t.inactive_split),
         t.fragmentation * 100.0
     );
-    let _ = write!(
-        s,
-        r#"<text x="0" y="14" font-size="13" font-weight="bold">{} segments, {} reserved, {} allocated, largest free block {}, fragmentation {:.1}%</text>"#,
+    let header = format!(
+        "{} segments, {} reserved, {} allocated, largest free block {}, fragmentation {:.1}%",
         t.segments,
         Bytes(t.reserved),
         Bytes(t.allocated),
         Bytes(t.largest_free),
         t.fragmentation * 100.0
+    );
+    let shown_header = shorten(&header, WIDTH, 13.0).unwrap_or_else(|| header.clone());
+    let _ = write!(
+        s,
+        r#"<text x="0" y="14" font-size="13" font-weight="bold">{}</text>"#,
+        escape(&shown_header)
     );
     let mut x = 0.0;
     for (colour, label) in [
@@ -82,7 +101,7 @@ pub fn segment_map_svg(report: &SnapshotReport) -> String {
             r#"<rect x="{x:.0}" y="26" width="12" height="12" fill="{colour}"/><text x="{:.0}" y="36">{label}</text>"#,
             x + 16.0
         );
-        x += 30.0 + label.len() as f64 * 6.0;
+        x += 30.0 + text_width(label, 11.0);
     }
     let mut largest_drawn: Option<(f64, f64, f64)> = None;
     for (row, &i) in order.iter().take(shown).enumerate() {
@@ -98,7 +117,7 @@ pub fn segment_map_svg(report: &SnapshotReport) -> String {
         );
         let _ = write!(
             s,
-            r##"<rect x="{LABEL}" y="{y:.1}" width="{len:.2}" height="{ROW}" fill="none" stroke="#666" stroke-width="0.5"/>"##
+            r##"<rect x="{label_w:.1}" y="{y:.1}" width="{len:.2}" height="{ROW}" fill="none" stroke="#666" stroke-width="0.5"/>"##
         );
         let segment_active = seg.active > 0;
         let scale = len / seg.total_size.max(1) as f64;
@@ -110,7 +129,7 @@ pub fn segment_map_svg(report: &SnapshotReport) -> String {
                 .find(|b| b.state == BlockState::Inactive && b.size == report.totals.largest_free)
         {
             largest_drawn.get_or_insert((
-                LABEL + b.offset as f64 * scale,
+                label_w + b.offset as f64 * scale,
                 y,
                 (b.size as f64 * scale).max(2.0),
             ));
@@ -125,7 +144,7 @@ pub fn segment_map_svg(report: &SnapshotReport) -> String {
                 end += 1;
             }
             let (colour, label) = style(first.state, segment_active);
-            let bx = LABEL + first.offset as f64 * scale;
+            let bx = label_w + first.offset as f64 * scale;
             let bw = (bytes as f64 * scale).max(0.5);
             let site = if end - k == 1 {
                 first
@@ -148,14 +167,20 @@ pub fn segment_map_svg(report: &SnapshotReport) -> String {
         }
     }
     if let Some((x, y, w)) = largest_drawn {
+        // The label starts at the block, or ends at the picture's edge when it would cross it.
+        let text = format!("largest free block {}", Bytes(t.largest_free));
+        let (lx, anchor) = if x + text_width(&text, 10.0) <= WIDTH {
+            (x, "start")
+        } else {
+            (WIDTH, "end")
+        };
         let _ = write!(
             s,
-            r##"<rect x="{x:.2}" y="{:.1}" width="{w:.2}" height="{:.1}" fill="none" stroke="#000" stroke-width="2"/><text x="{:.1}" y="{:.1}" font-size="10">largest free block {}</text>"##,
+            r#"<rect x="{x:.2}" y="{:.1}" width="{w:.2}" height="{:.1}" fill="none" stroke="currentColor" stroke-width="2"/><text x="{lx:.1}" y="{:.1}" font-size="10" text-anchor="{anchor}">{}</text>"#,
             y - 1.5,
             ROW + 3.0,
-            x,
             y - 3.0,
-            Bytes(t.largest_free)
+            escape(&text)
         );
     }
     let y = TOP + rows * (ROW + GAP) + 16.0;

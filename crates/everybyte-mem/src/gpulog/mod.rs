@@ -185,25 +185,34 @@ pub(crate) fn span(a: &Sample, b: &Sample) -> f64 {
 
 /// Memory used and utilisation over time, per GPU, for the HTML report.
 pub fn figures(path: &str, samples: &[Sample]) -> Vec<everybyte_core::chart::Figure> {
-    use everybyte_core::chart::{Figure, Mark, Series, lines};
+    use everybyte_core::chart::{Axis, Figure, Mark, Scale, Series, format_value, lines};
     let t0 = samples
         .iter()
         .filter_map(|s| s.time)
         .fold(f64::INFINITY, f64::min);
     let x = |s: &Sample| s.time.map_or(s.line as f64, |t| t - t0);
-    let x_label = if t0.is_finite() { "seconds" } else { "sample" };
+    let x_axis = if t0.is_finite() {
+        Axis {
+            label: "time since the first sample",
+            scale: Scale::Seconds,
+        }
+    } else {
+        Axis {
+            label: "line of the log",
+            scale: Scale::Count,
+        }
+    };
     let mut by_gpu: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
     for s in samples {
         by_gpu.entry(s.gpu.as_str()).or_default().push(s);
     }
-    let gib = 1024.0 * 1024.0 * 1024.0;
     let mem: Vec<Series> = by_gpu
         .iter()
         .map(|(g, list)| Series {
-            name: format!("GPU {g} used"),
+            name: format!("GPU {g}"),
             points: list
                 .iter()
-                .filter_map(|s| Some((x(s), s.used? as f64 / gib)))
+                .filter_map(|s| Some((x(s), s.used? as f64)))
                 .collect(),
         })
         .collect();
@@ -214,35 +223,44 @@ pub fn figures(path: &str, samples: &[Sample]) -> Vec<everybyte_core::chart::Fig
             points: list.iter().filter_map(|s| Some((x(s), s.util?))).collect(),
         })
         .collect();
-    let capacity = samples
-        .iter()
-        .filter_map(|s| s.total)
-        .max()
-        .map(|t| t as f64 / gib);
+    let capacity = samples.iter().filter_map(|s| s.total).max();
     let marks: Vec<Mark> = capacity
-        .map(|c| Mark::Y(c, format!("capacity {c:.1} GiB")))
+        .map(|c| {
+            let c = c as f64;
+            Mark::Y(c, format!("capacity {}", format_value(c, Scale::Bytes)))
+        })
         .into_iter()
         .collect();
+    let memory_title = format!("{path}: GPU memory used");
+    let util_title = format!("{path}: GPU utilisation");
     vec![
         Figure {
-            title: format!("{path}: GPU memory used"),
             svg: lines(
-                &format!("{path}: GPU memory used"),
-                x_label,
-                "GiB",
+                &memory_title,
+                &x_axis,
+                &Axis {
+                    label: "GPU memory used",
+                    scale: Scale::Bytes,
+                },
                 &mem,
                 &marks,
             ),
+            title: memory_title,
+            path: Some(path.to_owned()),
         },
         Figure {
-            title: format!("{path}: GPU utilisation"),
             svg: lines(
-                &format!("{path}: GPU utilisation"),
-                x_label,
-                "utilisation %",
+                &util_title,
+                &x_axis,
+                &Axis {
+                    label: "GPU utilisation",
+                    scale: Scale::Percent,
+                },
                 &util,
                 &[],
             ),
+            title: util_title,
+            path: Some(path.to_owned()),
         },
     ]
 }

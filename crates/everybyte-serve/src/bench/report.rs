@@ -52,17 +52,24 @@ impl BenchReport {
         let bars: Vec<(String, f64)> = self
             .histogram
             .iter()
-            .map(|&(ms, n)| (format!("≤ {ms:.1} ms"), n as f64))
+            .map(|&(ms, n)| {
+                let upper = everybyte_core::chart::format_value(
+                    ms / 1000.0,
+                    everybyte_core::chart::Scale::Seconds,
+                );
+                (format!("≤ {upper}"), n as f64)
+            })
             .collect();
         everybyte_core::chart::Figure {
-            svg: everybyte_core::chart::bars(&title, "requests", &bars),
+            svg: everybyte_core::chart::bars(&title, ("request", "requests"), &bars),
             title,
+            path: None,
         }
     }
 
     /// The latency percentile curve, for the HTML page.
     pub fn figure(&self) -> everybyte_core::chart::Figure {
-        use everybyte_core::chart::{Figure, Mark, Series, lines};
+        use everybyte_core::chart::{Axis, Figure, Mark, Scale, Series, lines};
         let title = format!(
             "{} model {}: latency by percentile ({} req/s served)",
             self.url,
@@ -71,7 +78,11 @@ impl BenchReport {
         );
         // The x axis is the percentile on a log scale of the tail: -log10(1 - p).
         let x = |p: f64| -(1.0 - (p / 100.0).min(0.99999)).log10();
-        let points = self.percentiles.iter().map(|&(p, v)| (x(p), v)).collect();
+        let points = self
+            .percentiles
+            .iter()
+            .map(|&(p, v)| (x(p), v / 1000.0))
+            .collect();
         let marks = [
             Mark::X(x(50.0), "p50".into()),
             Mark::X(x(99.0), "p99".into()),
@@ -80,8 +91,14 @@ impl BenchReport {
         Figure {
             svg: lines(
                 &title,
-                "tail: -log10(1 - percentile)  (1 = p90, 2 = p99, 3 = p99.9)",
-                "latency ms",
+                &Axis {
+                    label: "percentile (log scale of the tail)",
+                    scale: Scale::Tail,
+                },
+                &Axis {
+                    label: "latency",
+                    scale: Scale::Seconds,
+                },
                 &[Series {
                     name: format!("{} {}", self.mode, self.encoding),
                     points,
@@ -89,6 +106,7 @@ impl BenchReport {
                 &marks,
             ),
             title,
+            path: None,
         }
     }
 

@@ -152,6 +152,7 @@ impl Ctx<'_> {
             color: false,
             tool_version: VERSION,
             root_uri: None,
+            root: None,
         };
         render::emit(&page, Format::Html, self.registry, &opts, Some(path))?;
         Ok(())
@@ -200,6 +201,7 @@ impl Session<'_> {
             color: color && format == Format::Text,
             tool_version: VERSION,
             root_uri: root.map(render::dir_uri),
+            root: root.map(Path::to_path_buf),
         };
         render::emit(&report, format, registry, &opts, args.output.as_deref())?;
         let threshold = match args.fail_on {

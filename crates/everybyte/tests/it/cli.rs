@@ -518,8 +518,9 @@ fn html_report_is_self_contained_with_labelled_charts() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    // A real HTML parser reads it: every finding row, the charts and their text labels, the
-    // rule explanations they link to, and nothing fetched from elsewhere.
+    // A real HTML parser reads it: the summary, every finding with the source lines around
+    // it, the charts with their text labels in the section of the file they are about, the
+    // rule explanations the codes link to, and nothing fetched from elsewhere.
     let check = std::process::Command::new("python3")
         .args([
             "-c",
@@ -527,12 +528,18 @@ fn html_report_is_self_contained_with_labelled_charts() {
 import sys, html.parser
 class P(html.parser.HTMLParser):
     def __init__(s):
-        super().__init__(); s.rows = 0; s.svgs = 0; s.texts = []; s.ids = set(); s.links = []; s.external = []; s.intext = False
+        super().__init__(); s.items = 0; s.svgs = 0; s.texts = []; s.ids = set(); s.links = []; s.external = []
+        s.intext = False; s.quotes = 0; s.file = None; s.infile = False; s.chart_files = []; s.order = []; s.incap = False; s.caps = []
     def handle_starttag(s, t, a):
         a = dict(a)
-        if t == "tr" and a.get("class") == "finding": s.rows += 1
-        if t == "svg": s.svgs += 1
+        cls = a.get("class", "").split()
+        if t == "li" and "finding" in cls: s.items += 1; s.order.append(a.get("data-sev"))
+        if t == "pre" and "src" in cls: s.quotes += 1
+        if t == "svg": s.svgs += 1; s.chart_files.append(s.file)
         if t == "text": s.intext = True
+        if t == "figcaption": s.incap = True
+        if t == "section" and "file" in cls: s.infile = True
+        if t == "code" and s.infile: s.file = ""
         if "id" in a: s.ids.add(a["id"])
         if t == "a": s.links.append(a.get("href", ""))
         for k in ("src", "href"):
@@ -540,12 +547,19 @@ class P(html.parser.HTMLParser):
         if t == "link": s.external.append("link")
     def handle_endtag(s, t):
         if t == "text": s.intext = False
+        if t == "figcaption": s.incap = False
+        if t == "code" and s.infile: s.infile = False
     def handle_data(s, d):
         if s.intext: s.texts.append(d)
+        if s.incap: s.caps.append(d)
+        if s.file == "" : s.file = d
 p = P(); p.feed(open(sys.argv[1]).read())
-missing = [l for l in p.links if l.startswith("#") and l[1:] not in p.ids]
-print(p.rows, p.svgs, len(missing), len(p.external))
+missing = [l for l in p.links if l.startswith("#") and "=" not in l and l[1:] not in p.ids]
+print(p.items, p.svgs, len(missing), len(p.external), p.quotes)
 print("|".join(p.texts))
+print("|".join(p.caps))
+print("|".join(sorted(set(str(f) for f in p.chart_files))))
+print(",".join(p.order[:6]))
 "##,
         ])
         .arg(&html)
@@ -559,21 +573,41 @@ print("|".join(p.texts))
         .split(' ')
         .map(|n| n.parse().unwrap())
         .collect();
-    assert!(counts[0] >= 80, "finding rows: {text}");
-    assert!(counts[1] >= 3, "charts: {text}");
+    assert!(counts[0] >= 80, "findings: {text}");
+    assert!(counts[1] >= 2, "charts: {text}");
     assert_eq!(counts[2], 0, "links to missing rule sections: {text}");
     assert_eq!(counts[3], 0, "external resources: {text}");
+    assert!(
+        counts[4] >= 40,
+        "findings quoted with their source lines: {text}"
+    );
     let labels = lines.next().unwrap_or("");
     for t in [
-        "Findings by area",
-        "metrics/gpu.csv: GPU memory used",
-        "seconds",
-        "GiB",
-        "utilisation %",
+        "GPU memory used",
+        "GPU utilisation",
+        "24 GiB",
+        "100%",
+        "30 s",
         "capacity",
     ] {
         assert!(labels.contains(t), "chart text {t:?} missing: {labels}");
     }
+    let captions = lines.next().unwrap_or("");
+    assert!(
+        captions.contains("metrics/gpu.csv: GPU memory used"),
+        "{captions}"
+    );
+    // The GPU log's charts sit in that file's section, next to its findings.
+    assert_eq!(lines.next(), Some("metrics/gpu.csv"), "{text}");
+    // The page opens on errors.
+    assert_eq!(
+        lines.next(),
+        Some("error,error,error,error,error,warning"),
+        "{text}"
+    );
+    // No "1 findings", no axis beyond 100%.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(!page.contains(">1 findings") && !page.contains("108%"));
 }
 
 /// The example's audit as JSON, byte for byte: a redesign of the crates must not change what

@@ -655,7 +655,9 @@ fn bench_drives_both_transports_open_and_closed_loop() {
     for t in [
         "latency by percentile",
         "latency histogram",
-        "latency ms",
+        ">latency</text>",
+        "p99.9",
+        "requests</text>",
         "p99",
         "requests",
     ] {
