@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import select
 import subprocess
 import sys
 import tempfile
@@ -58,8 +59,11 @@ class Browser:
         self.call("Page.enable")
         self.call("Runtime.enable")
 
-    def _read(self):
+    def _read(self, timeout=60):
         while b"\0" not in self.buffer:
+            ready, _, _ = select.select([self.from_browser], [], [], timeout)
+            if not ready:
+                raise RuntimeError(f"the browser did not answer within {timeout} s")
             chunk = os.read(self.from_browser, 1 << 20)
             if not chunk:
                 raise RuntimeError("the browser closed the protocol pipe")
@@ -88,7 +92,7 @@ class Browser:
                 if e.get("method") == method:
                     del self.events[i]
                     return e
-            self.events.append(self._read())
+            self.events.append(self._read(timeout=max(0.1, end - time.time())))
         raise RuntimeError(f"no {method} within {timeout} s")
 
     def js(self, expr):

@@ -44,7 +44,7 @@ pub fn escape(s: &str) -> String {
 /// Okabe & Ito's palette for colour-blind readers, in the order series take it (yellow, the
 /// faintest on white, last).
 pub const PALETTE: [&str; 7] = [
-    "#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442",
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
 ];
 
 /// A dash pattern per series, so that lines stay apart without colour (grey print).
@@ -77,7 +77,8 @@ pub fn text_width(s: &str, size: f64) -> f64 {
             | '\u{ac00}'..='\u{d7a3}'
             | '\u{f900}'..='\u{faff}'
             | '\u{fe30}'..='\u{fe4f}'
-            | '\u{ff00}'..='\u{ff60}' => 1000,
+            | '\u{ff00}'..='\u{ff60}'
+            | '…' => 1000,
             _ => 840,
         })
         .sum();
@@ -105,11 +106,25 @@ pub fn shorten(s: &str, max: f64, size: f64) -> Option<String> {
 /// otherwise pulled inside the edge it would cross; a label wider than the picture is
 /// shortened, its full text kept as a tooltip.
 fn label(x: f64, y: f64, anchor: Anchor, text: &str, size: f64, width: f64, attrs: &str) -> String {
-    let (shown, full) = match shorten(text, width, size) {
+    // Bold glyphs are about a tenth wider: measured as a larger regular size.
+    let measure = if attrs.contains("bold") {
+        size * 1.1
+    } else {
+        size
+    };
+    // Shortened to the room on the side the text runs to, so that it is never pulled back
+    // over what it labels (a legend's swatch, a mark's line).
+    let room = match anchor {
+        Anchor::Start => width - x,
+        Anchor::Middle => width,
+        Anchor::End => x,
+    }
+    .max(measure);
+    let (shown, full) = match shorten(text, room, measure) {
         Some(short) => (short, Some(text)),
         None => (text.to_owned(), None),
     };
-    let w = text_width(&shown, size);
+    let w = text_width(&shown, measure);
     let (left, right) = match anchor {
         Anchor::Start => (x, x + w),
         Anchor::Middle => (x - w / 2.0, x + w / 2.0),
@@ -246,12 +261,12 @@ fn trim(v: f64, decimals: usize) -> String {
 
 /// Decimals that show every multiple of `step` exactly (1 for 0.5, 2 for 0.25).
 fn decimals(step: f64) -> usize {
-    (0..6)
+    (0..12)
         .find(|&d| {
             let scaled = step * 10f64.powi(d);
             (scaled.round() - scaled).abs() <= 1e-6
         })
-        .map_or(6, |d| usize::try_from(d).unwrap_or(6))
+        .map_or(12, |d| usize::try_from(d).unwrap_or(12))
 }
 
 /// The ticks of an axis covering `lo..=hi` in about five steps.
@@ -264,8 +279,17 @@ pub fn ticks(lo: f64, hi: f64, scale: Scale) -> Ticks {
     if scale == Scale::Percent && hi <= 100.0 && lo >= 0.0 {
         (lo, hi) = (0.0, 100.0);
     }
-    if hi - lo <= 0.0 {
-        hi = lo + if scale == Scale::Bytes { KIB } else { 1.0 };
+    // A span too small to tick (one value, or a sliver of a large one) is widened, relative
+    // to the values so that far from zero it still is.
+    let min_span =
+        (lo.abs().max(hi.abs()) * 1e-3).max(if scale == Scale::Bytes { KIB } else { 1e-6 });
+    if hi - lo < min_span {
+        hi = lo
+            + if hi - lo <= 0.0 {
+                min_span.max(1.0)
+            } else {
+                min_span
+            };
     }
     let step = step_for(hi - lo, 5.0, scale);
     let first = (lo / step + 1e-9).floor();
@@ -295,7 +319,7 @@ fn tick_label(v: f64, step: f64, top: f64, scale: Scale) -> String {
             } else {
                 format!(
                     "p{}",
-                    trim(100.0 * (1.0 - 10f64.powf(-v)), v.ceil() as usize)
+                    trim(100.0 * (1.0 - 10f64.powf(-v)), tail_decimals(v))
                 )
             }
         }
@@ -333,6 +357,15 @@ fn tick_label(v: f64, step: f64, top: f64, scale: Scale) -> String {
     }
 }
 
+/// Decimals of a tail percentile: none for p90 (1), one for p99.9 (3), two for p99.99 (4).
+fn tail_decimals(v: f64) -> usize {
+    if v.is_finite() && v > 2.0 {
+        (v.ceil() as usize - 2).min(10)
+    } else {
+        0
+    }
+}
+
 /// One value as a person reads it: `14.2 GiB`, `350 ms`, `2.5 min`, `45%`, `1 234`.
 pub fn format_value(v: f64, scale: Scale) -> String {
     let sig = |x: f64| {
@@ -348,7 +381,10 @@ pub fn format_value(v: f64, scale: Scale) -> String {
         Scale::Count => trim(v.round(), 0),
         Scale::Number => sig(v),
         Scale::Percent => format!("{}%", sig(v)),
-        Scale::Tail => format!("p{}", sig(100.0 * (1.0 - 10f64.powf(-v)))),
+        Scale::Tail => format!(
+            "p{}",
+            trim(100.0 * (1.0 - 10f64.powf(-v)), tail_decimals(v))
+        ),
         Scale::Bytes => {
             let mut k = 0;
             while k + 1 < BINARY_UNITS.len() && v.abs() >= kib(k + 1) {
@@ -622,11 +658,19 @@ pub fn lines(title: &str, x: &Axis, y: &Axis, series: &[Series], marks: &[Mark])
             .filter(finite)
             .map(|&(a, b)| format!("{:.1},{:.1}", px(a), py(b)))
             .collect();
-        if !path.is_empty() {
+        let colour = PALETTE[i % PALETTE.len()];
+        if let [only] = path.as_slice() {
+            // One sample draws no line: a dot.
+            let (cx, cy) = only.split_once(',').unwrap_or(("0", "0"));
             let _ = write!(
                 s,
-                r#"<polyline fill="none" stroke="{}" stroke-width="2" stroke-dasharray="{}" points="{}"><title>{}</title></polyline>"#,
-                PALETTE[i % PALETTE.len()],
+                r#"<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"><title>{}</title></circle>"#,
+                escape(&sr.name)
+            );
+        } else if !path.is_empty() {
+            let _ = write!(
+                s,
+                r#"<polyline fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{}" points="{}"><title>{}</title></polyline>"#,
                 DASHES[i % DASHES.len()],
                 path.join(" "),
                 escape(&sr.name)
@@ -718,7 +762,16 @@ pub fn stacked(
         .enumerate()
         .map(|(i, (n, v))| (format!("{n} {}", format_value(*v, scale)), i))
         .collect();
-    let legend_y = axis_y + 52.0;
+    let total_text = format!("total {}", format_value(total, scale));
+    let cap_text = capacity.map(|c| format!("capacity {}", format_value(c, scale)));
+    // The capacity's label goes right of the total when there is room on its row, else on a
+    // row of its own below; the legend follows.
+    let total_right = left + text_width(&total_text, 12.0 * 1.1) + 12.0;
+    let cap_own_row = match (capacity, &cap_text) {
+        (Some(c), Some(t)) => px(c) - text_width(t, 11.0) <= total_right,
+        _ => false,
+    };
+    let legend_y = axis_y + if cap_own_row { 66.0 } else { 52.0 };
     let (legend_svg, rows) = legend(&items, legend_y, w, false);
     let h = legend_y + 16.0 * rows as f64;
     let mut s = svg_open(w, h, title);
@@ -726,7 +779,7 @@ pub fn stacked(
     for (i, (name, v)) in parts.iter().enumerate() {
         let _ = write!(
             s,
-            r#"<rect x="{:.1}" y="{bar_top}" width="{:.1}" height="{bar_h}" fill="{}"><title>{}: {}</title></rect>"#,
+            r#"<rect x="{:.1}" y="{bar_top}" width="{:.1}" height="{bar_h}" fill="{}" style="stroke:var(--bg,#fff);stroke-width:1.5"><title>{}: {}</title></rect>"#,
             px(x),
             (px(x + v) - px(x)).max(0.0),
             PALETTE[i % PALETTE.len()],
@@ -741,7 +794,6 @@ pub fn stacked(
         r#"<line x1="{left}" y1="{axis_y}" x2="{:.1}" y2="{axis_y}" stroke="currentColor"/>"#,
         w - right
     );
-    let total_text = format!("total {}", format_value(total, scale));
     s.push_str(&label(
         left,
         axis_y + 34.0,
@@ -762,14 +814,8 @@ pub fn stacked(
             cx - ux,
             bar_h + 8.0,
         );
-        let cap_text = format!("capacity {}", format_value(c, scale));
-        // Right of the total when there is room on its row, else on the row below.
-        let total_right = left + text_width(&total_text, 12.0) + 12.0;
-        let cap_y = if px(c) - text_width(&cap_text, 11.0) > total_right {
-            axis_y + 34.0
-        } else {
-            axis_y + 48.0
-        };
+        let cap_y = axis_y + if cap_own_row { 48.0 } else { 34.0 };
+        let cap_text = cap_text.unwrap_or_default();
         s.push_str(&label(px(c), cap_y, Anchor::End, &cap_text, 11.0, w, ""));
         s.push_str(&label(
             px(usable),
@@ -859,7 +905,37 @@ mod tests {
     }
 
     #[test]
+    fn degenerate_spans_still_tick() {
+        for (lo, hi) in [
+            (5.0, 5.0),
+            (1e9, 1e9),
+            (1e9, 1e9 + 1e-7),
+            (0.0, 0.0),
+            (-3.0, -3.0),
+        ] {
+            for scale in [Scale::Number, Scale::Bytes, Scale::Seconds, Scale::Count] {
+                let t = ticks(lo, hi, scale);
+                assert!(t.values.len() >= 2 && t.values.iter().all(|v| v.is_finite()));
+                let distinct: std::collections::BTreeSet<&String> = t.labels.iter().collect();
+                assert_eq!(
+                    distinct.len(),
+                    t.labels.len(),
+                    "{lo} {hi} {scale:?}: {:?}",
+                    t.labels
+                );
+                assert!(t.lo() <= lo && t.hi() >= hi);
+            }
+        }
+        assert_eq!(
+            ticks(f64::NAN, 3.0, Scale::Number).labels,
+            ["0", "0.2", "0.4", "0.6", "0.8", "1"]
+        );
+    }
+
+    #[test]
     fn values_read_in_their_units() {
+        assert_eq!(format_value(4.0, Scale::Tail), "p99.99");
+        assert_eq!(format_value(-(1.0f64 - 0.5).log10(), Scale::Tail), "p50");
         assert_eq!(
             format_value(14.25 * KIB * KIB * KIB, Scale::Bytes),
             "14.2 GiB"
@@ -980,5 +1056,52 @@ mod tests {
         }
         // Degenerate input still draws.
         assert!(lines("x", &x, &y, &[], &[]).ends_with("</svg>"));
+    }
+    #[test]
+    fn a_lone_sample_and_a_crowded_stack_still_read() {
+        let gib = KIB * KIB * KIB;
+        // One sample is a dot, not an invisible line.
+        let dot = [Series {
+            name: "GPU 0".into(),
+            points: vec![(3.0, 2.0 * gib)],
+        }];
+        assert!(
+            lines(
+                "one",
+                &Axis {
+                    label: "time",
+                    scale: Scale::Seconds
+                },
+                &Axis {
+                    label: "GPU memory used",
+                    scale: Scale::Bytes
+                },
+                &dot,
+                &[]
+            )
+            .contains("<circle")
+        );
+        // A small card under a large total: the capacity's label on its own row, the legend
+        // below it.
+        let big = stacked(
+            "Budget",
+            &[
+                ("weights".into(), 130.0 * gib),
+                ("optimizer states".into(), 260.0 * gib),
+            ],
+            Some(24.0 * gib),
+            0.15,
+            Scale::Bytes,
+        );
+        let y_of = |needle: &str| -> f64 {
+            let at = big.find(needle).unwrap();
+            let tag = &big[big[..at].rfind("<text").unwrap()..at];
+            let y = &tag[tag.find("y=\"").unwrap() + 3..];
+            y[..y.find('"').unwrap()].parse().unwrap()
+        };
+        assert!(
+            y_of(">capacity 24 GiB") + 14.0 <= y_of(">weights 130 GiB"),
+            "{big}"
+        );
     }
 }

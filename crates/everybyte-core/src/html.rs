@@ -82,9 +82,9 @@ pre.src{margin:4px 0 0;padding:6px 0;background:var(--soft);border-radius:4px;ov
 pre.src span{display:block;padding:0 8px}pre.src .ln{display:inline-block;min-width:4ch;margin-right:12px;text-align:right;color:var(--muted);user-select:none}
 pre.src .at{background:var(--mark)}
 p.context span{margin-right:14px;white-space:nowrap}
-figure{margin:10px 0 6px}figcaption{font-weight:600;margin-bottom:4px;overflow-wrap:anywhere}figure svg{max-width:100%;height:auto;display:block;color:var(--fg)}
+main,section.rule{scroll-margin-top:5em}figure{margin:10px 0 6px}figcaption{font-weight:600;margin-bottom:4px;overflow-wrap:anywhere}figure svg{max-width:100%;height:auto;display:block;color:var(--fg)}
 section.rule{border-top:1px solid var(--line);margin-top:12px}section.rule pre{background:var(--soft);padding:8px;overflow-x:auto}
-@media print{form.controls{display:none}body{max-width:none;padding:0;font-size:11pt}a{color:inherit;text-decoration:none}
+@media print{:root{--bg:#fff;--fg:#000;--muted:#444;--line:#bbb;--soft:#f4f4f4;--mark:#fff3b0;--error:#b3261e;--warning:#8a5300;--info:#0b5fa5;--link:#000}form.controls{display:none}body{max-width:none;padding:0;font-size:11pt}a{color:inherit;text-decoration:none}
 li.finding,figure,pre.src,tr{break-inside:avoid}h2,h3{break-after:avoid}pre.src,pre{white-space:pre-wrap;overflow:visible}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}}";
 
@@ -101,10 +101,10 @@ function apply(){var on={},a=area.value,q=code.value.trim().toUpperCase(),n=0;se
 items.forEach(function(li){var ok=on[li.dataset.sev]&&(!a||li.dataset.area===a)&&(!q||li.dataset.code.indexOf(q)===0);li.hidden=!ok;if(ok)n++});
 files.forEach(function(f){f.hidden=!f.querySelector('li.finding:not([hidden])')});
 out.textContent=n+' of '+items.length+(items.length===1?' finding':' findings')+' shown'}
-function save(){var s=state();history.replaceState(null,'',s?'#'+s:location.pathname+location.search);apply()}
+function save(){var s=state();try{history.replaceState(null,'',s?'#'+s:location.pathname+location.search)}catch(e){}apply()}
 function load(h){if(h.indexOf('=')<0)return false;var p={};
 h.split('&').forEach(function(kv){var i=kv.indexOf('=');if(i>0){try{p[kv.slice(0,i)]=decodeURIComponent(kv.slice(i+1))}catch(e){}}});
-var want=p.sev?p.sev.split(','):null;sevs.forEach(function(c){c.checked=!want||want.indexOf(c.value)>=0});
+var want=('sev' in p)?p.sev.split(',').filter(Boolean):null;sevs.forEach(function(c){c.checked=!want||want.indexOf(c.value)>=0});
 area.value=p.area||'';if(area.value!==(p.area||''))area.value='';code.value=p.code||'';apply();return true}
 sevs.forEach(function(c){c.addEventListener('change',save)});area.addEventListener('change',save);code.addEventListener('input',save);
 document.getElementById('reset').addEventListener('click',function(){sevs.forEach(function(c){c.checked=true});area.value='';code.value='';save();code.focus()});
@@ -259,7 +259,7 @@ pub fn html(
             cell(s.infos, "info"),
         );
         // The filters.
-        page.push_str("<form class=\"controls\" id=\"filters\" role=\"search\" aria-label=\"filter the findings\" onsubmit=\"return false\"><fieldset><legend>show</legend>");
+        page.push_str("<form class=\"controls\" id=\"filters\" autocomplete=\"off\" role=\"search\" aria-label=\"filter the findings\" onsubmit=\"return false\"><fieldset><legend>show</legend>");
         for (sev, n, one, many) in [
             ("error", s.errors, "error", "errors"),
             ("warning", s.warnings, "warning", "warnings"),

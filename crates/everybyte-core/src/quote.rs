@@ -67,7 +67,9 @@ pub fn around(root: Option<&Path>, path: &str, wanted: &BTreeSet<u64>) -> BTreeM
             n += 1;
         }
     }
-    if !current.is_empty() && keep(n) {
+    // A last line without a newline, unless reading stopped at the limit inside it (it would
+    // be quoted as if it ended there).
+    if !current.is_empty() && keep(n) && read < READ_LIMIT {
         lines.insert(n, current);
     }
     if binary {

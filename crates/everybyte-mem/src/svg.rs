@@ -76,14 +76,15 @@ pub fn segment_map_svg(report: &SnapshotReport) -> String {
         t.fragmentation * 100.0
     );
     let header = format!(
-        "{} segments, {} reserved, {} allocated, largest free block {}, fragmentation {:.1}%",
+        "{} segment{}, {} reserved, {} allocated, largest free block {}, fragmentation {:.1}%",
         t.segments,
+        if t.segments == 1 { "" } else { "s" },
         Bytes(t.reserved),
         Bytes(t.allocated),
         Bytes(t.largest_free),
         t.fragmentation * 100.0
     );
-    let shown_header = shorten(&header, WIDTH, 13.0).unwrap_or_else(|| header.clone());
+    let shown_header = shorten(&header, WIDTH, 13.0 * 1.1).unwrap_or_else(|| header.clone());
     let _ = write!(
         s,
         r#"<text x="0" y="14" font-size="13" font-weight="bold">{}</text>"#,
@@ -191,8 +192,9 @@ pub fn segment_map_svg(report: &SnapshotReport) -> String {
             .sum();
         let _ = write!(
             s,
-            r#"<text x="0" y="{y:.0}">and {} smaller segments holding {} (not drawn)</text>"#,
+            r#"<text x="0" y="{y:.0}">and {} smaller segment{} holding {} (not drawn)</text>"#,
             order.len() - shown,
+            if order.len() - shown == 1 { "" } else { "s" },
             Bytes(rest)
         );
     } else if order.is_empty() {
