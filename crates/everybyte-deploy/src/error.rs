@@ -41,6 +41,9 @@ impl YamlError {
 /// What `everybyte profile` and `everybyte deploy` can fail on.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// `deploy serve` was asked for a manifest the API server (or a user) could not run.
+    #[error("{what}: {why}")]
+    ServeManifest { what: String, why: String },
     /// A file that cannot be read (a manifest, a profile record).
     #[error("{}: cannot read: {err}", path.display())]
     Read { path: PathBuf, err: std::io::Error },

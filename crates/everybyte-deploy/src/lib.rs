@@ -12,6 +12,7 @@ pub mod profile;
 pub mod ray;
 pub mod rules;
 pub mod schema;
+pub mod serving;
 mod syscall_names;
 pub mod syscalls;
 pub mod yaml;

@@ -2,7 +2,9 @@
 //! it: every field of a core kind, and of every pod template a custom resource embeds,
 //! against the Kubernetes OpenAPI schema. The schema is a vendored subset (field names and the
 //! definition each field holds), written by `scripts/k8s-schema.py` from the
-//! `kubernetes-validate` wheel; its source is recorded in the file.
+//! `kubernetes-validate` wheel; KServe's InferenceService and ServingRuntime are validated the
+//! same way against their CRDs' `openAPIV3Schema` (`scripts/kserve-schema.py`, the KServe
+//! release named in the file). Each file records its source.
 
 use std::collections::BTreeMap as HashMap;
 use std::sync::OnceLock;
@@ -13,6 +15,18 @@ use crate::yaml::Node;
 
 /// The Kubernetes version the schema is of.
 pub const KUBERNETES: &str = "1.33";
+/// The KServe release whose CRDs the KServe kinds are checked against.
+pub const KSERVE: &str = "v0.20.0";
+
+/// What the kinds of `api_version` are checked against, for messages: `Kubernetes 1.33`, or
+/// `KServe v0.20.0 CRD`.
+pub fn source_of(api_version: &str) -> String {
+    if api_version.starts_with("serving.kserve.io/") {
+        format!("KServe {KSERVE} CRD")
+    } else {
+        format!("Kubernetes {KUBERNETES}")
+    }
+}
 
 #[derive(Deserialize)]
 struct Schema {
@@ -23,12 +37,21 @@ struct Schema {
 fn schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        // Written by scripts/k8s-schema.py and checked by the tests: a broken file is a
-        // build defect, not an input error.
-        serde_json::from_str(include_str!("../resources/k8s-schema.json")).unwrap_or(Schema {
-            kinds: HashMap::new(),
-            defs: HashMap::new(),
-        })
+        // Written by scripts/k8s-schema.py and scripts/kserve-schema.py and checked by the
+        // tests: a broken file is a build defect, not an input error.
+        let read = |text: &str| {
+            serde_json::from_str(text).unwrap_or(Schema {
+                kinds: HashMap::new(),
+                defs: HashMap::new(),
+            })
+        };
+        let mut s = read(include_str!("../resources/k8s-schema.json"));
+        // KServe's kinds, from the CRDs' own openAPIV3Schema (their definitions are named
+        // serving.kserve.io.*, so none replaces a core one).
+        let kserve = read(include_str!("../resources/kserve-schema.json"));
+        s.kinds.extend(kserve.kinds);
+        s.defs.extend(kserve.defs);
+        s
     })
 }
 
@@ -88,15 +111,29 @@ fn distance(a: &str, b: &str) -> usize {
 struct Walk<'a> {
     defs: &'a HashMap<String, HashMap<String, String>>,
     out: Vec<Problem>,
+    /// The fields walked into, from the document's top.
+    path: Vec<String>,
 }
 
 impl Walk<'_> {
+    /// How messages name where a field sits: the definition for core kinds (`Container`, as
+    /// kubectl says it); for KServe's, whose definitions the CRDs leave unnamed, the path of
+    /// fields (`spec.predictor.triton`).
+    fn place(&self, def: &str) -> String {
+        if def.starts_with("serving.kserve.io.") && !self.path.is_empty() {
+            self.path.join(".")
+        } else {
+            short(def).to_owned()
+        }
+    }
+
     /// Checks map `n` against definition `def`; `up` are the definitions above it.
     fn object(&mut self, n: &Node, def: &str, up: &mut Vec<String>) {
         let Some(fields) = self.defs.get(def) else {
             return;
         };
         let Node::Map(pairs, _) = n else { return };
+        let place = self.place(def);
         for (k, v) in pairs {
             if k.is_empty() || k == "<<" {
                 continue;
@@ -110,7 +147,7 @@ impl Walk<'_> {
                     (
                         format!(
                             "{k} is not a field of {}: it belongs to {} above it (indented one level too deep?)",
-                            short(def),
+                            place,
                             short(a)
                         ),
                         None,
@@ -120,12 +157,12 @@ impl Walk<'_> {
                     let hint = s
                         .as_ref()
                         .map_or_else(String::new, |s| format!(" (did you mean {s}?)"));
-                    (format!("unknown field {k} in {}{hint}", short(def)), s)
+                    (format!("unknown field {k} in {place}{hint}"), s)
                 };
                 self.out.push(Problem {
                     line: v.line().max(n.line()),
                     field: k.clone(),
-                    place: short(def).to_owned(),
+                    place: place.clone(),
                     message,
                     suggestion,
                 });
@@ -139,11 +176,13 @@ impl Walk<'_> {
         if holds.is_empty() || matches!(v, Node::Null(_)) {
             return;
         }
+        let place = self.place(def);
+        self.path.push(k.to_owned());
         let wrong = |want: &str| Problem {
             line: v.line(),
             field: k.to_owned(),
-            place: short(def).to_owned(),
-            message: format!("{k} in {} must be {want}", short(def)),
+            place: place.clone(),
+            message: format!("{k} in {place} must be {want}"),
             suggestion: None,
         };
         up.push(def.to_owned());
@@ -175,6 +214,7 @@ impl Walk<'_> {
             self.out.push(wrong(&format!("a {} mapping", short(holds))));
         }
         up.pop();
+        self.path.pop();
     }
 }
 
@@ -215,6 +255,7 @@ pub fn check(api_version: &str, kind: &str, doc: &Node) -> Vec<Problem> {
     let mut w = Walk {
         defs: &s.defs,
         out: Vec::new(),
+        path: Vec::new(),
     };
     if let Some(def) = s.kinds.get(&format!("{api_version}/{kind}")) {
         w.object(doc, def, &mut Vec::new());
@@ -256,6 +297,31 @@ mod tests {
         for def in s.kinds.values() {
             assert!(s.defs.contains_key(def), "{def}");
         }
+    }
+
+    #[test]
+    fn kserve_kinds_follow_their_crds() {
+        // The vendored file is of the release the messages name.
+        let kserve: serde_json::Value =
+            serde_json::from_str(include_str!("../resources/kserve-schema.json")).unwrap();
+        assert_eq!(kserve["kserve"], KSERVE);
+        // Every definition a field holds exists (the KServe file refers to ObjectMeta).
+        let s = schema();
+        for fields in s.defs.values() {
+            for holds in fields.values().filter(|h| !h.is_empty()) {
+                let def = holds.trim_start_matches("[]").trim_start_matches("{}");
+                assert!(s.defs.contains_key(def), "{def}");
+            }
+        }
+        let ok = "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: a, annotations: {serving.kserve.io/deploymentMode: RawDeployment}}\nspec:\n  predictor:\n    minReplicas: 1\n    model:\n      modelFormat: {name: onnx}\n      runtime: everybyte\n      storageUri: s3://b/m\n      resources: {limits: {memory: 2Gi}}\n";
+        assert_eq!(problems(ok), []);
+        let p = problems(&ok.replace("storageUri", "storageURI"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].suggestion.as_deref(), Some("storageUri"));
+        let runtime = "apiVersion: serving.kserve.io/v1alpha1\nkind: ServingRuntime\nmetadata: {name: r}\nspec:\n  supportedModelFormats: [{name: onnx, version: '1', autoSelect: true}]\n  protocolVersions: [v2, grpc-v2]\n  containers:\n  - name: kserve-container\n    image: i\n    readinessProbe: {httpGet: {path: /v2/health/ready, port: 8080}}\n";
+        assert_eq!(problems(runtime), []);
+        let p = problems(&runtime.replace("readinessProbe", "readinesProbe"));
+        assert_eq!(p[0].suggestion.as_deref(), Some("readinessProbe"), "{p:?}");
     }
 
     #[test]

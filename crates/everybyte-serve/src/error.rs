@@ -118,6 +118,12 @@ pub enum RepoError {
     NoVersion { dir: PathBuf },
     #[error("{}: no models (expected NAME/1/model.onnx under it)", root.display())]
     NoModels { root: PathBuf },
+    #[error("{}: no model named {name} (it has {})", root.display(), have.join(", "))]
+    NotInRepository {
+        root: PathBuf,
+        name: String,
+        have: Vec<String>,
+    },
     #[error("{}: {error}", path.display())]
     Pbtxt { path: PathBuf, error: PbtxtError },
     #[error("{}: {error}", path.display())]

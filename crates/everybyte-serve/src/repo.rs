@@ -129,6 +129,30 @@ pub fn scan(root: &Path) -> Result<Vec<ModelEntry>, RepoError> {
     Ok(models)
 }
 
+/// The models of `entries` named in `only` (all of them when `only` is empty): a server that
+/// serves some models of a shared repository (`--load-model`, one KServe InferenceService per
+/// model). A name the repository lacks is an error.
+pub fn select(
+    root: &Path,
+    entries: Vec<ModelEntry>,
+    only: &[String],
+) -> Result<Vec<ModelEntry>, RepoError> {
+    if only.is_empty() {
+        return Ok(entries);
+    }
+    if let Some(name) = only.iter().find(|n| !entries.iter().any(|e| &e.name == *n)) {
+        return Err(RepoError::NotInRepository {
+            root: root.to_path_buf(),
+            name: name.clone(),
+            have: entries.iter().map(|e| e.name.clone()).collect(),
+        });
+    }
+    Ok(entries
+        .into_iter()
+        .filter(|e| only.contains(&e.name))
+        .collect())
+}
+
 fn settings_for(dir: &Path) -> Result<ModelSettings, RepoError> {
     let toml_path = dir.join("everybyte.toml");
     let pbtxt = dir.join("config.pbtxt");
@@ -428,6 +452,23 @@ dynamic_batching {
         }
         let deep = "a {".repeat(100);
         assert!(apply_pbtxt(&deep, &mut ModelSettings::default()).is_err());
+    }
+
+    #[test]
+    fn load_model_keeps_the_named_models_and_rejects_unknown_names() {
+        let dir = tempfile::tempdir().unwrap();
+        for m in ["a", "b", "c"] {
+            std::fs::create_dir_all(dir.path().join(m).join("1")).unwrap();
+            std::fs::write(dir.path().join(m).join("1/model.onnx"), b"x").unwrap();
+        }
+        let all = || scan(dir.path()).unwrap();
+        assert_eq!(select(dir.path(), all(), &[]).unwrap().len(), 3);
+        let b = select(dir.path(), all(), &["b".to_owned()]).unwrap();
+        assert_eq!(b.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["b"]);
+        let err = select(dir.path(), all(), &["d".to_owned()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no model named d (it has a, b, c)"), "{err}");
     }
 
     #[test]

@@ -20,6 +20,8 @@ use crate::server::{Model, Server};
 #[derive(Clone)]
 pub struct ServeOptions {
     pub repository: PathBuf,
+    /// Only these models of the repository (all when empty).
+    pub load_models: Vec<String>,
     pub http: SocketAddr,
     pub grpc: SocketAddr,
     /// Intra-op threads of one run, for every model (pins that part of the plan).
@@ -54,7 +56,11 @@ async fn shutdown_signal(mut term: tokio::signal::unix::Signal) -> &'static str 
 
 /// Runs the server; returns when it has drained after a signal.
 pub fn serve(opts: &ServeOptions) -> Result<(), ServeError> {
-    let entries = crate::repo::scan(&opts.repository)?;
+    let entries = crate::repo::select(
+        &opts.repository,
+        crate::repo::scan(&opts.repository)?,
+        &opts.load_models,
+    )?;
     let library = onnx::find_library(
         opts.ort_library.as_deref(),
         opts.configured_library.as_deref(),

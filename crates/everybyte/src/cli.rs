@@ -205,6 +205,10 @@ pub struct ServeArgs {
     /// A model repository: NAME/VERSION/model.onnx, with an optional config.pbtxt or
     /// everybyte.toml per model (max-batch, max-delay-us, queue, preferred-batch).
     pub repository: PathBuf,
+    /// Serve only this model of the repository (repeatable; default: every model), as
+    /// Triton's --load-model: one server per model from a shared repository.
+    #[arg(long, value_name = "NAME")]
+    pub load_model: Vec<String>,
     /// Address of the REST endpoint (and /metrics).
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub http: std::net::SocketAddr,
@@ -687,6 +691,79 @@ pub enum DeployCommand {
     /// headroom, a startup probe covering 1.5 × the cold start — keeping comments, key order
     /// and formatting; atomically; prints the diff.
     Patch(DeployPatchArgs),
+    /// Write the manifests that run `everybyte serve` on a cluster, sized from the
+    /// measurements: KServe (a ServingRuntime and one InferenceService per model) or plain
+    /// Kubernetes (Deployment, Service, PodDisruptionBudget, HorizontalPodAutoscaler).
+    Serve(DeployServeArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ServeTarget {
+    /// A ServingRuntime running everybyte serve and one InferenceService per model.
+    Kserve,
+    /// A Deployment, a Service, a PodDisruptionBudget and a HorizontalPodAutoscaler.
+    Kubernetes,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ServeDevice {
+    Cpu,
+    Cuda,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployServeArgs {
+    /// The model repository the server serves (NAME/VERSION/model.onnx).
+    pub repository: PathBuf,
+    /// The image that runs the server, pinned by digest (IMAGE@sha256:…), with everybyte on
+    /// its PATH.
+    #[arg(long)]
+    pub image: String,
+    #[arg(long, value_enum)]
+    pub target: ServeTarget,
+    /// A record from `everybyte profile -o` of this server on this repository: peak memory,
+    /// cold start (profile it with --ready-url …/v2/health/ready) and CPU.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// A report from `everybyte bench --format json`: probe timeouts above its p99.
+    #[arg(long, value_name = "FILE")]
+    pub bench: Option<PathBuf>,
+    /// The server's log (its standard error) from the profiled run: each model's measured
+    /// plan, threads × concurrent runs, sets the CPU request.
+    #[arg(long, value_name = "FILE")]
+    pub serve_log: Option<PathBuf>,
+    /// Memory limits are the measured peak times this.
+    #[arg(long, default_value_t = 1.2)]
+    pub headroom: f64,
+    /// The name of the Deployment (kubernetes) or ServingRuntime (kserve).
+    #[arg(long, default_value = "everybyte-serve")]
+    pub name: String,
+    /// Where the models run.
+    #[arg(long, value_enum, default_value_t = ServeDevice::Cpu)]
+    pub device: ServeDevice,
+    /// Replicas at least (the autoscaler's minimum).
+    #[arg(long, default_value_t = 2)]
+    pub replicas: u32,
+    /// Replicas at most [default: 3 × --replicas].
+    #[arg(long)]
+    pub max_replicas: Option<u32>,
+    /// Seconds in-flight requests get after SIGTERM (the server's --drain-seconds).
+    #[arg(long, default_value_t = 30)]
+    pub drain_seconds: u64,
+    /// KServe: where the storage initializer downloads the repository from (s3://, gs://,
+    /// pvc://…).
+    #[arg(long, value_name = "URI")]
+    pub storage_uri: Option<String>,
+    /// Kubernetes: where the repository is inside the container.
+    #[arg(long, default_value = "/models", value_name = "DIR")]
+    pub models_path: String,
+    /// Kubernetes: a PersistentVolumeClaim holding the repository, mounted read-only at
+    /// --models-path [default: the image holds it].
+    #[arg(long, value_name = "CLAIM")]
+    pub models_claim: Option<String>,
+    /// Write the manifests to FILE (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -13,7 +13,9 @@ everybyte_core::declare_rule! {
     /// template that custom resources embed (training jobs, Ray clusters, LeaderWorkerSets,
     /// JobSets…), against the Kubernetes 1.33 OpenAPI schema, as `kubectl apply
     /// --validate=strict` checks them: a field the schema does not have at that place, or a list
-    /// or mapping where the schema wants the other.
+    /// or mapping where the schema wants the other. KServe's InferenceService, ServingRuntime
+    /// and ClusterServingRuntime are held to their CRDs' own `openAPIV3Schema` (KServe
+    /// v0.20.0).
     /// ## Why it matters
     /// Without strict validation the API server drops unknown fields silently: a `resource:` typo,
     /// a `volumeMounts` indented under `resources`, or `shm_size` copied from Docker Compose is
@@ -49,10 +51,10 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
                     d,
                     p.line,
                     format!(
-                        "{}: {} (Kubernetes {})",
+                        "{}: {} ({})",
                         d.id(),
                         p.message,
-                        schema::KUBERNETES
+                        schema::source_of(&api.text)
                     ),
                 )
                 .with_help(help),

@@ -14,6 +14,7 @@ pub fn run(ctx: &Ctx, args: &ServeArgs) -> Result<ExitCode> {
     });
     everybyte_serve::serve::serve(&everybyte_serve::serve::ServeOptions {
         repository: args.repository.clone(),
+        load_models: args.load_model.clone(),
         http: args.http,
         grpc: args.grpc,
         threads: args.threads.map(usize::from),

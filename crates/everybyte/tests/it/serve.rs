@@ -773,3 +773,199 @@ fn open_loop_latency_counts_from_the_intended_send_time() {
         "{closed}"
     );
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `everybyte serve REPO` profiled while `bench` loads it: (the profile, the server's log, the
+/// benchmark report's file and its JSON).
+fn profile_under_load(
+    env: &Env,
+    repo: &Path,
+    dir: &Path,
+) -> (PathBuf, PathBuf, PathBuf, serde_json::Value) {
+    let (http, grpc) = (free_port(), free_port());
+    let eb = env!("CARGO_BIN_EXE_everybyte");
+    let (profile, log) = (dir.join("profile.json"), dir.join("serve.log"));
+    let mut profiling = Command::new(eb)
+        .args([
+            "profile",
+            "--interval",
+            "0.05",
+            "--after-ready",
+            "4",
+            "--timeout",
+            "120",
+        ])
+        .arg("--ready-url")
+        .arg(format!("http://127.0.0.1:{http}/v2/health/ready"))
+        .arg("-o")
+        .arg(&profile)
+        .args(["--", eb, "serve"])
+        .arg(repo)
+        .args(["--http", &format!("127.0.0.1:{http}")])
+        .args(["--grpc", &format!("127.0.0.1:{grpc}")])
+        .args(["--plan-seconds", "0.5"])
+        .env("ORT_DYLIB_PATH", &env.library)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
+    let ready = || {
+        let Ok(mut c) = TcpStream::connect(("127.0.0.1", http)) else {
+            return false;
+        };
+        let _ =
+            c.write_all(b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let mut head = [0u8; 12];
+        c.read_exact(&mut head).is_ok() && head.ends_with(b"200")
+    };
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let url = format!("http://127.0.0.1:{http}");
+    let (code, bench, err) = bench_json(&[
+        &url,
+        "--model",
+        "silero",
+        "--concurrency",
+        "2",
+        "--duration",
+        "1s",
+        "--warmup",
+        "200ms",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let bench_file = dir.join("bench.json");
+    std::fs::write(&bench_file, bench.to_string()).unwrap();
+    assert!(profiling.wait().unwrap().success());
+    (profile, log, bench_file, bench)
+}
+
+/// A probe's field in the first container of a written manifest.
+fn probe_field(yaml: &str, probe: &str, field: &str) -> f64 {
+    yaml.lines()
+        .skip_while(|l| !l.contains(&format!("{probe}:")))
+        .find_map(|l| l.trim().strip_prefix(&format!("{field}: ")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {probe}.{field} in\n{yaml}"))
+}
+
+/// `deploy serve` from a real measurement: the server profiled on two real models while
+/// `bench` loads it, then both targets written from that profile, its log and the benchmark;
+/// each passes `deploy lint` (schemas included) with no finding, and carries the measured
+/// figures.
+#[test]
+fn deploy_serve_sizes_kserve_and_kubernetes_from_the_profiled_server() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with(&env, dir.path(), "minilm", "");
+    let silero = repo.join("silero/1");
+    std::fs::create_dir_all(&silero).unwrap();
+    std::os::unix::fs::symlink(
+        env.models.join("silero/1/model.onnx"),
+        silero.join("model.onnx"),
+    )
+    .unwrap();
+    let (profile, log, bench_file, bench) = profile_under_load(&env, &repo, dir.path());
+    let eb = env!("CARGO_BIN_EXE_everybyte");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&profile).unwrap()).unwrap();
+    let peak = record["peak_pss_bytes"].as_u64().unwrap();
+    let cold = record["cold_start_seconds"].as_f64().unwrap();
+    let p99 = bench["latency"]["p99_ms"].as_f64().unwrap() / 1000.0;
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    let planned: u64 = loaded_lines(&log_text.lines().map(str::to_owned).collect::<Vec<_>>())
+        .values()
+        .map(|v| v["plan"]["threads"].as_u64().unwrap() * v["plan"]["runs"].as_u64().unwrap())
+        .sum();
+    let image = format!("registry.example.com/everybyte@sha256:{}", "ab".repeat(32));
+    for target in ["kubernetes", "kserve"] {
+        let out_file = dir.path().join(format!("{target}.yaml"));
+        let out = Command::new(eb)
+            .args(["deploy", "serve"])
+            .arg(&repo)
+            .args(["--image", &image, "--target", target])
+            .args(["--storage-uri", "s3://models/repo"])
+            .arg("--profile")
+            .arg(&profile)
+            .arg("--bench")
+            .arg(&bench_file)
+            .arg("--serve-log")
+            .arg(&log)
+            .arg("-o")
+            .arg(&out_file)
+            .output()
+            .unwrap();
+        let notes = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{notes}");
+        assert!(!notes.contains("ASSUMED"), "{notes}");
+        let yaml = std::fs::read_to_string(&out_file).unwrap();
+        let lint = Command::new(eb)
+            .args(["deploy", "lint"])
+            .arg(&out_file)
+            .arg("--profile")
+            .arg(&profile)
+            .arg("--bench")
+            .arg(&bench_file)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&lint.stdout).unwrap();
+        assert_eq!(
+            report["findings"],
+            serde_json::json!([]),
+            "{target}:\n{yaml}"
+        );
+        assert_eq!(lint.status.code(), Some(0));
+        // The figures are the measurements'.
+        let mib = (peak as f64 * 1.2 / 1_048_576.0).ceil() as u64;
+        assert!(
+            yaml.contains(&format!("memory: {mib}Mi")),
+            "{mib}Mi:\n{yaml}"
+        );
+        let startup = probe_field(&yaml, "startupProbe", "failureThreshold");
+        assert!(
+            startup * 5.0 >= 1.5 * cold,
+            "{startup} × 5 s < 1.5 × {cold} s"
+        );
+        let timeout = probe_field(&yaml, "livenessProbe", "timeoutSeconds");
+        assert!(timeout > p99, "{timeout} s ≤ p99 {p99} s");
+        assert!(yaml.contains("path: /v2/health/live") && yaml.contains("path: /v2/health/ready"));
+        if target == "kubernetes" {
+            assert!(
+                yaml.contains(&format!("cpu: \"{planned}\"")),
+                "{planned}:\n{yaml}"
+            );
+            for kind in [
+                "Deployment",
+                "Service",
+                "PodDisruptionBudget",
+                "HorizontalPodAutoscaler",
+            ] {
+                assert!(yaml.contains(&format!("kind: {kind}\n")), "{kind}");
+            }
+        } else {
+            assert_eq!(yaml.matches("kind: InferenceService\n").count(), 2);
+            assert!(yaml.contains("kind: ServingRuntime\n") && yaml.contains("\"{{.Name}}\""));
+        }
+    }
+    // The runtime's argument works: one model of the shared repository.
+    let server = Server::start(&env, &repo, &["--load-model", "silero"]);
+    let (code, _) = server.get("/v2/models/silero/ready");
+    assert_eq!(code, 200);
+    let (code, _) = server.get("/v2/models/minilm/ready");
+    assert_ne!(code, 200);
+    let (code, _) = server.get("/v2/health/live");
+    assert_eq!(code, 200);
+}
