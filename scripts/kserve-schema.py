@@ -59,6 +59,8 @@ def holds(schema, path):
     """What a field holds: a definition's name, `[]name`, `{}name`, or ""."""
     if not isinstance(schema, dict) or schema.get("x-kubernetes-preserve-unknown-fields"):
         return ""
+    if "$ref" in schema:  # a core definition, in k8s-schema.json
+        return schema["$ref"]
     if "properties" in schema:
         return define(schema["properties"], path)
     if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
@@ -99,10 +101,8 @@ def main():
             root = v["schema"]["openAPIV3Schema"]
             props = dict(root["properties"])
             # The CRD leaves metadata open; the API server validates it as ObjectMeta.
-            props.pop("metadata", None)
-            name = define(props, [kind])
-            defs[name] = dict(defs[name], metadata=OBJECT_META)
-            kinds[f"{group}/{v['name']}/{kind}"] = name
+            props["metadata"] = {"$ref": OBJECT_META}
+            kinds[f"{group}/{v['name']}/{kind}"] = define(props, [kind])
     out = {
         "source": f"kserve/kserve {RELEASE} ({COMMIT}, Apache-2.0): " + ", ".join(CRDS),
         "kserve": RELEASE,

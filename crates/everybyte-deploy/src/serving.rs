@@ -35,9 +35,20 @@ pub struct Model {
     pub name: String,
     /// The size of its `model.onnx`.
     pub bytes: u64,
-    /// Its measured execution plan: (intra-op threads, concurrent runs), from the server's
-    /// `model_loaded` log line.
-    pub plan: Option<(u32, u32)>,
+    /// Its measured execution plan, from the server's `model_loaded` (or `model_replanned`)
+    /// log line.
+    pub plan: Option<Plan>,
+}
+
+/// A model's execution plan as the server measured it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Intra-op threads of one run.
+    pub threads: u32,
+    /// Runs at once.
+    pub runs: u32,
+    /// The cores the server had when it measured the plan.
+    pub cores: u32,
 }
 
 /// What to write.
@@ -142,15 +153,23 @@ pub fn validate(spec: &Spec) -> Result<(), Error> {
                 "KServe downloads the repository from it (s3://…, gs://…, pvc://…); it is required for --target kserve".to_owned(),
             ));
         }
-        if let Some(m) = spec.models.iter().find(|m| !dns_label(&m.name)) {
+        if let Some(m) = spec.models.iter().find(|m| !isvc_name(&m.name)) {
             return Err(bad(
                 "the repository",
                 format!(
-                    "model {:?} cannot name an InferenceService (a DNS-1123 label: lowercase letters, digits and '-'); rename its folder",
+                    "model {:?} cannot name an InferenceService (a lowercase letter first, then lowercase letters, digits and '-', at most 53: KServe adds -predictor); rename its folder",
                     m.name
                 ),
             ));
         }
+    }
+    if let Some(c) = &spec.models_claim
+        && !c.split('.').all(dns_label)
+    {
+        return Err(bad(
+            "--models-claim",
+            format!("{c:?} is not a claim name (a DNS-1123 subdomain)"),
+        ));
     }
     if spec.min_replicas == 0 || spec.max_replicas < spec.min_replicas {
         return Err(bad(
@@ -162,6 +181,12 @@ pub fn validate(spec: &Spec) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// A name KServe accepts for an InferenceService: `[a-z]([-a-z0-9]*[a-z0-9])?`, short enough
+/// for the `NAME-predictor` Service it creates.
+fn isvc_name(s: &str) -> bool {
+    dns_label(s) && s.len() <= 53 && s.starts_with(|c: char| c.is_ascii_lowercase())
 }
 
 fn dns_label(s: &str) -> bool {
@@ -218,29 +243,35 @@ fn memory(spec: &Spec, models: &[&Model], m: &Measured, notes: &mut Vec<String>)
     memory
 }
 
-/// CPU request: what each model's measured plan runs at once, else the busiest second of the
-/// profile; at least two cores on a GPU.
+/// CPU request: what each model's measured plan runs at once (at most the cores the plans
+/// were measured on), else the busiest second of the profile; at least two cores on a GPU.
 fn cpu(spec: &Spec, models: &[&Model], m: &Measured, notes: &mut Vec<String>) -> u32 {
-    // CPU: what each model's plan runs at once.
-    let planned: Vec<u32> = models
-        .iter()
-        .filter_map(|x| x.plan.map(|(t, r)| t * r))
-        .collect();
-    let mut cpu = if planned.len() == models.len() && !planned.is_empty() {
-        let c = planned.iter().sum::<u32>().max(1);
+    let plans: Vec<Plan> = models.iter().filter_map(|x| x.plan).collect();
+    let mut cpu = if plans.len() == models.len() && !plans.is_empty() {
+        let sum: u32 = plans.iter().map(|p| p.threads * p.runs).sum();
+        // Each plan was chosen on the profiling machine's cores; together they cannot use more.
+        let had = plans.iter().map(|p| p.cores).max().unwrap_or(sum).max(1);
+        let c = sum.clamp(1, had);
         notes.push(format!(
-            "cpu {c} = the measured plans' threads × concurrent runs ({})",
+            "cpu {c} = the measured plans' threads × concurrent runs ({}){}",
             models
                 .iter()
-                .filter_map(|x| x.plan.map(|(t, r)| format!("{} {t}×{r}", x.name)))
+                .filter_map(|x| x
+                    .plan
+                    .map(|p| format!("{} {}×{}", x.name, p.threads, p.runs)))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            if sum > had {
+                format!(", capped at the {had} cores they were measured on")
+            } else {
+                String::new()
+            }
         ));
         c
     } else if let Some(c) = m.busiest_cores {
         let c = (c.ceil() as u32).max(1);
         notes.push(format!(
-            "cpu {c} = the most cores the profiled server used in one second (no plan given: --serve-log names each model's threads × runs)"
+            "cpu {c} = the most cores the profiled server's process tree used in one second (no plan given: --serve-log names each model's threads × runs)"
         ));
         c
     } else {
@@ -248,10 +279,10 @@ fn cpu(spec: &Spec, models: &[&Model], m: &Measured, notes: &mut Vec<String>) ->
         1
     };
     if spec.gpu && cpu < 2 {
-        // Guaranteed QoS sets a CPU limit; a limit of one core throttles the server's feeding
-        // thread (K8S010).
+        // A GPU server's CPU limit equals its request; a limit of one core throttles the
+        // thread that feeds the GPU (K8S010).
         cpu = 2;
-        notes.push("cpu raised to 2: a GPU pod is Guaranteed (limits = requests), and a limit of one core throttles it".to_owned());
+        notes.push("cpu raised to 2: a GPU server's CPU limit equals its request, and a limit of one core throttles the thread that feeds the GPU".to_owned());
     }
     cpu
 }
@@ -277,7 +308,8 @@ pub fn size(spec: &Spec, models: &[&Model], m: &Measured) -> Sizing {
         ));
     }
     let p99 = m.p99.as_ref().map_or(ASSUMED_P99, |(s, _)| *s);
-    let probe_timeout = ((2.0 * p99).ceil() as u32).max(2);
+    // Strictly above 2 × p99, whole seconds.
+    let probe_timeout = ((2.0 * p99).floor() as u32 + 1).max(2);
     match &m.p99 {
         Some((s, from)) => notes.push(format!(
             "probe timeout {probe_timeout} s: above 2 × the p99 of {:.0} ms measured by {from}",
@@ -315,6 +347,11 @@ fn q(s: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -431,6 +468,11 @@ fn header(out: &mut String, spec: &Spec, notes: &[String]) {
         }
     );
     for n in notes {
+        // A comment line each: a path or name with a line break cannot end it.
+        let n: String = n
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         let _ = writeln!(out, "#   {n}");
     }
 }
@@ -459,22 +501,47 @@ fn kubernetes(spec: &Spec, m: &Measured) -> (String, Vec<String>) {
     let all: Vec<&Model> = spec.models.iter().collect();
     let s = size(spec, &all, m);
     let name = &spec.name;
+    // The measured plan, pinned: without it the server plans again for all of the node's
+    // cores, which the pod did not request. One plan for every model goes on the command
+    // line; different plans belong in each model's everybyte.toml.
+    let mut args = serve_args(spec, &spec.models_path, None);
+    let mut notes = s.notes.clone();
+    let plans: Vec<Plan> = spec.models.iter().filter_map(|x| x.plan).collect();
+    if let Some(first) = plans.first()
+        && plans.len() == spec.models.len()
+    {
+        if plans
+            .iter()
+            .all(|p| (p.threads, p.runs) == (first.threads, first.runs))
+        {
+            args.extend([
+                "--threads".into(),
+                first.threads.to_string(),
+                "--runs".into(),
+                first.runs.to_string(),
+            ]);
+        } else {
+            notes.push(format!(
+                "the models' plans differ: pin each in its everybyte.toml in the image ({}), or the server measures them again on the node's cores",
+                spec.models
+                    .iter()
+                    .filter_map(|x| x.plan.map(|p| format!("{}: threads = {}, runs = {}", x.name, p.threads, p.runs)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+    }
     let mut y = String::new();
-    header(&mut y, spec, &s.notes);
+    header(&mut y, spec, &notes);
     let labels = format!(
         "{{app.kubernetes.io/name: {name}, app.kubernetes.io/component: inference-server}}"
     );
     let _ = write!(
         y,
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels: {labels}\nspec:\n  replicas: {}\n  selector:\n    matchLabels: {{app.kubernetes.io/name: {name}}}\n  strategy:\n    type: RollingUpdate\n    rollingUpdate: {{maxUnavailable: 0, maxSurge: 1}}\n  template:\n    metadata:\n      labels: {labels}\n      annotations:\n        prometheus.io/scrape: \"true\"\n        prometheus.io/port: \"{HTTP_PORT}\"\n        prometheus.io/path: /metrics\n    spec:\n      terminationGracePeriodSeconds: {}\n      containers:\n        - name: server\n",
-        spec.min_replicas, s.grace_seconds
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels: {labels}\nspec:\n  selector:\n    matchLabels: {{app.kubernetes.io/name: {name}}}\n  strategy:\n    type: RollingUpdate\n    rollingUpdate: {{maxUnavailable: 0, maxSurge: 1}}\n  template:\n    metadata:\n      labels: {labels}\n      annotations:\n        prometheus.io/scrape: \"true\"\n        prometheus.io/port: \"{HTTP_PORT}\"\n        prometheus.io/path: /metrics\n    spec:\n      terminationGracePeriodSeconds: {}\n      containers:\n        - name: server\n",
+        s.grace_seconds
     );
-    y.push_str(&container(
-        spec,
-        &s,
-        &serve_args(spec, &spec.models_path, None),
-        "          ",
-    ));
+    y.push_str(&container(spec, &s, &args, "          "));
     let mut mounts = Vec::new();
     if spec.models_claim.is_some() {
         mounts.push(format!(
@@ -520,7 +587,7 @@ fn kubernetes(spec: &Spec, m: &Measured) -> (String, Vec<String>) {
         "---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {name}\nspec:\n  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: {name}}}\n  minReplicas: {}\n  maxReplicas: {}\n  metrics:\n    - type: Resource\n      resource:\n        name: cpu\n        target: {{type: Utilization, averageUtilization: 70}}\n  behavior:\n    scaleUp:\n      stabilizationWindowSeconds: 0\n    scaleDown:\n      stabilizationWindowSeconds: 300\n",
         spec.min_replicas, spec.max_replicas
     );
-    (y, s.notes)
+    (y, notes)
 }
 
 fn kserve(spec: &Spec, m: &Measured) -> (String, Vec<String>) {
@@ -540,7 +607,7 @@ fn kserve(spec: &Spec, m: &Measured) -> (String, Vec<String>) {
     header(&mut y, spec, &largest.notes);
     let _ = write!(
         y,
-        "apiVersion: serving.kserve.io/v1alpha1\nkind: ServingRuntime\nmetadata:\n  name: {name}\nspec:\n  annotations:\n    prometheus.kserve.io/port: \"{HTTP_PORT}\"\n    prometheus.kserve.io/path: /metrics\n  supportedModelFormats:\n    - {{name: onnx, version: \"1\", autoSelect: true, priority: 2}}\n  protocolVersions: [v2, grpc-v2]\n  containers:\n    - name: kserve-container\n"
+        "apiVersion: serving.kserve.io/v1alpha1\nkind: ServingRuntime\nmetadata:\n  name: {name}\nspec:\n  annotations:\n    prometheus.io/scrape: \"true\"\n    prometheus.io/port: \"{HTTP_PORT}\"\n    prometheus.io/path: /metrics\n  supportedModelFormats:\n    - {{name: onnx, version: \"1\", autoSelect: false}}\n  protocolVersions: [v2, grpc-v2]\n  containers:\n    - name: kserve-container\n"
     );
     y.push_str(&container(
         spec,
@@ -565,7 +632,7 @@ fn kserve(spec: &Spec, m: &Measured) -> (String, Vec<String>) {
         };
         let _ = write!(
             y,
-            "---\napiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata:\n  name: {m}\n  annotations:\n    serving.kserve.io/deploymentMode: RawDeployment\n    serving.kserve.io/autoscalerClass: hpa\n    serving.kserve.io/enable-prometheus-scraping: \"true\"\nspec:\n  predictor:\n    minReplicas: {}\n    maxReplicas: {}\n    scaleMetric: cpu\n    scaleTarget: 70\n    terminationGracePeriodSeconds: {}\n    model:\n      modelFormat: {{name: onnx, version: \"1\"}}\n      protocolVersion: v2\n      runtime: {name}\n      storageUri: {}\n      resources:\n        requests: {{cpu: \"{}\", memory: {}{gpu}}}\n        limits: {limits}\n",
+            "---\napiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata:\n  name: {m}\n  annotations:\n    serving.kserve.io/deploymentMode: Standard\n    serving.kserve.io/autoscalerClass: hpa\nspec:\n  predictor:\n    minReplicas: {}\n    maxReplicas: {}\n    scaleMetric: cpu\n    scaleTarget: 70\n    terminationGracePeriodSeconds: {}\n    model:\n      modelFormat: {{name: onnx, version: \"1\"}}\n      protocolVersion: v2\n      runtime: {name}\n      storageUri: {}\n{args}      resources:\n        requests: {{cpu: \"{}\", memory: {}{gpu}}}\n        limits: {limits}\n",
             spec.min_replicas,
             spec.max_replicas,
             s.grace_seconds,
@@ -573,6 +640,11 @@ fn kserve(spec: &Spec, m: &Measured) -> (String, Vec<String>) {
             s.cpu,
             mi(s.memory),
             m = model.name,
+            // The model's measured plan, appended to the runtime's arguments by KServe.
+            args = model.plan.map_or_else(String::new, |p| format!(
+                "      args: [\"--threads\", \"{}\", \"--runs\", \"{}\"]\n",
+                p.threads, p.runs
+            )),
         );
     }
     let mut notes = largest.notes;
@@ -594,12 +666,20 @@ mod tests {
                 Model {
                     name: "minilm".into(),
                     bytes: 90 * MIB,
-                    plan: Some((2, 1)),
+                    plan: Some(Plan {
+                        threads: 2,
+                        runs: 1,
+                        cores: 8,
+                    }),
                 },
                 Model {
                     name: "silero".into(),
                     bytes: 2 * MIB,
-                    plan: Some((1, 2)),
+                    plan: Some(Plan {
+                        threads: 1,
+                        runs: 2,
+                        cores: 8,
+                    }),
                 },
             ],
             target,
@@ -636,6 +716,21 @@ mod tests {
         );
         assert!(s.startup_failures * STARTUP_PERIOD >= 14);
         assert_eq!(s.probe_timeout, 2, "above 2 × 350 ms");
+        // Strictly above 2 × p99 when that is whole seconds; the plans capped at the cores they
+        // were measured on.
+        let mut whole = measured();
+        whole.p99 = Some((1.5, "bench.json".into()));
+        assert_eq!(size(&sp, &all, &whole).probe_timeout, 4);
+        let mut small = sp.clone();
+        small.models.iter_mut().for_each(|x| {
+            x.plan = Some(Plan {
+                threads: 2,
+                runs: 1,
+                cores: 2,
+            });
+        });
+        let both: Vec<&Model> = small.models.iter().collect();
+        assert_eq!(size(&small, &both, &measured()).cpu, 2);
         assert_eq!(s.grace_seconds, 40);
         assert!(
             s.notes.iter().all(|n| !n.contains("ASSUMED")),
@@ -689,9 +784,23 @@ mod tests {
         let mut s = spec(Target::Kserve, false);
         s.models[0].name = "MiniLM_v2".into();
         assert!(validate(&s).unwrap_err().to_string().contains("MiniLM_v2"));
+        let mut s = spec(Target::Kserve, false);
+        s.models[0].name = "1st-model".into();
+        assert!(
+            validate(&s).is_err(),
+            "an InferenceService name starts with a letter"
+        );
         let mut s = spec(Target::Kubernetes, false);
         s.max_replicas = 1;
         assert!(validate(&s).is_err());
+        let mut s = spec(Target::Kubernetes, false);
+        s.models_claim = Some("Models Cache".into());
+        assert!(validate(&s).unwrap_err().to_string().contains("claim"));
+        // A line break in a name cannot end the header's comment.
+        let mut s = spec(Target::Kubernetes, false);
+        s.models[0].name = "a\nkind: Secret".into();
+        let (text, _) = render(&s, &measured()).unwrap();
+        assert!(!text.contains("\nkind: Secret"), "{text}");
     }
 
     #[test]
@@ -731,14 +840,30 @@ mod tests {
                         "{target:?} {kind}: {problems:?}\n{text}"
                     );
                 }
-                assert!(
-                    text.contains("memory: 1200Mi") || text.contains("memory: 1712Mi"),
-                    "{text}"
-                );
+                let memory = if gpu {
+                    "memory: 1712Mi"
+                } else {
+                    "memory: 1200Mi"
+                };
+                assert!(text.contains(memory), "{memory}: {text}");
                 assert!(
                     text.contains("path: /v2/health/live") && text.contains("timeoutSeconds: 2")
                 );
                 assert_eq!(text.contains("/dev/shm"), gpu, "{text}");
+                // The measured plans go with the pods: per InferenceService on KServe; on
+                // Kubernetes, two different plans are left to each model's file, said so.
+                match target {
+                    Target::Kserve => {
+                        assert!(text.contains(r#"args: ["--threads", "2", "--runs", "1"]"#));
+                        assert!(text.contains(r#"args: ["--threads", "1", "--runs", "2"]"#));
+                        assert!(text.contains("autoSelect: false"));
+                    }
+                    Target::Kubernetes => {
+                        assert!(!text.contains("\"--threads\""));
+                        assert!(text.contains("the models' plans differ"));
+                        assert!(!text.contains("replicas: 2\n  selector"));
+                    }
+                }
             }
         }
     }

@@ -43,7 +43,7 @@ fn serve(args: &DeployServeArgs) -> Result<ExitCode> {
         Some(p) => everybyte_deploy::profile::load(p)?
             .seconds
             .iter()
-            .map(|s| s.main_cpu_cores)
+            .map(|s| s.cpu_cores)
             .reduce(f64::max),
         None => None,
     };
@@ -85,10 +85,12 @@ fn serve(args: &DeployServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Each model's measured plan (intra-op threads, concurrent runs) from the server's
-/// `model_loaded` log lines; other lines (the profiler's own, a shell's) are skipped, and a
-/// model loaded again (planned anew) keeps its last plan.
-fn plans_of(path: &Path) -> Result<std::collections::BTreeMap<String, (u32, u32)>> {
+/// Each model's measured plan from the server's `model_loaded` and `model_replanned` log
+/// lines; other lines (the profiler's own, a shell's) are skipped, and a model planned again
+/// (its cores changed) keeps its last plan.
+fn plans_of(
+    path: &Path,
+) -> Result<std::collections::BTreeMap<String, everybyte_deploy::serving::Plan>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read the server's log", path.display()))?;
     let mut plans = std::collections::BTreeMap::new();
@@ -96,12 +98,21 @@ fn plans_of(path: &Path) -> Result<std::collections::BTreeMap<String, (u32, u32)
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line.trim()) else {
             continue;
         };
-        if v["event"] != "model_loaded" {
+        if v["event"] != "model_loaded" && v["event"] != "model_replanned" {
             continue;
         }
         let n = |k: &str| v["plan"][k].as_u64().and_then(|x| u32::try_from(x).ok());
-        if let (Some(model), Some(t), Some(r)) = (v["model"].as_str(), n("threads"), n("runs")) {
-            plans.insert(model.to_owned(), (t, r));
+        if let (Some(model), Some(threads), Some(runs), Some(cores)) =
+            (v["model"].as_str(), n("threads"), n("runs"), n("cores"))
+        {
+            plans.insert(
+                model.to_owned(),
+                everybyte_deploy::serving::Plan {
+                    threads,
+                    runs,
+                    cores,
+                },
+            );
         }
     }
     if plans.is_empty() {
