@@ -2,8 +2,11 @@
 # `everybyte profile` overheads on this machine, in one run:
 #  1. sampling: a CPU-bound Python workload alone and under `everybyte profile` (10 samples/s,
 #     the default); the profiler's own CPU time against the workload's (target: under 1%);
-#  2. system calls: a syscall-heavy workload (os.stat in a loop) alone, under `strace -c -f -w`
-#     and under `everybyte profile --syscalls` (target: no slower than strace).
+#  2. system calls: a syscall-heavy workload (os.stat in a loop) alone, under `strace -c -f -w`,
+#     `perf trace -s` (kernel tracepoints, where perf is installed), and `everybyte profile
+#     --syscalls` counting in the kernel with BPF and through ptrace (targets: BPF at most 1.3×
+#     the workload alone; its counts those of strace within 1% for every call made more than
+#     100 times).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/out
@@ -29,5 +32,30 @@ best() { # median of 3 wall times of "$@"
 }
 alone=$(best "$py" -c "$sys_work")
 strace_t=$(best strace -c -f -w -o /dev/null "$py" -c "$sys_work")
-eb_t=$(best "$bin" profile --syscalls -- "$py" -c "$sys_work")
-echo "syscalls (median of 3): alone ${alone} s, strace -c -f -w ${strace_t} s, everybyte profile --syscalls ${eb_t} s; everybyte/strace $(awk -v a="$eb_t" -v b="$strace_t" 'BEGIN {printf "%.2f", a / b}')"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+line="syscalls (median of 3): alone ${alone} s; strace -c -f -w ${strace_t} s ($(ratio "$strace_t" "$alone")×)"
+if command -v perf >/dev/null && perf trace -s -o /dev/null true >/dev/null 2>&1; then
+  perf_t=$(best perf trace -s -o /dev/null "$py" -c "$sys_work")
+  line="$line; perf trace -s ${perf_t} s ($(ratio "$perf_t" "$alone")×)"
+fi
+for how in bpf ptrace; do
+  t=$(best "$bin" profile --syscalls --syscall-counter "$how" -- "$py" -c "$sys_work")
+  line="$line; everybyte profile --syscalls ($how) ${t} s ($(ratio "$t" "$alone")×)"
+done
+echo "$line"
+# The counts against strace's, for every call made more than 100 times.
+strace -c -f -w -o "$out/strace-c.txt" "$py" -c "$sys_work" >/dev/null 2>&1
+"$bin" profile --syscalls --syscall-counter bpf -o "$out/profile-bpf.json" -- "$py" -c "$sys_work" >/dev/null 2>&1
+python3 - "$out/strace-c.txt" "$out/profile-bpf.json" <<'PY'
+import json, sys
+strace = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) >= 5 and f[0][0].isdigit() and f[-1] not in ("total", "syscall"):
+        strace[f[-1]] = int(f[3])
+bpf = {s["name"]: s["calls"] for s in json.load(open(sys.argv[2]))["syscalls"]}
+frequent = {k: v for k, v in strace.items() if v > 100}
+off = {k: (bpf.get(k, 0), v) for k, v in frequent.items() if abs(bpf.get(k, 0) - v) > v / 100}
+print(f"counts: {len(frequent)} calls made more than 100 times; BPF within 1% of strace on {len(frequent) - len(off)}"
+      + (f"; off: {off}" if off else ""))
+PY

@@ -111,6 +111,8 @@ pub enum Error {
         "{program}: did not stop for tracing (ptrace may be forbidden here: kernel.yama.ptrace_scope, seccomp, or a container without CAP_SYS_PTRACE)"
     )]
     TraceForbidden { program: String },
+    #[error("--syscall-counter bpf: {why}")]
+    Bpf { why: String },
     #[error("--syscalls is implemented for x86-64 Linux only")]
     TraceUnsupported,
     #[error("process {pid}: no such process (it has exited, or the id is wrong)")]

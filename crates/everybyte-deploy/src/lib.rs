@@ -2,6 +2,7 @@
 //! tree, cold start, CPU time), then hold Kubernetes manifests to the numbers.
 
 mod audit;
+pub mod bpf;
 pub mod error;
 pub mod expect;
 pub mod k8s;

@@ -60,6 +60,9 @@ pub struct Record {
     /// With `--syscalls`: per system call, as `strace -c -f -w`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub syscalls: Option<Vec<crate::syscalls::SyscallStat>>,
+    /// With `--syscalls`: counted in the kernel (BPF) or through ptrace, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscall_counter: Option<crate::syscalls::Counted>,
     /// Each second: CPU, storage reads, disks, GPU utilisation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seconds: Vec<Second>,
@@ -107,6 +110,8 @@ pub struct ProfileOptions<'a> {
     pub timeout: Option<Duration>,
     /// Count system calls through ptrace (all threads and children).
     pub syscalls: bool,
+    /// How `syscalls` are counted.
+    pub syscall_counter: crate::syscalls::Method,
 }
 
 fn children(pid: u32) -> Vec<u32> {
@@ -391,30 +396,35 @@ fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
         _ => None,
     };
     let (interval, after_ready, timeout) = (opts.interval, opts.after_ready, opts.timeout);
-    let trace = crate::syscalls::trace(opts.command, &mut |pid| {
-        let (ready_at, done, url) = (Arc::clone(&ready_at), Arc::clone(&done), url.clone());
-        watcher = Some(std::thread::spawn(move || {
-            // The sampler lives on the thread that samples (NVML's handle stays on one thread).
-            let mut sampler = Sampler::new(start);
-            let mut stopped: Option<Instant> = None;
-            while !done.load(Ordering::Relaxed) {
-                sampler.tick(pid);
-                if let Some(u) = &url {
-                    let mut r = everybyte_core::par::lock(&ready_at);
-                    if r.is_none() && url_ready(u) {
-                        *r = Some(start.elapsed().as_secs_f64());
+    let method = opts.syscall_counter;
+    let trace = crate::syscalls::trace(
+        opts.command,
+        &mut |pid| {
+            let (ready_at, done, url) = (Arc::clone(&ready_at), Arc::clone(&done), url.clone());
+            watcher = Some(std::thread::spawn(move || {
+                // The sampler lives on the thread that samples (NVML's handle stays on one thread).
+                let mut sampler = Sampler::new(start);
+                let mut stopped: Option<Instant> = None;
+                while !done.load(Ordering::Relaxed) {
+                    sampler.tick(pid);
+                    if let Some(u) = &url {
+                        let mut r = everybyte_core::par::lock(&ready_at);
+                        if r.is_none() && url_ready(u) {
+                            *r = Some(start.elapsed().as_secs_f64());
+                        }
                     }
-                }
-                let ready = *everybyte_core::par::lock(&ready_at);
-                let over = timeout.is_some_and(|d| start.elapsed() >= d);
-                let after = matches!((ready, after_ready),
+                    let ready = *everybyte_core::par::lock(&ready_at);
+                    let over = timeout.is_some_and(|d| start.elapsed() >= d);
+                    let after = matches!((ready, after_ready),
                     (Some(r), Some(a)) if start.elapsed().as_secs_f64() >= r + a.as_secs_f64());
-                stopped = stop(pid, over || after, stopped);
-                std::thread::sleep(interval);
-            }
-            sampler.finish()
-        }));
-    });
+                    stopped = stop(pid, over || after, stopped);
+                    std::thread::sleep(interval);
+                }
+                sampler.finish()
+            }));
+        },
+        method,
+    );
     done.store(true, Ordering::Relaxed);
     let sampler = watcher.map(std::thread::JoinHandle::join);
     let trace = trace?;
@@ -433,6 +443,7 @@ fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
         (user, sys),
     );
     r.syscalls = Some(trace.stats);
+    r.syscall_counter = Some(trace.counter);
     Ok(r)
 }
 
@@ -502,6 +513,7 @@ fn summarise(
         sample_interval_seconds: opts.interval.as_secs_f64(),
         samples,
         syscalls: None,
+        syscall_counter: None,
         verdict: Some(activity::verdict(&seconds)),
         seconds,
         attached: None,

@@ -30,6 +30,261 @@ pub struct Trace {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub wall: Duration,
+    pub counter: Counted,
+}
+
+/// How system calls are counted (`profile --syscall-counter`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Method {
+    /// In the kernel with BPF where it is permitted, else through ptrace.
+    #[default]
+    Auto,
+    /// In the kernel with BPF, or an error that says why not.
+    Bpf,
+    /// Through ptrace, as strace: every call stops the thread twice.
+    Ptrace,
+}
+
+/// How the calls were counted, and why ptrace was used where it was.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Counted {
+    /// `bpf` or `ptrace`.
+    pub method: String,
+    /// Why BPF was not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+impl Counted {
+    fn ptrace(why: Option<String>) -> Counted {
+        Counted {
+            method: "ptrace".to_owned(),
+            why,
+        }
+    }
+    fn bpf() -> Counted {
+        Counted {
+            method: "bpf".to_owned(),
+            why: None,
+        }
+    }
+
+    /// One line for the summary: how, and why not in the kernel.
+    pub fn describe(&self) -> String {
+        match (self.method.as_str(), &self.why) {
+            ("bpf", _) => "system calls counted in the kernel (BPF on the sys_enter/sys_exit tracepoints; the workload never stopped)".to_owned(),
+            (_, Some(why)) => format!("system calls counted through ptrace (each call stops its thread twice): {why}"),
+            (m, None) => format!("system calls counted through {m}"),
+        }
+    }
+}
+
+/// The BPF counter, or why there is none: `Err(Some(why))` falls back to ptrace, and with
+/// `Method::Bpf` it is an error.
+fn kernel_counter(method: Method) -> Result<crate::bpf::Counter, Result<String, Error>> {
+    match method {
+        Method::Ptrace => Err(Ok("--syscall-counter ptrace".to_owned())),
+        Method::Bpf => crate::bpf::Counter::new().map_err(|why| Err(Error::Bpf { why })),
+        Method::Auto => crate::bpf::Counter::new().map_err(Ok),
+    }
+}
+
+/// Runs `command` and counts the system calls of it and its children: in the kernel with
+/// BPF where permitted (`method`), else through ptrace, saying why.
+pub fn trace(
+    command: &[String],
+    on_start: &mut dyn FnMut(u32),
+    method: Method,
+) -> Result<Trace, Error> {
+    let why = match kernel_counter(method) {
+        Ok(counter) => match kernel_trace(counter, command, on_start) {
+            Ok(t) => return Ok(t),
+            Err(Ok(why)) if method == Method::Auto => why,
+            Err(Ok(why)) => return Err(Error::Bpf { why }),
+            Err(Err(e)) => return Err(e),
+        },
+        Err(Ok(why)) => why,
+        Err(Err(e)) => return Err(e),
+    };
+    let mut t = ptrace_trace(command, on_start)?;
+    t.counter = Counted::ptrace(Some(why));
+    Ok(t)
+}
+
+/// Counts the calls of the running processes `pids` (and the children they start) until
+/// `stop` is set or they all exit: in the kernel with BPF where permitted, else by attaching
+/// with ptrace and detaching at the end.
+pub fn attach(
+    pids: &[u32],
+    stop: &std::sync::atomic::AtomicBool,
+    method: Method,
+) -> Result<Trace, Error> {
+    use std::sync::atomic::Ordering;
+    let why = match kernel_counter(method) {
+        Ok(mut counter) => {
+            let started = counter.start().and_then(|()| {
+                pids.iter()
+                    .try_for_each(|&p| counter.track(p))
+                    .map_err(|e| format!("tracking a process in the BPF map: {e}"))
+            });
+            match started {
+                Ok(()) => {
+                    let start = Instant::now();
+                    let alive = |p: &u32| std::path::Path::new(&format!("/proc/{p}")).exists();
+                    while !stop.load(Ordering::Relaxed) && pids.iter().any(alive) {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    return Ok(Trace {
+                        stats: counter.finish(),
+                        exit_code: None,
+                        signal: None,
+                        wall: start.elapsed(),
+                        counter: Counted::bpf(),
+                    });
+                }
+                Err(why) if method == Method::Auto => why,
+                Err(why) => return Err(Error::Bpf { why }),
+            }
+        }
+        Err(Ok(why)) => why,
+        Err(Err(e)) => return Err(e),
+    };
+    let mut t = ptrace_attach(pids, stop)?;
+    t.counter = Counted::ptrace(Some(why));
+    Ok(t)
+}
+
+/// `command` resolved on `PATH` as `execvp` would: a name with a `/` as it is, else the first
+/// executable file of that name in a `PATH` directory.
+fn resolve(program: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return Some(program.into());
+    }
+    std::env::var_os("PATH")
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(program))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .find(|p| runnable(p))
+}
+
+/// Forks `command` held at a gate before `execve`: its id can be followed before it runs a
+/// single call of its own. (`std::process::Command` waits for the exec, so it cannot hold
+/// the child.) Returns the child and the gate's write end; closing it lets the child go.
+fn spawn_held(command: &[String]) -> Result<(libc::pid_t, std::os::fd::OwnedFd), Error> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    let program = command.first().ok_or(Error::NoTraceCommand)?;
+    let fail = |err: std::io::Error| Error::TraceSpawn {
+        program: program.clone(),
+        err,
+    };
+    let path =
+        resolve(program).ok_or_else(|| fail(std::io::Error::from(std::io::ErrorKind::NotFound)))?;
+    let cstr = |b: &[u8]| {
+        CString::new(b).map_err(|_| fail(std::io::Error::from(std::io::ErrorKind::InvalidInput)))
+    };
+    let exe = cstr(path.as_os_str().as_bytes())?;
+    let args = command
+        .iter()
+        .map(|a| cstr(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let env = std::env::vars_os()
+        .map(|(k, v)| cstr(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut arg_ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    arg_ptrs.push(std::ptr::null());
+    let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    env_ptrs.push(std::ptr::null());
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a live array of two ints; the path is a C string.
+    let (gate_r, gate_w, null) = unsafe {
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return Err(fail(std::io::Error::last_os_error()));
+        }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        (
+            OwnedFd::from_raw_fd(fds[0]),
+            OwnedFd::from_raw_fd(fds[1]),
+            OwnedFd::from_raw_fd(null),
+        )
+    };
+    // SAFETY: between fork and execve the child only calls read, dup2, execve and _exit,
+    // which are async-signal-safe, on memory prepared before the fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(fail(std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: see above; every pointer outlives the calls.
+        unsafe {
+            // The child's copy of the write end, closed, so that the parent's close is the
+            // end of the gate.
+            libc::close(gate_w.as_raw_fd());
+            let mut b = 0u8;
+            libc::read(gate_r.as_raw_fd(), (&raw mut b).cast(), 1);
+            libc::dup2(null.as_raw_fd(), 0);
+            libc::execve(exe.as_ptr(), arg_ptrs.as_ptr(), env_ptrs.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    Ok((pid, gate_w))
+}
+
+/// `command` started held until the counter follows it, then counted in the kernel until it
+/// exits. `Err(Ok(why))`: the programs could not be attached (nothing was started).
+fn kernel_trace(
+    mut counter: crate::bpf::Counter,
+    command: &[String],
+    on_start: &mut dyn FnMut(u32),
+) -> Result<Trace, Result<String, Error>> {
+    counter.start().map_err(Ok)?;
+    let start = Instant::now();
+    let (pid, gate) = spawn_held(command).map_err(Err)?;
+    let tracked = counter.track(pid.cast_unsigned());
+    // A byte through the gate (and its close) lets the child exec.
+    {
+        use std::io::Write;
+        let _ = std::fs::File::from(gate).write_all(b"g");
+    }
+    if let Err(e) = tracked {
+        // SAFETY: our own child, which has not been waited for.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        return Err(Ok(format!("tracking the workload in the BPF map: {e}")));
+    }
+    on_start(pid.cast_unsigned());
+    let mut status: libc::c_int = 0;
+    // SAFETY: waiting for our own child into a live int.
+    while unsafe { libc::waitpid(pid, &raw mut status, 0) } < 0 {
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return Err(Err(Error::TraceWait));
+        }
+    }
+    let (exit_code, signal) = if libc::WIFEXITED(status) {
+        (Some(libc::WEXITSTATUS(status)), None)
+    } else if libc::WIFSIGNALED(status) {
+        (None, Some(libc::WTERMSIG(status)))
+    } else {
+        (None, None)
+    };
+    Ok(Trace {
+        stats: counter.finish(),
+        exit_code,
+        signal,
+        wall: start.elapsed(),
+        counter: Counted::bpf(),
+    })
 }
 
 /// Waiting calls: when they dominate, the process mostly waits.
@@ -49,7 +304,7 @@ pub const WAITS: &[&str] = &[
     "read",
 ];
 
-fn name(nr: u64) -> String {
+pub(crate) fn name(nr: u64) -> String {
     usize::try_from(nr)
         .ok()
         .and_then(|i| crate::syscall_names::X86_64.get(i))
@@ -186,7 +441,7 @@ impl Counter {
 /// Runs `command` under ptrace and counts its system calls.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_lines)] // the ptrace stop protocol, one loop
-pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace, Error> {
+fn ptrace_trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace, Error> {
     if command.is_empty() {
         return Err(Error::NoTraceCommand);
     }
@@ -286,6 +541,7 @@ pub fn trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Trace,
         exit_code,
         signal,
         wall: start.elapsed(),
+        counter: Counted::ptrace(None),
     })
 }
 
@@ -400,7 +656,7 @@ fn install_wake() {
 /// they all exit, then detaches, leaving them running exactly as before.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_lines)] // attach, the stop protocol, detach: one loop
-pub fn attach(pids: &[u32], stop: &std::sync::atomic::AtomicBool) -> Result<Trace, Error> {
+fn ptrace_attach(pids: &[u32], stop: &std::sync::atomic::AtomicBool) -> Result<Trace, Error> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let Some(&root) = pids.first() else {
         return Err(Error::NoTraceCommand);
@@ -536,16 +792,17 @@ pub fn attach(pids: &[u32], stop: &std::sync::atomic::AtomicBool) -> Result<Trac
         exit_code,
         signal,
         wall: start.elapsed(),
+        counter: Counted::ptrace(None),
     })
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub fn attach(_pids: &[u32], _stop: &std::sync::atomic::AtomicBool) -> Result<Trace, Error> {
+fn ptrace_attach(_pids: &[u32], _stop: &std::sync::atomic::AtomicBool) -> Result<Trace, Error> {
     Err(Error::TraceUnsupported)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub fn trace(_command: &[String], _on_start: &mut dyn FnMut(u32)) -> Result<Trace, Error> {
+fn ptrace_trace(_command: &[String], _on_start: &mut dyn FnMut(u32)) -> Result<Trace, Error> {
     Err(Error::TraceUnsupported)
 }
 
@@ -616,12 +873,14 @@ mod tests {
                 "for i in 1 2 3; do /bin/true; done; exit 3".into(),
             ],
             &mut |_| {},
+            Method::Ptrace,
         ) {
             Ok(t) => t,
             // ptrace can be forbidden in a sandbox; the message says so.
             Err(e) if e.to_string().contains("ptrace") => return,
             Err(e) => panic!("{e}"),
         };
+        assert_eq!(t.counter.method, "ptrace");
         assert_eq!(t.exit_code, Some(3));
         let execs = t
             .stats

@@ -39,6 +39,7 @@ fn record(peak: u64, cold_start: Option<f64>) -> Record {
         sample_interval_seconds: 0.1,
         samples: Vec::new(),
         syscalls: None,
+        syscall_counter: None,
         seconds: Vec::new(),
         verdict: None,
         attached: None,

@@ -188,10 +188,15 @@ pub struct ProfileArgs {
     /// Seconds between samples.
     #[arg(long, default_value_t = 0.1)]
     pub interval: f64,
-    /// Also count system calls (all threads and children) through ptrace, like strace -c
-    /// (with --pid, like strace -c -f -p PID: attached, then detached).
+    /// Also count system calls (all threads and children), as strace -c -f reports them (with
+    /// --pid, as strace -c -f -p PID): in the kernel with BPF where permitted, else through
+    /// ptrace (see --syscall-counter).
     #[arg(long)]
     pub syscalls: bool,
+    /// How --syscalls counts: auto (BPF in the kernel where permitted, else ptrace, saying
+    /// why), bpf (or an error saying why not), ptrace (as strace: each call stops its thread).
+    #[arg(long, value_enum, default_value_t = SyscallCounter::Auto, value_name = "HOW")]
+    pub syscall_counter: SyscallCounter,
     /// Write the JSON record (what `deploy lint --profile` reads) to FILE, atomically.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -695,6 +700,13 @@ pub enum DeployCommand {
     /// measurements: KServe (a ServingRuntime and one InferenceService per model) or plain
     /// Kubernetes (Deployment, Service, PodDisruptionBudget, HorizontalPodAutoscaler).
     Serve(DeployServeArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SyscallCounter {
+    Auto,
+    Bpf,
+    Ptrace,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

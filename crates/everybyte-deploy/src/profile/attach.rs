@@ -109,7 +109,7 @@ pub(super) fn run(opts: &ProfileOptions<'_>, pid: u32) -> Result<Record, Error> 
         let pids = children(pid);
         let (sampler, trace) = std::thread::scope(|scope| {
             let watcher = scope.spawn(observe);
-            let trace = crate::syscalls::attach(&pids, &stop);
+            let trace = crate::syscalls::attach(&pids, &stop, opts.syscall_counter);
             stop.store(true, Ordering::Relaxed);
             (watcher.join(), trace)
         });
@@ -129,6 +129,7 @@ pub(super) fn run(opts: &ProfileOptions<'_>, pid: u32) -> Result<Record, Error> 
         pid,
         still_running: running,
     });
+    r.syscall_counter = trace.as_ref().map(|t| t.counter.clone());
     r.syscalls = trace.map(|t| t.stats);
     Ok(r)
 }

@@ -25,6 +25,8 @@ pub struct ProfileArgs<'a> {
     /// Seconds between samples.
     pub interval: f64,
     pub syscalls: bool,
+    /// How they are counted: BPF where permitted (auto), BPF only, or ptrace.
+    pub syscall_counter: crate::syscalls::Method,
 }
 
 fn seconds(value: Option<f64>, flag: &'static str) -> Result<Option<Duration>, Error> {
@@ -65,6 +67,7 @@ impl<'a> ProfileArgs<'a> {
             after_ready: seconds(self.after_ready, "--after-ready")?,
             timeout: seconds(self.timeout, "--timeout")?,
             syscalls: self.syscalls,
+            syscall_counter: self.syscall_counter,
         })
     }
 
@@ -121,6 +124,9 @@ pub fn summary(record: &Record, ready_watched: bool) -> String {
         let _ = writeln!(s, "  bound: {}", v.reason);
     }
     if let Some(stats) = &record.syscalls {
+        if let Some(c) = &record.syscall_counter {
+            let _ = writeln!(s, "  {}", c.describe());
+        }
         s.push_str(&crate::syscalls::render(stats));
     }
     match record.cold_start_seconds {
@@ -197,6 +203,7 @@ mod tests {
             sample_interval_seconds: 0.1,
             samples: Vec::new(),
             syscalls: None,
+            syscall_counter: None,
             seconds: Vec::new(),
             verdict: None,
             attached: None,
@@ -247,6 +254,7 @@ mod tests {
             timeout: None,
             interval: 0.001,
             syscalls: false,
+            syscall_counter: crate::syscalls::Method::Auto,
         };
         let msg = |a: ProfileArgs<'_>| a.options().err().map(|e| e.to_string());
         assert_eq!(

@@ -18,6 +18,11 @@ pub fn run(args: &ProfileArgs) -> Result<ExitCode> {
         timeout: args.timeout.or(args.duration),
         interval: args.interval,
         syscalls: args.syscalls,
+        syscall_counter: match args.syscall_counter {
+            SyscallCounter::Auto => everybyte_deploy::syscalls::Method::Auto,
+            SyscallCounter::Bpf => everybyte_deploy::syscalls::Method::Bpf,
+            SyscallCounter::Ptrace => everybyte_deploy::syscalls::Method::Ptrace,
+        },
     };
     let record = profile::run(&options.options()?)?;
     if let Some(path) = &args.output {

@@ -201,37 +201,71 @@ fn patch_writes_the_measured_numbers_and_lint_then_agrees() {
 
 #[test]
 fn profile_counts_system_calls_like_strace() {
+    // The same workload counted in the kernel (BPF) and through ptrace: the same counts for
+    // its frequent calls, each record saying how it was counted.
     let dir = Dir::new();
-    let record = dir.path().join("p.json");
-    let out = dir
-        .command()
-        .args(["profile", "--syscalls", "-o"])
-        .arg(&record)
-        .args([
-            "--",
-            "/bin/sh",
-            "-c",
-            "for i in 1 2 3 4; do /bin/true; done; exit 5",
-        ])
-        .output()
-        .unwrap();
-    let se = stderr(&out);
-    if se.contains("ptrace") && out.status.code() == Some(2) {
-        // Tracing is forbidden in this sandbox; the error says so, which is the behaviour.
-        return;
+    let workload = [
+        "--",
+        "/bin/sh",
+        "-c",
+        "for i in 1 2 3 4; do /bin/true; done; i=0; while [ $i -lt 300 ]; do : > /dev/null; i=$((i+1)); done; exit 5",
+    ];
+    let mut counts = Vec::new();
+    for counter in ["auto", "ptrace"] {
+        let record = dir.path().join(format!("{counter}.json"));
+        let out = dir
+            .command()
+            .args(["profile", "--syscalls", "--syscall-counter", counter, "-o"])
+            .arg(&record)
+            .args(workload)
+            .output()
+            .unwrap();
+        let se = stderr(&out);
+        if counter == "ptrace" && se.contains("ptrace") && out.status.code() == Some(2) {
+            // Tracing is forbidden in this sandbox; the error says so, which is the behaviour.
+            return;
+        }
+        assert_eq!(out.status.code(), Some(5), "{se}");
+        assert!(se.contains("% time") && se.contains("total"), "{se}");
+        assert!(se.contains("system calls counted"), "{se}");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+        assert_eq!(v["exit_code"], 5);
+        let method = v["syscall_counter"]["method"].as_str().unwrap().to_owned();
+        if counter == "ptrace" {
+            assert_eq!(method, "ptrace");
+            assert_eq!(v["syscall_counter"]["why"], "--syscall-counter ptrace");
+        } else if method == "ptrace" {
+            // BPF is not permitted here: the record says why.
+            assert!(v["syscall_counter"]["why"].as_str().is_some(), "{v}");
+        }
+        let calls: std::collections::BTreeMap<String, u64> = v["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_owned(),
+                    s["calls"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert!(calls.get("execve").copied().unwrap_or(0) >= 4, "{v}");
+        counts.push(calls);
     }
-    assert_eq!(out.status.code(), Some(5), "{se}");
-    assert!(se.contains("% time") && se.contains("total"), "{se}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
-    let execve = v["syscalls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "execve")
-        .map_or(0, |s| s["calls"].as_u64().unwrap());
-    assert!(execve >= 4, "{v}");
-    assert_eq!(v["exit_code"], 5);
+    // Every call made 100 times or more, within 1%: 300 redirections open /dev/null 300 times.
+    for (name, &n) in counts[1].iter().filter(|(_, n)| **n >= 100) {
+        let k = counts[0].get(name).copied().unwrap_or(0);
+        assert!(
+            k.abs_diff(n) * 100 <= n,
+            "{name}: {k} in the kernel, {n} through ptrace"
+        );
+    }
+    assert!(
+        counts[1].get("openat").copied().unwrap_or(0) >= 300,
+        "{:?}",
+        counts[1]
+    );
 }
 
 /// A file of `mib` MiB of incompressible bytes, on the disk the build uses (not tmpfs).
@@ -473,6 +507,7 @@ fn profile_pid_says_why_it_cannot_attach() {
             let out = dir
                 .command()
                 .args(["profile", "--pid", pid, "--syscalls", "--duration", "1s"])
+                .args(["--syscall-counter", "ptrace"])
                 .output()
                 .unwrap();
             assert_eq!(out.status.code(), Some(2));
@@ -484,6 +519,19 @@ fn profile_pid_says_why_it_cannot_attach() {
                 "{}",
                 stderr(&out)
             );
+        }
+        // Counting in the kernel needs no ptrace: where BPF is permitted, it counts the traced
+        // process anyway.
+        if let Some(pid) = &traced {
+            let out = dir
+                .command()
+                .args(["profile", "--pid", pid, "--syscalls", "--duration", "1s"])
+                .output()
+                .unwrap();
+            let se = stderr(&out);
+            if se.contains("counted in the kernel") {
+                assert_eq!(out.status.code(), Some(0), "{se}");
+            }
         }
         strace.kill().unwrap();
         strace.wait().unwrap();
