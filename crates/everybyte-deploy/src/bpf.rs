@@ -40,7 +40,6 @@ const MAP_LRU_HASH: u32 = 9;
 const PROG_RAW_TRACEPOINT: u32 = 17;
 const HELPER_MAP_LOOKUP: i32 = 1;
 const HELPER_MAP_UPDATE: i32 = 2;
-const HELPER_MAP_DELETE: i32 = 3;
 const HELPER_KTIME_GET_NS: i32 = 5;
 const HELPER_GET_CURRENT_PID_TGID: i32 = 14;
 const HELPER_PROBE_READ_KERNEL: i32 = 113;
@@ -202,6 +201,9 @@ mod asm {
     pub const JGE: u8 = 0x30;
     pub const JSGE: u8 = 0x70;
     pub const JSLT: u8 = 0xc0;
+    pub fn ja() -> Insn {
+        i(JMP, 0, 0, 0, 0)
+    }
     pub fn call(helper: i32) -> Insn {
         i(JMP | 0x80, 0, 0, 0, helper)
     }
@@ -231,6 +233,12 @@ impl Program {
     fn jump(&mut self, op: u8, dst: u8, imm: i32, to: &'static str) -> &mut Self {
         self.fixups.push((self.insns.len(), to));
         self.insns.push(asm::jmp_k(op, dst, imm, 0));
+        self
+    }
+    /// `goto to`
+    fn goto(&mut self, to: &'static str) -> &mut Self {
+        self.fixups.push((self.insns.len(), to));
+        self.insns.push(asm::ja());
         self
     }
     /// `r0 = map_lookup_elem(map, fp + key)`
@@ -289,11 +297,20 @@ fn enter_program(tgids: i32, start: i32) -> Vec<Insn> {
         .lookup(tgids, -4)
         .jump(JEQ, R0, 0, "out")
         .push(call(HELPER_KTIME_GET_NS))
-        .push(stx(DW, FP, -24, R0))
+        .push(mov(R8, R0))
         // The raw tracepoint's second argument: the call number.
-        .push(ldx(DW, R1, R6, 8))
-        .push(stx(DW, FP, -16, R1))
+        .push(ldx(DW, R9, R6, 8))
         .push(stx(DW, FP, -32, R7))
+        // The thread's slot, written in place when it has one (no allocation per call)...
+        .lookup(start, -32)
+        .jump(JEQ, R0, 0, "insert")
+        .push(stx(DW, R0, 0, R8))
+        .push(stx(DW, R0, 8, R9))
+        .goto("out")
+        // ... else made.
+        .label("insert")
+        .push(stx(DW, FP, -24, R8))
+        .push(stx(DW, FP, -16, R9))
         .update(start, -32, -24)
         .ret0();
     p.finish()
@@ -310,11 +327,10 @@ fn exit_program(start: i32, stats: i32) -> Vec<Insn> {
         .lookup(start, -8)
         .jump(JEQ, R0, 0, "out")
         .push(ldx(DW, R7, R0, 0))
+        // A slot already used (or never started): not a call of ours in progress.
+        .jump(JEQ, R7, 0, "out")
         .push(ldx(DW, R8, R0, 8))
-        .extend(ld_map(R1, start))
-        .push(mov(R2, FP))
-        .push(add_k(R2, -8))
-        .push(call(HELPER_MAP_DELETE))
+        .push(st_k(DW, R0, 0, 0))
         .push(call(HELPER_KTIME_GET_NS))
         .push(sub(R0, R7))
         .push(mov(R7, R0))

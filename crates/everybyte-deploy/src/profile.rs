@@ -418,7 +418,9 @@ fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
                     let after = matches!((ready, after_ready),
                     (Some(r), Some(a)) if start.elapsed().as_secs_f64() >= r + a.as_secs_f64());
                     stopped = stop(pid, over || after, stopped);
-                    std::thread::sleep(interval);
+                    // Woken early when the workload ends, so that its end is not padded by
+                    // up to one interval.
+                    std::thread::park_timeout(interval);
                 }
                 sampler.finish()
             }));
@@ -426,6 +428,9 @@ fn run_traced(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
         method,
     );
     done.store(true, Ordering::Relaxed);
+    if let Some(w) = &watcher {
+        w.thread().unpark();
+    }
     let sampler = watcher.map(std::thread::JoinHandle::join);
     let trace = trace?;
     let sampler = match sampler {

@@ -47,7 +47,8 @@ fn profile_measures_peak_steady_state_and_cold_start() {
     // 256 MiB touched on top of the interpreter (~10-20 MiB); 64 MiB kept afterwards.
     assert!((256.0..340.0).contains(&peak), "peak {peak} MiB");
     assert!((64.0..130.0).contains(&steady), "steady {steady} MiB");
-    assert!((1.3..3.5).contains(&cold), "cold start {cold} s");
+    // Ready after about 1.5 s of sleeps; a loaded machine adds the interpreter's start-up.
+    assert!((1.3..6.0).contains(&cold), "cold start {cold} s");
     assert!(v["peak_at_seconds"].as_f64().unwrap() < cold);
     assert_eq!(v["signal"], 15, "stopped by SIGTERM after ready");
     // The profile drives the deploy rules: a 200Mi limit is below 1.2 × the peak.
