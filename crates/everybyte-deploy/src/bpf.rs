@@ -9,10 +9,11 @@
 //!
 //! - `sys_enter`: when the calling thread's process is in `TGIDS`, remember (entry time,
 //!   call number) for the thread in `START`.
-//! - `sys_exit`: when the thread has an entry in `START`, add one call, its time and (for a
-//!   return in −4095..−1) one error to `STATS[nr]`; when the call was `clone`, `clone3`,
-//!   `fork` or `vfork` and returned a child, put the child in `TGIDS` so that the tree is
-//!   followed as it grows.
+//! - `sys_exit`: when the thread has a started call in `START`, add one call, its time and
+//!   (for a return in −4095..−1) one error to `STATS[nr]`. `exit` and `exit_group`, which
+//!   never return, are counted at entry.
+//! - `sched_process_fork`: a child of a tracked process joins `TGIDS` before it first runs, so
+//!   that the tree is followed as it grows.
 //!
 //! The `unsafe` here is the `bpf(2)` protocol: each call gets a `bpf_attr` laid out as the
 //! kernel's (a zeroed, 128-byte, 8-aligned buffer with the fields at their documented offsets)
@@ -34,7 +35,6 @@ const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
 const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_RAW_TRACEPOINT_OPEN: libc::c_long = 17;
-const MAP_HASH: u32 = 1;
 const MAP_PERCPU_ARRAY: u32 = 6;
 const MAP_LRU_HASH: u32 = 9;
 const PROG_RAW_TRACEPOINT: u32 = 17;
@@ -44,10 +44,11 @@ const HELPER_KTIME_GET_NS: i32 = 5;
 const HELPER_GET_CURRENT_PID_TGID: i32 = 14;
 const HELPER_PROBE_READ_KERNEL: i32 = 113;
 
-/// `sched_process_fork(parent, child)`: a tracked process made a process or a thread; the
-/// child's id (`task_struct.pid`, at `pid_offset`) joins `TGIDS` before the child first runs.
+/// `sched_process_fork(parent, child)`: a tracked process made a process; the child's process
+/// id (`task_struct.tgid`, at `tgid_offset`: a new thread's is its parent's, already there)
+/// joins `TGIDS` before the child first runs.
 #[allow(clippy::wildcard_imports)] // the assembler reads as assembly
-fn fork_program(tgids: i32, pid_offset: i32) -> Vec<Insn> {
+fn fork_program(tgids: i32, tgid_offset: i32) -> Vec<Insn> {
     use asm::*;
     let mut p = Program::default();
     p.push(mov(R6, R1))
@@ -58,7 +59,7 @@ fn fork_program(tgids: i32, pid_offset: i32) -> Vec<Insn> {
         .jump(JEQ, R0, 0, "out")
         // The raw tracepoint's second argument: the child's task_struct.
         .push(ldx(DW, R3, R6, 8))
-        .push(add_k(R3, pid_offset))
+        .push(add_k(R3, tgid_offset))
         .push(mov(R1, FP))
         .push(add_k(R1, -8))
         .push(mov_k(R2, 4))
@@ -97,7 +98,9 @@ fn btf_member_offset(btf: &[u8], name: &str, field: &str) -> Option<u32> {
             3 => 12,
             4 | 5 | 15 | 19 => vlen * 12,
             6 | 13 => vlen * 8,
-            _ => 0,
+            2 | 7..=12 | 16 | 18 => 0,
+            // A kind this reader does not know: its size is unknown, so is the rest.
+            _ => return None,
         };
         if kind == 4 && string(name_off)? == name.as_bytes() {
             for m in 0..vlen {
@@ -286,7 +289,7 @@ impl Program {
 
 /// `sys_enter(regs, id)`: a call of a tracked process starts.
 #[allow(clippy::wildcard_imports)] // the assembler reads as assembly
-fn enter_program(tgids: i32, start: i32) -> Vec<Insn> {
+fn enter_program(tgids: i32, start: i32, stats: i32) -> Vec<Insn> {
     use asm::*;
     let mut p = Program::default();
     p.push(mov(R6, R1))
@@ -296,10 +299,13 @@ fn enter_program(tgids: i32, start: i32) -> Vec<Insn> {
         .push(stx(W, FP, -4, R0))
         .lookup(tgids, -4)
         .jump(JEQ, R0, 0, "out")
-        .push(call(HELPER_KTIME_GET_NS))
-        .push(mov(R8, R0))
         // The raw tracepoint's second argument: the call number.
         .push(ldx(DW, R9, R6, 8))
+        // exit and exit_group never return: counted here, with no slot left behind.
+        .jump(JEQ, R9, 60, "final")
+        .jump(JEQ, R9, 231, "final")
+        .push(call(HELPER_KTIME_GET_NS))
+        .push(mov(R8, R0))
         .push(stx(DW, FP, -32, R7))
         // The thread's slot, written in place when it has one (no allocation per call)...
         .lookup(start, -32)
@@ -312,6 +318,14 @@ fn enter_program(tgids: i32, start: i32) -> Vec<Insn> {
         .push(stx(DW, FP, -24, R8))
         .push(stx(DW, FP, -16, R9))
         .update(start, -32, -24)
+        .goto("out")
+        .label("final")
+        .push(stx(W, FP, -36, R9))
+        .lookup(stats, -36)
+        .jump(JEQ, R0, 0, "out")
+        .push(ldx(DW, R1, R0, 0))
+        .push(add_k(R1, 1))
+        .push(stx(DW, R0, 0, R1))
         .ret0();
     p.finish()
 }
@@ -438,19 +452,19 @@ fn attach(name: &std::ffi::CStr, prog: &OwnedFd) -> std::io::Result<OwnedFd> {
 
 /// The CPUs the kernel may ever use (`/sys/devices/system/cpu/possible`: `0-15`), which sizes a
 /// per-CPU map's values.
-fn possible_cpus() -> usize {
-    std::fs::read_to_string("/sys/devices/system/cpu/possible")
-        .ok()
-        .map_or(1, |s| {
-            s.trim()
-                .split(',')
-                .filter_map(|r| {
-                    let (a, b) = r.split_once('-').unwrap_or((r, r));
-                    Some(b.trim().parse::<usize>().ok()? + 1 - a.trim().parse::<usize>().ok()?)
-                })
-                .sum::<usize>()
-                .max(1)
-        })
+fn possible_cpus() -> Option<usize> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible").ok()?;
+    let mut n = 0usize;
+    for range in text.trim().split(',') {
+        let (a, b) = range.split_once('-').unwrap_or((range, range));
+        let (a, b): (usize, usize) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        n += b.checked_sub(a)? + 1;
+    }
+    // Never fewer than the kernel says it is configured for: the kernel writes one value per
+    // possible CPU into the buffer.
+    // SAFETY: sysconf reads a constant.
+    let configured = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+    Some(n.max(usize::try_from(configured).unwrap_or(0)).max(1))
 }
 
 /// The counting programs, loaded and attached; counting stops when it is dropped.
@@ -460,6 +474,8 @@ pub struct Counter {
     _start: OwnedFd,
     programs: [OwnedFd; 3],
     links: Vec<OwnedFd>,
+    /// Possible CPUs: the per-CPU values read per call number.
+    cpus: usize,
 }
 
 impl Counter {
@@ -467,16 +483,40 @@ impl Counter {
     /// cannot count here: not permitted (no `CAP_BPF`/`CAP_SYS_ADMIN`, a locked-down
     /// container, `kernel.unprivileged_bpf_disabled`), not available, or refused.
     pub fn new() -> Result<Counter, String> {
+        if !cfg!(target_arch = "x86_64") {
+            return Err("the call numbers are read as x86-64's".to_owned());
+        }
+        // The programs see the host's process ids; in a PID namespace of its own (a container
+        // without hostPID) the ids this process knows are others.
+        let ns = std::fs::read_link("/proc/self/ns/pid").unwrap_or_default();
+        if ns.as_os_str() != "pid:[4026531836]" {
+            return Err(format!(
+                "this process runs in a PID namespace of its own ({}), where BPF's process ids are not the ones it sees",
+                ns.display()
+            ));
+        }
+        let cpus = possible_cpus().ok_or(
+            "/sys/devices/system/cpu/possible cannot be read: the per-CPU counts cannot be sized",
+        )?;
+        // Kernels before 5.11 charge maps to RLIMIT_MEMLOCK, even for root.
+        let unlimited = libc::rlimit {
+            rlim_cur: libc::RLIM_INFINITY,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: setrlimit reads a live struct; failing leaves the limit as it was.
+        unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &raw const unlimited) };
         let why = |what: &str, e: std::io::Error| match e.raw_os_error() {
             Some(libc::EPERM | libc::EACCES) => format!(
-                "BPF is not permitted here ({what}: {e}; it needs CAP_BPF and CAP_PERFMON, or root; kernel.unprivileged_bpf_disabled is {})",
+                "BPF is not permitted here ({what}: {e}; it needs CAP_BPF and CAP_PERFMON, or root, and on kernels before 5.11 a large enough RLIMIT_MEMLOCK; kernel.unprivileged_bpf_disabled is {})",
                 std::fs::read_to_string("/proc/sys/kernel/unprivileged_bpf_disabled")
                     .map_or_else(|_| "unknown".to_owned(), |s| s.trim().to_owned())
             ),
             Some(libc::ENOSYS) => format!("this kernel has no bpf(2) ({what}: {e})"),
             _ => format!("{what}: {e}"),
         };
-        let tgids = map(MAP_HASH, 4, 4, MAX_PROCESSES).map_err(|e| why("creating a BPF map", e))?;
+        // Least recently used processes make room when the table is full.
+        let tgids =
+            map(MAP_LRU_HASH, 4, 4, MAX_PROCESSES).map_err(|e| why("creating a BPF map", e))?;
         let start = map(MAP_LRU_HASH, 8, 16, MAX_THREADS_IN_CALL)
             .map_err(|e| why("creating a BPF map", e))?;
         let stats =
@@ -484,20 +524,25 @@ impl Counter {
         let btf = std::fs::read("/sys/kernel/btf/vmlinux").map_err(|e| {
             format!("/sys/kernel/btf/vmlinux: {e} (the kernel's type information, to follow the process tree)")
         })?;
-        let pid_offset = btf_member_offset(&btf, "task_struct", "pid")
+        let tgid_offset = btf_member_offset(&btf, "task_struct", "tgid")
             .and_then(|o| i32::try_from(o).ok())
             .ok_or(
-                "/sys/kernel/btf/vmlinux: no task_struct.pid in the kernel's type information",
+                "/sys/kernel/btf/vmlinux: no task_struct.tgid in the kernel's type information",
             )?;
-        let enter = load(&enter_program(tgids.as_raw_fd(), start.as_raw_fd()))?;
+        let enter = load(&enter_program(
+            tgids.as_raw_fd(),
+            start.as_raw_fd(),
+            stats.as_raw_fd(),
+        ))?;
         let exit = load(&exit_program(start.as_raw_fd(), stats.as_raw_fd()))?;
-        let fork = load(&fork_program(tgids.as_raw_fd(), pid_offset))?;
+        let fork = load(&fork_program(tgids.as_raw_fd(), tgid_offset))?;
         Ok(Counter {
             tgids,
             stats,
             _start: start,
             programs: [enter, exit, fork],
             links: Vec::new(),
+            cpus,
         })
     }
 
@@ -522,7 +567,7 @@ impl Counter {
         ] {
             let link = attach(name, prog).map_err(|e| {
                 format!(
-                    "attaching to the {} tracepoint: {e}",
+                    "attaching to the {} tracepoint: {e} (it needs CAP_PERFMON and CAP_BPF, or root)",
                     name.to_string_lossy()
                 )
             })?;
@@ -534,8 +579,7 @@ impl Counter {
     /// Stops counting and reads the counts: per call, summed over the CPUs.
     pub fn finish(mut self) -> Vec<SyscallStat> {
         self.links.clear();
-        let cpus = possible_cpus();
-        let mut values = vec![0u64; cpus * 3];
+        let mut values = vec![0u64; self.cpus * 3];
         let mut out = Vec::new();
         for nr in 0..NR_MAX {
             let mut a = Attr::new();
@@ -571,7 +615,7 @@ mod tests {
 
     #[test]
     fn jumps_resolve_to_their_labels() {
-        let p = enter_program(3, 4);
+        let p = enter_program(3, 4, 5);
         // The null check after the lookup jumps to the final `r0 = 0; exit`.
         let at = p.iter().position(|i| i.code == 0x15 && i.imm == 0).unwrap();
         let target = at.cast_signed() + 1 + isize::from(p[at].off);
@@ -613,6 +657,8 @@ mod tests {
         child.wait().unwrap();
         let stats = c.finish();
         let calls = |n: &str| stats.iter().find(|s| s.name == n).map_or(0, |s| s.calls);
+        // exit_group, which never returns, is counted once per process (the shell and five).
+        assert_eq!(calls("exit_group"), 6, "{stats:?}");
         // The shell's five children each exec `ls`: followed through clone/fork.
         assert!(calls("execve") >= 5, "{stats:?}");
         assert!(calls("openat") > 5 && calls("wait4") >= 5, "{stats:?}");

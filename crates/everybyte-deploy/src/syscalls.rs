@@ -164,14 +164,10 @@ fn resolve(program: &str) -> Option<std::path::PathBuf> {
     if program.contains('/') {
         return Some(program.into());
     }
-    std::env::var_os("PATH")
-        .map(|path| {
-            std::env::split_paths(&path)
-                .map(|d| d.join(program))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default()
-        .into_iter()
+    // execvp's default when PATH is unset.
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
         .find(|p| runnable(p))
 }
 
@@ -211,6 +207,12 @@ fn spawn_held(command: &[String]) -> Result<(libc::pid_t, std::os::fd::OwnedFd),
             return Err(fail(std::io::Error::last_os_error()));
         }
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if null < 0 {
+            let err = std::io::Error::last_os_error();
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+            return Err(fail(err));
+        }
         (
             OwnedFd::from_raw_fd(fds[0]),
             OwnedFd::from_raw_fd(fds[1]),
@@ -230,7 +232,19 @@ fn spawn_held(command: &[String]) -> Result<(libc::pid_t, std::os::fd::OwnedFd),
             // end of the gate.
             libc::close(gate_w.as_raw_fd());
             let mut b = 0u8;
-            libc::read(gate_r.as_raw_fd(), (&raw mut b).cast(), 1);
+            // Only the parent's byte opens the gate; its close alone (tracking failed, or the
+            // parent died) means: do not run.
+            while libc::read(gate_r.as_raw_fd(), (&raw mut b).cast(), 1) != 1 {
+                if *libc::__errno_location() != libc::EINTR {
+                    libc::_exit(127);
+                }
+            }
+            // As std::process::Command leaves it: SIGPIPE to its default (Rust ignores it),
+            // no signal blocked.
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&raw mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &raw const none, std::ptr::null_mut());
             libc::dup2(null.as_raw_fd(), 0);
             libc::execve(exe.as_ptr(), arg_ptrs.as_ptr(), env_ptrs.as_ptr());
             libc::_exit(127);
@@ -249,19 +263,17 @@ fn kernel_trace(
     counter.start().map_err(Ok)?;
     let start = Instant::now();
     let (pid, gate) = spawn_held(command).map_err(Err)?;
-    let tracked = counter.track(pid.cast_unsigned());
-    // A byte through the gate (and its close) lets the child exec.
+    if let Err(e) = counter.track(pid.cast_unsigned()) {
+        // The gate closes unopened: the child exits without running the workload.
+        drop(gate);
+        // SAFETY: our own child, which has not been waited for.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        return Err(Ok(format!("tracking the workload in the BPF map: {e}")));
+    }
+    // A byte through the gate lets the child exec.
     {
         use std::io::Write;
         let _ = std::fs::File::from(gate).write_all(b"g");
-    }
-    if let Err(e) = tracked {
-        // SAFETY: our own child, which has not been waited for.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
-        }
-        return Err(Ok(format!("tracking the workload in the BPF map: {e}")));
     }
     on_start(pid.cast_unsigned());
     let mut status: libc::c_int = 0;
