@@ -263,6 +263,13 @@ impl Program {
             .push(mov_k(R4, 0))
             .push(call(HELPER_MAP_UPDATE))
     }
+    /// `*(u64 *)(r0 + off) += 1`: one more in the map value `r0` points to.
+    fn bump(&mut self, off: i16) -> &mut Self {
+        use asm::{DW, R0, R1, add_k, ldx, stx};
+        self.push(ldx(DW, R1, R0, off))
+            .push(add_k(R1, 1))
+            .push(stx(DW, R0, off, R1))
+    }
     /// `out: return 0`
     fn ret0(&mut self) -> &mut Self {
         self.label("out")
@@ -323,9 +330,7 @@ fn enter_program(tgids: i32, start: i32, stats: i32) -> Vec<Insn> {
         .push(stx(W, FP, -36, R9))
         .lookup(stats, -36)
         .jump(JEQ, R0, 0, "out")
-        .push(ldx(DW, R1, R0, 0))
-        .push(add_k(R1, 1))
-        .push(stx(DW, R0, 0, R1))
+        .bump(0)
         .ret0();
     p.finish()
 }
@@ -354,18 +359,14 @@ fn exit_program(start: i32, stats: i32) -> Vec<Insn> {
         .push(stx(W, FP, -20, R8))
         .lookup(stats, -20)
         .jump(JEQ, R0, 0, "out")
-        .push(ldx(DW, R1, R0, 0))
-        .push(add_k(R1, 1))
-        .push(stx(DW, R0, 0, R1))
+        .bump(0)
         .push(ldx(DW, R1, R0, 16))
         .push(add(R1, R7))
         .push(stx(DW, R0, 16, R1))
         // An error is a return in -4095..-1.
         .jump(JSGE, R9, 0, "out")
         .jump(JSLT, R9, -4095, "out")
-        .push(ldx(DW, R1, R0, 8))
-        .push(add_k(R1, 1))
-        .push(stx(DW, R0, 8, R1))
+        .bump(8)
         .ret0();
     p.finish()
 }
