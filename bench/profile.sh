@@ -6,7 +6,12 @@
 #     `perf trace -s` (kernel tracepoints, where perf is installed), and `everybyte profile
 #     --syscalls` counting in the kernel with BPF and through ptrace (targets: BPF at most 1.3×
 #     the workload alone; its counts those of strace within 1% for every call made more than
-#     100 times).
+#     100 times);
+#  3. attaching: `everybyte serve` under a fixed load, its p99 with nothing attached and while
+#     `everybyte profile --pid` attaches, observes and detaches (sampling alone; system calls
+#     counted with BPF; with ptrace) (target: within 10% of the p99 before attaching). See
+#     bench/profile_attach.py; ATTACH_RATE, ATTACH_SECONDS, ATTACH_ROUNDS and ATTACH_PTRACE set
+#     it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/out
@@ -59,3 +64,8 @@ off = {k: (bpf.get(k, 0), v) for k, v in frequent.items() if abs(bpf.get(k, 0) -
 print(f"counts: {len(frequent)} calls made more than 100 times; BPF within 1% of strace on {len(frequent) - len(off)}"
       + (f"; off: {off}" if off else ""))
 PY
+
+# 3. What observing a loaded server costs it.
+scripts/serve-env
+lib=$(.venv/serve/bin/python -c 'import onnxruntime, os, glob; print(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so.*"))[0])')
+python3 bench/profile_attach.py "$bin" "$PWD/.venv/serve/models" "$lib" "$out/profile-attach.json"

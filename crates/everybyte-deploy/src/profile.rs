@@ -191,37 +191,132 @@ fn tree(pid: u32) -> Vec<(u32, u32, char)> {
     out
 }
 
-/// (RSS, PSS) of one process in bytes, from `smaps_rollup` (RSS from `statm` where absent).
-fn memory(pid: u32) -> (u64, u64) {
-    if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
-        let mut rss = 0;
-        let mut pss = 0;
-        for l in s.lines() {
-            let kb = |l: &str| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0)
-                    * 1024
-            };
-            if l.starts_with("Rss:") {
-                rss = kb(l);
-            } else if l.starts_with("Pss:") {
-                pss = kb(l);
-            }
-        }
-        return (rss, pss);
-    }
-    let rss = std::fs::read_to_string(format!("/proc/{pid}/statm"))
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
+/// (RSS, PSS) of one process in bytes, from `smaps_rollup`; `None` where it cannot be read.
+fn smaps_rollup(pid: u32) -> Option<(u64, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let (mut rss, mut pss) = (None, None);
+    for l in s.lines() {
+        let kb = |l: &str| {
+            l.split_whitespace()
                 .nth(1)
                 .and_then(|v| v.parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        * 4096;
-    (rss, 0)
+                .map(|v| v * 1024)
+        };
+        if l.starts_with("Rss:") {
+            rss = kb(l);
+        } else if l.starts_with("Pss:") {
+            pss = kb(l);
+        }
+    }
+    Some((rss?, pss.unwrap_or(0)))
+}
+
+/// The first number of the line `key` (`VmRSS:`, `Uid:`…) of `/proc/PID/status`.
+fn status_number(pid: u32, key: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// RSS of one process in bytes, from `VmRSS` in `status`: the kernel's counters, read at no
+/// cost to the process.
+fn status_rss(pid: u32) -> Option<u64> {
+    status_number(pid, "VmRSS:").map(|kb| kb * 1024)
+}
+
+/// The last PSS read of one process.
+#[derive(Clone, Copy)]
+struct PssReading {
+    pss: u64,
+    /// RSS when PSS was read.
+    rss: u64,
+    /// Seconds after start.
+    at: f64,
+    /// Seconds the read took.
+    cost: f64,
+}
+
+/// PSS is read from `smaps_rollup`, which walks every resident page of the process while it
+/// holds the process's memory-map lock: about 10 ms per resident GB here, during which the
+/// process cannot map or unmap memory. So it is read at most once a second, sooner when RSS
+/// moved by more than a sixteenth, and never more than 1% of the time; when the tree gains or
+/// loses a process (which changes how pages are shared) every process is read again, within
+/// 10% of the time. In between, PSS follows RSS: growth is added whole (new pages are the
+/// process's own until something else maps them), shrinking scales it. RSS itself comes from
+/// `status` on every sample.
+#[derive(Default)]
+struct Pss {
+    last: std::collections::HashMap<u32, PssReading>,
+    /// The tree's processes at the last sample.
+    tree: Vec<u32>,
+    /// The tree changed at this sample.
+    changed: bool,
+}
+
+impl Pss {
+    /// Seconds between reads at the least.
+    const EVERY: f64 = 1.0;
+    /// The share of the time reads may take at most.
+    const DUTY: f64 = 0.01;
+    /// The same when the tree changed.
+    const DUTY_ON_CHANGE: f64 = 0.1;
+
+    /// (RSS, PSS) of `pid` at `t` seconds after start.
+    fn read(&mut self, pid: u32, t: f64) -> (u64, u64) {
+        let rss = status_rss(pid);
+        let due = match (self.last.get(&pid), rss) {
+            (None, _) | (_, None) => true,
+            (Some(r), Some(rss)) => {
+                let since = t - r.at;
+                let moved = rss.abs_diff(r.rss) > r.rss / 16;
+                ((since >= Self::EVERY || moved) && since >= r.cost / Self::DUTY)
+                    || (self.changed && since >= r.cost / Self::DUTY_ON_CHANGE)
+            }
+        };
+        if due {
+            let clock = Instant::now();
+            if let Some((walked, pss)) = smaps_rollup(pid) {
+                let cost = clock.elapsed().as_secs_f64();
+                // RSS from the one source of every sample; the walk's where that is missing.
+                let rss = rss.unwrap_or(walked);
+                self.last.insert(
+                    pid,
+                    PssReading {
+                        pss,
+                        rss,
+                        at: t,
+                        cost,
+                    },
+                );
+                return (rss, pss);
+            }
+        }
+        let rss = rss.unwrap_or(0);
+        let pss = self.last.get(&pid).map_or(0, |r| {
+            if rss >= r.rss {
+                r.pss.saturating_add(rss - r.rss).min(rss)
+            } else {
+                let scaled = u128::from(r.pss) * u128::from(rss) / u128::from(r.rss);
+                u64::try_from(scaled).unwrap_or(u64::MAX)
+            }
+        });
+        (rss, pss)
+    }
+
+    /// The tree's processes now: readings of the others are forgotten, and a change makes
+    /// every reading due.
+    fn keep(&mut self, pids: &[u32]) {
+        self.last.retain(|p, _| pids.contains(p));
+        let mut now = pids.to_vec();
+        now.sort_unstable();
+        self.changed = now != self.tree;
+        self.tree = now;
+    }
 }
 
 /// CPU seconds this process used (utime + stime).
@@ -306,6 +401,7 @@ struct Sampler {
     nvml: Option<everybyte_mem::nvml::Nvml>,
     samples: Vec<Sample>,
     activity: activity::Activity,
+    pss: Pss,
 }
 
 /// What a sampler observed.
@@ -329,6 +425,7 @@ impl Sampler {
             nvml: everybyte_mem::nvml::Nvml::load().ok(),
             samples: Vec::new(),
             activity: activity::Activity::new(),
+            pss: Pss::default(),
         }
     }
 
@@ -345,8 +442,9 @@ impl Sampler {
             .unwrap_or_default();
         let (mut rss, mut pss, mut gpu_bytes) = (0, 0, 0);
         let mut used = Vec::new();
+        self.pss.keep(&pids);
         for p in &pids {
-            let (r, s) = memory(*p);
+            let (r, s) = self.pss.read(*p, t);
             rss += r;
             pss += s;
         }
@@ -561,7 +659,7 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
         .spawn()
         .map_err(|err| Error::Spawn {
             program: cmd[0].clone(),
-            err,
+            err: crate::syscalls::explain_exec(&cmd[0], err),
         })?;
     let start = Instant::now();
     let pid = child.id();
@@ -792,4 +890,59 @@ pub fn load(path: &Path) -> Result<Record, Error> {
         path: path.to_owned(),
         err,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pss_is_read_at_most_once_a_second_and_within_its_duty() {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id();
+        // The fork becomes `sleep` (and its memory settles) at its exec.
+        while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap() != "sleep\n" {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let mut pss = Pss::default();
+        let (rss, first) = pss.read(pid, 0.0);
+        assert!(rss > 0 && first > 0 && first <= rss, "{rss} {first}");
+        // Within the second: the reading is kept, not made again.
+        assert_eq!(pss.read(pid, 0.5), (rss, first));
+        assert!(pss.last[&pid].at.abs() < f64::EPSILON);
+        // After a second: read again (the first read's cost is set aside: a loaded machine may
+        // have made it slow).
+        pss.last.get_mut(&pid).unwrap().cost = 0.0;
+        pss.read(pid, 1.0);
+        assert!((pss.last[&pid].at - 1.0).abs() < f64::EPSILON);
+        // RSS moved by more than a sixteenth since the reading: read again at once...
+        let r = pss.last.get_mut(&pid).unwrap();
+        (r.rss, r.cost) = (rss * 2, 0.0);
+        pss.read(pid, 1.1);
+        assert!((pss.last[&pid].at - 1.1).abs() < f64::EPSILON);
+        // ... unless reads would take more than 1% of the time: then PSS follows RSS.
+        let r = pss.last.get_mut(&pid).unwrap();
+        (r.rss, r.pss, r.cost) = (rss * 2, rss, 0.05);
+        let (now, scaled) = pss.read(pid, 3.0);
+        assert!((pss.last[&pid].at - 1.1).abs() < f64::EPSILON);
+        assert_eq!(scaled, now / 2);
+        // Growth since the reading is added whole.
+        let r = pss.last.get_mut(&pid).unwrap();
+        (r.rss, r.pss) = (now / 2, now / 4);
+        assert_eq!(pss.read(pid, 3.1), (now, now / 4 + (now - now / 2)));
+        pss.read(pid, 6.2);
+        assert!((pss.last[&pid].at - 6.2).abs() < f64::EPSILON);
+        // The tree gained a process: every reading is due, within 10% of the time.
+        pss.keep(&[pid]);
+        pss.keep(&[pid, 1]);
+        pss.last.get_mut(&pid).unwrap().cost = 0.005;
+        pss.read(pid, 6.3);
+        assert!((pss.last[&pid].at - 6.3).abs() < f64::EPSILON);
+        // A process that left the tree is forgotten.
+        pss.keep(&[]);
+        assert!(pss.last.is_empty());
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }

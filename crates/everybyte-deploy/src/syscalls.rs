@@ -111,24 +111,20 @@ pub fn trace(
     Ok(t)
 }
 
-/// Counts the calls of the running processes `pids` (and the children they start) until
-/// `stop` is set or they all exit: in the kernel with BPF where permitted, else by attaching
-/// with ptrace and detaching at the end.
+/// Counts the calls of a running process tree (`tree` lists it, the root first) and of the
+/// children it starts, until `stop` is set or the processes listed at the start all exit: in
+/// the kernel with BPF where permitted, else by attaching with ptrace and detaching at the end.
 pub fn attach(
-    pids: &[u32],
+    tree: &dyn Fn() -> Vec<u32>,
     stop: &std::sync::atomic::AtomicBool,
     method: Method,
 ) -> Result<Trace, Error> {
     use std::sync::atomic::Ordering;
     let why = match kernel_counter(method) {
         Ok(mut counter) => {
-            let started = counter.start().and_then(|()| {
-                pids.iter()
-                    .try_for_each(|&p| counter.track(p))
-                    .map_err(|e| format!("tracking a process in the BPF map: {e}"))
-            });
+            let started = counter.start().and_then(|()| follow(&counter, tree));
             match started {
-                Ok(()) => {
+                Ok(pids) => {
                     let start = Instant::now();
                     let alive = |p: &u32| std::path::Path::new(&format!("/proc/{p}")).exists();
                     while !stop.load(Ordering::Relaxed) && pids.iter().any(alive) {
@@ -149,9 +145,39 @@ pub fn attach(
         Err(Ok(why)) => why,
         Err(Err(e)) => return Err(e),
     };
-    let mut t = ptrace_attach(pids, stop)?;
+    let mut t = ptrace_attach(tree, stop)?;
     t.counter = Counted::ptrace(Some(why));
     Ok(t)
+}
+
+/// Tracks every process of `tree` in the counter (which already runs), listing the tree again
+/// until a listing finds no process it has not tracked: a child forked after its parent was
+/// tracked is followed in the kernel; one forked between a listing and its parent's tracking
+/// shows in the next listing. Returns the processes tracked.
+fn follow(counter: &crate::bpf::Counter, tree: &dyn Fn() -> Vec<u32>) -> Result<Vec<u32>, String> {
+    let mut tracked: Vec<u32> = Vec::new();
+    for _ in 0..8 {
+        let new: Vec<u32> = tree()
+            .into_iter()
+            .filter(|p| !tracked.contains(p))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for p in new {
+            counter
+                .track(p)
+                .map_err(|e| format!("tracking a process in the BPF map: {e}"))?;
+            // Ended (and maybe freed) between the listing and now: its free, which removes
+            // it, may have come first; a later process given its id must not be counted.
+            if !std::path::Path::new(&format!("/proc/{p}")).exists() {
+                counter.untrack(p);
+                continue;
+            }
+            tracked.push(p);
+        }
+    }
+    Ok(tracked)
 }
 
 /// `command` resolved on `PATH` as `execvp` would: a name with a `/` as it is, else the first
@@ -171,17 +197,91 @@ fn resolve(program: &str) -> Option<std::path::PathBuf> {
         .find(|p| runnable(p))
 }
 
+/// `err` from starting `program`, with what the kernel's "no such file" hides when the program
+/// itself exists: the interpreter of its `#!` line, or its ELF dynamic loader, is missing (or
+/// its name ends in a carriage return: a script saved with CRLF line ends).
+pub(crate) fn explain_exec(program: &str, err: std::io::Error) -> std::io::Error {
+    use std::io::Read;
+    use std::os::unix::ffi::OsStrExt;
+    if err.raw_os_error() != Some(libc::ENOENT) {
+        return err;
+    }
+    let Some(path) = resolve(program) else {
+        return err;
+    };
+    let mut head = vec![0u8; 4096];
+    let Ok(n) = std::fs::File::open(&path).and_then(|mut f| f.read(&mut head)) else {
+        return err;
+    };
+    head.truncate(n);
+    let (what, wanted) = if let Some(line) = head.strip_prefix(b"#!") {
+        let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+        // The kernel splits the line at spaces and tabs only: a `\r` stays in the name.
+        let name = line
+            .split(|&b| b == b' ' || b == b'\t')
+            .find(|w| !w.is_empty())
+            .unwrap_or_default();
+        ("the interpreter of its #! line", name.to_vec())
+    } else if let Some(loader) = elf_interpreter(&head) {
+        ("its dynamic loader (the ELF interpreter)", loader)
+    } else {
+        return err;
+    };
+    let shown = String::from_utf8_lossy(&wanted);
+    let why = if let Some(bare) = shown.strip_suffix('\r') {
+        format!(
+            "{} exists; {what} is \"{bare}\\r\": the file has CRLF line ends (dos2unix it)",
+            path.display()
+        )
+    } else if std::path::Path::new(std::ffi::OsStr::from_bytes(&wanted)).exists() {
+        format!(
+            "{} exists, and so does {what}, {shown}: that one could not be started",
+            path.display()
+        )
+    } else {
+        format!("{} exists; {what}, {shown}, does not", path.display())
+    };
+    std::io::Error::new(err.kind(), format!("{err}: {why}"))
+}
+
+/// The `PT_INTERP` path of a 64-bit little-endian ELF file whose first bytes are `head`, where
+/// it lies within them.
+fn elf_interpreter(head: &[u8]) -> Option<Vec<u8>> {
+    if !head.starts_with(b"\x7fELF\x02\x01") {
+        return None;
+    }
+    let u16_at = |at: usize| Some(u16::from_le_bytes(head.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_le_bytes(head.get(at..at + 4)?.try_into().ok()?));
+    let u64_at = |at: usize| {
+        usize::try_from(u64::from_le_bytes(head.get(at..at + 8)?.try_into().ok()?)).ok()
+    };
+    let (phoff, phentsize, phnum) = (u64_at(0x20)?, usize::from(u16_at(0x36)?), u16_at(0x38)?);
+    (0..usize::from(phnum)).find_map(|i| {
+        let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
+        if u32_at(ph)? != 3 {
+            return None;
+        }
+        let (offset, size) = (u64_at(ph + 8)?, u64_at(ph + 32)?);
+        let bytes = head.get(offset..offset.checked_add(size)?)?;
+        Some(bytes.split(|&b| b == 0).next().unwrap_or_default().to_vec())
+    })
+}
+
 /// Forks `command` held at a gate before `execve`: its id can be followed before it runs a
 /// single call of its own. (`std::process::Command` waits for the exec, so it cannot hold
-/// the child.) Returns the child and the gate's write end; closing it lets the child go.
-fn spawn_held(command: &[String]) -> Result<(libc::pid_t, std::os::fd::OwnedFd), Error> {
+/// the child.) Returns the child, the gate's write end (a byte through it lets the child go;
+/// closing it unopened makes the child exit without running anything) and the read end of a
+/// pipe that brings back `execve`'s errno if it fails, and closes at a successful exec.
+fn spawn_held(
+    command: &[String],
+) -> Result<(libc::pid_t, std::os::fd::OwnedFd, std::os::fd::OwnedFd), Error> {
     use std::ffi::CString;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;
     let program = command.first().ok_or(Error::NoTraceCommand)?;
-    let fail = |err: std::io::Error| Error::TraceSpawn {
+    let fail = |err: std::io::Error| Error::Spawn {
         program: program.clone(),
-        err,
+        err: explain_exec(program, err),
     };
     let path =
         resolve(program).ok_or_else(|| fail(std::io::Error::from(std::io::ErrorKind::NotFound)))?;
@@ -200,26 +300,29 @@ fn spawn_held(command: &[String]) -> Result<(libc::pid_t, std::os::fd::OwnedFd),
     arg_ptrs.push(std::ptr::null());
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` is a live array of two ints; the path is a C string.
-    let (gate_r, gate_w, null) = unsafe {
-        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
-            return Err(fail(std::io::Error::last_os_error()));
+    let pipe = || {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` is a live array of two ints; on success both are new descriptors
+        // that nothing else owns.
+        unsafe {
+            if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+                return Err(fail(std::io::Error::last_os_error()));
+            }
+            Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])))
         }
+    };
+    let (gate_r, gate_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    // SAFETY: the path is a C string; on success the descriptor is new and ours.
+    let null = unsafe {
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
         if null < 0 {
-            let err = std::io::Error::last_os_error();
-            libc::close(fds[0]);
-            libc::close(fds[1]);
-            return Err(fail(err));
+            return Err(fail(std::io::Error::last_os_error()));
         }
-        (
-            OwnedFd::from_raw_fd(fds[0]),
-            OwnedFd::from_raw_fd(fds[1]),
-            OwnedFd::from_raw_fd(null),
-        )
+        OwnedFd::from_raw_fd(null)
     };
-    // SAFETY: between fork and execve the child only calls read, dup2, execve and _exit,
+    // SAFETY: between fork and execve the child only calls close, read, signal, sigprocmask,
+    // dup2, execve, write and _exit,
     // which are async-signal-safe, on memory prepared before the fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -231,26 +334,52 @@ fn spawn_held(command: &[String]) -> Result<(libc::pid_t, std::os::fd::OwnedFd),
             // The child's copy of the write end, closed, so that the parent's close is the
             // end of the gate.
             libc::close(gate_w.as_raw_fd());
-            let mut b = 0u8;
-            // Only the parent's byte opens the gate; its close alone (tracking failed, or the
-            // parent died) means: do not run.
-            while libc::read(gate_r.as_raw_fd(), (&raw mut b).cast(), 1) != 1 {
-                if *libc::__errno_location() != libc::EINTR {
-                    libc::_exit(127);
-                }
-            }
             // As std::process::Command leaves it: SIGPIPE to its default (Rust ignores it),
-            // no signal blocked.
+            // no signal blocked. Done before the gate, so that execve is the first call after
+            // it: the workload's own calls start there, as strace counts them.
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             let mut none: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&raw mut none);
             libc::sigprocmask(libc::SIG_SETMASK, &raw const none, std::ptr::null_mut());
             libc::dup2(null.as_raw_fd(), 0);
+            let mut b = 0u8;
+            // Only the parent's byte opens the gate; its close alone (tracking failed, or the
+            // parent died) means: do not run.
+            loop {
+                match libc::read(gate_r.as_raw_fd(), (&raw mut b).cast(), 1) {
+                    1 => break,
+                    // Interrupted before the byte came: wait on.
+                    -1 if *libc::__errno_location() == libc::EINTR => {}
+                    // Closed unopened (0), or broken.
+                    _ => libc::_exit(127),
+                }
+            }
             libc::execve(exe.as_ptr(), arg_ptrs.as_ptr(), env_ptrs.as_ptr());
+            // Only reached when execve failed: its errno goes back to the parent.
+            let errno = (*libc::__errno_location()).to_ne_bytes();
+            libc::write(err_w.as_raw_fd(), errno.as_ptr().cast(), errno.len());
             libc::_exit(127);
         }
     }
-    Ok((pid, gate_w))
+    drop(err_w);
+    Ok((pid, gate_w, err_r))
+}
+
+/// Waits (for 100 ms at most) until the held child `pid` is blocked in `read` (call 0), from
+/// `/proc/PID/syscall`; where that file cannot be read, a moment. Past that, its few calls
+/// before the gate may be counted, nothing worse.
+fn wait_at_gate(pid: libc::pid_t) {
+    let deadline = Instant::now() + Duration::from_millis(100);
+    while Instant::now() < deadline {
+        match std::fs::read_to_string(format!("/proc/{pid}/syscall")) {
+            Ok(s) if s.starts_with("0 ") => return,
+            Ok(_) => std::thread::sleep(Duration::from_micros(100)),
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(10));
+                return;
+            }
+        }
+    }
 }
 
 /// `command` started held until the counter follows it, then counted in the kernel until it
@@ -262,7 +391,10 @@ fn kernel_trace(
 ) -> Result<Trace, Result<String, Error>> {
     counter.start().map_err(Ok)?;
     let start = Instant::now();
-    let (pid, gate) = spawn_held(command).map_err(Err)?;
+    let (pid, gate, exec_error) = spawn_held(command).map_err(Err)?;
+    // Tracked once it waits at the gate: that read began untracked, so it is not counted, and
+    // the first call counted is the execve after it.
+    wait_at_gate(pid);
     if let Err(e) = counter.track(pid.cast_unsigned()) {
         // The gate closes unopened: the child exits without running the workload.
         drop(gate);
@@ -274,6 +406,18 @@ fn kernel_trace(
     {
         use std::io::Write;
         let _ = std::fs::File::from(gate).write_all(b"g");
+    }
+    // The exec's outcome: the pipe closes when it succeeds, and brings its errno when not.
+    let mut errno = [0u8; 4];
+    if std::io::Read::read_exact(&mut std::fs::File::from(exec_error), &mut errno).is_ok() {
+        // SAFETY: our own child, which has not been waited for.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        drop(counter);
+        let err = std::io::Error::from_raw_os_error(i32::from_ne_bytes(errno));
+        return Err(Err(Error::Spawn {
+            program: command[0].clone(),
+            err: explain_exec(&command[0], err),
+        }));
     }
     on_start(pid.cast_unsigned());
     let mut status: libc::c_int = 0;
@@ -477,7 +621,7 @@ fn ptrace_trace(command: &[String], on_start: &mut dyn FnMut(u32)) -> Result<Tra
     let start = Instant::now();
     let child = cmd.spawn().map_err(|err| Error::TraceSpawn {
         program: command[0].clone(),
-        err,
+        err: explain_exec(&command[0], err),
     })?;
     let pid = child.id().cast_signed();
     on_start(child.id());
@@ -663,14 +807,18 @@ fn install_wake() {
     }
 }
 
-/// Attaches to every thread of the running processes `pids` (the root first), counts their
-/// system calls (and those of the threads and children they start) until `stop` is set or
-/// they all exit, then detaches, leaving them running exactly as before.
+/// Attaches to every thread of the running process tree that `tree` lists (the root first;
+/// listed again on each pass, until a pass seizes nothing new), counts their system calls (and
+/// those of the threads and children they start) until `stop` is set or they all exit, then
+/// detaches, leaving them running exactly as before.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_lines)] // attach, the stop protocol, detach: one loop
-fn ptrace_attach(pids: &[u32], stop: &std::sync::atomic::AtomicBool) -> Result<Trace, Error> {
+fn ptrace_attach(
+    tree: &dyn Fn() -> Vec<u32>,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<Trace, Error> {
     use std::sync::atomic::{AtomicBool, Ordering};
-    let Some(&root) = pids.first() else {
+    let Some(&root) = tree().first() else {
         return Err(Error::NoTraceCommand);
     };
     let options = (libc::PTRACE_O_TRACESYSGOOD
@@ -680,10 +828,11 @@ fn ptrace_attach(pids: &[u32], stop: &std::sync::atomic::AtomicBool) -> Result<T
         | libc::PTRACE_O_TRACEEXEC) as usize;
     let start = Instant::now();
     let mut live: std::collections::BTreeSet<libc::pid_t> = std::collections::BTreeSet::new();
-    // Threads started while attaching are seized on the next pass.
+    // Threads and processes started while attaching are seized on the next pass: the tree is
+    // listed again each time (those started after their parent was seized are traced already).
     for _ in 0..5 {
         let mut new = 0;
-        for &p in pids {
+        for p in tree() {
             for tid in threads(p) {
                 if live.contains(&tid) {
                     continue;
@@ -809,7 +958,10 @@ fn ptrace_attach(pids: &[u32], stop: &std::sync::atomic::AtomicBool) -> Result<T
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn ptrace_attach(_pids: &[u32], _stop: &std::sync::atomic::AtomicBool) -> Result<Trace, Error> {
+fn ptrace_attach(
+    _tree: &dyn Fn() -> Vec<u32>,
+    _stop: &std::sync::atomic::AtomicBool,
+) -> Result<Trace, Error> {
     Err(Error::TraceUnsupported)
 }
 

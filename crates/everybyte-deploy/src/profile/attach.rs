@@ -1,6 +1,7 @@
 //! `everybyte profile --pid PID`: observes a process that already runs, and its children,
 //! for a duration (or until it exits, or the profiler is interrupted), then leaves it running
-//! exactly as before. With `--syscalls` it attaches with `PTRACE_SEIZE` and detaches at the end.
+//! exactly as before. With `--syscalls` it counts the tree's calls in the kernel (BPF), or where
+//! that is not permitted attaches with `PTRACE_SEIZE` and detaches at the end.
 //!
 //! The `unsafe` here installs a SIGINT/SIGTERM handler that only stores to an atomic.
 #![allow(unsafe_code)]
@@ -44,14 +45,7 @@ fn alive(pid: u32) -> bool {
 
 /// The owner of `pid` (real uid), from `/proc/PID/status`.
 fn owner(pid: u32) -> Option<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    super::status_number(pid, "Uid:").and_then(|u| u32::try_from(u).ok())
 }
 
 /// Whether this process may read another's memory maps and counters (root, or the same user).
@@ -106,10 +100,9 @@ pub(super) fn run(opts: &ProfileOptions<'_>, pid: u32) -> Result<Record, Error> 
         sampler.finish()
     };
     let (sampler, trace) = if opts.syscalls {
-        let pids = children(pid);
         let (sampler, trace) = std::thread::scope(|scope| {
             let watcher = scope.spawn(observe);
-            let trace = crate::syscalls::attach(&pids, &stop, opts.syscall_counter);
+            let trace = crate::syscalls::attach(&|| children(pid), &stop, opts.syscall_counter);
             stop.store(true, Ordering::Relaxed);
             (watcher.join(), trace)
         });

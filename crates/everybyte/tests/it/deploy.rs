@@ -95,8 +95,31 @@ fn the_example_deployment_gets_both_findings() {
 #[test]
 fn profile_errors_are_clear() {
     let dir = Dir::new();
+    // A script whose #! interpreter is missing: the kernel says only "no such file".
+    let script = dir.create("run.sh", "#!/nonexistent/python3\nprint(1)\n");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let script = script.to_str().unwrap();
+    let missing = "the interpreter of its #! line, /nonexistent/python3, does not";
+    // One saved with CRLF line ends: the kernel looks for "/bin/sh\r".
+    let crlf = dir.create("crlf.sh", "#!/bin/sh\r\necho hi\r\n");
+    std::fs::set_permissions(&crlf, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let crlf = crlf.to_str().unwrap();
     for (args, want) in [
         (&["profile", "--", "/nonexistent/cmd"][..], "cannot run"),
+        (&["profile", "--", script][..], missing),
+        (&["profile", "--syscalls", "--", script][..], missing),
+        (&["profile", "--", crlf][..], "CRLF line ends"),
+        (
+            &[
+                "profile",
+                "--syscalls",
+                "--syscall-counter",
+                "ptrace",
+                "--",
+                script,
+            ][..],
+            missing,
+        ),
         (
             &["profile", "--ready-url", "localhost:1/", "--", "true"][..],
             "expected http://",
