@@ -9,7 +9,7 @@ whose spread is the noise floor.
 
 usage: profile_attach.py EVERYBYTE MODELS ORT_LIBRARY OUT.json
 ATTACH_RATE (requests/s, default 300), ATTACH_SECONDS (per window, default 10), ATTACH_ROUNDS
-(default 3) and ATTACH_PTRACE (1 to add the ptrace phase; default 1) set the run.
+(default 5) and ATTACH_PTRACE (1 to add the ptrace phase; default 1) set the run.
 """
 import http.client
 import json
@@ -26,7 +26,7 @@ import urllib.request
 EVERYBYTE, MODELS, ORT_LIB, OUT = sys.argv[1:5]
 RATE = float(os.environ.get("ATTACH_RATE", "300"))
 SECONDS = float(os.environ.get("ATTACH_SECONDS", "10"))
-ROUNDS = int(os.environ.get("ATTACH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("ATTACH_ROUNDS", "5"))
 PTRACE = os.environ.get("ATTACH_PTRACE", "1") == "1"
 URL = "http://127.0.0.1:18300"
 if SECONDS < 4:
