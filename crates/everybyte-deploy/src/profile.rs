@@ -254,8 +254,8 @@ struct Pss {
     last: std::collections::HashMap<u32, PssReading>,
     /// The tree's processes at the last sample.
     tree: Vec<u32>,
-    /// The tree changed at this sample.
-    changed: bool,
+    /// When the tree last gained or lost a process (seconds after start).
+    changed_at: Option<f64>,
 }
 
 impl Pss {
@@ -274,8 +274,9 @@ impl Pss {
             (Some(r), Some(rss)) => {
                 let since = t - r.at;
                 let moved = rss.abs_diff(r.rss) > r.rss / 16;
+                let before_change = self.changed_at.is_some_and(|c| r.at < c);
                 ((since >= Self::EVERY || moved) && since >= r.cost / Self::DUTY)
-                    || (self.changed && since >= r.cost / Self::DUTY_ON_CHANGE)
+                    || (before_change && since >= r.cost / Self::DUTY_ON_CHANGE)
             }
         };
         if due {
@@ -308,14 +309,16 @@ impl Pss {
         (rss, pss)
     }
 
-    /// The tree's processes now: readings of the others are forgotten, and a change makes
-    /// every reading due.
-    fn keep(&mut self, pids: &[u32]) {
+    /// The tree's processes at `t`: readings of the others are forgotten, and a change makes
+    /// every reading made before it due.
+    fn keep(&mut self, pids: &[u32], t: f64) {
         self.last.retain(|p, _| pids.contains(p));
         let mut now = pids.to_vec();
         now.sort_unstable();
-        self.changed = now != self.tree;
-        self.tree = now;
+        if now != self.tree {
+            self.changed_at = Some(t);
+            self.tree = now;
+        }
     }
 }
 
@@ -442,7 +445,7 @@ impl Sampler {
             .unwrap_or_default();
         let (mut rss, mut pss, mut gpu_bytes) = (0, 0, 0);
         let mut used = Vec::new();
-        self.pss.keep(&pids);
+        self.pss.keep(&pids, t);
         for p in &pids {
             let (r, s) = self.pss.read(*p, t);
             rss += r;
@@ -933,14 +936,21 @@ mod tests {
         assert_eq!(pss.read(pid, 3.1), (now, now / 4 + (now - now / 2)));
         pss.read(pid, 6.2);
         assert!((pss.last[&pid].at - 6.2).abs() < f64::EPSILON);
-        // The tree gained a process: every reading is due, within 10% of the time.
-        pss.keep(&[pid]);
-        pss.keep(&[pid, 1]);
-        pss.last.get_mut(&pid).unwrap().cost = 0.005;
+        // The tree gained a process: every reading made before is due, within 10% of the time
+        // (here not before 6.7 s)...
+        pss.keep(&[pid], 6.2);
+        pss.keep(&[pid, 1], 6.25);
+        pss.last.get_mut(&pid).unwrap().cost = 0.05;
         pss.read(pid, 6.3);
-        assert!((pss.last[&pid].at - 6.3).abs() < f64::EPSILON);
+        assert!((pss.last[&pid].at - 6.2).abs() < f64::EPSILON);
+        pss.read(pid, 6.8);
+        assert!((pss.last[&pid].at - 6.8).abs() < f64::EPSILON);
+        // ... once.
+        pss.last.get_mut(&pid).unwrap().cost = 0.05;
+        pss.read(pid, 7.5);
+        assert!((pss.last[&pid].at - 6.8).abs() < f64::EPSILON);
         // A process that left the tree is forgotten.
-        pss.keep(&[]);
+        pss.keep(&[], 7.6);
         assert!(pss.last.is_empty());
         child.kill().unwrap();
         child.wait().unwrap();

@@ -222,8 +222,11 @@ pub(crate) fn explain_exec(program: &str, err: std::io::Error) -> std::io::Error
             .find(|w| !w.is_empty())
             .unwrap_or_default();
         ("the interpreter of its #! line", name.to_vec())
-    } else if let Some(loader) = elf_interpreter(&head) {
-        ("its dynamic loader (the ELF interpreter)", loader)
+    } else if let Some(loader) = everybyte_env::elf::interpreter(&head) {
+        (
+            "its dynamic loader (the ELF interpreter)",
+            loader.into_bytes(),
+        )
     } else {
         return err;
     };
@@ -242,29 +245,6 @@ pub(crate) fn explain_exec(program: &str, err: std::io::Error) -> std::io::Error
         format!("{} exists; {what}, {shown}, does not", path.display())
     };
     std::io::Error::new(err.kind(), format!("{err}: {why}"))
-}
-
-/// The `PT_INTERP` path of a 64-bit little-endian ELF file whose first bytes are `head`, where
-/// it lies within them.
-fn elf_interpreter(head: &[u8]) -> Option<Vec<u8>> {
-    if !head.starts_with(b"\x7fELF\x02\x01") {
-        return None;
-    }
-    let u16_at = |at: usize| Some(u16::from_le_bytes(head.get(at..at + 2)?.try_into().ok()?));
-    let u32_at = |at: usize| Some(u32::from_le_bytes(head.get(at..at + 4)?.try_into().ok()?));
-    let u64_at = |at: usize| {
-        usize::try_from(u64::from_le_bytes(head.get(at..at + 8)?.try_into().ok()?)).ok()
-    };
-    let (phoff, phentsize, phnum) = (u64_at(0x20)?, usize::from(u16_at(0x36)?), u16_at(0x38)?);
-    (0..usize::from(phnum)).find_map(|i| {
-        let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
-        if u32_at(ph)? != 3 {
-            return None;
-        }
-        let (offset, size) = (u64_at(ph + 8)?, u64_at(ph + 32)?);
-        let bytes = head.get(offset..offset.checked_add(size)?)?;
-        Some(bytes.split(|&b| b == 0).next().unwrap_or_default().to_vec())
-    })
 }
 
 /// Forks `command` held at a gate before `execve`: its id can be followed before it runs a

@@ -213,20 +213,37 @@ fn program_table(r: &Reader<'_>) -> Result<(u64, u16, u16), ElfError> {
     }
 }
 
-/// Whether a program header names an interpreter. A table that cannot be read counts as none.
-fn has_interp(r: &Reader<'_>) -> bool {
-    let Ok((phoff, phentsize, phnum)) = program_table(r) else {
-        return false;
-    };
+/// Where the program header that names an interpreter (`PT_INTERP`) is. A table that cannot
+/// be read counts as none.
+fn interp_header(r: &Reader<'_>) -> Option<u64> {
+    let (phoff, phentsize, phnum) = program_table(r).ok()?;
     if phoff == 0 || phentsize < 4 {
-        return false;
+        return None;
     }
-    (0..u64::from(phnum)).any(|i| {
-        phoff
-            .checked_add(i * u64::from(phentsize))
-            .and_then(|at| r.u32(at).ok())
-            == Some(PT_INTERP)
+    (0..u64::from(phnum)).find_map(|i| {
+        let at = phoff.checked_add(i * u64::from(phentsize))?;
+        (r.u32(at).ok()? == PT_INTERP).then_some(at)
     })
+}
+
+/// Whether a program header names an interpreter.
+fn has_interp(r: &Reader<'_>) -> bool {
+    interp_header(r).is_some()
+}
+
+/// The program interpreter (dynamic loader) an executable names, `/lib64/ld-linux-x86-64.so.2`,
+/// from its bytes (the first few kilobytes hold it in practice); `None` for a library, a
+/// static program, or bytes that do not reach it.
+pub fn interpreter(data: &[u8]) -> Option<String> {
+    let (le, c64) = ident(data).ok()?;
+    let r = Reader { data, le, c64 };
+    let at = interp_header(&r)?;
+    let offset = if c64 {
+        r.u64(at + 8).ok()?
+    } else {
+        u64::from(r.u32(at + 4).ok()?)
+    };
+    r.cstr(offset).ok()
 }
 
 fn read_sections(
@@ -418,6 +435,24 @@ pub fn newest<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_an_executables_loader_from_its_first_bytes() {
+        let Ok(data) = std::fs::read("/bin/sh") else {
+            return;
+        };
+        let loader = interpreter(&data[..4096.min(data.len())]).unwrap();
+        assert!(
+            loader.contains("ld-linux") || loader.contains("ld-musl"),
+            "{loader}"
+        );
+        // A library names none; bytes cut before the header table give none, not a panic.
+        if let Ok(libm) = std::fs::read("/lib/x86_64-linux-gnu/libm.so.6") {
+            assert_eq!(interpreter(&libm), None);
+        }
+        assert_eq!(interpreter(&data[..40]), None);
+        assert_eq!(interpreter(b"#!/bin/sh"), None);
+    }
 
     #[test]
     fn reads_the_system_libc() {
