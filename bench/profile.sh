@@ -6,7 +6,8 @@
 #     `perf trace -s` (kernel tracepoints, where perf is installed), and `everybyte profile
 #     --syscalls` counting in the kernel with BPF and through ptrace (targets: BPF at most 1.3×
 #     the workload alone; its counts those of strace within 1% for every call made more than
-#     100 times);
+#     100 times); and what one PSS reading (smaps_rollup) of a 2 GiB process costs against
+#     the RSS in /proc/PID/status;
 #  3. attaching: `everybyte serve` under a fixed load, its p99 with nothing attached and while
 #     `everybyte profile --pid` attaches, observes and detaches (sampling alone; system calls
 #     counted with BPF; with ptrace) (target: within 10% of the p99 before attaching). See
@@ -69,6 +70,21 @@ frequent = {k: v for k, v in strace.items() if v > 100}
 off = {k: (bpf.get(k, 0), v) for k, v in frequent.items() if abs(bpf.get(k, 0) - v) > v / 100}
 print(f"counts: {len(frequent)} calls made more than 100 times; BPF within 1% of strace on {len(frequent) - len(off)}"
       + (f"; off: {off}" if off else ""))
+PY
+
+# What one PSS reading costs: smaps_rollup of a process with 2 GiB resident, against the RSS
+# the sampler reads every time (/proc/PID/status).
+python3 - <<'PY'
+import time
+b = bytearray(2 * 1024**3)
+for i in range(0, len(b), 4096):
+    b[i] = 1
+def cost(f, n=10):
+    t = time.perf_counter()
+    for _ in range(n):
+        open(f"/proc/self/{f}").read()
+    return (time.perf_counter() - t) / n * 1e3
+print(f"one reading of a 2 GiB process: smaps_rollup (PSS) {cost('smaps_rollup'):.1f} ms, status (RSS) {cost('status'):.3f} ms")
 PY
 
 # 3. What observing a loaded server costs it.

@@ -11,6 +11,7 @@ pub mod discover;
 pub mod finding;
 mod html;
 pub mod par;
+pub mod procfs;
 pub mod quote;
 pub mod render;
 pub mod rng;

@@ -272,21 +272,23 @@ impl Program {
         self.insns.extend(is);
         self
     }
-    fn jump(&mut self, op: u8, dst: u8, imm: i32, to: &'static str) -> &mut Self {
+    /// A jump instruction whose offset is resolved to `to`'s when finished.
+    fn branch(&mut self, i: Insn, to: &'static str) -> &mut Self {
         self.fixups.push((self.insns.len(), to));
-        self.insns.push(asm::jmp_k(op, dst, imm, 0));
+        self.insns.push(i);
         self
     }
+    /// `if dst OP imm goto to`
+    fn jump(&mut self, op: u8, dst: u8, imm: i32, to: &'static str) -> &mut Self {
+        self.branch(asm::jmp_k(op, dst, imm, 0), to)
+    }
+    /// `if dst OP src goto to`
     fn jump_x(&mut self, op: u8, dst: u8, src: u8, to: &'static str) -> &mut Self {
-        self.fixups.push((self.insns.len(), to));
-        self.insns.push(asm::jmp_x(op, dst, src, 0));
-        self
+        self.branch(asm::jmp_x(op, dst, src, 0), to)
     }
     /// `goto to`
     fn goto(&mut self, to: &'static str) -> &mut Self {
-        self.fixups.push((self.insns.len(), to));
-        self.insns.push(asm::ja());
-        self
+        self.branch(asm::ja(), to)
     }
     /// `r0 = map_lookup_elem(map, fp + key)`
     fn lookup(&mut self, map: i32, key: i16) -> &mut Self {
@@ -611,31 +613,38 @@ impl Counter {
     /// Counts the calls of process `pid` (all its threads) and of the children it makes from
     /// now on.
     pub fn track(&self, pid: u32) -> std::io::Result<()> {
-        let (key, value) = (pid, 1u32);
-        let mut a = Attr::new();
-        a.u32(0, self.tgids.as_raw_fd().cast_unsigned())
-            .u64(8, (&raw const key) as u64)
-            .u64(16, (&raw const value) as u64)
-            .u64(24, 0);
-        bpf(BPF_MAP_UPDATE_ELEM, &mut a).map(|_| ())
+        let mut tracked = 1u32;
+        self.process_table(BPF_MAP_UPDATE_ELEM, pid, Some(&mut tracked))
     }
 
     /// Stops counting process `pid` (it ended before it was tracked: nothing would remove it).
     pub fn untrack(&self, pid: u32) {
-        let mut a = Attr::new();
-        a.u32(0, self.tgids.as_raw_fd().cast_unsigned())
-            .u64(8, (&raw const pid) as u64);
-        let _ = bpf(BPF_MAP_DELETE_ELEM, &mut a);
+        let _ = self.process_table(BPF_MAP_DELETE_ELEM, pid, None);
     }
 
     /// Whether process `pid` is counted now.
-    pub fn tracks(&self, pid: u32) -> bool {
-        let mut value = 0u32;
+    #[cfg(test)]
+    fn tracks(&self, pid: u32) -> bool {
+        let mut tracked = 0u32;
+        self.process_table(BPF_MAP_LOOKUP_ELEM, pid, Some(&mut tracked))
+            .is_ok()
+    }
+
+    /// One element command (`cmd`) on the table of tracked processes, for `pid`, with the value
+    /// it reads or writes where it takes one (flags 0: update creates or replaces).
+    fn process_table(
+        &self,
+        cmd: libc::c_long,
+        pid: u32,
+        value: Option<&mut u32>,
+    ) -> std::io::Result<()> {
         let mut a = Attr::new();
         a.u32(0, self.tgids.as_raw_fd().cast_unsigned())
-            .u64(8, (&raw const pid) as u64)
-            .u64(16, (&raw mut value) as u64);
-        bpf(BPF_MAP_LOOKUP_ELEM, &mut a).is_ok()
+            .u64(8, (&raw const pid) as u64);
+        if let Some(v) = value {
+            a.u64(16, std::ptr::from_mut(v) as u64);
+        }
+        bpf(cmd, &mut a).map(|_| ())
     }
 
     /// Starts counting: the programs go onto the `sched_process_fork`, `sched_process_free`,

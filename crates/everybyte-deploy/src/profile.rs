@@ -211,22 +211,10 @@ fn smaps_rollup(pid: u32) -> Option<(u64, u64)> {
     Some((rss?, pss.unwrap_or(0)))
 }
 
-/// The first number of the line `key` (`VmRSS:`, `Uid:`…) of `/proc/PID/status`.
-fn status_number(pid: u32, key: &str) -> Option<u64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix(key))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 /// RSS of one process in bytes, from `VmRSS` in `status`: the kernel's counters, read at no
 /// cost to the process.
 fn status_rss(pid: u32) -> Option<u64> {
-    status_number(pid, "VmRSS:").map(|kb| kb * 1024)
+    everybyte_core::procfs::status_bytes(&pid.to_string(), "VmRSS:")
 }
 
 /// The last PSS read of one process.
@@ -660,10 +648,7 @@ pub fn run(opts: &ProfileOptions<'_>) -> Result<Record, Error> {
             Stdio::inherit()
         })
         .spawn()
-        .map_err(|err| Error::Spawn {
-            program: cmd[0].clone(),
-            err: crate::syscalls::explain_exec(&cmd[0], err),
-        })?;
+        .map_err(|err| crate::syscalls::spawn_error(&cmd[0], err))?;
     let start = Instant::now();
     let pid = child.id();
     let ready_at: Arc<Mutex<Option<f64>>> = Arc::new(Mutex::new(None));

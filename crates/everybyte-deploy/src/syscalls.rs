@@ -126,8 +126,7 @@ pub fn attach(
             match started {
                 Ok(pids) => {
                     let start = Instant::now();
-                    let alive = |p: &u32| std::path::Path::new(&format!("/proc/{p}")).exists();
-                    while !stop.load(Ordering::Relaxed) && pids.iter().any(alive) {
+                    while !stop.load(Ordering::Relaxed) && pids.iter().any(|&p| present(p)) {
                         std::thread::sleep(Duration::from_millis(50));
                     }
                     return Ok(Trace {
@@ -170,7 +169,7 @@ fn follow(counter: &crate::bpf::Counter, tree: &dyn Fn() -> Vec<u32>) -> Result<
                 .map_err(|e| format!("tracking a process in the BPF map: {e}"))?;
             // Ended (and maybe freed) between the listing and now: its free, which removes
             // it, may have come first; a later process given its id must not be counted.
-            if !std::path::Path::new(&format!("/proc/{p}")).exists() {
+            if !present(p) {
                 counter.untrack(p);
                 continue;
             }
@@ -178,6 +177,20 @@ fn follow(counter: &crate::bpf::Counter, tree: &dyn Fn() -> Vec<u32>) -> Result<
         }
     }
     Ok(tracked)
+}
+
+/// Whether process `p` is still there (a zombie is, until it is reaped).
+fn present(p: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{p}")).exists()
+}
+
+/// The error of a program that cannot be started, with what the kernel's "no such file" hides
+/// (see `explain_exec`).
+pub(crate) fn spawn_error(program: &str, err: std::io::Error) -> Error {
+    Error::Spawn {
+        program: program.to_owned(),
+        err: explain_exec(program, err),
+    }
 }
 
 /// `command` resolved on `PATH` as `execvp` would: a name with a `/` as it is, else the first
@@ -200,7 +213,7 @@ fn resolve(program: &str) -> Option<std::path::PathBuf> {
 /// `err` from starting `program`, with what the kernel's "no such file" hides when the program
 /// itself exists: the interpreter of its `#!` line, or its ELF dynamic loader, is missing (or
 /// its name ends in a carriage return: a script saved with CRLF line ends).
-pub(crate) fn explain_exec(program: &str, err: std::io::Error) -> std::io::Error {
+fn explain_exec(program: &str, err: std::io::Error) -> std::io::Error {
     use std::io::Read;
     use std::os::unix::ffi::OsStrExt;
     if err.raw_os_error() != Some(libc::ENOENT) {
@@ -259,10 +272,7 @@ fn spawn_held(
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;
     let program = command.first().ok_or(Error::NoTraceCommand)?;
-    let fail = |err: std::io::Error| Error::Spawn {
-        program: program.clone(),
-        err: explain_exec(program, err),
-    };
+    let fail = |err: std::io::Error| spawn_error(program, err);
     let path =
         resolve(program).ok_or_else(|| fail(std::io::Error::from(std::io::ErrorKind::NotFound)))?;
     let cstr = |b: &[u8]| {
@@ -392,12 +402,8 @@ fn kernel_trace(
     if std::io::Read::read_exact(&mut std::fs::File::from(exec_error), &mut errno).is_ok() {
         // SAFETY: our own child, which has not been waited for.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-        drop(counter);
         let err = std::io::Error::from_raw_os_error(i32::from_ne_bytes(errno));
-        return Err(Err(Error::Spawn {
-            program: command[0].clone(),
-            err: explain_exec(&command[0], err),
-        }));
+        return Err(Err(spawn_error(&command[0], err)));
     }
     on_start(pid.cast_unsigned());
     let mut status: libc::c_int = 0;
@@ -749,14 +755,8 @@ fn threads(pid: u32) -> Vec<libc::pid_t> {
 
 /// Why the kernel refused `PTRACE_SEIZE` on `pid`, naming the setting that decides it.
 pub fn refusal(pid: u32) -> String {
-    let tracer = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("TracerPid:"))
-                .and_then(|v| v.trim().parse::<u32>().ok())
-        })
-        .filter(|&t| t != 0);
+    let tracer =
+        everybyte_core::procfs::status_number(&pid.to_string(), "TracerPid:").filter(|&t| t != 0);
     if let Some(t) = tracer {
         return format!(
             "it is already traced by process {t} (a debugger or strace); only one tracer at a time"

@@ -221,13 +221,8 @@ pub fn check_shape(name: &str, dims: &[i64]) -> Result<(), String> {
 /// The usable cores: the affinity mask (`/proc/self/status`), capped by the cgroup's quota.
 pub fn cores() -> Cores {
     let fallback = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let affinity = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-                .and_then(|l| cpu_list_len(l.trim()))
-        })
+    let affinity = everybyte_core::procfs::status("self", "Cpus_allowed_list:")
+        .and_then(|l| cpu_list_len(&l))
         .unwrap_or(fallback);
     let quota = cgroup_quota();
     Cores {

@@ -45,7 +45,8 @@ fn alive(pid: u32) -> bool {
 
 /// The owner of `pid` (real uid), from `/proc/PID/status`.
 fn owner(pid: u32) -> Option<u32> {
-    super::status_number(pid, "Uid:").and_then(|u| u32::try_from(u).ok())
+    everybyte_core::procfs::status_number(&pid.to_string(), "Uid:")
+        .and_then(|u| u32::try_from(u).ok())
 }
 
 /// Whether this process may read another's memory maps and counters (root, or the same user).

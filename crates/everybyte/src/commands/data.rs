@@ -273,15 +273,7 @@ fn measure(dir: &std::path::Path) -> Result<everybyte_data::job::Measured> {
 
 /// A `kB` figure of /proc/self/status, in bytes.
 fn proc_status_bytes(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kib: u64 = line[field.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
+    everybyte_core::procfs::status_bytes("self", field)
 }
 
 fn pack(args: &DataPackArgs) -> Result<ExitCode> {
