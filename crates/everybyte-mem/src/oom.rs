@@ -105,14 +105,14 @@ pub struct OomAnalysis {
 
 static LEGACY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(CUDA|HIP) out of memory\. Tried to allocate ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) \(GPU (\d+); ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) total capacity; ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) already allocated; ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) free; (?:([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) reserved in total by PyTorch|([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) cached)",
+        r"(?i)(CUDA|HIP) out of memory\.(?:\*\*|__|`)?\s*Tried to allocate ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) \(GPU (\d+); ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) total capacity; ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) already allocated; ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) free; (?:([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) reserved in total by PyTorch|([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) cached)",
     )
     .expect("valid regex")
 });
 
 static MODERN_HEAD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(CUDA|HIP) out of memory\. Tried to allocate ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes)\. GPU (\d+) has a total capac(?:i)?ty of ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) of which ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) is free\.",
+        r"(?i)(CUDA|HIP) out of memory\.(?:\*\*|__|`)?\s*Tried to allocate ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes)\. GPU (\d+) has a total capac(?:i)?ty of ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) of which ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) is free\.",
     )
     .expect("valid regex")
 });
@@ -454,6 +454,15 @@ mod tests {
             "{}",
             oom.message()
         );
+    }
+
+    #[test]
+    fn markdown_emphasis_pasted_around_the_head_is_read_through() {
+        let bold = "**RuntimeError: CUDA out of memory.** Tried to allocate 1.71 GiB (GPU 0; 31.72 GiB total capacity; 23.58 GiB already allocated; 1.58 GiB free; 29.08 GiB reserved in total by PyTorch)";
+        let oom = parse_cuda_oom(bold).expect("parses");
+        assert_eq!(oom.analyze().verdict, Verdict::Fragmentation);
+        let modern = "`torch.OutOfMemoryError: CUDA out of memory.` Tried to allocate 20.00 MiB. GPU 0 has a total capacity of 79.15 GiB of which 5.81 MiB is free. Of the allocated memory 77.92 GiB is allocated by PyTorch, and 616.46 MiB is reserved by PyTorch but unallocated.";
+        assert!(parse_cuda_oom(modern).is_some());
     }
 
     #[test]

@@ -34,6 +34,9 @@ static TRIGGERS: LazyLock<Triggers> = LazyLock::new(|| {
         }
     }
     words.push(("Traceback (most recent call last)", 1 << TRACEBACK_BIT));
+    // A frame (`File "x.py", line 3`, with straight or curly quotes): a traceback pasted from
+    // its first frame, or a SyntaxError's, which has no header.
+    words.push((", line ", 1 << TRACEBACK_BIT));
     for t in env::TRIGGERS {
         words.push((t, 1 << ENV_BIT));
     }

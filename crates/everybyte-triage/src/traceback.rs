@@ -10,9 +10,14 @@ use crate::rules::python_exception::{PYTHON_EXCEPTION, advice};
 
 /// A traceback longer than this is abandoned (interleaved output, not a traceback).
 const MAX_LINES: u32 = 5_000;
+/// A traceback read without its `Traceback (most recent call last):` line (pasted from its
+/// first frame, or a `SyntaxError`'s, which has none) is abandoned after this many lines
+/// without a frame.
+const HEADLESS_GAP: u32 = 12;
 
 static FRAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*File "([^"]+)", line (\d+)(?:, in (.+))?"#).expect("valid regex")
+    // Curly quotes: a traceback pasted through an editor or a chat.
+    Regex::new(r#"^\s*File ["“”]([^"“”]+)["“”], line (\d+)(?:, in (.+))?"#).expect("valid regex")
 });
 static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?::\s?(.*))?$")
@@ -45,6 +50,9 @@ pub struct Open {
     frame: Option<Frame>,
     lines: u32,
     cause: Option<Box<Pending>>,
+    /// Opened by a frame, not by `Traceback (most recent call last):`: lines since the last
+    /// frame, and only a name that reads as an exception's ends it.
+    headless: Option<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -89,6 +97,35 @@ fn exception_name(s: &str) -> Option<(String, String)> {
     })
 }
 
+/// Whether a name reads as an exception class's (`ValueError`, `torch.OutOfMemoryError`,
+/// `KeyboardInterrupt`), not as any CamelCase word before a colon (`Epoch: 3`).
+fn reads_as_exception(name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    [
+        "Error",
+        "Exception",
+        "Interrupt",
+        "Exit",
+        "Warning",
+        "Failure",
+        "Fault",
+    ]
+    .iter()
+    .any(|end| last.ends_with(end))
+}
+
+fn frame(c: &regex::Captures<'_>) -> Frame {
+    Frame {
+        file: c[1].to_owned(),
+        line: c[2].parse().unwrap_or(0),
+        func: c
+            .get(3)
+            .map_or("<module>", |m| m.as_str())
+            .trim()
+            .to_owned(),
+    }
+}
+
 fn is_traceback_start(s: &str) -> bool {
     s.trim_start()
         .starts_with("Traceback (most recent call last)")
@@ -120,6 +157,15 @@ pub fn step(
                     frame: None,
                     lines: 0,
                     cause: None,
+                    headless: None,
+                });
+            } else if let Some(c) = FRAME.captures(body) {
+                *mode = Mode::Open(Open {
+                    rank: tag,
+                    frame: Some(frame(&c)),
+                    lines: 0,
+                    cause: None,
+                    headless: Some(0),
                 });
             }
         }
@@ -138,27 +184,33 @@ pub fn step(
                     frame: None,
                     lines: 0,
                     cause: open.cause,
+                    headless: None,
                 });
                 return;
             }
             if let Some(c) = FRAME.captures(body) {
-                open.frame = Some(Frame {
-                    file: c[1].to_owned(),
-                    line: c[2].parse().unwrap_or(0),
-                    func: c
-                        .get(3)
-                        .map_or("<module>", |m| m.as_str())
-                        .trim()
-                        .to_owned(),
-                });
+                open.frame = Some(frame(&c));
+                if open.headless.is_some() {
+                    open.headless = Some(0);
+                }
                 *mode = Mode::Open(open);
                 return;
+            }
+            if let Some(gap) = &mut open.headless {
+                *gap += 1;
+                if *gap > HEADLESS_GAP {
+                    // Not a traceback after all: this line may start one.
+                    step(mode, line, line_no, hits, out);
+                    return;
+                }
             }
             if body.starts_with([' ', '\t']) || body.trim().is_empty() {
                 *mode = Mode::Open(open);
                 return;
             }
-            let Some((name, message)) = exception_name(body.trim_end()) else {
+            let Some((name, message)) = exception_name(body.trim_end())
+                .filter(|(name, _)| open.headless.is_none() || reads_as_exception(name))
+            else {
                 *mode = Mode::Open(open);
                 return;
             };
@@ -232,6 +284,7 @@ pub fn step(
                     frame: None,
                     lines: 0,
                     cause: Some(Box::new(cause)),
+                    headless: None,
                 });
             } else if body.trim().is_empty() && waited < 3 {
                 *mode = Mode::Chained {

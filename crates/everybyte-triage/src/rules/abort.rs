@@ -11,7 +11,8 @@ use crate::line::strip_decorations;
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// A process that aborted itself: `terminate called after throwing an instance of 'X'`
-    /// with the exception's `what():` line that follows it, `terminate called without an
+    /// (also wrapped before the type) with the exception's `what():` line that follows it,
+    /// `terminate called without an
     /// active exception`, a shell's `Aborted (core dumped)`, `Fatal Python error: Aborted`,
     /// `SIGABRT`, and exit codes 134 (128 + 6) and -6. An abort that follows another rule's
     /// failure (the CUDA error in `what()`, an NCCL timeout, an ECC error) is reported as that
@@ -40,6 +41,13 @@ static THROWING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"terminate called after throwing an instance of ['`]([^'`]+)['`]")
         .expect("valid regex")
 });
+/// The same line wrapped before the type (a terminal's or an editor's width).
+static THROWING_WRAPPED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"terminate called after throwing an instance of\s*$").expect("valid regex")
+});
+/// The type on the line after a wrapped `… an instance of`.
+static WRAPPED_TYPE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*['`]([^'`]+)['`]\s*$").expect("valid regex"));
 static OTHER_TERMINATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"terminate called (without an active exception|recursively)").expect("valid regex")
 });
@@ -102,33 +110,73 @@ fn what(hit: &mut Hit, line: &str) -> bool {
     true
 }
 
+/// Reads the exception's type from the line after a wrapped `terminate called …`, then
+/// waits for its `what():`.
+fn wrapped_type(hit: &mut Hit, line: &str) -> bool {
+    let body = strip_decorations(line);
+    if body.trim().is_empty() {
+        return false;
+    }
+    let Some(c) = WRAPPED_TYPE.captures(body) else {
+        // Not the type: read this line as the `what():` it may be.
+        return what(hit, line);
+    };
+    let ty = c[1].to_owned();
+    hit.message = throwing_message(&ty);
+    hit.help = throwing_help(&ty);
+    hit.data.push(("exception", ty.into()));
+    hit.follow = Some((what, 0));
+    false
+}
+
+fn throwing_message(ty: &str) -> String {
+    format!(
+        "uncaught C++ exception {ty}: std::terminate aborted the process (SIGABRT) — {}",
+        exception_note(ty)
+    )
+}
+
+fn throwing_help(ty: &str) -> String {
+    if ty == "c10::DistBackendError" {
+        format!(
+            "the what() message names the collective and rank; see LOG009 for NCCL timeouts; {GDB}"
+        )
+    } else if ty == "std::bad_alloc" {
+        format!(
+            "measure the host memory peak (everybyte profile -- CMD) and the container's limit; {GDB}"
+        )
+    } else {
+        format!(
+            "the what() message is the error; CUDA errors: rerun with CUDA_LAUNCH_BLOCKING=1; {GDB}"
+        )
+    }
+}
+
 pub fn detect(line: &str, out: &mut Vec<Hit>) {
     let stripped = strip_decorations(line);
     let offset = line.len() - stripped.len();
+    if let Some(m) = THROWING_WRAPPED.find(stripped) {
+        out.push(
+            Hit::new(
+                &ABORT,
+                offset + m.start(),
+                "uncaught C++ exception: std::terminate aborted the process (SIGABRT)".to_owned(),
+                throwing_help(""),
+            )
+            .role(Role::KillOrCause(CAUSE))
+            .data("signal", 6)
+            .follow(wrapped_type, 4),
+        );
+        return;
+    }
     if let Some(c) = THROWING.captures(stripped) {
         let ty = c[1].to_owned();
-        let help = if ty == "c10::DistBackendError" {
-            format!(
-                "the what() message names the collective and rank; see LOG009 for NCCL timeouts; {GDB}"
-            )
-        } else if ty == "std::bad_alloc" {
-            format!(
-                "measure the host memory peak (everybyte profile -- CMD) and the container's limit; {GDB}"
-            )
-        } else {
-            format!(
-                "the what() message is the error; CUDA errors: rerun with CUDA_LAUNCH_BLOCKING=1; {GDB}"
-            )
-        };
         out.push(
             Hit::new(
                 &ABORT,
                 offset + c.get(0).map_or(0, |m| m.start()),
-                format!(
-                    "uncaught C++ exception {ty}: std::terminate aborted the process (SIGABRT) — {}",
-                    exception_note(&ty)
-                ),
-                help,
+                throwing_message(&ty),
+                throwing_help(&ty),
             )
             .role(Role::KillOrCause(CAUSE))
             .data("exception", ty)

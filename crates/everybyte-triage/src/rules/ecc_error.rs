@@ -9,8 +9,9 @@ use crate::hit::{Hit, Role};
 
 everybyte_core::declare_rule! {
     /// ## What it checks
-    /// Uncorrectable (double-bit) ECC errors reported by the software stack rather than as an
-    /// Xid (those are LOG008): the CUDA runtime's `CUDA error: uncorrectable ECC error
+    /// Uncorrectable (double-bit) ECC errors: the driver's Xid 48 (double-bit error) and Xid 95
+    /// (uncontained ECC error), reported with the Xid's own finding (LOG008), and the software
+    /// stack's reports: the CUDA runtime's `CUDA error: uncorrectable ECC error
     /// encountered` (`cudaErrorECCUncorrectable`, `CUDA_ERROR_ECC_UNCORRECTABLE`), NVML's and
     /// DCGM's `uncorrectable ECC errors` / `volatile DBE` reports, and driver messages naming an
     /// uncorrectable ECC error. The `Volatile Uncorr. ECC` column header of `nvidia-smi` and a
@@ -67,20 +68,40 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
     let on = gpu
         .as_ref()
         .map_or_else(|| "the GPU".to_owned(), |g| format!("GPU {g}"));
-    let i = gpu.as_deref().unwrap_or("N");
-    let mut hit = Hit::new(
-        &ECC_ERROR,
-        m.start(),
-        format!("uncorrectable ECC error on {on}: its memory returned data it could not correct — hardware, not the program; the CUDA context is lost and results on this GPU cannot be trusted"),
-        format!("drain the node first (kubectl drain NODE --ignore-daemonsets, or scontrol update nodename=NODE state=drain reason=ECC); nvidia-smi -q -d ECC -i {i} shows the counts and nvidia-smi -q -d ROW_REMAPPER,PAGE_RETIREMENT -i {i} whether a remapping is pending: if so a GPU reset (nvidia-smi -r -i {i}, with nothing running) is required to apply it; a remapping failure or counts that keep growing mean replacing the card"),
-    )
-    .role(Role::Cause("uncorrectable ECC error"))
-    .key(format!("ecc-{}", gpu.as_deref().unwrap_or("?")))
-    .data("reset_required", true);
+    let mut hit = uncorrectable(m.start(), &on, gpu.as_deref().unwrap_or("N"));
     if let Some(g) = gpu {
         hit = hit.data("gpu", g);
     }
     out.push(hit);
+}
+
+/// The driver's own report of an uncorrectable error, as an Xid: 48 (double-bit ECC error)
+/// and 95 (uncontained ECC error). `None` for other Xids.
+pub fn from_xid(code: u32, anchor: usize, pci: &str) -> Option<Hit> {
+    let what = match code {
+        48 => "double-bit",
+        95 => "uncontained",
+        _ => return None,
+    };
+    let mut hit = uncorrectable(anchor, &format!("GPU {pci}"), pci).data("pci", pci);
+    hit.message = hit.message.replacen(
+        "uncorrectable ECC error",
+        &format!("uncorrectable ({what}) ECC error, Xid {code},"),
+        1,
+    );
+    Some(hit)
+}
+
+fn uncorrectable(anchor: usize, on: &str, i: &str) -> Hit {
+    Hit::new(
+        &ECC_ERROR,
+        anchor,
+        format!("uncorrectable ECC error on {on}: its memory returned data it could not correct — hardware, not the program; the CUDA context is lost and results on this GPU cannot be trusted"),
+        format!("drain the node first (kubectl drain NODE --ignore-daemonsets, or scontrol update nodename=NODE state=drain reason=ECC); nvidia-smi -q -d ECC -i {i} shows the counts and nvidia-smi -q -d ROW_REMAPPER,PAGE_RETIREMENT -i {i} whether a remapping is pending: if so a GPU reset (nvidia-smi -r -i {i}, with nothing running) is required to apply it; a remapping failure or counts that keep growing mean replacing the card"),
+    )
+    .role(Role::Cause("uncorrectable ECC error"))
+    .key(format!("ecc-{i}"))
+    .data("reset_required", true)
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ everybyte_core::declare_rule! {
     /// Xid line (Xid lines are LOG008): `NVRM: GPU 0000:3b:00.0: GPU has fallen off the bus.`,
     /// `NVRM: The NVIDIA probe routine failed for 1 device(s).`, `NVRM: GPU 0000:01:00.0:
     /// RmInitAdapter failed! (0x26:0xffff:1474)`, `rm_init_adapter failed`, and `nvidia-smi`'s
-    /// `Unable to determine the device handle for GPU …: GPU is lost`. A prose line that
+    /// `Unable to determine the device handle for GPU …` (`GPU is lost`, `Unknown Error`). A
+    /// prose line that
     /// repeats an Xid 79 just reported is counted with it.
     /// ## Why it matters
     /// These are not errors a program can cause or recover from: the GPU stopped answering on
@@ -33,7 +34,8 @@ everybyte_core::declare_rule! {
 }
 
 static PCI: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"GPU (?:at PCI:)?([0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.\d)?")
+    // `GPU 0000:3b:00.0`, and nvidia-smi's `GPU0000:3b:00.0`.
+    Regex::new(r"GPU ?(?:at PCI:)?([0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.\d)?")
         .expect("valid regex")
 });
 
@@ -43,7 +45,7 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
     if line.contains("Xid") {
         return;
     }
-    let kinds: [(&str, &str, &str, &str, bool); 6] = [
+    let kinds: [(&str, &str, &str, &str, bool); 7] = [
         (
             "has fallen off the bus",
             "fell off the bus: it no longer answers on PCIe",
@@ -85,6 +87,16 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
             "lsmod | grep -e nouveau -e vfio; blacklist nouveau or unbind the device, then reload the nvidia module or reboot",
             "not-probed",
             false,
+        ),
+        (
+            // What nvidia-smi prints for any other NVML failure (`Unknown Error`, `Unable to
+            // communicate with GPU`): the GPU is listed on PCIe but does not answer.
+            // `Unable to determine …`; Windows' nvidia-smi says `Unable to detect …`.
+            "the device handle for GPU",
+            "does not answer: nvidia-smi could not get a handle for it (usually a GPU gone from the bus or a hung driver; the kernel log says which)",
+            "dmesg -T | grep -i -e xid -e nvrm names the cause (Xid 79: fallen off the bus); drain the node and reboot it (nvidia-smi -r rarely reaches a GPU in this state); if it repeats, check power and PCIe seating or replace the card",
+            "no-handle",
+            true,
         ),
     ];
     for (needle, what, action, kind, reboot) in kinds {
@@ -128,5 +140,40 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         }
         out.push(hit);
         return;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::detect;
+
+    fn kind(line: &str) -> Option<String> {
+        let mut out = Vec::new();
+        detect(line, &mut out);
+        out.pop().and_then(|h| {
+            h.data
+                .iter()
+                .find(|(k, _)| *k == "kind")
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn nvidia_smi_without_a_handle() {
+        assert_eq!(
+            kind("Unable to determine the device handle for GPU 0000:0B:00.0: Unknown Error")
+                .as_deref(),
+            Some("\"no-handle\"")
+        );
+        assert_eq!(
+            kind("Unable to determine the device handle for GPU0000:81:00.0: GPU is lost.  Reboot the system to recover this GPU").as_deref(),
+            Some("\"lost\"")
+        );
+        assert_eq!(
+            kind("Unable to detect the device handle for GPU0000:B1:00.0: Unknown Error")
+                .as_deref(),
+            Some("\"no-handle\"")
+        );
+        assert_eq!(kind("GPU 0000:0B:00.0 handle ok"), None);
     }
 }

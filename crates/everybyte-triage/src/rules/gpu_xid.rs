@@ -259,7 +259,9 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
     if let Some(n) = nvlink.and_then(|n| n.parse::<u64>().ok()) {
         hit = hit.data("nvlink", n);
     }
+    let anchor = hit.anchor;
     out.push(hit);
+    out.extend(super::ecc_error::from_xid(code, anchor, pci));
 }
 
 #[cfg(test)]

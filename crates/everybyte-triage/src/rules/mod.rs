@@ -76,6 +76,7 @@ pub enum Detect {
 #[derive(Default)]
 pub struct Memory {
     pub loss_scale: loss_scale::Tracker,
+    pub host_oom: host_oom::Tracker,
 }
 
 impl Memory {
@@ -83,6 +84,7 @@ impl Memory {
     pub fn finish(self) -> Vec<(u64, String, Hit)> {
         let mut out = Vec::new();
         self.loss_scale.finish(&mut out);
+        self.host_oom.finish(&mut out);
         out
     }
 }
@@ -111,7 +113,10 @@ pub static DETECTORS: &[Detector] = &[
     Detector {
         triggers: &[
             "segfault",
-            "Segmentation fault",
+            // `Segmentation fault`, `Segmentation Fault`, `segmentation fault`
+            "egmentation",
+            // a sanitizer's `SEGV on unknown address`
+            "SEGV",
             "SIG",
             "killed by signal",
             EXIT[0],
@@ -125,9 +130,9 @@ pub static DETECTORS: &[Detector] = &[
         detect: Detect::Line(termination::detect),
     },
     Detector {
-        // `OOMKilled` holds `Kill`.
-        triggers: &["Kill", "oom-kill:"],
-        detect: Detect::Line(host_oom::detect),
+        // `OOMKilled` holds `Kill`; `oom-kill` is in `oom-kill:` and `invoked oom-killer`.
+        triggers: &["Kill", "oom-kill"],
+        detect: Detect::Tracking(host_oom::detect),
     },
     Detector {
         triggers: &["CrashLoopBackOff", "Back-off restarting"],
@@ -166,7 +171,8 @@ pub static DETECTORS: &[Detector] = &[
         detect: Detect::Line(cuda_kernel_fault::detect),
     },
     Detector {
-        triggers: &["CUBLAS_STATUS", "CUDNN_STATUS"],
+        // `CUBLAS_STATUS_…`, `CUDNN_STATUS_…`
+        triggers: &["_STATUS"],
         detect: Detect::Line(cuda_library_status::detect),
     },
     Detector {

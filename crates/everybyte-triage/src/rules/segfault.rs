@@ -11,7 +11,8 @@ everybyte_core::declare_rule! {
     /// ## What it checks
     /// A segmentation fault: the kernel's `segfault at ADDR ip IP sp SP error N in
     /// LIB[BASE+SIZE]` line, a shell's `Segmentation fault (core dumped)`, Python's
-    /// faulthandler, a DataLoader worker killed by SIGSEGV, or exit status 139.
+    /// faulthandler (or a library's own handler), a sanitizer's `SEGV on unknown address`
+    /// report, a DataLoader worker killed by SIGSEGV, or exit status 139.
     /// The kernel line is decoded: the page-fault error bits (read or write, user or kernel
     /// mode, page not present or protection violation, instruction fetch), a fault near
     /// address 0 named as a NULL dereference, and the instruction's offset inside the library
@@ -37,6 +38,12 @@ static KERNEL: LazyLock<Regex> = LazyLock::new(|| {
         r"(?:(\S+)\[(\d+)\]: )?segfault at ([0-9a-fA-F]+) ip ([0-9a-fA-F]+) sp ([0-9a-fA-F]+) error ([0-9a-fA-F]+)(?: cpu \d+)?(?: in ([^\[\s]+)\[([0-9a-fA-F]+)\+([0-9a-fA-F]+)\])?",
     )
     .expect("valid regex")
+});
+
+/// A sanitizer's report (`==123==ERROR: AddressSanitizer: SEGV on unknown address 0x… (pc 0x…`).
+static SANITIZER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(\w+Sanitizer): SEGV on unknown address (?:(0x[0-9a-fA-F]+|\(nil\)))?(?:.*?\(pc (0x[0-9a-fA-F]+))?")
+        .expect("valid regex")
 });
 
 static EXIT_139: LazyLock<Regex> = LazyLock::new(|| {
@@ -78,6 +85,10 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         out.push(kernel_hit(line, &c));
         return;
     }
+    if let Some(c) = SANITIZER.captures(line) {
+        out.push(sanitizer_hit(&c));
+        return;
+    }
     let generic = |anchor: usize, what: &str| {
         Hit::new(
             &SEGFAULT,
@@ -109,6 +120,37 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         hit.key = Some("sigsegv-exit".to_owned());
         out.push(hit);
     }
+}
+
+fn sanitizer_hit(c: &regex::Captures<'_>) -> Hit {
+    let tool = &c[1];
+    let addr = c.get(2).and_then(|m| {
+        let hex = m.as_str().trim_start_matches("0x");
+        u64::from_str_radix(hex, 16).ok()
+    });
+    let what = match addr {
+        None | Some(0) => "a NULL pointer dereference".to_owned(),
+        Some(a) if a < 0x1_0000 => {
+            format!("a NULL pointer dereference (field at offset {a:#x} of a NULL struct)")
+        }
+        Some(a) => format!("an invalid access at {a:#x}"),
+    };
+    let mut hit = Hit::new(
+        &SEGFAULT,
+        c.get(0).map_or(0, |m| m.start()),
+        format!("{tool} caught a segmentation fault: {what}; the frames below this line are the native stack"),
+        "read the first frame (#0) in your code or an extension below it; the sanitizer's next line says whether it was a READ or a WRITE; symbolize with ASAN_SYMBOLIZER_PATH=$(which llvm-symbolizer) if the frames are bare addresses",
+    )
+    .role(Role::Cause("segmentation fault"))
+    .key("sigsegv")
+    .data("detector", tool);
+    if let Some(a) = addr {
+        hit = hit.data("fault_address", format!("{a:#x}"));
+    }
+    if let Some(pc) = c.get(3) {
+        hit = hit.data("ip", pc.as_str());
+    }
+    hit
 }
 
 fn kernel_hit(line: &str, c: &regex::Captures<'_>) -> Hit {
@@ -206,6 +248,31 @@ mod tests {
         assert_eq!(
             describe_error_code(0),
             "kernel-mode read of a page that is not mapped"
+        );
+    }
+
+    fn fires(line: &str) -> Option<String> {
+        let mut out = Vec::new();
+        detect(line, &mut out);
+        out.pop().map(|h| h.message)
+    }
+
+    #[test]
+    fn sanitizer_reports_and_other_spellings() {
+        let asan = fires("==20477==ERROR: AddressSanitizer: SEGV on unknown address 0x000800000039 (pc 0x00018b8be8e0 bp 0x00016d3b68b0 sp 0x00016d3b68b0 T1)").unwrap();
+        assert!(
+            asan.contains("AddressSanitizer") && asan.contains("0x800000039"),
+            "{asan}"
+        );
+        let null = fires("==1==ERROR: UndefinedBehaviorSanitizer: SEGV on unknown address 0x000000000010 (pc 0x55d5 bp 0x7ff sp 0x7ff T1)").unwrap();
+        assert!(null.contains("offset 0x10 of a NULL struct"), "{null}");
+        let parachute =
+            fires("Fatal Python error: pygame_parachute: (pygame parachute) Segmentation Fault")
+                .unwrap();
+        assert!(parachute.contains("faulthandler"), "{parachute}");
+        // Other sanitizer errors are memory bugs, not SIGSEGV.
+        assert!(
+            fires("==1==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x6020").is_none()
         );
     }
 

@@ -1,0 +1,115 @@
+//! Logs as people paste them into bug reports: wrapped by a terminal, cut before the
+//! traceback's first line, run through an editor that curls the quotes, wrapped in markdown.
+
+use everybyte_core::Finding;
+use everybyte_core::config::TriageOptions;
+use everybyte_triage::triage_reader;
+
+fn findings(text: &str) -> Vec<Finding> {
+    triage_reader(text.as_bytes(), "pasted.log", &TriageOptions::default())
+        .expect("in-memory reads do not fail")
+        .findings
+}
+
+fn codes(text: &str) -> Vec<(String, u64)> {
+    findings(text)
+        .into_iter()
+        .map(|f| (f.code.clone(), f.location.line.unwrap_or(0)))
+        .collect()
+}
+
+#[test]
+fn a_terminate_line_wrapped_before_the_type() {
+    let f = findings(
+        "terminate called after throwing an instance of \n'thrust::system::system_error'\n   what():  CUDA free failed: cudaErrorCudartUnloading: driver shutting down\nAborted (core dumped)\n",
+    );
+    let abort = f.iter().find(|f| f.code == "LOG022").expect("an abort");
+    assert_eq!(abort.location.line, Some(1));
+    assert!(
+        abort.message.contains("thrust::system::system_error")
+            && abort.message.contains("what(): CUDA free failed"),
+        "{}",
+        abort.message
+    );
+    // Wrapped with no type after it: still an abort, and the next line is not lost.
+    let f = findings("terminate called after throwing an instance of\nsomething else entirely\n");
+    assert_eq!(f.len(), 1, "{f:?}");
+}
+
+#[test]
+fn a_traceback_pasted_from_its_first_frame_with_curly_quotes() {
+    let f = findings(
+        "File \u{201c}/env/lib/python3.11/site-packages/torch/nn/modules/loss.py\u{201d}, line 1175, in forward\nreturn F.cross_entropy(input, target, weight=self.weight,\n^^^^^^^^^^^^^^^^^^^^^^^^^^\nFile \u{201c}/env/lib/python3.11/site-packages/torch/nn/functional.py\u{201d}, line 3029, in cross_entropy\nreturn torch._C._nn.cross_entropy_loss(input, target)\nValueError: Expected input batch_size (882) to match target batch_size (768).\n",
+    );
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].code, "LOG015");
+    assert_eq!(f[0].location.line, Some(6));
+    assert!(
+        f[0].message
+            .contains("functional.py:3029, in cross_entropy"),
+        "{}",
+        f[0].message
+    );
+}
+
+#[test]
+fn a_syntax_error_has_no_traceback_line() {
+    let f = codes(
+        "  File \"/work/train.py\", line 12\n    model = Net(\n               ^\nSyntaxError: '(' was never closed\n",
+    );
+    assert_eq!(f, vec![("LOG015".to_owned(), 4)]);
+}
+
+#[test]
+fn a_frame_alone_does_not_make_the_next_word_an_exception() {
+    // A stack printed by faulthandler or a logger, then ordinary output.
+    let text = "  File \"/work/train.py\", line 12 in main\nEpoch: 3\nWarmup: done\nLoss: 0.31\n";
+    assert!(codes(text).is_empty(), "{:?}", codes(text));
+    // Twelve lines after the last frame, the traceback is given up.
+    let mut text = "  File \"/work/train.py\", line 12, in main\n".to_owned();
+    for i in 0..13 {
+        text.push_str(&format!("step {i}\n"));
+    }
+    text.push_str("RuntimeError: later, on its own\n");
+    assert!(codes(&text).is_empty(), "{:?}", codes(&text));
+}
+
+#[test]
+fn markdown_around_an_oom_message() {
+    let f = codes(
+        "**RuntimeError: CUDA out of memory.** Tried to allocate 1.71 GiB (GPU 0; 31.72 GiB total capacity; 23.58 GiB already allocated; 1.58 GiB free; 29.08 GiB reserved in total by PyTorch)\n",
+    );
+    assert_eq!(f, vec![("LOG002".to_owned(), 1)]);
+}
+
+#[test]
+fn an_oom_report_cut_before_its_kill_line() {
+    let f = findings(
+        "[Wed Sep 29 07:12:20 2021] python3 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n[Wed Sep 29 07:12:20 2021] Call Trace:\n[Wed Sep 29 07:12:20 2021]  mem_cgroup_out_of_memory+0xbb/0xd0\n",
+    );
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].code, "LOG005");
+    assert_eq!(f[0].location.line, Some(1));
+}
+
+#[test]
+fn a_sanitizer_segv_and_a_handler_of_its_own() {
+    assert_eq!(
+        codes(
+            "AddressSanitizer:DEADLYSIGNAL\n==20477==ERROR: AddressSanitizer: SEGV on unknown address 0x000800000039 (pc 0x00018b8be8e0 bp 0x00016d3b68b0 sp 0x00016d3b68b0 T1)\n"
+        ),
+        vec![("LOG003".to_owned(), 2)]
+    );
+    assert_eq!(
+        codes("Fatal Python error: pygame_parachute: (pygame parachute) Segmentation Fault\n"),
+        vec![("LOG003".to_owned(), 1)]
+    );
+}
+
+#[test]
+fn nvidia_smi_that_cannot_reach_a_gpu() {
+    assert_eq!(
+        codes("Unable to determine the device handle for GPU 0000:0B:00.0: Unknown Error\n"),
+        vec![("LOG028".to_owned(), 1)]
+    );
+}
