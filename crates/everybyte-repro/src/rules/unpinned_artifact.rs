@@ -13,7 +13,11 @@ everybyte_core::declare_rule! {
     /// says it is a hub name: `model_name_or_path`, `base_model`, `dataset_name`; a
     /// `--revision` option that defaults to `None` pins nothing by default), `timm.create_model(...,
     /// pretrained=True)`, and `torch.hub.load` of a repository without a tag or at a branch
-    /// (`"pytorch/vision"`, `"org/repo:main"`). Local paths and the file-format builders of
+    /// (`"pytorch/vision"`, `"org/repo:main"`), `hf_hub_download` and `snapshot_download` of a
+    /// repository without a `revision=`, and download URLs at a branch head in running code
+    /// (`https://raw.githubusercontent.com/ORG/REPO/master/…`, `github.com/ORG/REPO/raw/main/…`,
+    /// `huggingface.co/…/resolve/main/…`, GitLab's `/-/raw/main/…`), as a string constant or a
+    /// call's argument, f-strings included. Local paths and the file-format builders of
     /// `load_dataset` (`"json"`, `"csv"`, `"parquet"`, `"imagefolder"`…) are not remote.
     /// ## Why it matters
     /// A hub name resolves to whatever its default branch holds on the day of the run: the
@@ -137,6 +141,112 @@ fn report(ctx: &Context<'_>, c: &Call, what: String, out: &mut Vec<Finding>) {
     );
 }
 
+/// Branch names that move; a commit, a tag or a release does not.
+const BRANCHES: &[&str] = &[
+    "main", "master", "HEAD", "dev", "develop", "trunk", "latest",
+];
+
+/// The branch a download URL fetches at, when it names one: `raw.githubusercontent.com/O/R/REF/…`,
+/// `github.com/O/R/raw/REF/…` (or `blob/REF/…?raw=true`), `huggingface.co/[datasets/|spaces/]O/R/resolve/REF/…`,
+/// `gitlab.com/…/-/raw/REF/…`. An f-string's `{…}` stands for one unknown path segment.
+pub fn moving_ref(url: &str) -> Option<&'static str> {
+    let mut plain = String::with_capacity(url.len());
+    let mut depth = 0u32;
+    for ch in url.chars() {
+        match ch {
+            '{' => {
+                if depth == 0 {
+                    plain.push('x');
+                }
+                depth += 1;
+            }
+            '}' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => plain.push(ch),
+            _ => {}
+        }
+    }
+    let url = plain.as_str();
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let (host, path) = rest.split_once('/')?;
+    let parts: Vec<&str> = path.split('/').collect();
+    let at = |i: usize| parts.get(i).copied().filter(|p| !p.is_empty());
+    let reference = match host {
+        "raw.githubusercontent.com" => {
+            // `refs/heads/main` is the long form of a branch.
+            if at(2) == Some("refs") && at(3) == Some("heads") {
+                at(4)
+            } else {
+                at(2)
+            }
+        }
+        "github.com" => match at(2)? {
+            "raw" => at(3),
+            "blob" if url.contains("raw=true") => at(3),
+            _ => None,
+        },
+        "huggingface.co" | "hf.co" => {
+            // `O/R/resolve/REF`, or a model without an owner (`gpt2/resolve/REF`).
+            let skip = usize::from(matches!(at(0)?, "datasets" | "spaces"));
+            let i = (skip + 1..=skip + 2).find(|&i| at(i) == Some("resolve"))?;
+            at(i + 1)
+        }
+        _ if host == "gitlab.com" || host.starts_with("gitlab.") => {
+            let i = parts.iter().position(|p| *p == "-")?;
+            (at(i + 1)? == "raw").then(|| at(i + 2)).flatten()
+        }
+        _ => None,
+    }?;
+    BRANCHES.iter().find(|b| **b == reference).copied()
+}
+
+/// The text of a string literal or an f-string (`f"…"`, `rf'…'`), quotes removed.
+fn string_text(s: &str) -> Option<&str> {
+    let t = s.trim();
+    let t = t.trim_start_matches(['f', 'F', 'r', 'R', 'b', 'B']);
+    t.strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .or_else(|| t.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')))
+}
+
+/// Download URLs at a branch head, in the constants and call arguments of running code; one
+/// finding per URL.
+fn moving_urls(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let s = ctx.script;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut found: Vec<(usize, u64, u64, String, String)> = Vec::new();
+    let mut look = |file: usize, line: u64, column: u64, value: &str| {
+        let Some(text) = string_text(value) else {
+            return;
+        };
+        if let Some(branch) = moving_ref(text) {
+            let url = text.to_owned();
+            if seen.insert(url.clone()) {
+                found.push((file, line, column, url, branch.to_owned()));
+            }
+        }
+    };
+    for a in s.live_assigns() {
+        look(a.file, a.line, a.column, &a.value);
+    }
+    for c in s.live_calls() {
+        for v in c.args.iter().chain(c.keywords.iter().map(|(_, v)| v)) {
+            look(c.file, c.line, c.column, v);
+        }
+    }
+    for (file, line, column, url, branch) in found {
+        out.push(
+            Finding::new(
+                &UNPINNED_ARTIFACT,
+                ctx.at(file, line, column),
+                format!("\"{url}\" downloads from the branch head `{branch}`: what the run fetches changes whenever the branch moves"),
+            )
+            .with_help("put a commit in the URL instead of the branch (raw.githubusercontent.com/ORG/REPO/<commit>/…, huggingface.co/…/resolve/<commit>/…) and check the file's sha256 after the download"),
+        );
+    }
+}
+
 /// timm weights by name and `torch.hub` repositories at a branch.
 fn other_artifact(ctx: &Context<'_>, c: &Call, out: &mut Vec<Finding>) {
     if c.callee.starts_with("timm.")
@@ -205,7 +315,11 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             r.trim() != "None" && named_literal(ctx, r).is_some_and(|v| !v.is_empty())
                 || literal(r).is_none() && !ctx.defaults_none(r)
         });
-        if (name == "from_pretrained" && !own_method || c.callee.ends_with("load_dataset"))
+        let hub_file = matches!(name, "hf_hub_download" | "snapshot_download")
+            && (c.callee.starts_with("huggingface_hub.") || c.callee == name);
+        if (name == "from_pretrained" && !own_method
+            || c.callee.ends_with("load_dataset")
+            || hub_file)
             && !pinned
         {
             let arg = c
@@ -213,7 +327,8 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 .first()
                 .map(String::as_str)
                 .or_else(|| c.keyword("pretrained_model_name_or_path"))
-                .or_else(|| c.keyword("path"));
+                .or_else(|| c.keyword("path"))
+                .or_else(|| c.keyword("repo_id"));
             let Some(arg) = arg else { continue };
             let id = match named_literal(ctx, arg) {
                 Some(id) if hub_id(id) => id.to_owned(),
@@ -256,11 +371,54 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             other_artifact(ctx, c, out);
         }
     }
+    moving_urls(ctx, out);
 }
 
 #[cfg(test)]
 mod tests {
-    use super::hub_id;
+    use super::{hub_id, moving_ref};
+
+    #[test]
+    fn download_urls_at_a_branch_head() {
+        for (url, branch) in [
+            (
+                "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
+                "master",
+            ),
+            (
+                "https://raw.githubusercontent.com/org/repo/refs/heads/main/data.csv",
+                "main",
+            ),
+            ("https://github.com/org/repo/raw/main/weights.pt", "main"),
+            (
+                "https://github.com/org/repo/blob/master/w.pt?raw=true",
+                "master",
+            ),
+            (
+                "https://huggingface.co/datasets/karpathy/climbmix-400b-shuffle/resolve/main",
+                "main",
+            ),
+            ("https://huggingface.co/gpt2/resolve/main/{name}", "main"),
+            (
+                "https://gitlab.com/group/sub/repo/-/raw/master/labels.json",
+                "master",
+            ),
+            ("https://huggingface.co/{repo}/resolve/main/{name}", "main"),
+        ] {
+            assert_eq!(moving_ref(url), Some(branch), "{url}");
+        }
+        for url in [
+            "https://raw.githubusercontent.com/org/repo/3f2a9c1e0b7d4a5f6e8c9b0a1d2e3f4a5b6c7d8e/data.csv",
+            "https://raw.githubusercontent.com/org/repo/v1.2.0/data.csv",
+            "https://github.com/org/repo/blob/main/README.md",
+            "https://huggingface.co/gpt2/resolve/607a30d783dfa663caf39e06633721c8d4cfcd7e/config.json",
+            "https://github.com/org/repo/releases/download/v1/w.pt",
+            "https://example.com/main/data.csv",
+            "https://huggingface.co/{repo}/resolve/{revision}/config.json",
+        ] {
+            assert_eq!(moving_ref(url), None, "{url}");
+        }
+    }
 
     #[test]
     fn hub_ids_and_paths() {
