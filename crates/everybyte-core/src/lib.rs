@@ -19,6 +19,7 @@ pub mod rule;
 pub mod rules;
 pub mod safetensors;
 pub mod suppress;
+pub mod url;
 
 pub use atomic::write_atomic;
 pub use audit::Audit;

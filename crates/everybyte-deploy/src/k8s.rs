@@ -171,6 +171,11 @@ pub struct Container {
     pub role: Role,
     /// Why the role was decided: "its image runs vLLM", "it sits in a PyTorchJob".
     pub why: String,
+    /// The init container of its pod that downloads weights into a volume it mounts.
+    pub weights_from: Option<String>,
+    /// `workingDir`: where relative paths of its command land (the image's `WORKDIR` when
+    /// absent).
+    pub working_dir: Option<String>,
 }
 
 /// The inference servers recognised from an image or a command, and their names.
@@ -324,6 +329,44 @@ impl Container {
                 e.name.contains("MODEL")
                     && e.value.as_ref().is_some_and(|v| v.text.starts_with('/'))
             })
+    }
+
+    /// It downloads model weights: a fetch (`wget`, `curl`, `huggingface-cli download`, `hf
+    /// download`, `gsutil`, `aws s3`, `azcopy`, `s5cmd`) of a weights file (`.ckpt`,
+    /// `.safetensors`, `.pth`, `.pt`, `.bin`, `.gguf`, `.onnx`, `.h5`) or of a hub repository.
+    pub fn fetches_model(&self) -> bool {
+        let cmd = self.command_text();
+        let words: Vec<&str> = cmd
+            .split(|ch: char| {
+                ch.is_whitespace() || matches!(ch, ';' | '|' | '&' | '"' | '\'' | '(' | ')')
+            })
+            .filter(|w| !w.is_empty())
+            .collect();
+        let hub_cli = cmd.contains("huggingface-cli download") || cmd.contains("hf download");
+        let fetch = hub_cli
+            || words.iter().any(|w| {
+                matches!(
+                    w.rsplit('/').next().unwrap_or(w),
+                    "wget" | "curl" | "gsutil" | "aws" | "azcopy" | "s5cmd"
+                )
+            });
+        let weights = hub_cli
+            || words.iter().any(|w| {
+                w.contains("huggingface.co/")
+                    || [
+                        ".ckpt",
+                        ".safetensors",
+                        ".pth",
+                        ".pt",
+                        ".bin",
+                        ".gguf",
+                        ".onnx",
+                        ".h5",
+                    ]
+                    .iter()
+                    .any(|x| w.ends_with(x))
+            });
+        fetch && weights
     }
 
     /// The inference server it runs, from its image or command.
@@ -789,6 +832,8 @@ pub fn container(n: &Node, init: bool) -> Container {
         shorthand: false,
         role: Role::Other,
         why: String::new(),
+        weights_from: None,
+        working_dir: n.get("workingDir").and_then(Node::str).map(str::to_owned),
     }
 }
 
@@ -834,7 +879,21 @@ fn article(kind: &str) -> String {
 fn assign_roles(w: &mut Workload) {
     let kind = w.kind.clone();
     for p in &mut w.pods {
+        // Volumes an init container downloads weights into: a container that mounts one
+        // loads a model.
+        let fed: Vec<(String, String)> = p
+            .containers
+            .iter()
+            .filter(|c| c.init && c.fetches_model())
+            .flat_map(|c| c.mounts.iter().map(|m| (m.name.clone(), c.name.clone())))
+            .collect();
         for c in &mut p.containers {
+            c.weights_from = c
+                .mounts
+                .iter()
+                .find_map(|m| fed.iter().find(|(v, _)| *v == m.name))
+                .filter(|_| !c.init)
+                .map(|(_, by)| by.clone());
             let (role, why) = if let Some(s) = c.server() {
                 (Role::Serving, format!("it runs {s}"))
             } else if let Some(l) = c.launcher() {
@@ -863,6 +922,14 @@ fn assign_roles(w: &mut Workload) {
                     Class::Service if c.ports && c.names_a_model() => (
                         Role::Serving,
                         format!("it exposes a port in {} and loads a model", article(&kind)),
+                    ),
+                    Class::Service if c.ports && c.weights_from.is_some() => (
+                        Role::Serving,
+                        format!(
+                            "it exposes a port in {} and loads the weights init container {} downloads",
+                            article(&kind),
+                            c.weights_from.as_deref().unwrap_or_default()
+                        ),
                     ),
                     Class::Service | Class::Compute => (Role::Other, String::new()),
                 }

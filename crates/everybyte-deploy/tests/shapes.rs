@@ -215,3 +215,106 @@ fn broken_shapes_are_errors_that_say_where() {
             .contains("line 5: Job: containers must be a list of mappings")
     );
 }
+
+#[test]
+fn a_server_fed_by_an_init_container_download_is_a_server() {
+    let manifest = |url: &str, probes: &str| {
+        format!(
+            "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: sd}}
+spec:
+  template:
+    spec:
+      initContainers:
+      - name: fetch
+        image: curlimages/curl:8.10.1@sha256:{digest}
+        command: [sh, -c, \"wget -nc {url} -O /models/model.ckpt\"]
+        volumeMounts: [{{name: store, mountPath: /models}}]
+      containers:
+      - name: web
+        image: example/sd-webui:1.4.0@sha256:{digest}
+        ports: [{{containerPort: 7860}}]
+        resources: {{limits: {{memory: 16Gi}}, requests: {{memory: 16Gi}}}}
+{probes}        volumeMounts: [{{name: store, mountPath: /models}}]
+      volumes:
+      - name: store
+        persistentVolumeClaim: {{claimName: models}}
+",
+            digest = "a".repeat(64)
+        )
+    };
+    let probes = "        readinessProbe: {httpGet: {path: /, port: 7860}}\n        livenessProbe: {httpGet: {path: /, port: 7860}}\n";
+    let f = lint(&manifest(
+        "https://huggingface.co/CompVis/stable-diffusion-v-1-4-original/resolve/main/sd-v1-4.ckpt",
+        "",
+    ));
+    let c = codes(&f);
+    // The web container loads what the init container downloads: it serves, and has no probes.
+    assert!(
+        c.contains(&"K8S012") && c.contains(&"K8S004"),
+        "{}",
+        render(&f)
+    );
+    // The download itself is at the hub's branch head.
+    let moving = f.iter().find(|f| f.code == "K8S020").expect("K8S020");
+    assert!(moving.message.contains("`main`"), "{}", moving.message);
+    // Pinned to a commit, with probes: nothing.
+    let f = lint(&manifest(
+        "https://huggingface.co/CompVis/stable-diffusion-v-1-4-original/resolve/f15bc7606314c6fa957b4267bee417ee866c0b84/sd-v1-4.ckpt",
+        probes,
+    ));
+    assert!(f.is_empty(), "{}", render(&f));
+}
+
+#[test]
+fn relative_and_resume_checkpoint_paths_on_the_container_filesystem() {
+    let job = |args: &str, extra_mount: &str| {
+        format!(
+            "apiVersion: batch/v1
+kind: Job
+metadata: {{name: train}}
+spec:
+  backoffLimit: 2
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers:
+      - name: train
+        image: example/train:1.0@sha256:{digest}
+        command: [sh, -c, \"torchrun --nproc_per_node=1 train.py {args}\"]
+        resources: {{limits: {{memory: 32Gi, nvidia.com/gpu: 1}}, requests: {{memory: 32Gi, nvidia.com/gpu: 1}}}}
+        volumeMounts: [{{name: shm, mountPath: /dev/shm}}{extra_mount}]
+      volumes:
+      - {{name: shm, emptyDir: {{medium: Memory, sizeLimit: 8Gi}}}}
+      - {{name: work, persistentVolumeClaim: {{claimName: work}}}}
+",
+            digest = "b".repeat(64)
+        )
+    };
+    let ephemeral = |f: &[Finding]| {
+        f.iter()
+            .filter(|f| f.code == "K8S015")
+            .map(|f| f.message.clone())
+            .collect::<Vec<_>>()
+    };
+    let f = lint(&job("--output_dir .", ""));
+    assert_eq!(ephemeral(&f).len(), 1, "{}", render(&f));
+    assert!(ephemeral(&f)[0].contains("image's working directory"));
+    let f = lint(&job("--resume /workspace/checkpoint.pth.tar", ""));
+    assert!(ephemeral(&f)[0].contains("resumes from"), "{}", render(&f));
+    // A lasting volume where images usually work may hold the relative path: not told.
+    let f = lint(&job(
+        "--output_dir .",
+        ", {name: work, mountPath: /workspace}",
+    ));
+    assert!(ephemeral(&f).is_empty(), "{}", render(&f));
+    // Resuming from a lasting volume, or a keyword instead of a path: nothing.
+    let f = lint(&job(
+        "--resume /workspace/checkpoint.pth.tar",
+        ", {name: work, mountPath: /workspace}",
+    ));
+    assert!(ephemeral(&f).is_empty(), "{}", render(&f));
+    let f = lint(&job("--resume_from_checkpoint latest", ""));
+    assert!(ephemeral(&f).is_empty(), "{}", render(&f));
+}

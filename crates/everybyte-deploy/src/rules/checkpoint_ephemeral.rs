@@ -8,9 +8,12 @@ use crate::k8s::{Backing, Manifest, unquote};
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// A training container whose checkpoint or output directory (`--output_dir`, `--save_dir`,
-    /// `--checkpoint_dir`, `--ckpt_dir`, `CHECKPOINT_DIR`, `OUTPUT_DIR`…) is a local path on the
+    /// `--checkpoint_dir`, `--ckpt_dir`, `CHECKPOINT_DIR`, `OUTPUT_DIR`…) or the checkpoint it
+    /// resumes from (`--resume PATH`, `--resume_from_checkpoint PATH`) is a local path on the
     /// container's own filesystem or in an `emptyDir`, not on a persistent volume (a claim, NFS,
-    /// CSI) or an object store URL.
+    /// CSI) or an object store URL. A relative path (`--output_dir .`) is read against the
+    /// container's `workingDir`; without one it lands in the image's working directory, on the
+    /// container's filesystem.
     /// ## Why it matters
     /// The container's filesystem and an `emptyDir` go with the pod. A job that restarts its pods
     /// (a Job's `backoffLimit`, a restarting replica policy, an elastic job, a preempted node)
@@ -54,24 +57,79 @@ fn writes_to(flag: &str) -> bool {
 }
 
 /// The first flag that names a checkpoint or output location, and its value.
-fn flag_path(c: &crate::k8s::Container) -> Option<String> {
+/// A flag that names the checkpoint a job resumes from (`--resume`, `--resume_from_checkpoint`,
+/// `--resume-from`).
+fn resumes_from(flag: &str) -> bool {
+    let f = flag
+        .trim_start_matches('-')
+        .to_ascii_lowercase()
+        .replace('-', "_");
+    flag.starts_with("--") && f.starts_with("resume")
+}
+
+/// A value that reads as a path: absolute, relative (`.`, `./out`, `outputs/run1`), or a URL;
+/// not a number, a boolean or a keyword (`latest`, `auto`, `True`).
+fn path_like(v: &str) -> bool {
+    if v.is_empty() || v.starts_with('-') {
+        return false;
+    }
+    if v.starts_with('/') || v.starts_with('.') || v.contains("://") {
+        return true;
+    }
+    v.contains('/')
+        && v.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '/' | '_' | '-' | '.'))
+}
+
+/// The first flag whose name passes `which` and whose value is a path; the flag's value.
+fn flag_path(c: &crate::k8s::Container, which: fn(&str) -> bool) -> Option<String> {
     let words: Vec<&str> = c.words().collect();
     for (i, w) in words.iter().enumerate() {
         let (name, value) = match w.split_once('=') {
             Some((n, v)) => (n, Some(unquote(v))),
             None => (*w, words.get(i + 1).map(|v| unquote(v))),
         };
-        if writes_to(name)
-            && let Some(v) = value.filter(|v| {
-                !v.starts_with('-')
-                    && (v.starts_with('/') || v.starts_with("./") || v.contains("://"))
-            })
+        if which(name)
+            && let Some(v) = value.filter(|v| path_like(v))
         {
-            return Some(v.to_owned());
+            return Some(v.trim_end_matches(';').to_owned());
         }
     }
     None
 }
+
+/// Where a path of the command lands: absolute as it is, relative against `workingDir`;
+/// `None` for a relative path without one (the image's working directory, unknown here).
+fn absolute(c: &crate::k8s::Container, path: &str) -> Option<String> {
+    if path.starts_with('/') {
+        return Some(path.to_owned());
+    }
+    let rel = path.trim_start_matches("./");
+    let rel = if rel == "." { "" } else { rel };
+    c.working_dir.as_ref().map(|d| {
+        let d = d.trim_end_matches('/');
+        if rel.is_empty() {
+            d.to_owned()
+        } else {
+            format!("{d}/{rel}")
+        }
+    })
+}
+/// Where images usually set their `WORKDIR`: a lasting volume mounted at one of these may be
+/// the directory a relative path lands in.
+const WORKDIRS: &[&str] = &[
+    "/workspace",
+    "/app",
+    "/code",
+    "/src",
+    "/work",
+    "/project",
+    "/fsx",
+    "/root",
+    "/home",
+    "/opt/app",
+];
+
 const ENV: &[&str] = &[
     "CHECKPOINT_DIR",
     "CHECKPOINT_PATH",
@@ -90,20 +148,40 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
             c.env_value(k)
                 .map(|v| (format!("{k}={}", v.text), v.text.clone(), v.line))
         });
-        let from_flag = flag_path(c).map(|v| (v.clone(), v, c.argv_line.unwrap_or(c.line)));
-        let Some((shown, path, line)) = from_flag.or(from_env) else {
+        let argv_line = c.argv_line.unwrap_or(c.line);
+        let from_flag = flag_path(c, writes_to).map(|v| (v.clone(), v, argv_line, false));
+        let resume = flag_path(c, resumes_from).map(|v| (v.clone(), v, argv_line, true));
+        let Some((shown, path, line, resuming)) = from_flag
+            .or(from_env.map(|(shown, path, line)| (shown, path, line, false)))
+            .or(resume)
+        else {
             continue;
         };
         let path = unquote(&path).to_owned();
         if path.contains("://") || path.contains('$') || path.is_empty() {
             continue;
         }
-        let abs = if path.starts_with('/') {
-            path.clone()
-        } else {
-            format!("/{path}")
-        };
-        let lost = match p.volume_at(c, &abs) {
+        let abs = absolute(c, &path);
+        // A relative path in the image's working directory, which the manifest does not name:
+        // kept only if a lasting volume is mounted where images usually work.
+        let unknown_dir_kept = abs.is_none()
+            && c.mounts.iter().any(|mnt| {
+                let at = mnt.path.trim_end_matches('/');
+                (WORKDIRS.contains(&at) || at.starts_with("/home/"))
+                    && p.volume(&mnt.name).is_some_and(|v| {
+                        !matches!(
+                            v.backing,
+                            Backing::EmptyDir { .. } | Backing::Config | Backing::Ephemeral(_)
+                        )
+                    })
+            });
+        if unknown_dir_kept {
+            continue;
+        }
+        let lost = match abs.and_then(|abs| p.volume_at(c, &abs)) {
+            None if !path.starts_with('/') && c.working_dir.is_none() => {
+                Some("the image's working directory, on the container's own filesystem".to_owned())
+            }
             None => Some("the container's own filesystem".to_owned()),
             Some((mnt, v)) => match v.backing {
                 Backing::EmptyDir { .. } => {
@@ -113,6 +191,13 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
             },
         };
         let Some(where_) = lost else { continue };
+        if resuming {
+            out.push(
+                on(&CHECKPOINT_EPHEMERAL, m, w, Some(c), line, format!("training {} resumes from {shown}, on {where_}: a restarted pod finds nothing there and starts from step 0, and what it writes next to it goes with the pod", who(w, c)))
+                    .with_help("volumes:\n- name: ckpt\n  persistentVolumeClaim: {claimName: training-checkpoints}\n# container:\nvolumeMounts: [{name: ckpt, mountPath: /checkpoints}]   # write there, resume from the latest"),
+            );
+            continue;
+        }
         let restarts = w.restarts.as_ref().map_or_else(
             || "when the pod goes, the trained model goes with it".to_owned(),
             |r| format!("the job restarts pods ({}) and each restart resumes from step 0; the trained model is deleted with the pod", r.text),

@@ -8,7 +8,8 @@ use crate::k8s::{Container, Manifest, Operator, Workload, bytes};
 
 everybyte_core::declare_rule! {
     /// ## What it checks
-    /// A container that uses a GPU or loads a model (an inference server, a hub model id) with no
+    /// A container that uses a GPU or loads a model (an inference server, a hub model id, a
+    /// server on weights an init container downloads) with no
     /// memory limit, or with a limit below the memory it needs times the headroom (1.2 by default):
     /// the peak `everybyte profile` measured (`--profile FILE`), or without a profile the host
     /// memory of loading the model the project holds (or, on a CPU-only server, the hub model it
@@ -164,6 +165,7 @@ fn container(m: &Manifest, w: &Workload, c: &Container, out: &mut Vec<Finding>) 
     let Some(limit) = c.resources.limit("memory") else {
         let loads = c.accelerated()
             || (c.server().is_some() && loads_model(c))
+            || (c.serves() && c.weights_from.is_some())
             || (c.trains() && hub_model(c).is_some());
         if loads && w.operator != Operator::KServe {
             let gpu = if c.gpu_count().is_some_and(|n| n > 0) {

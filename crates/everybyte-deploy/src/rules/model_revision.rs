@@ -3,13 +3,18 @@
 use everybyte_core::Finding;
 
 use super::{hub_model, on, who};
-use crate::k8s::Manifest;
+use everybyte_core::url::moving_ref;
+
+use crate::k8s::{Container, Manifest};
 
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// A container that names a Hugging Face hub model (`--model org/name`, `vllm serve org/name`,
     /// `MODEL_ID=org/name`, `hf://org/name`) with no revision: no `--revision`, no `HF_REVISION`
-    /// or `MODEL_REVISION`, no `@commit` in the id.
+    /// or `MODEL_REVISION`, no `@commit` in the id. Also any container, init containers
+    /// included, that downloads hub files by URL at a branch head
+    /// (`wget https://huggingface.co/ORG/NAME/resolve/main/model.ckpt`), in its command or its
+    /// environment.
     /// ## Why it matters
     /// Without a revision the hub's `main` is loaded, and `main` moves: a new upload of weights, a
     /// changed tokenizer or chat template, or new remote code reaches production at the next pod
@@ -39,6 +44,13 @@ revision: <commit sha>"),
         }
     }
     for (w, _, c) in m.containers() {
+        if let Some((url, branch)) = hub_url_at_branch(c) {
+            out.push(
+                on(&MODEL_REVISION_UNPINNED, m, w, Some(c), c.argv_line.unwrap_or(c.line), format!("{} downloads {url} at the branch head `{branch}`: the next pod start may fetch other weights, with nothing in the manifest changed", who(w, c)))
+                    .with_help("put the commit in the URL: https://huggingface.co/ORG/NAME/resolve/<commit sha>/FILE (the file's page on the hub shows it), and check the file's sha256 after the download"),
+            );
+            continue;
+        }
         if c.init {
             continue;
         }
@@ -69,4 +81,37 @@ revision: <commit sha>"),
             );
         }
     }
+}
+
+/// The first Hugging Face hub URL at a branch head in the container's command or environment,
+/// with the branch.
+fn hub_url_at_branch(c: &Container) -> Option<(String, &'static str)> {
+    let env = c
+        .env
+        .iter()
+        .filter_map(|e| e.value.as_ref())
+        .map(|v| v.text.as_str());
+    c.argv
+        .iter()
+        .map(String::as_str)
+        .chain(env)
+        .find_map(|text| {
+            text.match_indices("http").find_map(|(at, _)| {
+                let url: String = text[at..]
+                    .chars()
+                    .take_while(|ch| {
+                        !ch.is_whitespace() && !matches!(ch, '"' | '\'' | ';' | ')' | '`')
+                    })
+                    .collect();
+                let hub = [
+                    "https://huggingface.co/",
+                    "http://huggingface.co/",
+                    "https://hf.co/",
+                ]
+                .iter()
+                .any(|h| url.starts_with(h));
+                let branch = moving_ref(&url).filter(|_| hub)?;
+                Some((url, branch))
+            })
+        })
 }

@@ -11,7 +11,8 @@ everybyte_core::declare_rule! {
     /// is a known inference server (vLLM, TGI, Triton, TorchServe, SGLang, NIM, Ray Serve, KServe
     /// runtimes, llama.cpp, Ollama, `everybyte serve`), when it is the container of a serving
     /// resource, or when it exposes a port in a Deployment, StatefulSet or Pod and loads a model (a
-    /// GPU, a model in its environment, a `--model` flag); the finding says
+    /// GPU, a model in its environment, a `--model` flag, a volume an init container downloads
+    /// weights into); the finding says
     /// which. Operators that add the probe themselves are known: KubeRay probes every Ray
     /// container, Knative (and KServe on it) adds one on the container's port.
     /// ## Why it matters
