@@ -881,11 +881,34 @@ fn assign_roles(w: &mut Workload) {
     for p in &mut w.pods {
         // Volumes an init container downloads weights into: a container that mounts one
         // loads a model.
+        // Only the volumes its command or environment names (the download's target), never
+        // a ConfigMap or Secret (a token, a CA bundle).
         let fed: Vec<(String, String)> = p
             .containers
             .iter()
             .filter(|c| c.init && c.fetches_model())
-            .flat_map(|c| c.mounts.iter().map(|m| (m.name.clone(), c.name.clone())))
+            .flat_map(|c| {
+                let said = c.command_text();
+                let env: Vec<&str> = c
+                    .env
+                    .iter()
+                    .filter_map(|e| e.value.as_ref().map(|v| v.text.as_str()))
+                    .collect();
+                c.mounts
+                    .iter()
+                    .filter(|m| {
+                        let at = m.path.trim_end_matches('/').to_ascii_lowercase();
+                        !at.is_empty()
+                            && (said.contains(&at)
+                                || env.iter().any(|v| v.to_ascii_lowercase().starts_with(&at)))
+                    })
+                    .filter(|m| {
+                        p.volume(&m.name)
+                            .is_none_or(|v| !matches!(v.backing, Backing::Config))
+                    })
+                    .map(|m| (m.name.clone(), c.name.clone()))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         for c in &mut p.containers {
             c.weights_from = c

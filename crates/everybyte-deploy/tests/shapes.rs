@@ -318,3 +318,59 @@ spec:
     let f = lint(&job("--resume_from_checkpoint latest", ""));
     assert!(ephemeral(&f).is_empty(), "{}", render(&f));
 }
+
+#[test]
+fn hub_ids_resume_lookalikes_and_config_volumes_are_not_checkpoints_or_weights() {
+    // `--checkpoint org/name` names a hub model, and `--resume-download` is not a resume path;
+    // the `--output_dir` on a claim is what counts.
+    let f = lint(&format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata: {{name: ft}}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: train
+        image: example/train:1.0@sha256:{digest}
+        args: [train.py, --checkpoint, openai/whisper-small, --resume-download, ./x, --output_dir, /ckpt]
+        resources: {{limits: {{memory: 8Gi}}, requests: {{memory: 8Gi}}}}
+        volumeMounts: [{{name: ckpt, mountPath: /ckpt}}]
+      volumes:
+      - {{name: ckpt, persistentVolumeClaim: {{claimName: ckpt}}}}
+",
+        digest = "c".repeat(64)
+    ));
+    assert!(!codes(&f).contains(&"K8S015"), "{}", render(&f));
+    // A sidecar that shares only the init container's CA bundle loads no weights.
+    let f = lint(&format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  template:
+    spec:
+      initContainers:
+      - name: fetch
+        image: curlimages/curl:8.10.1@sha256:{digest}
+        command: [sh, -c, \"wget https://example.com/m.safetensors -O /models/m.safetensors\"]
+        volumeMounts: [{{name: models, mountPath: /models}}, {{name: ca, mountPath: /etc/ssl/custom}}]
+      containers:
+      - name: proxy
+        image: example/oauth2-proxy:7.6.0@sha256:{digest}
+        ports: [{{containerPort: 4180}}]
+        volumeMounts: [{{name: ca, mountPath: /etc/ssl/custom}}]
+      volumes:
+      - {{name: models, emptyDir: {{}}}}
+      - {{name: ca, configMap: {{name: ca-bundle}}}}
+",
+        digest = "d".repeat(64)
+    ));
+    let c = codes(&f);
+    assert!(
+        !c.contains(&"K8S004") && !c.contains(&"K8S012"),
+        "{}",
+        render(&f)
+    );
+}

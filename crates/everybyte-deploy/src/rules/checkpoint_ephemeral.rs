@@ -3,7 +3,7 @@
 use everybyte_core::Finding;
 
 use super::{on, who};
-use crate::k8s::{Backing, Manifest, unquote};
+use crate::k8s::{Backing, Manifest, Pod, unquote};
 
 everybyte_core::declare_rule! {
     /// ## What it checks
@@ -58,32 +58,39 @@ fn writes_to(flag: &str) -> bool {
 
 /// The first flag that names a checkpoint or output location, and its value.
 /// A flag that names the checkpoint a job resumes from (`--resume`, `--resume_from_checkpoint`,
-/// `--resume-from`).
+/// `--resume-from`), not another `--resume…` (`--resume-download`, `--resume_wandb_run`).
 fn resumes_from(flag: &str) -> bool {
     let f = flag
         .trim_start_matches('-')
         .to_ascii_lowercase()
         .replace('-', "_");
-    flag.starts_with("--") && f.starts_with("resume")
+    flag.starts_with("--")
+        && matches!(
+            f.as_str(),
+            "resume"
+                | "resume_from"
+                | "resume_from_checkpoint"
+                | "resume_checkpoint"
+                | "resume_ckpt"
+                | "resume_path"
+                | "resume_dir"
+        )
 }
 
-/// A value that reads as a path: absolute, relative (`.`, `./out`, `outputs/run1`), or a URL;
-/// not a number, a boolean or a keyword (`latest`, `auto`, `True`).
+/// A value that reads as a path: absolute, explicitly relative (`.`, `./out`), or a URL; not
+/// a number, a keyword (`latest`, `auto`, `True`), or `org/name` (a hub id as often as a
+/// relative path), and never one that climbs out with `..`.
 fn path_like(v: &str) -> bool {
-    if v.is_empty() || v.starts_with('-') {
-        return false;
-    }
-    if v.starts_with('/') || v.starts_with('.') || v.contains("://") {
-        return true;
-    }
-    v.contains('/')
-        && v.chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '/' | '_' | '-' | '.'))
+    !v.is_empty()
+        && !v.starts_with('-')
+        && !v.split('/').any(|part| part == "..")
+        && (v.starts_with('/') || v == "." || v.starts_with("./") || v.contains("://"))
 }
 
-/// The first flag whose name passes `which` and whose value is a path; the flag's value.
-fn flag_path(c: &crate::k8s::Container, which: fn(&str) -> bool) -> Option<String> {
+/// The values that are paths of the flags whose names pass `which`, in order.
+fn flag_paths(c: &crate::k8s::Container, which: fn(&str) -> bool) -> Vec<String> {
     let words: Vec<&str> = c.words().collect();
+    let mut out = Vec::new();
     for (i, w) in words.iter().enumerate() {
         let (name, value) = match w.split_once('=') {
             Some((n, v)) => (n, Some(unquote(v))),
@@ -92,10 +99,10 @@ fn flag_path(c: &crate::k8s::Container, which: fn(&str) -> bool) -> Option<Strin
         if which(name)
             && let Some(v) = value.filter(|v| path_like(v))
         {
-            return Some(v.trim_end_matches(';').to_owned());
+            out.push(v.trim_end_matches(';').to_owned());
         }
     }
-    None
+    out
 }
 
 /// Where a path of the command lands: absolute as it is, relative against `workingDir`;
@@ -139,6 +146,43 @@ const ENV: &[&str] = &[
     "MODEL_DIR",
 ];
 
+/// Where `path` goes when the pod goes (`None` when it outlives the pod or cannot be told):
+/// the container's filesystem, the image's working directory, an `emptyDir`.
+fn lost(p: &Pod, c: &crate::k8s::Container, path: &str) -> Option<String> {
+    if path.contains("://") || path.contains('$') || path.is_empty() {
+        return None;
+    }
+    let abs = absolute(c, path);
+    // A relative path in the image's working directory, which the manifest does not name:
+    // kept only if a lasting volume is mounted where images usually work.
+    let unknown_dir_kept = abs.is_none()
+        && c.mounts.iter().any(|mnt| {
+            let at = mnt.path.trim_end_matches('/');
+            (WORKDIRS.contains(&at) || at.starts_with("/home/"))
+                && p.volume(&mnt.name).is_some_and(|v| {
+                    !matches!(
+                        v.backing,
+                        Backing::EmptyDir { .. } | Backing::Config | Backing::Ephemeral(_)
+                    )
+                })
+        });
+    if unknown_dir_kept {
+        return None;
+    }
+    match abs.and_then(|abs| p.volume_at(c, &abs)) {
+        None if !path.starts_with('/') && c.working_dir.is_none() => {
+            Some("the image's working directory, on the container's own filesystem".to_owned())
+        }
+        None => Some("the container's own filesystem".to_owned()),
+        Some((mnt, v)) => match v.backing {
+            Backing::EmptyDir { .. } => {
+                Some(format!("emptyDir {} (mounted at {})", v.name, mnt.path))
+            }
+            _ => None,
+        },
+    }
+}
+
 pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
     for (w, p, c) in m.containers() {
         if !c.trains() || c.init {
@@ -149,48 +193,24 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
                 .map(|v| (format!("{k}={}", v.text), v.text.clone(), v.line))
         });
         let argv_line = c.argv_line.unwrap_or(c.line);
-        let from_flag = flag_path(c, writes_to).map(|v| (v.clone(), v, argv_line, false));
-        let resume = flag_path(c, resumes_from).map(|v| (v.clone(), v, argv_line, true));
-        let Some((shown, path, line, resuming)) = from_flag
-            .or(from_env.map(|(shown, path, line)| (shown, path, line, false)))
-            .or(resume)
+        // Every place it writes, then where it resumes from: the first that the pod takes
+        // with it is reported.
+        let mut candidates = flag_paths(c, writes_to)
+            .into_iter()
+            .map(|v| (v.clone(), v, argv_line, false))
+            .chain(from_env.map(|(shown, path, line)| (shown, path, line, false)))
+            .chain(
+                flag_paths(c, resumes_from)
+                    .into_iter()
+                    .map(|v| (v.clone(), v, argv_line, true)),
+            );
+        let Some((shown, line, resuming, where_)) =
+            candidates.find_map(|(shown, path, line, resuming)| {
+                lost(p, c, unquote(&path)).map(|where_| (shown, line, resuming, where_))
+            })
         else {
             continue;
         };
-        let path = unquote(&path).to_owned();
-        if path.contains("://") || path.contains('$') || path.is_empty() {
-            continue;
-        }
-        let abs = absolute(c, &path);
-        // A relative path in the image's working directory, which the manifest does not name:
-        // kept only if a lasting volume is mounted where images usually work.
-        let unknown_dir_kept = abs.is_none()
-            && c.mounts.iter().any(|mnt| {
-                let at = mnt.path.trim_end_matches('/');
-                (WORKDIRS.contains(&at) || at.starts_with("/home/"))
-                    && p.volume(&mnt.name).is_some_and(|v| {
-                        !matches!(
-                            v.backing,
-                            Backing::EmptyDir { .. } | Backing::Config | Backing::Ephemeral(_)
-                        )
-                    })
-            });
-        if unknown_dir_kept {
-            continue;
-        }
-        let lost = match abs.and_then(|abs| p.volume_at(c, &abs)) {
-            None if !path.starts_with('/') && c.working_dir.is_none() => {
-                Some("the image's working directory, on the container's own filesystem".to_owned())
-            }
-            None => Some("the container's own filesystem".to_owned()),
-            Some((mnt, v)) => match v.backing {
-                Backing::EmptyDir { .. } => {
-                    Some(format!("emptyDir {} (mounted at {})", v.name, mnt.path))
-                }
-                _ => None,
-            },
-        };
-        let Some(where_) = lost else { continue };
         if resuming {
             out.push(
                 on(&CHECKPOINT_EPHEMERAL, m, w, Some(c), line, format!("training {} resumes from {shown}, on {where_}: a restarted pod finds nothing there and starts from step 0, and what it writes next to it goes with the pod", who(w, c)))

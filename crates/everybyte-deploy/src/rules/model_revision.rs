@@ -49,7 +49,6 @@ revision: <commit sha>"),
                 on(&MODEL_REVISION_UNPINNED, m, w, Some(c), c.argv_line.unwrap_or(c.line), format!("{} downloads {url} at the branch head `{branch}`: the next pod start may fetch other weights, with nothing in the manifest changed", who(w, c)))
                     .with_help("put the commit in the URL: https://huggingface.co/ORG/NAME/resolve/<commit sha>/FILE (the file's page on the hub shows it), and check the file's sha256 after the download"),
             );
-            continue;
         }
         if c.init {
             continue;

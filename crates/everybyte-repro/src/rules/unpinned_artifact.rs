@@ -2,7 +2,7 @@
 
 use everybyte_core::Finding;
 
-use everybyte_core::url::moving_ref;
+use everybyte_core::url::{BRANCHES, moving_ref};
 
 use super::Context;
 use crate::model::Call;
@@ -215,7 +215,7 @@ fn other_artifact(ctx: &Context<'_>, c: &Call, out: &mut Vec<Finding>) {
         };
         let branch = match repo.split_once(':') {
             None => true,
-            Some((_, r)) => matches!(r, "main" | "master" | "dev" | "develop"),
+            Some((_, r)) => BRANCHES.contains(&r),
         };
         if branch
             && c.keyword("source") != Some("'local'")
@@ -253,9 +253,11 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             .iter()
             .any(|p| c.callee.starts_with(p));
         // `revision=args.revision` pins only when the option has a value by default.
+        // A branch name (`revision="main"`) moves as the default does.
         let pinned = c.keyword("revision").is_some_and(|r| {
-            r.trim() != "None" && named_literal(ctx, r).is_some_and(|v| !v.is_empty())
-                || literal(r).is_none() && !ctx.defaults_none(r)
+            r.trim() != "None"
+                && named_literal(ctx, r).is_some_and(|v| !v.is_empty() && !BRANCHES.contains(&v))
+                || literal(r).is_none() && named_literal(ctx, r).is_none() && !ctx.defaults_none(r)
         });
         let hub_file = matches!(name, "hf_hub_download" | "snapshot_download")
             && (c.callee.starts_with("huggingface_hub.") || c.callee == name);
@@ -304,9 +306,18 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             report(
                 ctx,
                 c,
-                format!(
-                    "{what} without a revision: the hub's default branch decides what this run downloads"
-                ),
+                match c
+                    .keyword("revision")
+                    .and_then(|r| named_literal(ctx, r))
+                    .filter(|r| BRANCHES.contains(r))
+                {
+                    Some(branch) => format!(
+                        "{what} at revision \"{branch}\", a branch: whatever it holds on the day decides what this run downloads"
+                    ),
+                    None => format!(
+                        "{what} without a revision: the hub's default branch decides what this run downloads"
+                    ),
+                },
                 out,
             );
         } else {
