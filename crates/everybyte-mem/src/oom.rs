@@ -105,14 +105,14 @@ pub struct OomAnalysis {
 
 static LEGACY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(CUDA|HIP) out of memory\.(?:\*\*|__|`)?\s*Tried to allocate ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) \(GPU (\d+); ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) total capacity; ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) already allocated; ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) free; (?:([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) reserved in total by PyTorch|([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) cached)",
+        r"(?i)(CUDA|HIP) out of memory(?:\*{1,2}|_{1,2}|`)?\.(?:\*{1,2}|_{1,2}|`)?\s*Tried to allocate ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) \(GPU (\d+); ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) total capacity; ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) already allocated; ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) free; (?:([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) reserved in total by PyTorch|([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) cached)",
     )
     .expect("valid regex")
 });
 
 static MODERN_HEAD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(CUDA|HIP) out of memory\.(?:\*\*|__|`)?\s*Tried to allocate ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes)\. GPU (\d+) has a total capac(?:i)?ty of ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) of which ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) is free\.",
+        r"(?i)(CUDA|HIP) out of memory(?:\*{1,2}|_{1,2}|`)?\.(?:\*{1,2}|_{1,2}|`)?\s*Tried to allocate ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes)\. GPU (\d+) has a total capac(?:i)?ty of ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) of which ([0-9.]+ ?[KMGTP]?i?B|[0-9]+ bytes) is free\.",
     )
     .expect("valid regex")
 });
@@ -151,8 +151,15 @@ fn memfind_ci(hay: &[u8], needle: &[u8]) -> bool {
 /// no complete set of numbers (an OOM message cut off, say).
 pub fn parse_cuda_oom(text: &str) -> Option<CudaOom> {
     if let Some(c) = LEGACY.captures(text) {
-        let reserved = parse_bytes(c.get(7).or_else(|| c.get(8))?.as_str())?;
         let allocated = parse_bytes(&c[5])?;
+        // `reserved in total by PyTorch` counts what is allocated too; the older `cached`
+        // counted only what the allocator held unallocated (allocated + cached + free adds up
+        // to the card less its context).
+        let reserved = match (c.get(7), c.get(8)) {
+            (Some(total), _) => parse_bytes(total.as_str())?,
+            (None, Some(cached)) => allocated + parse_bytes(cached.as_str())?,
+            (None, None) => return None,
+        };
         return Some(CudaOom {
             form: OomForm::Legacy,
             backend: backend(&c[1]),
@@ -463,6 +470,14 @@ mod tests {
         assert_eq!(oom.analyze().verdict, Verdict::Fragmentation);
         let modern = "`torch.OutOfMemoryError: CUDA out of memory.` Tried to allocate 20.00 MiB. GPU 0 has a total capacity of 79.15 GiB of which 5.81 MiB is free. Of the allocated memory 77.92 GiB is allocated by PyTorch, and 616.46 MiB is reserved by PyTorch but unallocated.";
         assert!(parse_cuda_oom(modern).is_some());
+        for head in [
+            "*CUDA out of memory.* Tried",
+            "**CUDA out of memory**. Tried",
+            "__CUDA out of memory.__ Tried",
+        ] {
+            let text = bold.replacen("**RuntimeError: CUDA out of memory.** Tried", head, 1);
+            assert!(parse_cuda_oom(&text).is_some(), "{text}");
+        }
     }
 
     #[test]
@@ -568,10 +583,18 @@ mod tests {
             "{}",
             oom.help()
         );
-        let old = "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 1; 7.93 GiB total capacity; 6.37 GiB already allocated; 11.56 MiB free; 1.88 GiB cached)";
+        // Before 1.4, `cached` was the allocator's free blocks (allocated + cached + free is
+        // the card less its context), so here 1.88 GiB sat unallocated.
+        let old = "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 1; 7.93 GiB total capacity; 5.37 GiB already allocated; 11.56 MiB free; 1.88 GiB cached)";
         let oom = parse_cuda_oom(old).unwrap();
         assert_eq!(oom.gpu, Some(1));
-        assert_eq!(oom.reserved_unallocated, 0);
+        assert_eq!(oom.reserved_unallocated, parse_bytes("1.88 GiB").unwrap());
+        assert_eq!(oom.analyze().verdict, Verdict::Capacity);
+        let fragmented = old.replace("Tried to allocate 2.00 GiB", "Tried to allocate 1.50 GiB");
+        assert_eq!(
+            parse_cuda_oom(&fragmented).unwrap().analyze().verdict,
+            Verdict::Fragmentation
+        );
     }
 
     #[test]

@@ -125,11 +125,8 @@ pub const TRIGGERS: &[&str] = &[
     "Hardware:",
     "NVIDIA",
     "Ubuntu",
-    "Debian",
-    "CentOS",
-    "Rocky Linux",
-    "Red Hat",
-    "Amazon Linux",
+    // Debian GNU/Linux, CentOS Linux, Rocky Linux, Red Hat Enterprise Linux, Amazon Linux
+    "Linux",
     "cuDNN",
 ];
 

@@ -219,14 +219,21 @@ impl Sink {
             let is_exception = self.entries[i].finding.code == PYTHON_EXCEPTION.code;
             let explains = self.entries[i + 1..].iter().find(|e| {
                 let at = e.finding.location.line.unwrap_or(0);
-                let gap = at.saturating_sub(line);
+                // Entries reported at the end of the input (a tracker's) may sit earlier in
+                // the log than this one: such a cause explains what follows it as it would
+                // have during the scan, within the same windows.
+                let gap = at.abs_diff(line);
+                let carried = if at >= line {
+                    gap <= CARRIED_LINES
+                } else {
+                    gap <= CONSEQUENCE_LINES
+                        && matches!(e.role, Role::Cause(_) | Role::CauseAndKill(_))
+                };
                 !e.explained
                     && ((is_kill
                         && matches!(e.role, Role::CauseAndKill(_))
                         && gap <= KILL_BEFORE_CAUSE_LINES)
-                        || (is_exception
-                            && e.finding.code != PYTHON_EXCEPTION.code
-                            && gap <= CARRIED_LINES))
+                        || (is_exception && e.finding.code != PYTHON_EXCEPTION.code && carried))
             });
             if let Some(e) = explains {
                 let (at, what) = (

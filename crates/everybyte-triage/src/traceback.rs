@@ -17,7 +17,8 @@ const HEADLESS_GAP: u32 = 12;
 
 static FRAME: LazyLock<Regex> = LazyLock::new(|| {
     // Curly quotes: a traceback pasted through an editor or a chat.
-    Regex::new(r#"^\s*File ["“”]([^"“”]+)["“”], line (\d+)(?:, in (.+))?"#).expect("valid regex")
+    // faulthandler writes `File "x", line 3 in f`, without the comma.
+    Regex::new(r#"^\s*File ["“”]([^"“”]+)["“”], line (\d+)(?:,? in (.+))?"#).expect("valid regex")
 });
 static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?::\s?(.*))?$")
@@ -53,6 +54,10 @@ pub struct Open {
     /// Opened by a frame, not by `Traceback (most recent call last):`: lines since the last
     /// frame, and only a name that reads as an exception's ends it.
     headless: Option<u32>,
+    /// How far the last frame line was indented: a traceback quoted inside a block
+    /// (torchelastic's `Root Cause` summary) ends on an exception indented less than its
+    /// frames, not at the margin.
+    frame_indent: usize,
 }
 
 #[derive(Debug, Default)]
@@ -98,21 +103,28 @@ fn exception_name(s: &str) -> Option<(String, String)> {
 }
 
 /// Whether a name reads as an exception class's (`ValueError`, `torch.OutOfMemoryError`,
-/// `KeyboardInterrupt`), not as any CamelCase word before a colon (`Epoch: 3`).
+/// `KeyboardInterrupt`, `StopIteration`, `BackendCompilerFailed`), not as any CamelCase word
+/// before a colon (`Epoch: 3`, a bare `Warning: …` or `Error: …`).
 fn reads_as_exception(name: &str) -> bool {
     let last = name.rsplit('.').next().unwrap_or(name);
-    [
-        "Error",
-        "Exception",
-        "Interrupt",
-        "Exit",
-        "Warning",
-        "Failure",
-        "Fault",
-    ]
-    .iter()
-    .any(|end| last.ends_with(end))
+    last == "Exception"
+        || EXCEPTION_ENDINGS
+            .iter()
+            .any(|end| last.len() > end.len() && last.ends_with(end))
 }
+
+/// How exception classes' names end.
+const EXCEPTION_ENDINGS: &[&str] = &[
+    "Error",
+    "Exception",
+    "Interrupt",
+    "Exit",
+    "Iteration",
+    "Warning",
+    "Failure",
+    "Failed",
+    "Fault",
+];
 
 fn frame(c: &regex::Captures<'_>) -> Frame {
     Frame {
@@ -129,6 +141,8 @@ fn frame(c: &regex::Captures<'_>) -> Frame {
 fn is_traceback_start(s: &str) -> bool {
     s.trim_start()
         .starts_with("Traceback (most recent call last)")
+        // torchelastic's summary: `  traceback : Traceback (most recent call last):`
+        || s.contains(": Traceback (most recent call last)")
 }
 
 fn is_chain_marker(s: &str) -> bool {
@@ -158,6 +172,7 @@ pub fn step(
                     lines: 0,
                     cause: None,
                     headless: None,
+                    frame_indent: 0,
                 });
             } else if let Some(c) = FRAME.captures(body) {
                 *mode = Mode::Open(Open {
@@ -166,11 +181,22 @@ pub fn step(
                     lines: 0,
                     cause: None,
                     headless: Some(0),
+                    frame_indent: body.len() - body.trim_start().len(),
                 });
             }
         }
         Mode::Open(mut open) => {
             if tag != open.rank {
+                // A frame without a header is not worth waiting for across other ranks'
+                // output: their lines count toward giving it up, and their traceback
+                // replaces it.
+                if let Some(gap) = &mut open.headless {
+                    *gap += 1;
+                    if *gap > HEADLESS_GAP || is_traceback_start(body) {
+                        step(mode, line, line_no, hits, out);
+                        return;
+                    }
+                }
                 *mode = Mode::Open(open);
                 return;
             }
@@ -185,11 +211,13 @@ pub fn step(
                     lines: 0,
                     cause: open.cause,
                     headless: None,
+                    frame_indent: 0,
                 });
                 return;
             }
             if let Some(c) = FRAME.captures(body) {
                 open.frame = Some(frame(&c));
+                open.frame_indent = body.len() - body.trim_start().len();
                 if open.headless.is_some() {
                     open.headless = Some(0);
                 }
@@ -204,11 +232,15 @@ pub fn step(
                     return;
                 }
             }
-            if body.starts_with([' ', '\t']) || body.trim().is_empty() {
+            let indent = body.len() - body.trim_start().len();
+            let quoted_exception = indent > 0
+                && indent < open.frame_indent
+                && exception_name(body.trim()).is_some_and(|(name, _)| reads_as_exception(&name));
+            if (indent > 0 && !quoted_exception) || body.trim().is_empty() {
                 *mode = Mode::Open(open);
                 return;
             }
-            let Some((name, message)) = exception_name(body.trim_end())
+            let Some((name, message)) = exception_name(body.trim())
                 .filter(|(name, _)| open.headless.is_none() || reads_as_exception(name))
             else {
                 *mode = Mode::Open(open);
@@ -285,6 +317,7 @@ pub fn step(
                     lines: 0,
                     cause: Some(Box::new(cause)),
                     headless: None,
+                    frame_indent: 0,
                 });
             } else if body.trim().is_empty() && waited < 3 {
                 *mode = Mode::Chained {

@@ -53,6 +53,31 @@ fn a_traceback_pasted_from_its_first_frame_with_curly_quotes() {
 }
 
 #[test]
+fn a_stray_frame_does_not_hide_another_ranks_traceback() {
+    let f = codes(
+        "  File \"/usr/lib/python3.10/threading.py\", line 320 in wait\n[rank0]: Traceback (most recent call last):\n[rank0]:   File \"train.py\", line 9, in <module>\n[rank0]: RuntimeError: boom\n",
+    );
+    assert_eq!(f, vec![("LOG015".to_owned(), 4)]);
+}
+
+#[test]
+fn an_oom_report_cut_before_its_kill_line_explains_nothing_after_it() {
+    let mut text =
+        "python3 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n"
+            .to_owned();
+    for i in 0..400 {
+        text.push_str(&format!("step {i}\n"));
+    }
+    text.push_str("Traceback (most recent call last):\n  File \"t.py\", line 3, in <module>\nValueError: bad shape\n");
+    let f = findings(&text);
+    let exception = f.iter().find(|f| f.code == "LOG015").expect("LOG015");
+    assert!(
+        !exception.data.contains_key("explained_by_line"),
+        "{exception:?}"
+    );
+}
+
+#[test]
 fn a_syntax_error_has_no_traceback_line() {
     let f = codes(
         "  File \"/work/train.py\", line 12\n    model = Net(\n               ^\nSyntaxError: '(' was never closed\n",
@@ -66,12 +91,19 @@ fn a_frame_alone_does_not_make_the_next_word_an_exception() {
     let text = "  File \"/work/train.py\", line 12 in main\nEpoch: 3\nWarmup: done\nLoss: 0.31\n";
     assert!(codes(text).is_empty(), "{:?}", codes(text));
     // Twelve lines after the last frame, the traceback is given up.
-    let mut text = "  File \"/work/train.py\", line 12, in main\n".to_owned();
-    for i in 0..13 {
-        text.push_str(&format!("step {i}\n"));
-    }
-    text.push_str("RuntimeError: later, on its own\n");
-    assert!(codes(&text).is_empty(), "{:?}", codes(&text));
+    let after = |lines: usize| {
+        let mut text = "  File \"/work/train.py\", line 12, in main\n".to_owned();
+        for i in 0..lines {
+            text.push_str(&format!("step {i}\n"));
+        }
+        text.push_str("RuntimeError: later, on its own\n");
+        codes(&text)
+    };
+    assert_eq!(after(11), vec![("LOG015".to_owned(), 13)]);
+    assert!(after(12).is_empty(), "{:?}", after(12));
+    // A bare `Warning:` or `Error:` is not an exception's name.
+    let text = "  File \"/work/train.py\", line 12, in main\nWarning: Permanently added 'node-2' to the list of known hosts.\n";
+    assert!(codes(text).is_empty(), "{:?}", codes(text));
 }
 
 #[test]
@@ -111,5 +143,66 @@ fn nvidia_smi_that_cannot_reach_a_gpu() {
     assert_eq!(
         codes("Unable to determine the device handle for GPU 0000:0B:00.0: Unknown Error\n"),
         vec![("LOG028".to_owned(), 1)]
+    );
+}
+
+#[test]
+fn torchelastic_quotes_the_root_cause_traceback_indented() {
+    let f = findings(
+        "Root Cause (first observed failure):\n[0]:\n  time      : 2022-02-26_22:02:07\n  rank      : 3 (local_rank: 0)\n  exitcode  : 1 (pid: 181845)\n  traceback : Traceback (most recent call last):\n    File \"/env/lib/python3.8/site-packages/torch/distributed/elastic/multiprocessing/errors/__init__.py\", line 345, in wrapper\n      return f(*args, **kwargs)\n    File \"/work/pretrain_gpt.py\", line 241, in main\n      die\n  NameError: name 'die' is not defined\n  \n============================================================\n",
+    );
+    let e = f.iter().find(|f| f.code == "LOG015").expect("LOG015");
+    assert_eq!(e.location.line, Some(11));
+    assert!(
+        e.message.contains("pretrain_gpt.py:241, in main"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn other_tools_telling_the_same_failures() {
+    // docker inspect: exit 137 with the OOM flag false is a SIGKILL, not the OOM killer.
+    let f = codes(
+        "    \"State\": {\n        \"OOMKilled\": false,\n        \"Dead\": false,\n        \"ExitCode\": 137,\n",
+    );
+    assert_eq!(f, vec![("LOG004".to_owned(), 4)]);
+    assert_eq!(
+        codes("        \"OOMKilled\": true,\n"),
+        vec![("LOG005".to_owned(), 1)]
+    );
+    // Slurm's cgroup OOM killer.
+    assert_eq!(
+        codes(
+            "slurmstepd: error: Detected 2 oom-kill event(s) in StepId=4242.0. Some of your processes may have been killed by the cgroup out-of-memory handler.\n"
+        ),
+        vec![("LOG005".to_owned(), 1)]
+    );
+    // systemd's view of a segfault.
+    assert_eq!(
+        codes(
+            "Mar 02 10:00:00 node7 systemd[1]: trainer.service: Main process exited, code=dumped, status=11/SEGV\n"
+        ),
+        vec![("LOG003".to_owned(), 1)]
+    );
+    // A glibc version node without a number.
+    assert_eq!(
+        codes(
+            "ImportError: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_ABI_DT_RELR' not found (required by /env/lib/python3.10/site-packages/ext/_C.so)\n"
+        ),
+        vec![("LOG011".to_owned(), 1)]
+    );
+    // cuDNN 9 names every name it tried.
+    let f = findings(
+        "Unable to load any of {libcudnn_cnn.so.9.1.0, libcudnn_cnn.so.9.1, libcudnn_cnn.so.9, libcudnn_cnn.so}\n",
+    );
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0].message.contains("libcudnn_cnn.so.9.1.0") && f[0].message.contains("cuDNN 9"));
+    // DeepSpeed cannot lower the scale any further.
+    assert_eq!(
+        codes(
+            "[2024-03-01 10:00:00,000] [INFO] [loss_scaler.py:183:update_scale] [deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 1, reducing to 1\n"
+        ),
+        vec![("LOG024".to_owned(), 1)]
     );
 }

@@ -56,11 +56,13 @@ static ABORTED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:^\s*Aborted\s*(?:\(core dumped\))?\s*$|Aborted\s+\(core dumped\)|line \d+:\s+\d+\s+Aborted\b|^\[\d+\][+-]?\s+Aborted\b|Fatal Python error: Aborted)")
         .expect("valid regex")
 });
+/// `SIGABRT`, and systemd's `status=6/ABRT`.
 static SIGABRT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:Signals\.)?\bSIGABRT\b|Signal 6 \(SIGABRT\)").expect("valid regex")
+    Regex::new(r"(?:Signals\.)?\bSIGABRT\b|Signal 6 \(SIGABRT\)|status=6/ABRT\b")
+        .expect("valid regex")
 });
 static EXIT_134: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:exit(?:ed with)?[ _]?(?:code|status)|exitcode|return ?code)\s*[:=]?\s*(134|-6)\b")
+    Regex::new(r#"(?i)\b(?:exit(?:ed with)?[ _]?(?:code|status)|exitcode|return ?code)"?\s*[:=]?\s*(134|-6)\b"#)
         .expect("valid regex")
 });
 
@@ -260,6 +262,10 @@ mod tests {
         ));
         assert!(fires("Fatal Python error: Aborted"));
         assert!(fires("exitcode  : -6 (pid: 2630)"));
+        assert!(fires(
+            "systemd[1]: app.service: Main process exited, code=dumped, status=6/ABRT"
+        ));
+        assert!(fires("        \"ExitCode\": 134,"));
         assert!(!fires("Aborted!"));
         assert!(!fires(
             "Training aborted by user; we terminate the scheduler cleanly"

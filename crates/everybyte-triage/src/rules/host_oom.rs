@@ -12,8 +12,9 @@ everybyte_core::declare_rule! {
     /// ## What it checks
     /// A process killed for host (not GPU) memory: the kernel's `Out of memory: Killed process
     /// PID (NAME) … anon-rss:…kB`, `Memory cgroup out of memory: Killed process …`, the
-    /// `oom-kill:constraint=…` summary line, and a Kubernetes container whose last state is
-    /// `OOMKilled`. The resident memory at the kill is given in GiB, and whether the limit was
+    /// `oom-kill:constraint=…` summary line, Slurm's `Detected N oom-kill event(s) in step …`,
+    /// and a Kubernetes or Docker container whose last state is `OOMKilled` (not
+    /// `"OOMKilled": false`). The resident memory at the kill is given in GiB, and whether the limit was
     /// a container's (a cgroup) or the whole machine's. A report cut before its kill line (only
     /// `TASK invoked oom-killer: gfp_mask=… order=N` and the call trace) is reported from its
     /// first line; when the kill line follows, only the kill line is.
@@ -49,6 +50,14 @@ static INVOKED: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static K8S: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bOOMKilled\b").expect("valid regex"));
+/// `docker inspect`'s and the API's flag set to false: the container was not OOM-killed.
+static K8S_FALSE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"\bOOMKilled"?\s*[:=]\s*"?(?i:false)\b"#).expect("valid regex"));
+/// Slurm's report of the cgroup OOM killer in a job step.
+static SLURM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"Detected (\d+) oom[-_]kill event(?:s|\(s\))? in (?:step |StepId=)?(\w+(?:\.\w+)?)")
+        .expect("valid regex")
+});
 
 const CAUSE: &str = "out-of-memory kill";
 
@@ -170,6 +179,13 @@ fn detect_kill(line: &str, out: &mut Vec<Hit>) {
         );
         return;
     }
+    if let Some(hit) = slurm(line) {
+        out.push(hit);
+        return;
+    }
+    if K8S_FALSE.is_match(line) {
+        return;
+    }
     if let Some(m) = K8S.find(line) {
         out.push(
             Hit::new(
@@ -182,6 +198,28 @@ fn detect_kill(line: &str, out: &mut Vec<Hit>) {
             .key("k8s-oomkilled"),
         );
     }
+}
+
+/// Slurm's report of its cgroup OOM killer in a job step.
+fn slurm(line: &str) -> Option<Hit> {
+    let c = SLURM.captures(line)?;
+    let n: u64 = c[1].parse().unwrap_or(1);
+    Some(
+        Hit::new(
+            &OOM_KILLED,
+            c.get(0).map_or(0, |m| m.start()),
+            format!(
+                "Slurm's cgroup OOM killer killed {} in step {}: the job used more memory than it asked for (--mem / --mem-per-cpu)",
+                if n == 1 { "a process".to_owned() } else { format!("processes ({n} events)") },
+                &c[2]
+            ),
+            "sacct -j JOBID --format=JobID,MaxRSS,ReqMem,State shows the peak against the request; raise --mem (or --mem-per-gpu) to the measured peak × 1.2 (everybyte profile -- CMD), or lower the peak: fewer DataLoader workers, mmap-loaded weights",
+        )
+        .role(Role::CauseAndKill(CAUSE))
+        .key(format!("slurm-oom-{}", &c[2]))
+        .data("events", n)
+        .data("step", &c[2]),
+    )
 }
 
 fn help(cgroup: bool) -> &'static str {

@@ -33,7 +33,7 @@ everybyte_core::declare_rule! {
 }
 
 static EXIT_132: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:exit(?:ed with)?[ _]?(?:code|status)|exitcode|return ?code)\s*[:=]?\s*(132|-4)\b")
+    Regex::new(r#"(?i)\b(?:exit(?:ed with)?[ _]?(?:code|status)|exitcode|return ?code)"?\s*[:=]?\s*(132|-4)\b"#)
         .expect("valid regex")
 });
 /// A shell's job report: `Illegal instruction (core dumped)`, `run.sh: line 3:  4242 Illegal

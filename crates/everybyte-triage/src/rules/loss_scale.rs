@@ -14,7 +14,8 @@ everybyte_core::declare_rule! {
     /// Attempted loss scale: 2, reducing to 1` and `Current loss scale already at minimum`,
     /// fairseq's `gradient overflow detected, ignoring gradient, setting loss scale to: 0.5`
     /// and `Minimum loss scale reached` — over the whole log. It reports the first line where
-    /// the scale fell below 1 (or hit the scaler's minimum), with its step where printed, and
+    /// the scale fell below 1 (or hit the scaler's minimum: said so, or an overflow whose
+    /// `reducing to` leaves the attempted scale where it was), with its step where printed, and
     /// how many overflows there were in all. An occasional overflow that leaves the scale at 1
     /// or above is how dynamic loss scaling works and is not reported.
     /// ## Why it matters
@@ -38,6 +39,11 @@ static REDUCED: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)(?:reducing (?:loss scale )?to|setting loss scale to):?\s*([0-9.]+(?:e-?\d+)?)",
     )
     .expect("valid regex")
+});
+/// DeepSpeed's `Attempted loss scale: 1, reducing to 1`: a reduction that leaves the scale
+/// where it was has hit the scaler's floor (`min_loss_scale`).
+static ATTEMPTED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)attempted loss scale:?\s*([0-9.]+(?:e-?\d+)?)").expect("valid regex")
 });
 static MINIMUM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -92,7 +98,13 @@ pub fn detect(line: &str, line_no: u64, memory: &mut Memory, _out: &mut Vec<Hit>
     if let Some(s) = scale {
         t.lowest = Some(t.lowest.map_or(s, |l| l.min(s)));
     }
-    let collapsed = minimum.is_some() || scale.is_some_and(|s| s < 1.0);
+    let at_floor = scale.is_some_and(|s| {
+        ATTEMPTED
+            .captures(line)
+            .and_then(|c| c[1].parse::<f64>().ok())
+            .is_some_and(|attempted| attempted <= s)
+    });
+    let collapsed = minimum.is_some() || at_floor || scale.is_some_and(|s| s < 1.0);
     if collapsed && t.collapse.is_none() {
         let step = STEP.captures(line).map(|c| format!("{} {}", &c[1], &c[2]));
         t.collapse = Some((line_no, line.to_owned(), scale, step, t.overflows));
@@ -129,7 +141,9 @@ impl Tracker {
             message,
             "restart from the last good checkpoint with a lower learning rate or a longer warm-up, clip gradients (torch.nn.utils.clip_grad_norm_(params, 1.0)), inspect the batches around the first overflow, and prefer bf16 where the GPU supports it (no loss scaling)",
         )
-        .role(Role::None)
+        // The exception a trainer raises for it (DeepSpeed's `Current loss scale already at
+        // minimum`) follows from it.
+        .role(Role::Cause("loss-scale collapse"))
         .data("overflows", self.overflows)
         .data("overflows_before", before);
         if let Some(s) = scale {

@@ -112,7 +112,8 @@ pub static DETECTORS: &[Detector] = &[
     },
     Detector {
         triggers: &[
-            "segfault",
+            // `segfault`, PyTorch's `Segfault encountered`
+            "egfault",
             // `Segmentation fault`, `Segmentation Fault`, `segmentation fault`
             "egmentation",
             // a sanitizer's `SEGV on unknown address`
@@ -180,7 +181,7 @@ pub static DETECTORS: &[Detector] = &[
         detect: Detect::Line(nonfinite_loss::detect),
     },
     Detector {
-        triggers: &["cannot open shared object"],
+        triggers: &["cannot open shared object", "Unable to load any of"],
         detect: Detect::Line(shared_library::detect),
     },
     Detector {
@@ -189,8 +190,11 @@ pub static DETECTORS: &[Detector] = &[
         detect: Detect::Line(illegal_instruction::detect),
     },
     Detector {
-        // `terminate called …` (with `Terminated`: one word), `Aborted`, SIGABRT, 134/-6.
-        triggers: &["erminate", "Aborted", "SIG", EXIT[0], EXIT[1], EXIT[2]],
+        // `terminate called …` (with `Terminated`: one word), `Aborted`, SIGABRT, systemd's
+        // `status=6/ABRT`, 134/-6.
+        triggers: &[
+            "erminate", "Aborted", "SIG", "ABRT", EXIT[0], EXIT[1], EXIT[2],
+        ],
         detect: Detect::Line(abort::detect),
     },
     Detector {
@@ -221,8 +225,9 @@ pub static DETECTORS: &[Detector] = &[
     },
     Detector {
         triggers: &[
-            "driver on your system is too old",
-            "driver version is insufficient",
+            // `driver on your system is too old`, `driver version is insufficient` (and the
+            // environment's `Driver`)
+            "river",
             "no kernel image",
             "not compatible with the current PyTorch",
         ],

@@ -53,7 +53,10 @@ pub fn find_nonfinite_loss(line: &str) -> Option<(usize, &str)> {
 
 /// Finds a gradient-norm field whose value is non-finite (`'grad_norm': nan`).
 pub fn find_nonfinite_grad_norm(line: &str) -> Option<(usize, &str)> {
-    find_nonfinite_field(line, "grad_norm").or_else(|| find_nonfinite_field(line, "gradnorm"))
+    // `grad_norm`, `gradnorm`, Megatron's `grad norm: nan |`
+    find_nonfinite_field(line, "grad_norm")
+        .or_else(|| find_nonfinite_field(line, "gradnorm"))
+        .or_else(|| find_nonfinite_field(line, "grad norm"))
 }
 
 fn find_nonfinite_field<'a>(line: &'a str, field: &str) -> Option<(usize, &'a str)> {
@@ -239,6 +242,12 @@ mod tests {
         ] {
             assert!(find_nonfinite_loss(line).is_some(), "{line}");
         }
+        assert!(
+            super::find_nonfinite_grad_norm(
+                " iteration     5426/  250000 | learning rate: 2.999E-04 | loss scale: 1.0 | grad norm: nan | number of nan iterations:   0 |"
+            )
+            .is_some()
+        );
         assert!(
             super::find_nonfinite_grad_norm(
                 "{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 1.2e-09, 'epoch': 0.0}"

@@ -11,7 +11,8 @@ everybyte_core::declare_rule! {
     /// Tracebacks prefixed by torchrun's `[rankN]:` are followed per rank. A traceback pasted
     /// from its first frame (no `Traceback` line; quotes curled by an editor) and a
     /// `SyntaxError`, which Python prints without one, are read too: there the final line must
-    /// name an exception class (`…Error`, `…Exception`, `…Interrupt`, `…Exit`).
+    /// name an exception class (`…Error`, `…Exception`, `…Interrupt`, `…Exit`, `…Iteration`,
+    /// `…Warning`, `…Failure`, `…Failed`, `…Fault`).
     /// ## Why it matters
     /// In a long log the exception that ended the run is easy to miss among warnings and
     /// progress bars, and in multi-rank runs the first rank's error is buried under the

@@ -11,8 +11,9 @@ everybyte_core::declare_rule! {
     /// ## What it checks
     /// A segmentation fault: the kernel's `segfault at ADDR ip IP sp SP error N in
     /// LIB[BASE+SIZE]` line, a shell's `Segmentation fault (core dumped)`, Python's
-    /// faulthandler (or a library's own handler), a sanitizer's `SEGV on unknown address`
-    /// report, a DataLoader worker killed by SIGSEGV, or exit status 139.
+    /// faulthandler (or a library's own handler, PyTorch's `Segfault encountered`), a
+    /// sanitizer's `SEGV on unknown address` report, systemd's `status=11/SEGV`, a DataLoader
+    /// worker killed by SIGSEGV, or exit status 139.
     /// The kernel line is decoded: the page-fault error bits (read or write, user or kernel
     /// mode, page not present or protection violation, instruction fetch), a fault near
     /// address 0 named as a NULL dereference, and the instruction's offset inside the library
@@ -46,8 +47,15 @@ static SANITIZER: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// PyTorch's own handler of fatal signals (`!!!!!!! Segfault encountered !!!!!!!`).
+static HANDLER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"Segfault encountered").expect("valid regex"));
+/// systemd's report of a service's process killed by SIGSEGV.
+static SYSTEMD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"status=11/SEGV\b").expect("valid regex"));
+
 static EXIT_139: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:exit(?:ed with)?[ _]?(?:code|status)|exitcode|return ?code)\s*[:=]?\s*(139|-11)\b")
+    Regex::new(r#"(?i)\b(?:exit(?:ed with)?[ _]?(?:code|status)|exitcode|return ?code)"?\s*[:=]?\s*(139|-11)\b"#)
         .expect("valid regex")
 });
 
@@ -99,7 +107,16 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         .role(Role::Cause("segmentation fault"))
         .key("sigsegv")
     };
-    if let Some(p) = find_ci(line, "segmentation fault") {
+    if let Some(m) = HANDLER.find(line) {
+        out.push(generic(m.start(), "PyTorch's fatal-signal handler reported a segmentation fault (the frames after this line are the native stack)"));
+    } else if let Some(m) = SYSTEMD.find(line) {
+        out.push(generic(
+            m.start(),
+            "systemd: the service's main process died of SIGSEGV (status=11/SEGV)",
+        ));
+    } else if let Some(p) =
+        find_ci(line, "segmentation fault").filter(|&p| reports_a_crash(line, p))
+    {
         let what = if line.contains("Fatal Python error") {
             "Python's faulthandler reported a segmentation fault"
         } else if line.contains("killed by signal") {
@@ -122,14 +139,34 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
     }
 }
 
+/// Whether the `segmentation fault` at byte `p` reports a crash rather than mentions one in
+/// prose (`importing faiss after torch may cause a segmentation fault`): the shells' and
+/// handlers' capitalised `Segmentation fault`, a line that starts with it (after a timestamp
+/// or a prefix ending in `: ` or `] `), `(core dumped)` after it, or a signal named with it.
+fn reports_a_crash(line: &str, p: usize) -> bool {
+    let before = line[..p].trim_end();
+    let after = &line[p + "segmentation fault".len()..];
+    line.as_bytes()[p] == b'S'
+        || before.is_empty()
+        || before.ends_with(':')
+        || before.ends_with(']')
+        || after.trim_start().starts_with("(core dumped)")
+        || ["SIGSEGV", "signal", "Fatal Python error"]
+            .iter()
+            .any(|w| line.contains(w))
+}
+
 fn sanitizer_hit(c: &regex::Captures<'_>) -> Hit {
     let tool = &c[1];
-    let addr = c.get(2).and_then(|m| {
-        let hex = m.as_str().trim_start_matches("0x");
-        u64::from_str_radix(hex, 16).ok()
+    // `(nil)` is glibc's spelling of a NULL pointer.
+    let addr = c.get(2).and_then(|m| match m.as_str() {
+        "(nil)" => Some(0),
+        hex => u64::from_str_radix(hex.trim_start_matches("0x"), 16).ok(),
     });
     let what = match addr {
-        None | Some(0) => "a NULL pointer dereference".to_owned(),
+        None => "an access the sanitizer could not place (usually a wild or non-canonical pointer)"
+            .to_owned(),
+        Some(0) => "a NULL pointer dereference".to_owned(),
         Some(a) if a < 0x1_0000 => {
             format!("a NULL pointer dereference (field at offset {a:#x} of a NULL struct)")
         }
@@ -270,6 +307,18 @@ mod tests {
             fires("Fatal Python error: pygame_parachute: (pygame parachute) Segmentation Fault")
                 .unwrap();
         assert!(parachute.contains("faulthandler"), "{parachute}");
+        let unknown = fires("==7==ERROR: AddressSanitizer: SEGV on unknown address (pc 0x7f5e2a1b3c4d bp 0x7ffd1234 sp 0x7ffd1200 T0)").unwrap();
+        assert!(unknown.contains("could not place"), "{unknown}");
+        assert!(
+            fires("/bin/sh: line 1: 4242 segmentation fault (core dumped) python x.py").is_some()
+        );
+        assert!(fires("zsh: segmentation fault  python train.py").is_some());
+        assert!(fires("!!!!!!! Segfault encountered !!!!!!!").is_some());
+        assert!(fires("Jul 10 16:36:36 host systemd[1]: app.service: Main process exited, code=dumped, status=11/SEGV").is_some());
+        assert!(
+            fires("UserWarning: importing faiss after torch may cause a segmentation fault")
+                .is_none()
+        );
         // Other sanitizer errors are memory bugs, not SIGSEGV.
         assert!(
             fires("==1==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x6020").is_none()

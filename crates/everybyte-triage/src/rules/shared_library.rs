@@ -10,7 +10,8 @@ everybyte_core::declare_rule! {
     /// ## What it checks
     /// The dynamic loader's `libcudart.so.11.0: cannot open shared object file: No such file or
     /// directory` (from an `ImportError`, an `OSError` of `ctypes`, or `error while loading
-    /// shared libraries` when a program starts).
+    /// shared libraries` when a program starts), and cuDNN 9's `Unable to load any of
+    /// {libcudnn_ops.so.9.1.0, …}`.
     /// ## Why it matters
     /// The library is not on the loader's search path: not installed, installed for another
     /// CUDA major version (`.so.11` versus `.so.12`), or installed in a place only one
@@ -31,12 +32,19 @@ static CANNOT_OPEN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"([\w.+-]+\.so(?:\.[\w.]+)?): cannot open shared object file").expect("valid regex")
 });
 
+static ANY_OF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"Unable to load any of \{\s*([\w.+-]+\.so(?:\.[\w.]+)?)").expect("valid regex")
+});
+
 pub fn detect(line: &str, out: &mut Vec<Hit>) {
     // NCCL probes for an optional network plugin on every start and logs the miss at INFO.
     if line.contains("NCCL INFO") || line.contains("libnccl-net") || line.contains("NET/Plugin") {
         return;
     }
-    let Some(c) = CANNOT_OPEN.captures(line) else {
+    // cuDNN 9 (and CTranslate2) try each name of a library in turn: `Unable to load any of
+    // {libcudnn_ops.so.9.1.0, libcudnn_ops.so.9.1, libcudnn_ops.so.9, libcudnn_ops.so}`; the
+    // first, most specific name is the one the build expects.
+    let Some(c) = CANNOT_OPEN.captures(line).or_else(|| ANY_OF.captures(line)) else {
         return;
     };
     let lib = &c[1];

@@ -32,7 +32,9 @@ everybyte_core::declare_rule! {
 }
 
 static NOT_FOUND: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:(\S+?):\s+)?version [`'\u{2018}]((\w+?)_([\d.]+))['\u{2019}] not found(?: \(required by ([^)]+)\))?")
+    // `GLIBC_ABI_DT_RELR` is glibc 2.36's marker for binaries linked with packed relative
+    // relocations (`-z pack-relative-relocs`): it has no number.
+    Regex::new(r"(?:(\S+?):\s+)?version [`'\u{2018}]((\w+?)_([\d.]+)|GLIBC_ABI_DT_RELR)['\u{2019}] not found(?: \(required by ([^)]+)\))?")
         .expect("valid regex")
 });
 
@@ -81,8 +83,10 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         .get(1)
         .map(|m| m.as_str().trim_start_matches("ImportError:").trim());
     let full = &c[2];
-    let family = &c[3];
-    let ver = &c[4];
+    let (family, ver) = match (c.get(3), c.get(4)) {
+        (Some(f), Some(v)) => (f.as_str(), v.as_str()),
+        _ => ("GLIBC", "2.36"),
+    };
     let needer = c.get(5).map(|m| m.as_str());
     let who = needer.map_or_else(
         || "a binary".to_owned(),

@@ -34,7 +34,7 @@ everybyte_core::declare_rule! {
 }
 
 static EXIT_CODE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:exit(?:ed with)?[ _]?(?:code|status)|exitcode|return ?code)\s*[:=]?\s*(-?\d{1,3})\b")
+    Regex::new(r#"(?i)\b(?:exit(?:ed with)?[ _]?(?:code|status)|exitcode|return ?code)"?\s*[:=]?\s*(-?\d{1,3})\b"#)
         .expect("valid regex")
 });
 static SIGNAL_NAME: LazyLock<Regex> = LazyLock::new(|| {
