@@ -883,33 +883,45 @@ fn assign_roles(w: &mut Workload) {
         // loads a model.
         // Only the volumes its command or environment names (the download's target), never
         // a ConfigMap or Secret (a token, a CA bundle).
-        let fed: Vec<(String, String)> = p
-            .containers
-            .iter()
-            .filter(|c| c.init && c.fetches_model())
-            .flat_map(|c| {
-                let said = c.command_text();
-                let env: Vec<&str> = c
-                    .env
-                    .iter()
-                    .filter_map(|e| e.value.as_ref().map(|v| v.text.as_str()))
-                    .collect();
-                c.mounts
-                    .iter()
-                    .filter(|m| {
-                        let at = m.path.trim_end_matches('/').to_ascii_lowercase();
-                        !at.is_empty()
-                            && (said.contains(&at)
-                                || env.iter().any(|v| v.to_ascii_lowercase().starts_with(&at)))
-                    })
-                    .filter(|m| {
-                        p.volume(&m.name)
-                            .is_none_or(|v| !matches!(v.backing, Backing::Config))
-                    })
-                    .map(|m| (m.name.clone(), c.name.clone()))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let fed: Vec<(String, String)> =
+            p.containers
+                .iter()
+                .filter(|c| c.init && c.fetches_model())
+                .flat_map(|c| {
+                    let said = c.command_text();
+                    let env: Vec<&str> = c
+                        .env
+                        .iter()
+                        .filter_map(|e| e.value.as_ref().map(|v| v.text.as_str()))
+                        .collect();
+                    // A hub download that names no directory writes to the Hugging Face cache.
+                    let to_cache = (said.contains("huggingface-cli download")
+                        || said.contains("hf download"))
+                        && !said.contains("--local-dir");
+                    let names = |text: &str, at: &str| {
+                        text.match_indices(at).any(|(i, _)| {
+                            text[i + at.len()..].chars().next().is_none_or(|ch| {
+                                !ch.is_ascii_alphanumeric() && ch != '_' && ch != '-'
+                            })
+                        })
+                    };
+                    c.mounts
+                        .iter()
+                        .filter(|m| {
+                            let at = m.path.trim_end_matches('/').to_ascii_lowercase();
+                            !at.is_empty()
+                                && (names(&said, &at)
+                                    || env.iter().any(|v| names(&v.to_ascii_lowercase(), &at))
+                                    || to_cache && at.contains(".cache/huggingface"))
+                        })
+                        .filter(|m| {
+                            p.volume(&m.name)
+                                .is_none_or(|v| !matches!(v.backing, Backing::Config))
+                        })
+                        .map(|m| (m.name.clone(), c.name.clone()))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
         for c in &mut p.containers {
             c.weights_from = c
                 .mounts

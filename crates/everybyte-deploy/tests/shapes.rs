@@ -374,3 +374,58 @@ spec:
         render(&f)
     );
 }
+
+#[test]
+fn output_flags_relative_paths_and_branch_revisions() {
+    let job = |args: &str, mounts: &str, volumes: &str| {
+        format!(
+            "apiVersion: batch/v1
+kind: Job
+metadata: {{name: train}}
+spec:
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers:
+      - name: train
+        image: example/train:1.0@sha256:{digest}
+        args: [{args}]
+        resources: {{limits: {{memory: 8Gi}}, requests: {{memory: 8Gi}}}}
+        volumeMounts: [{mounts}]
+      volumes: [{volumes}]
+",
+            digest = "e".repeat(64)
+        )
+    };
+    let ephemeral = |f: &[Finding]| f.iter().filter(|f| f.code == "K8S015").count();
+    // The output directory is on a claim: the TensorBoard directory beside it is not the
+    // checkpoint.
+    let f = lint(&job(
+        "train.py, --output_dir, /ckpt, --logdir, /tmp/tb",
+        "{name: ckpt, mountPath: /ckpt}",
+        "{name: ckpt, persistentVolumeClaim: {claimName: ckpt}}",
+    ));
+    assert_eq!(ephemeral(&f), 0, "{}", render(&f));
+    // An output directory is a path even without `./`.
+    let f = lint(&job("train.py, --output_dir, outputs/llama-ft", "", ""));
+    assert_eq!(ephemeral(&f), 1, "{}", render(&f));
+    // A branch is not a revision.
+    let server = |revision: &str| {
+        format!(
+            "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: llm}}
+spec:
+  template:
+    spec:
+      containers:
+      - name: vllm
+        image: vllm/vllm-openai:v0.6.4@sha256:{digest}
+        args: [--model, meta-llama/Llama-3.1-8B-Instruct, --revision, {revision}]
+",
+            digest = "f".repeat(64)
+        )
+    };
+    assert!(codes(&lint(&server("main"))).contains(&"K8S020"));
+    assert!(!codes(&lint(&server("0e9e39f249a16976918f6564b8830bc894c89659"))).contains(&"K8S020"));
+}

@@ -223,16 +223,20 @@ impl Sink {
                 // the log than this one: such a cause explains what follows it as it would
                 // have during the scan, within the same windows.
                 let gap = at.abs_diff(line);
-                let carried = if at >= line {
-                    gap <= CARRIED_LINES
-                } else {
-                    gap <= CONSEQUENCE_LINES
+                let before = at < line;
+                let carried = if before {
+                    gap <= CONSEQUENCE_LINES.min(self.link_window)
                         && matches!(e.role, Role::Cause(_) | Role::CauseAndKill(_))
+                } else {
+                    gap <= CARRIED_LINES
+                };
+                let kill_window = if before {
+                    self.link_window
+                } else {
+                    KILL_BEFORE_CAUSE_LINES
                 };
                 !e.explained
-                    && ((is_kill
-                        && matches!(e.role, Role::CauseAndKill(_))
-                        && gap <= KILL_BEFORE_CAUSE_LINES)
+                    && ((is_kill && matches!(e.role, Role::CauseAndKill(_)) && gap <= kill_window)
                         || (is_exception && e.finding.code != PYTHON_EXCEPTION.code && carried))
             });
             if let Some(e) = explains {

@@ -141,8 +141,10 @@ fn frame(c: &regex::Captures<'_>) -> Frame {
 fn is_traceback_start(s: &str) -> bool {
     s.trim_start()
         .starts_with("Traceback (most recent call last)")
-        // torchelastic's summary: `  traceback : Traceback (most recent call last):`
+        // torchelastic's summary: `  traceback : Traceback (most recent call last):`, the
+        // header ending the line (not a one-line traceback flattened into a message).
         || s.contains(": Traceback (most recent call last)")
+            && s.trim_end().ends_with("Traceback (most recent call last):")
 }
 
 fn is_chain_marker(s: &str) -> bool {

@@ -206,3 +206,97 @@ fn other_tools_telling_the_same_failures() {
         vec![("LOG024".to_owned(), 1)]
     );
 }
+
+#[test]
+fn second_review_cases() {
+    // A traceback flattened into one message line opens nothing.
+    let f = codes(
+        "ERROR retry.py: attempt 1 failed: Traceback (most recent call last):\\n  File \"a.py\", line 3, in f\\nConnectionError: reset\nEpoch: 1\n",
+    );
+    assert!(f.is_empty(), "{f:?}");
+    // A floor above 1 still scales the gradients up.
+    assert!(
+        codes("[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 128, reducing to 128\n")
+            .is_empty()
+    );
+    // Newer Slurm spells it with an underscore.
+    assert_eq!(
+        codes(
+            "slurmstepd: error: Detected 4 oom_kill events in StepId=7.0. Some of your processes may have been killed by the cgroup out-of-memory handler.\n"
+        ),
+        vec![("LOG005".to_owned(), 1)]
+    );
+    // A shell's `Killed` long after a kernel report cut before its kill line is that kill.
+    let mut text =
+        "python3 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n"
+            .to_owned();
+    for i in 0..120 {
+        text.push_str(&format!(
+            "[{i:>7}]  1000  {i}  2000  1500  0  0  0 python3\n"
+        ));
+    }
+    text.push_str("Killed\n");
+    let f = findings(&text);
+    let kill = f.iter().find(|f| f.code == "LOG004").expect("LOG004");
+    assert!(kill.data.contains_key("explained_by_line"), "{kill:?}");
+}
+
+#[test]
+fn other_allocators_schedulers_and_monitors() {
+    // XLA and TensorFlow tell a device OOM in their own words.
+    assert_eq!(
+        codes(
+            "jaxlib.xla_extension.XlaRuntimeError: RESOURCE_EXHAUSTED: Out of memory while trying to allocate 4770354232 bytes.\n"
+        ),
+        vec![("LOG001".to_owned(), 1)]
+    );
+    let f = findings(
+        "  (0) Resource exhausted: OOM when allocating tensor with shape[16,112,112,147] and type float on /job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc\n",
+    );
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].code, "LOG001");
+    assert!(f[0].message.contains("112.55 MiB"), "{}", f[0].message);
+    // PyTorch's cudaMallocAsync backend, on one line and spread over several.
+    assert_eq!(
+        codes(
+            "Allocation on device 0 would exceed allowed memory. (out of memory) Currently allocated : 1.62 GiB Requested : 25.00 MiB Device limit : 6.00 GiB Free (according to CUDA): 3.45 GiB\n"
+        ),
+        vec![("LOG019".to_owned(), 1)]
+    );
+    let f = findings(
+        "Allocation on device 0 would exceed allowed memory. (out of memory)\nCurrently allocated     : 21.71 GiB\nRequested               : 4.00 GiB\nDevice limit            : 23.65 GiB\nFree (according to CUDA): 1.19 GiB\nPyTorch limit (set by user-supplied memory fraction)\n                        : 17179869184.00 GiB\n",
+    );
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].code, "LOG001");
+    assert!(
+        f[0].message
+            .contains("4.00 GiB requested with 1.19 GiB free"),
+        "{}",
+        f[0].message
+    );
+    // NCCL's InfiniBand verbs call.
+    let f = findings(
+        "node3:3778851:3779883 [4] ibvwrap.c:130 NCCL WARN Call to ibv_create_qp failed\n",
+    );
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("ulimit -l")
+    );
+    // The scheduler before Kubernetes 1.10.
+    let f = findings(
+        "  2h\t48m\t7\tdefault-scheduler\tWarning\tFailedScheduling\tNo nodes are available that match all of the following predicates:: Insufficient cpu (9), Insufficient memory (15), MatchNodeSelector (18).\n",
+    );
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].code, "LOG025");
+    assert!(f[0].message.contains("9 lack free cpu"), "{}", f[0].message);
+    // Ray's memory monitor.
+    assert_eq!(
+        codes(
+            "(raylet, ip=10.0.0.7) [2022-09-22 16:02:34,214 E 138 138] (raylet) node_manager.cc:2966: System memory low at node with IP 10.0.0.7. Used memory (54.90GB) / total capacity (57.60GB) (0.95307) exceeds threshold 0.95, killing latest task with name  and task ID NIL_ID to avoid running out of memory.\n"
+        ),
+        vec![("LOG005".to_owned(), 1)]
+    );
+}

@@ -11,9 +11,12 @@ everybyte_core::declare_rule! {
     /// `--checkpoint_dir`, `--ckpt_dir`, `CHECKPOINT_DIR`, `OUTPUT_DIR`…) or the checkpoint it
     /// resumes from (`--resume PATH`, `--resume_from_checkpoint PATH`) is a local path on the
     /// container's own filesystem or in an `emptyDir`, not on a persistent volume (a claim, NFS,
-    /// CSI) or an object store URL. A relative path (`--output_dir .`) is read against the
-    /// container's `workingDir`; without one it lands in the image's working directory, on the
-    /// container's filesystem.
+    /// CSI) or an object store URL. A relative path (`--output_dir .`, `--output_dir outputs`;
+    /// for checkpoint flags only `./…`, since `--checkpoint org/name` names a hub model) is read
+    /// against the container's `workingDir`; without one it lands in the image's working
+    /// directory, on the container's filesystem unless a lasting volume is mounted where
+    /// images usually work (`/workspace`, `/app`, …). `--logdir` and `--model_dir` count only
+    /// when no output or checkpoint flag is on lasting storage.
     /// ## Why it matters
     /// The container's filesystem and an `emptyDir` go with the pod. A job that restarts its pods
     /// (a Job's `backoffLimit`, a restarting replica policy, an elastic job, a preempted node)
@@ -32,31 +35,44 @@ everybyte_core::declare_rule! {
     pub static CHECKPOINT_EPHEMERAL = { code: "K8S015", name: "checkpoint-ephemeral", severity: Error, summary: "A training job writes its checkpoints where a restart loses them" };
 }
 
+/// What a flag that names where the job writes says of its value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Writes {
+    /// `--output_dir`, `--save_dir`, `--save_path`, `--output_path`: always a path, relative
+    /// or not.
+    Output,
+    /// `--checkpoint_dir`, `--ckpt`, `--checkpoint-file`: a path, or as often a hub id
+    /// (`--checkpoint openai/whisper-small`), so only an explicit path counts.
+    Checkpoint,
+    /// `--logdir`, `--model_dir`: logs or an input as often as the trained model; told only
+    /// when no output or checkpoint flag is on lasting storage.
+    Secondary,
+}
+
 /// A flag that names where the job writes checkpoints or outputs (`--output_dir`,
 /// `--checkpoint-file`, `--dist_checkpoint_root_folder`, `--save_path`): its name says so, and it
 /// is not one that reads (`--resume_from_checkpoint`, `--load_checkpoint`).
-fn writes_to(flag: &str) -> bool {
+fn writes_to(flag: &str) -> Option<Writes> {
     let f = flag
         .trim_start_matches('-')
         .to_ascii_lowercase()
         .replace('-', "_");
-    let names = [
-        "checkpoint",
-        "ckpt",
-        "output_dir",
-        "save_dir",
-        "save_path",
-        "model_dir",
-        "logdir",
-        "output_path",
-    ];
     let reads = ["resume", "load", "init", "pretrained", "from"];
-    flag.starts_with("--")
-        && names.iter().any(|n| f.contains(n))
-        && !reads.iter().any(|r| f.contains(r))
+    if !flag.starts_with("--") || reads.iter().any(|r| f.contains(r)) {
+        return None;
+    }
+    let has = |names: &[&str]| names.iter().any(|n| f.contains(n));
+    if has(&["output_dir", "save_dir", "save_path", "output_path"]) {
+        Some(Writes::Output)
+    } else if has(&["model_dir", "logdir"]) {
+        Some(Writes::Secondary)
+    } else if has(&["checkpoint", "ckpt"]) {
+        Some(Writes::Checkpoint)
+    } else {
+        None
+    }
 }
 
-/// The first flag that names a checkpoint or output location, and its value.
 /// A flag that names the checkpoint a job resumes from (`--resume`, `--resume_from_checkpoint`,
 /// `--resume-from`), not another `--resume…` (`--resume-download`, `--resume_wandb_run`).
 fn resumes_from(flag: &str) -> bool {
@@ -77,18 +93,32 @@ fn resumes_from(flag: &str) -> bool {
         )
 }
 
-/// A value that reads as a path: absolute, explicitly relative (`.`, `./out`), or a URL; not
-/// a number, a keyword (`latest`, `auto`, `True`), or `org/name` (a hub id as often as a
-/// relative path), and never one that climbs out with `..`.
-fn path_like(v: &str) -> bool {
+/// A value that reads as a path: absolute, explicitly relative (`.`, `./out`), or a URL; with
+/// `bare`, also `outputs` or `out/run1` (where a flag's value is always a path). Never a
+/// number, a keyword (`latest`, `auto`, `True`), or one that climbs out with `..`.
+fn path_like(v: &str, bare: bool) -> bool {
+    let explicit = v.starts_with('/') || v == "." || v.starts_with("./") || v.contains("://");
+    let word = v
+        .chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '/' | '_' | '-' | '.'))
+        && v.chars().any(|ch| ch.is_ascii_alphabetic())
+        && !matches!(
+            v.to_ascii_lowercase().as_str(),
+            "true" | "false" | "none" | "null" | "auto" | "latest" | "best" | "last"
+        );
     !v.is_empty()
         && !v.starts_with('-')
         && !v.split('/').any(|part| part == "..")
-        && (v.starts_with('/') || v == "." || v.starts_with("./") || v.contains("://"))
+        && (explicit || bare && word)
 }
 
-/// The values that are paths of the flags whose names pass `which`, in order.
-fn flag_paths(c: &crate::k8s::Container, which: fn(&str) -> bool) -> Vec<String> {
+/// The flags of the command whose names pass `which`, with their values that are paths, in
+/// order.
+fn flag_paths<T: Copy>(
+    c: &crate::k8s::Container,
+    which: impl Fn(&str) -> Option<T>,
+    bare: impl Fn(T) -> bool,
+) -> Vec<(T, String)> {
     let words: Vec<&str> = c.words().collect();
     let mut out = Vec::new();
     for (i, w) in words.iter().enumerate() {
@@ -96,10 +126,10 @@ fn flag_paths(c: &crate::k8s::Container, which: fn(&str) -> bool) -> Vec<String>
             Some((n, v)) => (n, Some(unquote(v))),
             None => (*w, words.get(i + 1).map(|v| unquote(v))),
         };
-        if which(name)
-            && let Some(v) = value.filter(|v| path_like(v))
+        if let Some(kind) = which(name)
+            && let Some(v) = value.filter(|v| path_like(v, bare(kind)))
         {
-            out.push(v.trim_end_matches(';').to_owned());
+            out.push((kind, v.trim_end_matches(';').to_owned()));
         }
     }
     out
@@ -193,16 +223,32 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
                 .map(|v| (format!("{k}={}", v.text), v.text.clone(), v.line))
         });
         let argv_line = c.argv_line.unwrap_or(c.line);
+        let writes = flag_paths(c, writes_to, |k| k != Writes::Checkpoint);
+        let (secondary, primary): (Vec<_>, Vec<_>) = writes
+            .into_iter()
+            .partition(|(k, _)| *k == Writes::Secondary);
+        // An output or checkpoint directory on lasting storage is where the model goes: a
+        // log or model directory beside it is not the checkpoint.
+        let kept = primary
+            .iter()
+            .any(|(_, v)| lost(p, c, unquote(v)).is_none());
+        let secondary = if kept { Vec::new() } else { secondary };
+        let resumes = flag_paths(c, |f| resumes_from(f).then_some(()), |()| false);
         // Every place it writes, then where it resumes from: the first that the pod takes
         // with it is reported.
-        let mut candidates = flag_paths(c, writes_to)
+        let mut candidates = primary
             .into_iter()
-            .map(|v| (v.clone(), v, argv_line, false))
+            .map(|(_, v)| (v.clone(), v, argv_line, false))
             .chain(from_env.map(|(shown, path, line)| (shown, path, line, false)))
             .chain(
-                flag_paths(c, resumes_from)
+                secondary
                     .into_iter()
-                    .map(|v| (v.clone(), v, argv_line, true)),
+                    .map(|(_, v)| (v.clone(), v, argv_line, false)),
+            )
+            .chain(
+                resumes
+                    .into_iter()
+                    .map(|((), v)| (v.clone(), v, argv_line, true)),
             );
         let Some((shown, line, resuming, where_)) =
             candidates.find_map(|(shown, path, line, resuming)| {

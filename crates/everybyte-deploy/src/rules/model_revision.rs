@@ -3,7 +3,7 @@
 use everybyte_core::Finding;
 
 use super::{hub_model, on, who};
-use everybyte_core::url::moving_ref;
+use everybyte_core::url::{BRANCHES, moving_ref};
 
 use crate::k8s::{Container, Manifest};
 
@@ -56,6 +56,8 @@ revision: <commit sha>"),
         let Some((id, line)) = hub_model(c) else {
             continue;
         };
+        // A branch (`--revision main`) moves as the default does.
+        let fixed = |r: &str| !r.is_empty() && !BRANCHES.contains(&r);
         let pinned = id.contains('@')
             || id.strip_prefix("hf://").is_some_and(|r| r.contains(':'))
             || c.flag(&[
@@ -64,7 +66,7 @@ revision: <commit sha>"),
                 "--model_revision",
                 "--code-revision",
             ])
-            .is_some()
+            .is_some_and(|r| fixed(&r))
             || [
                 "HF_REVISION",
                 "MODEL_REVISION",
@@ -72,7 +74,7 @@ revision: <commit sha>"),
                 "HF_MODEL_REVISION",
             ]
             .iter()
-            .any(|k| c.env_value(k).is_some());
+            .any(|k| c.env_value(k).is_some_and(|v| fixed(&v.text)));
         if !pinned {
             out.push(
                 on(&MODEL_REVISION_UNPINNED, m, w, Some(c), line, format!("{} loads {id} with no revision: the hub's main branch moves, and the next pod start may load other weights, tokenizer or code", who(w, c)))

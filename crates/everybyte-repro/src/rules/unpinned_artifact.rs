@@ -256,8 +256,10 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         // A branch name (`revision="main"`) moves as the default does.
         let pinned = c.keyword("revision").is_some_and(|r| {
             r.trim() != "None"
-                && named_literal(ctx, r).is_some_and(|v| !v.is_empty() && !BRANCHES.contains(&v))
-                || literal(r).is_none() && named_literal(ctx, r).is_none() && !ctx.defaults_none(r)
+                && (named_literal(ctx, r).is_some_and(|v| !v.is_empty() && !BRANCHES.contains(&v))
+                    || literal(r).is_none()
+                        && named_literal(ctx, r).is_none()
+                        && !ctx.defaults_none(r))
         });
         let hub_file = matches!(name, "hf_hub_download" | "snapshot_download")
             && (c.callee.starts_with("huggingface_hub.") || c.callee == name);

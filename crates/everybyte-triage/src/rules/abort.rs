@@ -12,9 +12,9 @@ everybyte_core::declare_rule! {
     /// ## What it checks
     /// A process that aborted itself: `terminate called after throwing an instance of 'X'`
     /// (also wrapped before the type) with the exception's `what():` line that follows it,
-    /// `terminate called without an
-    /// active exception`, a shell's `Aborted (core dumped)`, `Fatal Python error: Aborted`,
-    /// `SIGABRT`, and exit codes 134 (128 + 6) and -6. An abort that follows another rule's
+    /// `terminate called without an active exception`, a shell's `Aborted (core dumped)`,
+    /// `Fatal Python error: Aborted`, `SIGABRT`, systemd's `status=6/ABRT`, and exit codes 134
+    /// (128 + 6) and -6 (`"ExitCode": 134` too). An abort that follows another rule's
     /// failure (the CUDA error in `what()`, an NCCL timeout, an ECC error) is reported as that
     /// failure's knock-on: at info level, marked `knock_on`, linked to its cause; the shell's
     /// `Aborted` after a `terminate called …` is the knock-on of that exception.

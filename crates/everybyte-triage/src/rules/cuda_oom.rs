@@ -13,8 +13,13 @@ everybyte_core::declare_rule! {
     /// A CUDA (or ROCm HIP) out-of-memory error whose request exceeds everything the allocator
     /// could have obtained: the memory free on the device plus the memory PyTorch's caching
     /// allocator reserved but had not allocated. Both message forms are read: the one before
-    /// PyTorch 2.1 (`… already allocated; … free; … reserved in total by PyTorch`) and the one
-    /// from 2.1 on (`… of which … is free … reserved by PyTorch but unallocated`).
+    /// PyTorch 2.1 (`… already allocated; … free; … reserved in total by PyTorch`, and before
+    /// 1.4 `… cached`, the unallocated part) and the one from 2.1 on (`… of which … is free …
+    /// reserved by PyTorch but unallocated`). The other allocators' device OOMs are reported
+    /// here too, with what their messages give: XLA's (JAX) `RESOURCE_EXHAUSTED: Out of memory
+    /// while trying to allocate N bytes`, TensorFlow's `OOM when allocating tensor with shape[…]
+    /// and type …` (its size computed), and PyTorch's `cudaMallocAsync` backend (`Allocation
+    /// on device 0 would exceed allowed memory`, its numbers read from the lines after it).
     /// ## Why it matters
     /// When `cudaMalloc` fails, PyTorch releases its wholly free cached blocks and tries again;
     /// if the request is still larger than free + cached memory, no allocator setting can
@@ -123,6 +128,10 @@ everybyte_core::declare_rule! {
 }
 
 pub fn detect(line: &str, out: &mut Vec<Hit>) {
+    if let Some(hit) = super::oom_other::detect(line) {
+        out.push(hit);
+        return;
+    }
     let Some(pos) = find_ci(line, "out of memory") else {
         return;
     };

@@ -13,6 +13,7 @@ everybyte_core::declare_rule! {
     /// A process killed for host (not GPU) memory: the kernel's `Out of memory: Killed process
     /// PID (NAME) … anon-rss:…kB`, `Memory cgroup out of memory: Killed process …`, the
     /// `oom-kill:constraint=…` summary line, Slurm's `Detected N oom-kill event(s) in step …`,
+    /// Ray's memory monitor (`System memory low at node … killing latest task`),
     /// and a Kubernetes or Docker container whose last state is `OOMKilled` (not
     /// `"OOMKilled": false`). The resident memory at the kill is given in GiB, and whether the limit was
     /// a container's (a cgroup) or the whole machine's. A report cut before its kill line (only
@@ -53,6 +54,13 @@ static K8S: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bOOMKilled\b").expe
 /// `docker inspect`'s and the API's flag set to false: the container was not OOM-killed.
 static K8S_FALSE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"\bOOMKilled"?\s*[:=]\s*"?(?i:false)\b"#).expect("valid regex"));
+/// Ray's memory monitor killing a task before the kernel would: `System memory low at node
+/// with IP 10.0.0.1. Used memory (54.90GB) / total capacity (57.60GB) (0.95307) exceeds
+/// threshold 0.95, killing latest task …`.
+static RAY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"memory low at node with IP (\S+?)\.? Used memory \(([0-9.]+)GB\) / total capacity \(([0-9.]+)GB\).*?threshold ([0-9.]+), killing")
+        .expect("valid regex")
+});
 /// Slurm's report of the cgroup OOM killer in a job step.
 static SLURM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"Detected (\d+) oom[-_]kill event(?:s|\(s\))? in (?:step |StepId=)?(\w+(?:\.\w+)?)")
@@ -179,7 +187,7 @@ fn detect_kill(line: &str, out: &mut Vec<Hit>) {
         );
         return;
     }
-    if let Some(hit) = slurm(line) {
+    if let Some(hit) = slurm(line).or_else(|| ray(line)) {
         out.push(hit);
         return;
     }
@@ -198,6 +206,24 @@ fn detect_kill(line: &str, out: &mut Vec<Hit>) {
             .key("k8s-oomkilled"),
         );
     }
+}
+
+/// Ray's memory monitor killing a task.
+fn ray(line: &str) -> Option<Hit> {
+    let c = RAY.captures(line)?;
+    Some(
+        Hit::new(
+            &OOM_KILLED,
+            c.get(0).map_or(0, |m| m.start()),
+            format!(
+                "Ray's memory monitor killed a task on node {}: {} GB of {} GB in use, over its threshold of {}",
+                &c[1], &c[2], &c[3], &c[4]
+            ),
+            "ray logs raylet.out -ip NODE names the biggest users; give the tasks memory= resources so fewer run at once, lower their parallelism, or raise RAY_memory_usage_threshold (not past the container's limit: the kernel's OOM killer is next)",
+        )
+        .role(Role::CauseAndKill(CAUSE))
+        .key(format!("ray-oom-{}", &c[1])),
+    )
 }
 
 /// Slurm's report of its cgroup OOM killer in a job step.

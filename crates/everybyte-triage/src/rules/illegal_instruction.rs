@@ -10,8 +10,9 @@ everybyte_core::declare_rule! {
     /// ## What it checks
     /// A process killed by SIGILL: a shell's `Illegal instruction (core dumped)` (zsh: `illegal
     /// hardware instruction`), Python's faulthandler `Fatal Python error: Illegal instruction`,
-    /// `SIGILL`, and exit codes 132 (128 + 4) and -4. The CUDA runtime's `an illegal
-    /// instruction was encountered` is a GPU kernel's fault (LOG012), not this. When the line
+    /// `SIGILL`, and exit codes 132 (128 + 4) and -4 (`"ExitCode": 132` too). The CUDA
+    /// runtime's `an illegal instruction was encountered` is a GPU kernel's fault (LOG012), not
+    /// this. When the line
     /// names the program or module (`python -c 'import tensorflow'`, a `.so`), the finding names
     /// the package to reinstall.
     /// ## Why it matters

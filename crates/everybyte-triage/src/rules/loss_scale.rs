@@ -15,7 +15,8 @@ everybyte_core::declare_rule! {
     /// fairseq's `gradient overflow detected, ignoring gradient, setting loss scale to: 0.5`
     /// and `Minimum loss scale reached` — over the whole log. It reports the first line where
     /// the scale fell below 1 (or hit the scaler's minimum: said so, or an overflow whose
-    /// `reducing to` leaves the attempted scale where it was), with its step where printed, and
+    /// `reducing to` leaves the attempted scale of 1 or less where it was), with its step where
+    /// printed, and
     /// how many overflows there were in all. An occasional overflow that leaves the scale at 1
     /// or above is how dynamic loss scaling works and is not reported.
     /// ## Why it matters
@@ -98,11 +99,13 @@ pub fn detect(line: &str, line_no: u64, memory: &mut Memory, _out: &mut Vec<Hit>
     if let Some(s) = scale {
         t.lowest = Some(t.lowest.map_or(s, |l| l.min(s)));
     }
+    // A floor above 1 (`min_loss_scale: 128`) still scales the gradients up: not a collapse.
     let at_floor = scale.is_some_and(|s| {
-        ATTEMPTED
-            .captures(line)
-            .and_then(|c| c[1].parse::<f64>().ok())
-            .is_some_and(|attempted| attempted <= s)
+        s <= 1.0
+            && ATTEMPTED
+                .captures(line)
+                .and_then(|c| c[1].parse::<f64>().ok())
+                .is_some_and(|attempted| attempted <= s)
     });
     let collapsed = minimum.is_some() || at_floor || scale.is_some_and(|s| s < 1.0);
     if collapsed && t.collapse.is_none() {

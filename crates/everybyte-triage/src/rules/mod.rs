@@ -16,6 +16,7 @@ pub mod illegal_instruction;
 pub mod loss_scale;
 pub mod nccl;
 pub mod nonfinite_loss;
+pub mod oom_other;
 pub mod pod_evicted;
 pub mod pod_unschedulable;
 pub mod probe_failed;
@@ -107,7 +108,8 @@ const EXIT: [&str; 3] = ["xit", "eturn code", "eturncode"];
 /// a third of the speed.
 pub static DETECTORS: &[Detector] = &[
     Detector {
-        triggers: &["ut of memory", "OUT_OF_MEMORY"],
+        // TensorFlow's `OOM when allocating tensor`
+        triggers: &["ut of memory", "OUT_OF_MEMORY", "OOM when allocating"],
         detect: Detect::Line(cuda_oom::detect),
     },
     Detector {
@@ -132,7 +134,9 @@ pub static DETECTORS: &[Detector] = &[
     },
     Detector {
         // `OOMKilled` holds `Kill`; `oom-kill` is in `oom-kill:` and `invoked oom-killer`.
-        triggers: &["Kill", "oom-kill"],
+        // newer Slurm's `oom_kill events`; Ray's memory monitor `… to avoid running out of
+        // memory`
+        triggers: &["Kill", "oom-kill", "oom_kill", "ut of memory"],
         detect: Detect::Tracking(host_oom::detect),
     },
     Detector {

@@ -16,8 +16,9 @@ everybyte_core::declare_rule! {
     /// the operation, its sequence number, the rank and the time waited (or, where a log kept
     /// only the watchdog's C++ frames, that it fired). `NCCL WARN` lines name the failing call
     /// in each family: a CUDA failure under NCCL (`Cuda failure 'out of memory'` is also a CUDA
-    /// out-of-memory error), a system call that failed (`Call to connect failed`), a peer that
-    /// went away (`Connection closed by remote peer HOST<PORT>`, `Broken pipe`, `remote process
+    /// out-of-memory error), a system call that failed (`Call to connect failed`; an
+    /// InfiniBand verbs call such as `ibv_create_qp` points at the locked-memory limit), a peer
+    /// that went away (`Connection closed by remote peer HOST<PORT>`, `Broken pipe`, `remote process
     /// exited or there was a network error`), with the host, pid, GPU and peer NCCL prints.
     /// ## Why it matters
     /// A collective times out when one rank never arrives: it crashed, hung in data loading,
@@ -51,7 +52,7 @@ static CODE: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// `NCCL WARN` lines of the failing call: a CUDA failure inside NCCL, a peer that went away.
 static WARN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"NCCL WARN (?:.*?)(Cuda failure '([^']+)'|Cuda failure (\d+) '([^']+)'|remote process exited or there was a network error|Connection closed by remote peer\s*(\S+)?|[Bb]roken pipe|Call to (\w+) failed ?: ?(.*))")
+    Regex::new(r"NCCL WARN (?:.*?)(Cuda failure '([^']+)'|Cuda failure (\d+) '([^']+)'|remote process exited or there was a network error|Connection closed by remote peer\s*(\S+)?|[Bb]roken pipe|Call to (\w+) failed(?: ?: ?(.*))?)")
         .expect("valid regex")
 });
 /// The watchdog's own frames, when the log kept them but not its `WorkNCCL(...)` line.
@@ -116,15 +117,23 @@ fn warn(line: &str) -> Option<Hit> {
             },
         )
     } else if let Some(call) = c.get(6) {
+        // InfiniBand verbs (`ibv_create_qp`, `ibv_reg_mr`) fail for the locked-memory limit
+        // or the container's missing RDMA devices far more often than for the fabric.
+        let verbs = call.as_str().starts_with("ibv_");
         (
             "system-error",
             format!(
-                "a system call under NCCL failed: {}{}",
+                "a {} call under NCCL failed: {}{}",
+                if verbs { "InfiniBand verbs" } else { "system" },
                 call.as_str(),
                 c.get(7)
                     .map_or(String::new(), |m| format!(": {}", m.as_str().trim()))
             ),
-            "NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT,NET shows the failing call; set NCCL_SOCKET_IFNAME to the right interface; in containers give /dev/shm room",
+            if verbs {
+                "ulimit -l shows the locked-memory limit (it must be unlimited: --ulimit memlock=-1 in Docker, IPC_LOCK in Kubernetes); ibv_devinfo lists the RDMA devices the container sees; NCCL_IB_DISABLE=1 tells a fabric problem from a setup one"
+            } else {
+                "NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT,NET shows the failing call; set NCCL_SOCKET_IFNAME to the right interface; in containers give /dev/shm room"
+            },
         )
     } else {
         (

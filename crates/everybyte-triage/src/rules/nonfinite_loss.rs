@@ -11,8 +11,9 @@ everybyte_core::declare_rule! {
     /// Training output where a loss value is `nan` or `inf`: `loss: nan`, `train_loss=inf`,
     /// `{'loss': nan, …}` (Hugging Face Trainer), `loss=nan` (Lightning's progress bar),
     /// `tensor(nan, …)`, `Loss is nan, stopping training`. The first occurrence is reported with
-    /// its step or epoch where the line gives one, and the repeats are counted. Loss-scaler
-    /// values (`loss_scale`) are not losses and are ignored.
+    /// its step or epoch where the line gives one, and the repeats are counted. A non-finite
+    /// gradient norm (`'grad_norm': nan`, Megatron's `grad norm: nan |`) is reported the same
+    /// way. Loss-scaler values (`loss_scale`) are not losses and are ignored.
     /// ## Why it matters
     /// Once the loss is NaN, every gradient is NaN and every later step updates nothing; runs
     /// often continue for hours, spending the GPU budget on a model that outputs garbage. The

@@ -13,8 +13,10 @@ everybyte_core::declare_rule! {
     /// nvidia.com/gpu` (or cpu, memory), taints the pod does not tolerate (`had untolerated
     /// taint {…}`, `had taint {…}, that the pod didn't tolerate`), node selectors or affinity
     /// that match no node (`didn't match Pod's node affinity/selector`), nodes marked
-    /// unschedulable, volume zone conflicts. The preemption summary after the reasons is left
-    /// out.
+    /// unschedulable, volume zone conflicts. The scheduler before Kubernetes 1.10 said `No
+    /// nodes are available that match all of the following predicates:: Insufficient cpu (9),
+    /// MatchNodeSelector (18)`, with the counts after the reasons; it is read too. The
+    /// preemption summary after the reasons is left out.
     /// ## Why it matters
     /// The pod stays `Pending` with no log of its own: the job looks queued while nothing will
     /// ever run it. The counts say which fix applies: every GPU node busy is a capacity
@@ -34,12 +36,22 @@ everybyte_core::declare_rule! {
 
 static AVAILABLE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(\d+)/(\d+) nodes are available:?\s*(.*)").expect("valid regex"));
+/// The scheduler before Kubernetes 1.10: `No nodes are available that match all of the
+/// following predicates:: Insufficient cpu (9), MatchNodeSelector (18).`
+static OLD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"No nodes are available that match all of the following predicates:*\s*(.*)")
+        .expect("valid regex")
+});
+/// An old reason with its count after it: `Insufficient cpu (9)`.
+static OLD_REASON: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(.+?)\s*\((\d+)\)$").expect("valid regex"));
 static REASON: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d+)\s+(.+)$").expect("valid regex"));
 
 /// What one reason means, and what to do about it.
 fn classify(reason: &str) -> (&'static str, String, &'static str) {
     let r = reason.trim();
+    let lower = r.to_ascii_lowercase();
     if let Some(res) = r.strip_prefix("Insufficient ") {
         let res = res.trim().to_owned();
         let what = format!("lack free {res}");
@@ -50,7 +62,7 @@ fn classify(reason: &str) -> (&'static str, String, &'static str) {
         };
         return ("insufficient", what, help);
     }
-    if r.contains("taint") {
+    if lower.contains("taint") {
         let taint = r
             .find('{')
             .and_then(|a| r[a..].find('}').map(|b| &r[a..=a + b]))
@@ -66,7 +78,7 @@ fn classify(reason: &str) -> (&'static str, String, &'static str) {
             "add a matching toleration to the pod spec (GPU nodes are usually tainted nvidia.com/gpu with NoSchedule): tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]",
         );
     }
-    if r.contains("affinity") || r.contains("selector") {
+    if lower.contains("affinity") || lower.contains("selector") {
         let what = if r.contains("anti-affinity") {
             "fail the pod's anti-affinity rules"
         } else if r.contains("pod affinity") {
@@ -131,15 +143,29 @@ fn split_reasons(text: &str) -> Vec<&str> {
 }
 
 pub fn detect(line: &str, out: &mut Vec<Hit>) {
-    let Some(c) = AVAILABLE.captures(line) else {
+    let (at, free, total, rest) = if let Some(c) = AVAILABLE.captures(line) {
+        let free: u64 = c[1].parse().unwrap_or(0);
+        let total: u64 = c[2].parse().unwrap_or(0);
+        if free > 0 && free >= total {
+            return;
+        }
+        (
+            c.get(0).map_or(0, |m| m.start()),
+            free,
+            Some(total),
+            c.get(3).map_or("", |m| m.as_str()),
+        )
+    } else if let Some(c) = OLD.captures(line) {
+        (
+            c.get(0).map_or(0, |m| m.start()),
+            0,
+            None,
+            c.get(1).map_or("", |m| m.as_str()),
+        )
+    } else {
         return;
     };
-    let free: u64 = c[1].parse().unwrap_or(0);
-    let total: u64 = c[2].parse().unwrap_or(0);
-    if free > 0 && free >= total {
-        return;
-    }
-    let mut rest = &c[3];
+    let mut rest = rest;
     // The preemption summary repeats the counts; the reasons end before it.
     if let Some(p) = rest.find("preemption:") {
         rest = &rest[..p];
@@ -150,9 +176,10 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
     let mut kinds = Vec::new();
     let mut reasons = serde_json::Map::new();
     for r in split_reasons(rest) {
-        let (n, text) = match REASON.captures(r) {
-            Some(rc) => (rc[1].parse::<u64>().unwrap_or(0), rc[2].to_owned()),
-            None => (0, r.to_owned()),
+        let (n, text) = match (REASON.captures(r), OLD_REASON.captures(r)) {
+            (Some(rc), _) => (rc[1].parse::<u64>().unwrap_or(0), rc[2].to_owned()),
+            (None, Some(rc)) => (rc[2].parse::<u64>().unwrap_or(0), rc[1].to_owned()),
+            (None, None) => (0, r.to_owned()),
         };
         let text = text.trim_end_matches('.').to_owned();
         let (kind, what, help) = classify(&text);
@@ -176,16 +203,25 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
     } else {
         helps.join("\n")
     };
-    out.push(
-        Hit::new(
-            &POD_UNSCHEDULABLE,
-            c.get(0).map_or(0, |m| m.start()),
-            format!("pod cannot be scheduled: {free} of {total} nodes are available{why}"),
-            help,
-        )
-        .role(Role::None)
-        .key(format!("unschedulable-{total}-{}", key_kinds.join("-")))
-        .data("nodes", total)
-        .data("reasons", serde_json::Value::Object(reasons)),
-    );
+    let available = match total {
+        Some(total) => format!("{free} of {total} nodes are available"),
+        None => "no node is available".to_owned(),
+    };
+    let mut hit = Hit::new(
+        &POD_UNSCHEDULABLE,
+        at,
+        format!("pod cannot be scheduled: {available}{why}"),
+        help,
+    )
+    .role(Role::None)
+    .key(format!(
+        "unschedulable-{}-{}",
+        total.unwrap_or(0),
+        key_kinds.join("-")
+    ))
+    .data("reasons", serde_json::Value::Object(reasons));
+    if let Some(total) = total {
+        hit = hit.data("nodes", total);
+    }
+    out.push(hit);
 }

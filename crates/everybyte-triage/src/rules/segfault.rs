@@ -13,7 +13,8 @@ everybyte_core::declare_rule! {
     /// LIB[BASE+SIZE]` line, a shell's `Segmentation fault (core dumped)`, Python's
     /// faulthandler (or a library's own handler, PyTorch's `Segfault encountered`), a
     /// sanitizer's `SEGV on unknown address` report, systemd's `status=11/SEGV`, a DataLoader
-    /// worker killed by SIGSEGV, or exit status 139.
+    /// worker killed by SIGSEGV, or exit status 139 (`"ExitCode": 139` too). A lower-case
+    /// `segmentation fault` in prose (a warning that one may happen) is not a report.
     /// The kernel line is decoded: the page-fault error bits (read or write, user or kernel
     /// mode, page not present or protection violation, instruction fetch), a fault near
     /// address 0 named as a NULL dereference, and the instruction's offset inside the library
@@ -146,12 +147,14 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
 fn reports_a_crash(line: &str, p: usize) -> bool {
     let before = line[..p].trim_end();
     let after = &line[p + "segmentation fault".len()..];
+    // Python writes every warning as `file:line: Category: message`.
+    let warning = before.contains("Warning:");
     line.as_bytes()[p] == b'S'
         || before.is_empty()
-        || before.ends_with(':')
+        || before.ends_with(':') && !warning
         || before.ends_with(']')
         || after.trim_start().starts_with("(core dumped)")
-        || ["SIGSEGV", "signal", "Fatal Python error"]
+        || ["SIGSEGV", "signal 11", "Fatal Python error"]
             .iter()
             .any(|w| line.contains(w))
 }
@@ -319,6 +322,7 @@ mod tests {
             fires("UserWarning: importing faiss after torch may cause a segmentation fault")
                 .is_none()
         );
+        assert!(fires("/env/faiss/__init__.py:3: UserWarning: segmentation fault may occur if faiss is imported after torch").is_none());
         // Other sanitizer errors are memory bugs, not SIGSEGV.
         assert!(
             fires("==1==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x6020").is_none()

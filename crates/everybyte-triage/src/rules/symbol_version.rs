@@ -11,8 +11,10 @@ everybyte_core::declare_rule! {
     /// ## What it checks
     /// The dynamic loader's ``/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.34' not found
     /// (required by …/libtorch_cpu.so)``, for every versioned family (`GLIBC_`, `GLIBCXX_`,
-    /// `CXXABI_`, `GCC_`, …). The finding names the object that needs the version, the library
-    /// that lacks it, and for glibc and libstdc++ the release that first shipped it.
+    /// `CXXABI_`, `GCC_`, …), and glibc's `GLIBC_ABI_DT_RELR` (a binary linked with packed
+    /// relative relocations, which needs glibc 2.36). The finding names the object that needs
+    /// the version, the library that lacks it, and for glibc and libstdc++ the release that
+    /// first shipped it.
     /// ## Why it matters
     /// A wheel or extension built on a newer system than the one it runs on imports fine on
     /// the build machine and fails everywhere else. Upgrading glibc in place breaks the host;

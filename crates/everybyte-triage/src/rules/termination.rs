@@ -11,7 +11,8 @@ everybyte_core::declare_rule! {
     /// A process ended by a signal: `Terminated`, `Killed` (as a shell reports its job),
     /// `Signal 15 (SIGTERM) received by PID …` (torchrun), `received SIGTERM`, exit codes above
     /// 128 (`exit code 137` is 128 + 9, SIGKILL; 143 is SIGTERM) and negative ones from
-    /// Python's `subprocess` and torchrun (`exitcode: -9`). When an out-of-memory error, an
+    /// Python's `subprocess` and torchrun (`exitcode: -9`), and `docker inspect`'s
+    /// `"ExitCode": 137`. When an out-of-memory error, an
     /// OOM kill, a failed probe or an NCCL failure came shortly before (within
     /// `triage.link-window` lines, 200 by default), the finding names it as the likely cause.
     /// Segmentation faults (139) are LOG003, SIGILL (132) LOG021 and SIGABRT (134) LOG022;
