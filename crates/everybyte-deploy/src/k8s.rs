@@ -883,45 +883,55 @@ fn assign_roles(w: &mut Workload) {
         // loads a model.
         // Only the volumes its command or environment names (the download's target), never
         // a ConfigMap or Secret (a token, a CA bundle).
-        let fed: Vec<(String, String)> =
-            p.containers
-                .iter()
-                .filter(|c| c.init && c.fetches_model())
-                .flat_map(|c| {
-                    let said = c.command_text();
-                    let env: Vec<&str> = c
-                        .env
-                        .iter()
-                        .filter_map(|e| e.value.as_ref().map(|v| v.text.as_str()))
-                        .collect();
-                    // A hub download that names no directory writes to the Hugging Face cache.
-                    let to_cache = (said.contains("huggingface-cli download")
-                        || said.contains("hf download"))
-                        && !said.contains("--local-dir");
-                    let names = |text: &str, at: &str| {
-                        text.match_indices(at).any(|(i, _)| {
-                            text[i + at.len()..].chars().next().is_none_or(|ch| {
-                                !ch.is_ascii_alphanumeric() && ch != '_' && ch != '-'
-                            })
-                        })
-                    };
-                    c.mounts
-                        .iter()
-                        .filter(|m| {
-                            let at = m.path.trim_end_matches('/').to_ascii_lowercase();
-                            !at.is_empty()
-                                && (names(&said, &at)
-                                    || env.iter().any(|v| names(&v.to_ascii_lowercase(), &at))
-                                    || to_cache && at.contains(".cache/huggingface"))
-                        })
-                        .filter(|m| {
-                            p.volume(&m.name)
-                                .is_none_or(|v| !matches!(v.backing, Backing::Config))
-                        })
-                        .map(|m| (m.name.clone(), c.name.clone()))
-                        .collect::<Vec<_>>()
-                })
-                .collect();
+        let fed: Vec<(String, String)> = p
+            .containers
+            .iter()
+            .filter(|c| c.init && c.fetches_model())
+            .flat_map(|c| {
+                let said = c.command_text();
+                let env: Vec<&str> = c
+                    .env
+                    .iter()
+                    .filter_map(|e| e.value.as_ref().map(|v| v.text.as_str()))
+                    .collect();
+                // A hub download that names no directory writes to the Hugging Face cache.
+                let to_cache = (said.contains("huggingface-cli download")
+                    || said.contains("hf download"))
+                    && !said.contains("--local-dir");
+                // `at` as a whole path: after a separator (or first), and ending there or
+                // at a `/` (`/models` in `-O /models/m.ckpt`, not in `/data/models` or
+                // `/models2`).
+                let names = |text: &str, at: &str, anywhere: bool| {
+                    text.match_indices(at).any(|(i, _)| {
+                        let starts = i == 0
+                            || anywhere && text[..i].ends_with([' ', '=', ':', '"', '\'', '\t']);
+                        let ends = text[i + at.len()..].chars().next().is_none_or(|ch| {
+                            !ch.is_ascii_alphanumeric() && ch != '_' && ch != '-' && ch != '.'
+                        });
+                        starts && ends
+                    })
+                };
+                c.mounts
+                    .iter()
+                    .filter(|m| {
+                        let at = m.path.trim_end_matches('/').to_ascii_lowercase();
+                        !at.is_empty()
+                            && (names(&said, &at, true)
+                                || env
+                                    .iter()
+                                    .any(|v| names(&v.to_ascii_lowercase(), &at, false))
+                                || to_cache
+                                    && (at.contains(".cache/huggingface")
+                                        || at.ends_with("/.cache")))
+                    })
+                    .filter(|m| {
+                        p.volume(&m.name)
+                            .is_none_or(|v| !matches!(v.backing, Backing::Config))
+                    })
+                    .map(|m| (m.name.clone(), c.name.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         for c in &mut p.containers {
             c.weights_from = c
                 .mounts

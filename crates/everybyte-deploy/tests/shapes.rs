@@ -429,3 +429,39 @@ spec:
     assert!(codes(&lint(&server("main"))).contains(&"K8S020"));
     assert!(!codes(&lint(&server("0e9e39f249a16976918f6564b8830bc894c89659"))).contains(&"K8S020"));
 }
+
+#[test]
+fn third_review_cases() {
+    let job = |args: &str, env: &str| {
+        format!(
+            "apiVersion: batch/v1
+kind: Job
+metadata: {{name: train}}
+spec:
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers:
+      - name: train
+        image: example/train:1.0@sha256:{digest}
+        args: [{args}]
+        env: [{env}]
+        resources: {{limits: {{memory: 8Gi}}, requests: {{memory: 8Gi}}}}
+        volumeMounts: [{{name: ckpt, mountPath: /ckpt}}]
+      volumes:
+      - {{name: ckpt, persistentVolumeClaim: {{claimName: ckpt}}}}
+",
+            digest = "a".repeat(64)
+        )
+    };
+    let ephemeral = |f: &[Finding]| f.iter().filter(|f| f.code == "K8S015").count();
+    // A model directory named like a hub id is an input.
+    let f = lint(&job("train.py, --model_dir, bert-base-uncased", ""));
+    assert_eq!(ephemeral(&f), 0, "{}", render(&f));
+    // The output goes where its variable says (a claim): the log directory is not it.
+    let f = lint(&job(
+        "train.py, --output_dir, $(OUTPUT_DIR), --logdir, /tmp/tb",
+        "{name: OUTPUT_DIR, value: /ckpt/run1}",
+    ));
+    assert_eq!(ephemeral(&f), 0, "{}", render(&f));
+}

@@ -300,3 +300,39 @@ fn other_allocators_schedulers_and_monitors() {
         vec![("LOG005".to_owned(), 1)]
     );
 }
+
+#[test]
+fn third_review_cases() {
+    // The cudaMallocAsync message inside a traceback keeps its frame and reads the limit on
+    // the line after its name.
+    let f = findings(
+        "Traceback (most recent call last):\n  File \"train.py\", line 10, in <module>\n    y = model(x)\ntorch.OutOfMemoryError: Allocation on device 0 would exceed allowed memory. (out of memory)\nCurrently allocated     : 10.00 GiB\nRequested               : 4.00 GiB\nDevice limit            : 23.65 GiB\nFree (according to CUDA): 12.19 GiB\nPyTorch limit (set by user-supplied memory fraction)\n                        : 12.00 GiB\n",
+    );
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].code, "LOG019");
+    assert!(
+        f[0].message
+            .contains("over the process's own limit of 12.00 GiB")
+            && f[0]
+                .message
+                .contains("(raised in train.py:10, in <module>)"),
+        "{}",
+        f[0].message
+    );
+    // TensorFlow running out of host memory is not a GPU OOM.
+    let f = codes(
+        "ResourceExhaustedError: OOM when allocating tensor with shape[100000,10000] and type float on /job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu\n",
+    );
+    assert!(!f.iter().any(|(c, _)| c == "LOG001"), "{f:?}");
+    // NCCL's verbs error after `with error`.
+    let f = findings(
+        "node1:1:2 [0] NCCL WARN Call to ibv_modify_qp failed with error Invalid argument errno 22\n",
+    );
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].message.contains("Invalid argument"),
+        "{}",
+        f[0].message
+    );
+    assert!(f[0].help.as_deref().unwrap_or_default().contains("ibstat"));
+}

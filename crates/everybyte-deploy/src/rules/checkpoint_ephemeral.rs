@@ -135,6 +135,20 @@ fn flag_paths<T: Copy>(
     out
 }
 
+/// Whether an output or checkpoint flag takes its value from a variable (`--output_dir
+/// $(OUTPUT_DIR)`, `${CKPT}`).
+fn output_from_variable(c: &crate::k8s::Container) -> bool {
+    let words: Vec<&str> = c.words().collect();
+    words.iter().enumerate().any(|(i, w)| {
+        let (name, value) = match w.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (*w, words.get(i + 1).copied()),
+        };
+        matches!(writes_to(name), Some(Writes::Output | Writes::Checkpoint))
+            && value.is_some_and(|v| v.contains('$'))
+    })
+}
+
 /// Where a path of the command lands: absolute as it is, relative against `workingDir`;
 /// `None` for a relative path without one (the image's working directory, unknown here).
 fn absolute(c: &crate::k8s::Container, path: &str) -> Option<String> {
@@ -223,15 +237,21 @@ pub fn check(m: &Manifest, out: &mut Vec<Finding>) {
                 .map(|v| (format!("{k}={}", v.text), v.text.clone(), v.line))
         });
         let argv_line = c.argv_line.unwrap_or(c.line);
-        let writes = flag_paths(c, writes_to, |k| k != Writes::Checkpoint);
+        let writes = flag_paths(c, writes_to, |k| k == Writes::Output);
         let (secondary, primary): (Vec<_>, Vec<_>) = writes
             .into_iter()
             .partition(|(k, _)| *k == Writes::Secondary);
         // An output or checkpoint directory on lasting storage is where the model goes: a
         // log or model directory beside it is not the checkpoint.
+        // An output flag given a variable (`$(OUTPUT_DIR)`) goes where the variable says: the
+        // environment's value when it has one, else unknown (kept, for this purpose).
         let kept = primary
             .iter()
-            .any(|(_, v)| lost(p, c, unquote(v)).is_none());
+            .any(|(_, v)| lost(p, c, unquote(v)).is_none())
+            || from_env
+                .as_ref()
+                .is_some_and(|(_, path, _)| lost(p, c, unquote(path)).is_none())
+            || output_from_variable(c);
         let secondary = if kept { Vec::new() } else { secondary };
         let resumes = flag_paths(c, |f| resumes_from(f).then_some(()), |()| false);
         // Every place it writes, then where it resumes from: the first that the pod takes

@@ -52,7 +52,7 @@ static CODE: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// `NCCL WARN` lines of the failing call: a CUDA failure inside NCCL, a peer that went away.
 static WARN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"NCCL WARN (?:.*?)(Cuda failure '([^']+)'|Cuda failure (\d+) '([^']+)'|remote process exited or there was a network error|Connection closed by remote peer\s*(\S+)?|[Bb]roken pipe|Call to (\w+) failed(?: ?: ?(.*))?)")
+    Regex::new(r"NCCL WARN (?:.*?)(Cuda failure '([^']+)'|Cuda failure (\d+) '([^']+)'|remote process exited or there was a network error|Connection closed by remote peer\s*(\S+)?|[Bb]roken pipe|Call to (\w+) failed(?:\s*:\s*|\s+with error\s+)?(.*))")
         .expect("valid regex")
 });
 /// The watchdog's own frames, when the log kept them but not its `WorkNCCL(...)` line.
@@ -117,9 +117,22 @@ fn warn(line: &str) -> Option<Hit> {
             },
         )
     } else if let Some(call) = c.get(6) {
-        // InfiniBand verbs (`ibv_create_qp`, `ibv_reg_mr`) fail for the locked-memory limit
-        // or the container's missing RDMA devices far more often than for the fabric.
-        let verbs = call.as_str().starts_with("ibv_");
+        // InfiniBand verbs: creating queue pairs or registering memory fails for the
+        // locked-memory limit; opening a device for the container's missing RDMA devices;
+        // the rest (`ibv_modify_qp … Invalid argument`) for the fabric's setup.
+        let name = call.as_str();
+        let detail = c.get(7).map_or("", |m| m.as_str());
+        let verbs = name.starts_with("ibv_");
+        let verbs_help = if name.starts_with("ibv_create")
+            || name == "ibv_reg_mr"
+            || detail.contains("Cannot allocate memory")
+        {
+            "ulimit -l shows the locked-memory limit (it must be unlimited: --ulimit memlock=-1 in Docker, IPC_LOCK in Kubernetes); NCCL_IB_DISABLE=1 tells a fabric problem from a setup one"
+        } else if name == "ibv_open_device" || name == "ibv_get_device_list" {
+            "ibv_devinfo lists the RDMA devices the container sees: the device plugin (rdma/…) or the host's /dev/infiniband must be given to it; NCCL_IB_DISABLE=1 runs over TCP meanwhile"
+        } else {
+            "ibstat shows each port's state and link layer; on RoCE set NCCL_IB_GID_INDEX (show_gids lists them) and check the MTU on both ends; NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT,NET names the HCA"
+        };
         (
             "system-error",
             format!(
@@ -127,10 +140,11 @@ fn warn(line: &str) -> Option<Hit> {
                 if verbs { "InfiniBand verbs" } else { "system" },
                 call.as_str(),
                 c.get(7)
+                    .filter(|m| !m.as_str().trim().is_empty())
                     .map_or(String::new(), |m| format!(": {}", m.as_str().trim()))
             ),
             if verbs {
-                "ulimit -l shows the locked-memory limit (it must be unlimited: --ulimit memlock=-1 in Docker, IPC_LOCK in Kubernetes); ibv_devinfo lists the RDMA devices the container sees; NCCL_IB_DISABLE=1 tells a fabric problem from a setup one"
+                verbs_help
             } else {
                 "NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT,NET shows the failing call; set NCCL_SOCKET_IFNAME to the right interface; in containers give /dev/shm room"
             },

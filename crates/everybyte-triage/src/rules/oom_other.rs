@@ -29,9 +29,19 @@ static REQUESTED: LazyLock<Regex> =
 static FREE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"Free \(according to CUDA\)\s*:\s*{SIZE}")).expect("valid regex")
 });
-static LIMIT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?:PyTorch|Device) limit[^:]*:\s*{SIZE}")).expect("valid regex")
+static ALLOCATED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"Currently allocated\s*:\s*{SIZE}")).expect("valid regex")
 });
+/// The card's total.
+static DEVICE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"Device limit\s*:\s*{SIZE}")).expect("valid regex"));
+/// The process's limit (`torch.cuda.set_per_process_memory_fraction`); its value may be on
+/// the next line, after a lone `:`.
+static LIMIT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"PyTorch limit(?: \([^)]*\))?\s*:\s*{SIZE}")).expect("valid regex")
+});
+static CONTINUED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"^\s*:\s*{SIZE}")).expect("valid regex"));
 
 const CAUSE: &str = "CUDA out-of-memory error";
 
@@ -64,6 +74,11 @@ pub fn detect(line: &str) -> Option<Hit> {
         );
     }
     if let Some(c) = TF.captures(line) {
+        // Host memory (`device:CPU:0`, `by allocator cpu`) is not the accelerator's.
+        let allocator = c.get(4).map_or("", |m| m.as_str()).to_ascii_lowercase();
+        if c[3].contains("CPU") || allocator.starts_with("cpu") || allocator.starts_with("mkl") {
+            return None;
+        }
         let shape = c.get(1).map(|m| m.as_str().trim());
         let dtype = c.get(2).map(|m| m.as_str());
         let device = &c[3];
@@ -95,76 +110,109 @@ pub fn detect(line: &str) -> Option<Hit> {
         return Some(hit);
     }
     let c = ASYNC.captures(line)?;
+    let gpu: u64 = c[1].parse().unwrap_or(0);
     let mut hit = Hit::new(
         &CUDA_OOM_CAPACITY,
         c.get(0).map_or(0, |m| m.start()),
-        format!(
-            "PyTorch's cudaMallocAsync backend could not allocate on device {}",
-            &c[1]
-        ),
+        async_head(gpu),
         "",
     )
     .role(Role::Cause(CAUSE))
-    .key(format!("async-oom-{}", &c[1]))
-    .data("gpu", c[1].parse::<u64>().unwrap_or(0));
+    .data("gpu", gpu);
     if !async_numbers(&mut hit, line) {
-        hit = hit.follow(async_numbers, 6);
+        hit = hit.follow(async_numbers, 7);
     }
     async_verdict(&mut hit);
     Some(hit)
 }
 
-/// Reads `Requested`, `Free (according to CUDA)` and the limit from a line of the
-/// `cudaMallocAsync` message into the hit; whether the numbers are complete.
+fn async_head(gpu: u64) -> String {
+    format!("PyTorch's cudaMallocAsync backend could not allocate on device {gpu}")
+}
+
+fn number(hit: &Hit, key: &str) -> Option<u64> {
+    hit.data
+        .iter()
+        .find(|(d, _)| *d == key)
+        .and_then(|(_, v)| v.as_u64())
+}
+
+/// Reads the numbers of the `cudaMallocAsync` message from one of its lines into the hit;
+/// whether they are complete (the process's limit, the last of them, is read).
 fn async_numbers(hit: &mut Hit, line: &str) -> bool {
+    // The limit's value alone on the line after its name, the last line of the message.
+    let awaiting = number(hit, "free_bytes").is_some();
     for (key, re) in [
+        ("allocated_bytes", &*ALLOCATED),
         ("requested_bytes", &*REQUESTED),
+        ("total_bytes", &*DEVICE),
         ("free_bytes", &*FREE),
         ("limit_bytes", &*LIMIT),
     ] {
-        if let Some(b) = re.captures(line).and_then(|c| parse_bytes(&c[1]))
-            && !hit.data.iter().any(|(k, _)| *k == key)
+        let value = re
+            .captures(line)
+            .and_then(|c| parse_bytes(&c[1]))
+            .or_else(|| {
+                (key == "limit_bytes" && awaiting)
+                    .then(|| CONTINUED.captures(line).and_then(|c| parse_bytes(&c[1])))
+                    .flatten()
+            });
+        if let Some(b) = value
+            && number(hit, key).is_none()
         {
             hit.data.push((key, b.into()));
         }
     }
     async_verdict(hit);
-    ["requested_bytes", "free_bytes"]
-        .iter()
-        .all(|k| hit.data.iter().any(|(d, _)| d == k))
+    number(hit, "limit_bytes").is_some()
 }
 
-/// Rewrites the hit from the numbers read so far: with as much free as requested, the limit
-/// refused it (LOG019); otherwise the card is full (LOG001).
+/// Rewrites the hit from the numbers read so far. With less free than requested the card is
+/// full (LOG001); with enough free the allocation failed with the memory there (LOG019): over
+/// the process's limit when the numbers say so.
 fn async_verdict(hit: &mut Hit) {
-    let get = |k: &str| {
-        hit.data
-            .iter()
-            .find(|(d, _)| *d == k)
-            .and_then(|(_, v)| v.as_u64())
-    };
-    let (Some(req), Some(free)) = (get("requested_bytes"), get("free_bytes")) else {
+    let gpu = number(hit, "gpu").unwrap_or(0);
+    // What a traceback added to the message (`(raised in train.py:10, in <module>)`) stays.
+    let suffix = hit
+        .message
+        .find(" (raised in ")
+        .map_or(String::new(), |i| hit.message[i..].to_owned());
+    let (Some(req), Some(free)) = (number(hit, "requested_bytes"), number(hit, "free_bytes"))
+    else {
         "PYTORCH_CUDA_ALLOC_CONF=backend:cudaMallocAsync is in use: the lines after this one give the requested size, the free memory and the limit".clone_into(&mut hit.help);
         return;
     };
-    let limit = get("limit_bytes").map_or(String::new(), |l| format!(" (limit {})", Bytes(l)));
-    let head = hit.message.split(':').next().unwrap_or_default().to_owned();
-    let (rule, why, help) = if free >= req {
+    let limit = number(hit, "limit_bytes");
+    let over_limit = limit
+        .zip(number(hit, "allocated_bytes"))
+        .is_some_and(|(l, a)| a.saturating_add(req) > l);
+    let (rule, why, help) = if free < req {
+        (
+            &CUDA_OOM_CAPACITY,
+            String::new(),
+            "lower the batch or the sequence length, or free what the process holds (torch.cuda.memory_summary()); nvidia-smi shows what else uses the card",
+        )
+    } else if over_limit {
         (
             &CUDA_OOM_FREE_BUT_FAILED,
-            " — the process's own limit refused it",
+            format!(
+                " — over the process's own limit of {}",
+                Bytes(limit.unwrap_or(0))
+            ),
             "the limit comes from torch.cuda.set_per_process_memory_fraction (or the application's own setting, ComfyUI's --reserve-vram and the like): raise it, or free what this process holds (torch.cuda.memory_summary())",
         )
     } else {
         (
-            &CUDA_OOM_CAPACITY,
-            "",
-            "lower the batch or the sequence length, or free what the process holds (torch.cuda.memory_summary()); nvidia-smi shows what else uses the card",
+            &CUDA_OOM_FREE_BUT_FAILED,
+            " — the memory was there: a limit set for the process or the pool's fragmentation refused it".to_owned(),
+            "torch.cuda.memory_summary() shows the pool; check for torch.cuda.set_per_process_memory_fraction or the application's own memory setting, and PYTORCH_CUDA_ALLOC_CONF (try the default backend)",
         )
     };
     hit.rule = rule;
+    hit.key = Some(format!("async-oom-{gpu}-{}", rule.code));
     hit.message = format!(
-        "{head}: {} requested with {} free on the card{why}{limit}",
+        "{}: {} requested with {} free on the card{why}{suffix}",
+        async_head(gpu),
         Bytes(req),
         Bytes(free)
     );

@@ -79,9 +79,9 @@ fn classify(reason: &str) -> (&'static str, String, &'static str) {
         );
     }
     if lower.contains("affinity") || lower.contains("selector") {
-        let what = if r.contains("anti-affinity") {
+        let what = if lower.contains("anti-affinity") {
             "fail the pod's anti-affinity rules"
-        } else if r.contains("pod affinity") {
+        } else if lower.contains("pod affinity") || lower.contains("interpodaffinity") {
             "fail the pod's pod-affinity rules"
         } else {
             "don't match the pod's node selector or affinity"
@@ -92,14 +92,14 @@ fn classify(reason: &str) -> (&'static str, String, &'static str) {
             "kubectl get nodes --show-labels: compare the labels with the pod's nodeSelector / affinity (a typo, or a label the GPU operator sets under another name such as nvidia.com/gpu.product)",
         );
     }
-    if r.contains("unschedulable") {
+    if lower.contains("unschedulable") {
         return (
             "cordoned",
             "are cordoned (unschedulable)".to_owned(),
             "kubectl uncordon NODE once the node is healthy again",
         );
     }
-    if r.contains("volume") {
+    if lower.contains("volume") {
         return (
             "volume",
             format!("cannot attach the pod's volume ({r})"),
