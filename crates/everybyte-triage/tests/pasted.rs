@@ -336,3 +336,41 @@ fn third_review_cases() {
     );
     assert!(f[0].help.as_deref().unwrap_or_default().contains("ibstat"));
 }
+
+#[test]
+fn localized_shells_agents_and_prose_about_causes() {
+    assert_eq!(
+        codes("python:段错误（核心已转储）\n"),
+        vec![("LOG003".to_owned(), 1)]
+    );
+    assert_eq!(
+        codes("已放弃 (核心已转储)\n"),
+        vec![("LOG022".to_owned(), 1)]
+    );
+    assert_eq!(
+        codes("非法指令 (核心已转储)\n"),
+        vec![("LOG021".to_owned(), 1)]
+    );
+    // A paste that lost the opening quote.
+    assert_eq!(
+        codes(
+            "ImportError: /env/bin/../lib/libstdc++.so.6: version GLIBCXX_3.4.32' not found (required by /env/ext/_impl.so)\n"
+        ),
+        vec![("LOG011".to_owned(), 1)]
+    );
+    // A health agent's Xid.
+    let f = codes("XID 79(GPU has fallen off the bus) detected on PCI:0000:ae:00\n");
+    assert!(f.contains(&("LOG008".to_owned(), 1)), "{f:?}");
+    // The old scheduler without `following`.
+    assert_eq!(
+        codes(
+            "Message: No nodes are available that match all of the predicates: Insufficient cpu (19), PodToleratesNodeTaints (10).\n"
+        ),
+        vec![("LOG025".to_owned(), 1)]
+    );
+    // Ray lists what might have killed a worker: not a kill.
+    let f = codes(
+        "(raylet) Worker exit type: SYSTEM_ERROR Worker exit detail: Worker unexpectedly exits with a connection error code 2. End of file. There are some potential root causes. (1) The process is killed by SIGKILL by OOM killer due to high memory usage. (2) ray stop --force is called.\n",
+    );
+    assert!(f.is_empty(), "{f:?}");
+}

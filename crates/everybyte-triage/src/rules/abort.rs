@@ -13,7 +13,8 @@ everybyte_core::declare_rule! {
     /// A process that aborted itself: `terminate called after throwing an instance of 'X'`
     /// (also wrapped before the type) with the exception's `what():` line that follows it,
     /// `terminate called without an active exception`, a shell's `Aborted (core dumped)`,
-    /// `Fatal Python error: Aborted`, `SIGABRT`, systemd's `status=6/ABRT`, and exit codes 134
+    /// `Fatal Python error: Aborted`, `SIGABRT`, systemd's `status=6/ABRT`, the zh_CN shell's
+    /// `已放弃 (核心已转储)`, and exit codes 134
     /// (128 + 6) and -6 (`"ExitCode": 134` too). An abort that follows another rule's
     /// failure (the CUDA error in `what()`, an NCCL timeout, an ECC error) is reported as that
     /// failure's knock-on: at info level, marked `knock_on`, linked to its cause; the shell's
@@ -53,7 +54,7 @@ static OTHER_TERMINATE: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// The shells' report of an aborted job, and Python's faulthandler.
 static ABORTED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^\s*Aborted\s*(?:\(core dumped\))?\s*$|Aborted\s+\(core dumped\)|line \d+:\s+\d+\s+Aborted\b|^\[\d+\][+-]?\s+Aborted\b|Fatal Python error: Aborted)")
+    Regex::new(r"(?:^\s*Aborted\s*(?:\(core dumped\))?\s*$|Aborted\s+\(core dumped\)|line \d+:\s+\d+\s+Aborted\b|^\[\d+\][+-]?\s+Aborted\b|Fatal Python error: Aborted|已放弃\s*[(（]核心已转储[)）]|^\s*已放弃\s*$)")
         .expect("valid regex")
 });
 /// `SIGABRT`, and systemd's `status=6/ABRT`.

@@ -9,8 +9,9 @@ use crate::hit::{Hit, Role};
 everybyte_core::declare_rule! {
     /// ## What it checks
     /// NVIDIA driver error events in the kernel log: `NVRM: Xid (PCI:0000:3b:00): 79, pid=…,
-    /// name=…, GPU has fallen off the bus.` The code is looked up in a table of the common
-    /// Xids (13, 31, 32, 43, 45, 48, 61–64, 68, 74, 79, 92, 94, 95, 109, 119, 120, 154): what it
+    /// name=…, GPU has fallen off the bus.`, and a GPU health agent's rendering of one (`XID
+    /// 79(GPU has fallen off the bus) detected on PCI:…`). The code is looked up in a table of
+    /// the common Xids (13, 31, 32, 43, 45, 48, 61–64, 68, 74, 79, 92, 94, 95, 109, 119, 120, 154): what it
     /// means, whether the application or the hardware is to blame, and what to do — including
     /// when a GPU reset (`nvidia-smi -r`) helps and when only a reboot or a replacement will.
     /// ## Why it matters
@@ -28,6 +29,12 @@ everybyte_core::declare_rule! {
     pub static GPU_XID = { code: "LOG008", name: "gpu-xid", severity: Error, summary: "The NVIDIA driver reported an Xid error" };
 }
 
+/// A GPU health agent's rendering (DCGM's, a cloud's): `XID 79(GPU has fallen off the bus)
+/// detected on PCI:0000:ae:00`.
+static AGENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i:xid) (\d+)\s*\(([^)]*)\) detected on (?:PCI:)?([0-9a-fA-F:.]+)")
+        .expect("valid regex")
+});
 static XID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"Xid \((?:PCI:)?([0-9a-fA-F:.]+)(?: GPU-I:\d+)?(?: GPU-CI:\d+)?\): (\d+)(?:,\s*(.*))?",
@@ -205,14 +212,26 @@ pub fn xid_recovery(code: u32) -> Option<Recovery> {
 
 pub fn detect(line: &str, out: &mut Vec<Hit>) {
     // A lost GPU reported in prose, without an Xid, is LOG028's.
-    let Some(c) = XID.captures(line) else {
+    let (at, pci, code, rest) = if let Some(c) = XID.captures(line) {
+        (
+            c.get(0).map_or(0, |m| m.start()),
+            c.get(1).map_or("", |m| m.as_str()),
+            c.get(2).map_or("", |m| m.as_str()),
+            c.get(3).map_or("", |m| m.as_str()),
+        )
+    } else if let Some(c) = AGENT.captures(line) {
+        (
+            c.get(0).map_or(0, |m| m.start()),
+            c.get(3).map_or("", |m| m.as_str()),
+            c.get(1).map_or("", |m| m.as_str()),
+            c.get(2).map_or("", |m| m.as_str()),
+        )
+    } else {
         return;
     };
-    let pci = &c[1];
-    let Ok(code) = c[2].parse::<u32>() else {
+    let Ok(code) = code.parse::<u32>() else {
         return;
     };
-    let rest = c.get(3).map_or("", |m| m.as_str());
     let proc = PID
         .captures(rest)
         .filter(|p| !p[1].contains("unknown"))
@@ -248,7 +267,7 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
                 .to_owned(),
         ),
     };
-    let mut hit = Hit::new(&GPU_XID, c.get(0).map_or(0, |m| m.start()), message, help)
+    let mut hit = Hit::new(&GPU_XID, at, message, help)
         .role(Role::Cause("GPU Xid error"))
         .key(format!("xid-{code}-{pci}"))
         .data("xid", code)

@@ -10,7 +10,8 @@ everybyte_core::declare_rule! {
     /// ## What it checks
     /// A process killed by SIGILL: a shell's `Illegal instruction (core dumped)` (zsh: `illegal
     /// hardware instruction`), Python's faulthandler `Fatal Python error: Illegal instruction`,
-    /// `SIGILL`, and exit codes 132 (128 + 4) and -4 (`"ExitCode": 132` too). The CUDA
+    /// `SIGILL`, the zh_CN shell's `非法指令`, and exit codes 132 (128 + 4) and -4
+    /// (`"ExitCode": 132` too). The CUDA
     /// runtime's `an illegal instruction was encountered` is a GPU kernel's fault (LOG012), not
     /// this. When the line
     /// names the program or module (`python -c 'import tensorflow'`, a `.so`), the finding names
@@ -40,7 +41,7 @@ static EXIT_132: LazyLock<Regex> = LazyLock::new(|| {
 /// A shell's job report: `Illegal instruction (core dumped)`, `run.sh: line 3:  4242 Illegal
 /// instruction     python x.py`, zsh's `illegal hardware instruction  python x.py`.
 static SHELL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(Illegal instruction\s+\(core dumped\)|^\s*Illegal instruction\s*$|\d+\s+Illegal instruction\b|^\[\d+\][+-]?\s+Illegal instruction\b|Fatal Python error: Illegal instruction|illegal hardware instruction)")
+    Regex::new(r"(Illegal instruction\s+\(core dumped\)|^\s*Illegal instruction\s*$|\d+\s+Illegal instruction\b|^\[\d+\][+-]?\s+Illegal instruction\b|Fatal Python error: Illegal instruction|illegal hardware instruction|非法指令\s*[(（]核心已转储[)）]|^\s*非法指令\s*$)")
         .expect("valid regex")
 });
 static SIGILL: LazyLock<Regex> =

@@ -99,8 +99,9 @@ pub struct Detector {
     pub detect: Detect,
 }
 
-/// `exit`, `Exit`, `exited`, `exitcode` (one word for both cases, to save a trigger).
-const EXIT: [&str; 3] = ["xit", "eturn code", "eturncode"];
+/// `exit`, `Exit`, `exited`, `exitcode` (one word for both cases, to save a trigger), and
+/// `return code`/`returncode` (one word too).
+const EXIT: [&str; 3] = ["xit", "eturn", "eturn"];
 
 /// All line detectors. The scanner searches for every trigger at once and runs only the
 /// detectors whose triggers occur in a line. Keep the distinct words (with the traceback's and
@@ -120,6 +121,8 @@ pub static DETECTORS: &[Detector] = &[
             "egmentation",
             // a sanitizer's `SEGV on unknown address`
             "SEGV",
+            // the zh_CN shell's `段错误`
+            "段错误",
             "SIG",
             "killed by signal",
             EXIT[0],
@@ -190,14 +193,23 @@ pub static DETECTORS: &[Detector] = &[
     },
     Detector {
         // `Illegal instruction`, zsh's `illegal hardware instruction`; SIGILL; 132/-4.
-        triggers: &["llegal", "SIG", EXIT[0], EXIT[1], EXIT[2]],
+        // and the zh_CN shell's `非法指令`
+        triggers: &["llegal", "SIG", "非法指令", EXIT[0], EXIT[1], EXIT[2]],
         detect: Detect::Line(illegal_instruction::detect),
     },
     Detector {
         // `terminate called …` (with `Terminated`: one word), `Aborted`, SIGABRT, systemd's
         // `status=6/ABRT`, 134/-6.
         triggers: &[
-            "erminate", "Aborted", "SIG", "ABRT", EXIT[0], EXIT[1], EXIT[2],
+            "erminate",
+            "Aborted",
+            "SIG",
+            "ABRT",
+            // the zh_CN shell's `已放弃`
+            "已放弃",
+            EXIT[0],
+            EXIT[1],
+            EXIT[2],
         ],
         detect: Detect::Line(abort::detect),
     },

@@ -39,7 +39,7 @@ static AVAILABLE: LazyLock<Regex> =
 /// The scheduler before Kubernetes 1.10: `No nodes are available that match all of the
 /// following predicates:: Insufficient cpu (9), MatchNodeSelector (18).`
 static OLD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"No nodes are available that match all of the following predicates:*\s*(.*)")
+    Regex::new(r"No nodes are available that match all of the (?:following )?predicates:*\s*(.*)")
         .expect("valid regex")
 });
 /// An old reason with its count after it: `Insufficient cpu (9)`.

@@ -13,7 +13,8 @@ everybyte_core::declare_rule! {
     /// LIB[BASE+SIZE]` line, a shell's `Segmentation fault (core dumped)`, Python's
     /// faulthandler (or a library's own handler, PyTorch's `Segfault encountered`), a
     /// sanitizer's `SEGV on unknown address` report, systemd's `status=11/SEGV`, a DataLoader
-    /// worker killed by SIGSEGV, or exit status 139 (`"ExitCode": 139` too). A lower-case
+    /// worker killed by SIGSEGV, the zh_CN shell's `段错误`, or exit status 139 (`"ExitCode":
+    /// 139` too). A lower-case
     /// `segmentation fault` in prose (a warning that one may happen) is not a report.
     /// The kernel line is decoded: the page-fault error bits (read or write, user or kernel
     /// mode, page not present or protection violation, instruction fetch), a fault near
@@ -108,7 +109,12 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
         .role(Role::Cause("segmentation fault"))
         .key("sigsegv")
     };
-    if let Some(m) = HANDLER.find(line) {
+    if let Some(p) = line.find("段错误") {
+        out.push(generic(
+            p,
+            "segmentation fault (the shell's 段错误, in Chinese)",
+        ));
+    } else if let Some(m) = HANDLER.find(line) {
         out.push(generic(m.start(), "PyTorch's fatal-signal handler reported a segmentation fault (the frames after this line are the native stack)"));
     } else if let Some(m) = SYSTEMD.find(line) {
         out.push(generic(

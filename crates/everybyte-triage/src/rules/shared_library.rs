@@ -96,7 +96,8 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
             message,
             help,
         )
-        .role(Role::None)
+        // What fails for want of it (cuDNN's abort, the import's exception) follows from it.
+        .role(Role::Cause("missing shared library"))
         .key(format!("solib-{lib}"))
         .data("library", lib),
     );

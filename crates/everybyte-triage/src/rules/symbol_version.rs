@@ -36,7 +36,8 @@ everybyte_core::declare_rule! {
 static NOT_FOUND: LazyLock<Regex> = LazyLock::new(|| {
     // `GLIBC_ABI_DT_RELR` is glibc 2.36's marker for binaries linked with packed relative
     // relocations (`-z pack-relative-relocs`): it has no number.
-    Regex::new(r"(?:(\S+?):\s+)?version [`'\u{2018}]((\w+?)_([\d.]+)|GLIBC_ABI_DT_RELR)['\u{2019}] not found(?: \(required by ([^)]+)\))?")
+    // A paste may lose the opening quote: `version GLIBCXX_3.4.32' not found`.
+    Regex::new(r"(?:(\S+?):\s+)?version [`'\u{2018}]?((\w+?)_([\d.]+)|GLIBC_ABI_DT_RELR)['\u{2019}] not found(?: \(required by ([^)]+)\))?")
         .expect("valid regex")
 });
 

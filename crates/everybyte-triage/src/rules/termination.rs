@@ -127,7 +127,11 @@ pub fn detect(line: &str, out: &mut Vec<Hit>) {
     let stripped = crate::line::strip_decorations(line);
     let offset = line.len() - stripped.len();
     // Kubernetes state and DataLoader worker lines belong elsewhere.
-    if stripped.trim_start().starts_with("State:")
+    // Ray's `There are some potential root causes. (1) The process is killed by SIGKILL by
+    // OOM killer …` lists what might have happened, not what did.
+    if stripped.contains("potential root causes")
+        || stripped.contains("possible causes")
+        || stripped.trim_start().starts_with("State:")
         || stripped.trim_start().starts_with("Last State:")
         || stripped.contains("killed by signal")
         || stripped.contains("Killed process")
