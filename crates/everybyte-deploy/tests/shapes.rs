@@ -20,6 +20,39 @@ fn codes(f: &[Finding]) -> Vec<&str> {
     f.iter().map(|f| f.code.as_str()).collect()
 }
 
+/// A training Job of one container, pinned and with a memory limit: the items of its `args`,
+/// `env`, `volumeMounts` and `volumes` flow sequences.
+fn train_job(args: &str, env: &str, mounts: &str, volumes: &str) -> String {
+    format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata: {{name: train}}
+spec:
+  backoffLimit: 2
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers:
+      - name: train
+        image: example/train:1.0@sha256:{digest}
+        args: [{args}]
+        env: [{env}]
+        resources: {{limits: {{memory: 8Gi}}, requests: {{memory: 8Gi}}}}
+        volumeMounts: [{mounts}]
+      volumes: [{volumes}]
+",
+        digest = "b".repeat(64)
+    )
+}
+
+/// The K8S015 (checkpoint-ephemeral) messages.
+fn ephemeral(f: &[Finding]) -> Vec<String> {
+    f.iter()
+        .filter(|f| f.code == "K8S015")
+        .map(|f| f.message.clone())
+        .collect()
+}
+
 #[test]
 fn a_ray_serve_config_fetches_and_downloads_at_every_worker_start() {
     let f = lint(
@@ -270,52 +303,31 @@ spec:
 #[test]
 fn relative_and_resume_checkpoint_paths_on_the_container_filesystem() {
     let job = |args: &str, extra_mount: &str| {
-        format!(
-            "apiVersion: batch/v1
-kind: Job
-metadata: {{name: train}}
-spec:
-  backoffLimit: 2
-  template:
-    spec:
-      restartPolicy: OnFailure
-      containers:
-      - name: train
-        image: example/train:1.0@sha256:{digest}
-        command: [sh, -c, \"torchrun --nproc_per_node=1 train.py {args}\"]
-        resources: {{limits: {{memory: 32Gi, nvidia.com/gpu: 1}}, requests: {{memory: 32Gi, nvidia.com/gpu: 1}}}}
-        volumeMounts: [{{name: shm, mountPath: /dev/shm}}{extra_mount}]
-      volumes:
-      - {{name: shm, emptyDir: {{medium: Memory, sizeLimit: 8Gi}}}}
-      - {{name: work, persistentVolumeClaim: {{claimName: work}}}}
-",
-            digest = "b".repeat(64)
+        train_job(
+            &format!("torchrun, --nproc_per_node=1, train.py, {args}"),
+            "",
+            &format!("{{name: shm, mountPath: /dev/shm}}{extra_mount}"),
+            "{name: shm, emptyDir: {medium: Memory, sizeLimit: 8Gi}}, {name: work, persistentVolumeClaim: {claimName: work}}",
         )
     };
-    let ephemeral = |f: &[Finding]| {
-        f.iter()
-            .filter(|f| f.code == "K8S015")
-            .map(|f| f.message.clone())
-            .collect::<Vec<_>>()
-    };
-    let f = lint(&job("--output_dir .", ""));
+    let f = lint(&job("--output_dir, .", ""));
     assert_eq!(ephemeral(&f).len(), 1, "{}", render(&f));
     assert!(ephemeral(&f)[0].contains("image's working directory"));
-    let f = lint(&job("--resume /workspace/checkpoint.pth.tar", ""));
+    let f = lint(&job("--resume, /workspace/checkpoint.pth.tar", ""));
     assert!(ephemeral(&f)[0].contains("resumes from"), "{}", render(&f));
     // A lasting volume where images usually work may hold the relative path: not told.
     let f = lint(&job(
-        "--output_dir .",
+        "--output_dir, .",
         ", {name: work, mountPath: /workspace}",
     ));
     assert!(ephemeral(&f).is_empty(), "{}", render(&f));
     // Resuming from a lasting volume, or a keyword instead of a path: nothing.
     let f = lint(&job(
-        "--resume /workspace/checkpoint.pth.tar",
+        "--resume, /workspace/checkpoint.pth.tar",
         ", {name: work, mountPath: /workspace}",
     ));
     assert!(ephemeral(&f).is_empty(), "{}", render(&f));
-    let f = lint(&job("--resume_from_checkpoint latest", ""));
+    let f = lint(&job("--resume_from_checkpoint, latest", ""));
     assert!(ephemeral(&f).is_empty(), "{}", render(&f));
 }
 
@@ -323,24 +335,11 @@ spec:
 fn hub_ids_resume_lookalikes_and_config_volumes_are_not_checkpoints_or_weights() {
     // `--checkpoint org/name` names a hub model, and `--resume-download` is not a resume path;
     // the `--output_dir` on a claim is what counts.
-    let f = lint(&format!(
-        "apiVersion: batch/v1
-kind: Job
-metadata: {{name: ft}}
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: train
-        image: example/train:1.0@sha256:{digest}
-        args: [train.py, --checkpoint, openai/whisper-small, --resume-download, ./x, --output_dir, /ckpt]
-        resources: {{limits: {{memory: 8Gi}}, requests: {{memory: 8Gi}}}}
-        volumeMounts: [{{name: ckpt, mountPath: /ckpt}}]
-      volumes:
-      - {{name: ckpt, persistentVolumeClaim: {{claimName: ckpt}}}}
-",
-        digest = "c".repeat(64)
+    let f = lint(&train_job(
+        "train.py, --checkpoint, openai/whisper-small, --resume-download, ./x, --output_dir, /ckpt",
+        "",
+        "{name: ckpt, mountPath: /ckpt}",
+        "{name: ckpt, persistentVolumeClaim: {claimName: ckpt}}",
     ));
     assert!(!codes(&f).contains(&"K8S015"), "{}", render(&f));
     // A sidecar that shares only the init container's CA bundle loads no weights.
@@ -377,27 +376,8 @@ spec:
 
 #[test]
 fn output_flags_relative_paths_and_branch_revisions() {
-    let job = |args: &str, mounts: &str, volumes: &str| {
-        format!(
-            "apiVersion: batch/v1
-kind: Job
-metadata: {{name: train}}
-spec:
-  template:
-    spec:
-      restartPolicy: OnFailure
-      containers:
-      - name: train
-        image: example/train:1.0@sha256:{digest}
-        args: [{args}]
-        resources: {{limits: {{memory: 8Gi}}, requests: {{memory: 8Gi}}}}
-        volumeMounts: [{mounts}]
-      volumes: [{volumes}]
-",
-            digest = "e".repeat(64)
-        )
-    };
-    let ephemeral = |f: &[Finding]| f.iter().filter(|f| f.code == "K8S015").count();
+    let job = |args: &str, mounts: &str, volumes: &str| train_job(args, "", mounts, volumes);
+    let ephemeral = |f: &[Finding]| ephemeral(f).len();
     // The output directory is on a claim: the TensorBoard directory beside it is not the
     // checkpoint.
     let f = lint(&job(
@@ -433,28 +413,14 @@ spec:
 #[test]
 fn third_review_cases() {
     let job = |args: &str, env: &str| {
-        format!(
-            "apiVersion: batch/v1
-kind: Job
-metadata: {{name: train}}
-spec:
-  template:
-    spec:
-      restartPolicy: OnFailure
-      containers:
-      - name: train
-        image: example/train:1.0@sha256:{digest}
-        args: [{args}]
-        env: [{env}]
-        resources: {{limits: {{memory: 8Gi}}, requests: {{memory: 8Gi}}}}
-        volumeMounts: [{{name: ckpt, mountPath: /ckpt}}]
-      volumes:
-      - {{name: ckpt, persistentVolumeClaim: {{claimName: ckpt}}}}
-",
-            digest = "a".repeat(64)
+        train_job(
+            args,
+            env,
+            "{name: ckpt, mountPath: /ckpt}",
+            "{name: ckpt, persistentVolumeClaim: {claimName: ckpt}}",
         )
     };
-    let ephemeral = |f: &[Finding]| f.iter().filter(|f| f.code == "K8S015").count();
+    let ephemeral = |f: &[Finding]| ephemeral(f).len();
     // A model directory named like a hub id is an input.
     let f = lint(&job("train.py, --model_dir, bert-base-uncased", ""));
     assert_eq!(ephemeral(&f), 0, "{}", render(&f));
