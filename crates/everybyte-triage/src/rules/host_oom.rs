@@ -13,10 +13,10 @@ everybyte_core::declare_rule! {
     /// A process killed for host (not GPU) memory: the kernel's `Out of memory: Killed process
     /// PID (NAME) … anon-rss:…kB`, `Memory cgroup out of memory: Killed process …`, the
     /// `oom-kill:constraint=…` summary line, Slurm's `Detected N oom-kill event(s) in step …`,
-    /// Ray's memory monitor (`System memory low at node … killing latest task`),
-    /// and a Kubernetes or Docker container whose last state is `OOMKilled` (not
-    /// `"OOMKilled": false`). The resident memory at the kill is given in GiB, and whether the limit was
-    /// a container's (a cgroup) or the whole machine's. A report cut before its kill line (only
+    /// Ray's memory monitor (`System memory low at node … killing latest task`), and a
+    /// Kubernetes or Docker container whose last state is `OOMKilled` (not `"OOMKilled":
+    /// false`). The resident memory at the kill is given in GiB, and whether the limit was a
+    /// container's (a cgroup) or the whole machine's. A report cut before its kill line (only
     /// `TASK invoked oom-killer: gfp_mask=… order=N` and the call trace) is reported from its
     /// first line; when the kill line follows, only the kill line is.
     /// ## Why it matters
